@@ -1,0 +1,39 @@
+# One-command developer workflow. `make run` brings the whole stack up; `make test` runs every test.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test test-unit test-integration test-e2e bench demo admin clean
+
+$(STAMP): requirements.txt requirements-dev.txt container_workers/gpu_worker/requirements.txt container_workers/blender_worker/requirements.txt pyproject.toml package.json
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (bpy 5.0 supports only 3.11): set PYTHON=/path/to/python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	npm ci --no-audit --no-fund --silent
+	touch $(STAMP)
+
+setup: $(STAMP) ## create the environment and install everything
+
+run: setup ## start emulator, infrastructure, API (127.0.0.1:8000), event runner and workers; Ctrl-C stops all
+	$(PY) -m localstack.stack
+
+test: setup ## install what tests need and run them all
+	$(PY) -m pytest tests/unit tests/integration tests/e2e
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+
+test-integration: setup
+	$(PY) -m pytest tests/integration
+
+test-e2e: setup
+	$(PY) -m pytest tests/e2e
+
+bench: setup ## run the benchmarks (numbers in docs/benchmarks.md)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) node_modules .stack

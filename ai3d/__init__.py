@@ -1,0 +1,1 @@
+"""The ai3d command line client: drives the platform through its public HTTP API only."""

@@ -1,0 +1,289 @@
+"""The API and event Lambdas: routes, the authorizer and event wiring only; logic lives in chalicelib/."""
+from __future__ import annotations
+
+import json
+
+from chalice import AuthResponse, Chalice, Response
+
+from chalicelib import health, settings, tokens
+from chalicelib.errors import AppError, Unauthorized, ValidationError
+from chalicelib.observability import logger, metrics
+
+app = Chalice(app_name="ai3d")
+app.api.cors = True
+
+
+# ---------------------------------------------------------------- cross-cutting
+@app.authorizer()
+def jwt_auth(auth_request):
+    """Verify the bearer access token; the verdict travels in the context and the middleware enforces it."""
+    token = auth_request.token or ""
+    scheme, _, value = token.partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not value:
+            raise Unauthorized("expected 'Authorization: Bearer <token>'", code="INVALID_TOKEN")
+        principal = tokens.verify_access_token(value.strip())
+    except Unauthorized as exc:
+        return AuthResponse(routes=["*"], principal_id="anonymous", context={"valid": "false", "reason": exc.message})
+    return AuthResponse(routes=["*"], principal_id=principal.user_id, context={"valid": "true", "role": principal.role})
+
+
+@app.middleware("http")
+def errors_and_auth(event, get_response):
+    """The one place that rejects unauthenticated calls and maps domain errors to JSON responses."""
+    request_id = event.context.get("requestId", "")
+    logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+    try:
+        auth = event.context.get("authorizer")
+        if auth is not None:
+            if auth.get("valid") != "true":
+                raise Unauthorized(auth.get("reason") or "invalid access token", code="INVALID_TOKEN")
+            logger.append_keys(user_id=auth.get("principalId"))
+        return get_response(event)
+    except AppError as exc:
+        logger.info("request refused", extra={"status": exc.status, "code": exc.code})
+        return Response(body=exc.body(), status_code=exc.status, headers={"Content-Type": "application/json", **exc.headers})
+    except Exception:
+        logger.exception("unhandled error")
+        return Response(body={"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}, status_code=500,
+                        headers={"Content-Type": "application/json"})
+    finally:
+        logger.remove_keys(["request_id", "path", "method", "user_id"])
+
+
+def principal() -> tokens.Principal:
+    """The caller, as verified by the authorizer."""
+    auth = app.current_request.context["authorizer"]
+    return tokens.Principal(user_id=auth["principalId"], role=auth["role"])
+
+
+def body() -> dict:
+    """The request's JSON object body, or a 400."""
+    raw = app.current_request.raw_body
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError("the body is not valid JSON", code="INVALID_JSON") from exc
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object", code="INVALID_JSON")
+    return data
+
+
+def query() -> dict:
+    """The query string parameters (never None)."""
+    return app.current_request.query_params or {}
+
+
+def source_ip() -> str:
+    """The caller's address as API Gateway saw it."""
+    return app.current_request.context.get("identity", {}).get("sourceIp") or "unknown"
+
+
+# ---------------------------------------------------------------- health
+@app.route("/health")
+def get_health():
+    """Status of every dependency and worker; 503 when any is down."""
+    ok, checks = health.report()
+    return Response(body={"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503)
+
+
+# ---------------------------------------------------------------- accounts
+from chalicelib import accounts  # noqa: E402  (imported here so this section stays self-contained)
+
+
+@app.route("/auth/register", methods=["POST"])
+def auth_register():
+    """Sign up: 201 {user, accessToken, refreshToken, expiresIn}."""
+    return Response(body=accounts.register(body()), status_code=201)
+
+
+@app.route("/auth/login", methods=["POST"])
+def auth_login():
+    """Log in: {accessToken, refreshToken, expiresIn, user}; failures are throttled per email and per address."""
+    return accounts.login(body(), source_ip())
+
+
+@app.route("/auth/refresh", methods=["POST"])
+def auth_refresh():
+    """Rotate a refresh token into a new pair."""
+    return accounts.refresh(body())
+
+
+@app.route("/auth/logout", methods=["POST"])
+def auth_logout():
+    """Revoke the refresh token's session."""
+    accounts.logout(body())
+    return Response(body="", status_code=204)
+
+
+@app.route("/users/me", methods=["GET"], authorizer=jwt_auth)
+def users_me_get():
+    """The caller's account."""
+    return accounts.get_me(principal())
+
+
+@app.route("/users/me", methods=["PATCH"], authorizer=jwt_auth)
+def users_me_patch():
+    """Change name and/or password: {user} (plus a new token pair after a password change)."""
+    return accounts.update_me(principal(), body(), source_ip())
+
+
+@app.route("/users/me", methods=["DELETE"], authorizer=jwt_auth)
+def users_me_delete():
+    """Delete the caller's account."""
+    accounts.delete_me(principal())
+    return Response(body="", status_code=204)
+
+
+@app.route("/admin/users", methods=["GET"], authorizer=jwt_auth)
+def admin_users_list():
+    """Admin: users, newest first: {users, nextToken}."""
+    return accounts.list_users(principal(), query())
+
+
+@app.route("/admin/users/{user_id}", methods=["PATCH"], authorizer=jwt_auth)
+def admin_users_patch(user_id):
+    """Admin: change a user's role, tier, disabled flag or credits."""
+    return accounts.admin_update_user(principal(), user_id, body())
+
+
+# ---------------------------------------------------------------- projects and assets
+from chalicelib import assets, credits, jobs, projects  # noqa: E402
+
+
+@app.route("/projects", methods=["POST"], authorizer=jwt_auth)
+def projects_create():
+    """Create a project."""
+    return Response(body=projects.create(principal(), body()), status_code=201)
+
+
+@app.route("/projects", methods=["GET"], authorizer=jwt_auth)
+def projects_list():
+    """The caller's projects, newest first."""
+    return projects.list_mine(principal(), query())
+
+
+@app.route("/projects/{project_id}", methods=["GET"], authorizer=jwt_auth)
+def projects_get(project_id):
+    """One project."""
+    return projects.to_json(projects.get(principal(), project_id))
+
+
+@app.route("/projects/{project_id}", methods=["PATCH"], authorizer=jwt_auth)
+def projects_update(project_id):
+    """Rename / re-describe a project."""
+    return projects.update(principal(), project_id, body())
+
+
+@app.route("/projects/{project_id}", methods=["DELETE"], authorizer=jwt_auth)
+def projects_delete(project_id):
+    """Delete a project, its assets, and cancel its jobs."""
+    projects.delete(principal(), project_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/projects/{project_id}/assets", methods=["POST"], authorizer=jwt_auth)
+def assets_create(project_id):
+    """Register an upload; returns a presigned POST straight to S3."""
+    return Response(body=assets.request_upload(principal(), project_id, body()), status_code=201)
+
+
+@app.route("/projects/{project_id}/assets", methods=["GET"], authorizer=jwt_auth)
+def assets_list(project_id):
+    """A project's assets."""
+    return assets.list_for_project(principal(), project_id, query())
+
+
+@app.route("/assets/{asset_id}", methods=["GET"], authorizer=jwt_auth)
+def assets_get(asset_id):
+    """One asset, with a signed download URL once READY."""
+    return assets.to_json(assets.get(principal(), asset_id), with_url=True)
+
+
+@app.route("/assets/{asset_id}", methods=["DELETE"], authorizer=jwt_auth)
+def assets_delete(asset_id):
+    """Delete an asset and its file."""
+    assets.delete(principal(), asset_id)
+    return Response(body="", status_code=204)
+
+
+# ---------------------------------------------------------------- jobs and credits
+@app.route("/jobs", methods=["POST"], authorizer=jwt_auth)
+def jobs_create():
+    """Start a job (debits credits)."""
+    return Response(body=jobs.create(principal(), body()), status_code=202)
+
+
+@app.route("/jobs", methods=["GET"], authorizer=jwt_auth)
+def jobs_list():
+    """Jobs of a project or of the caller."""
+    return jobs.list_jobs(principal(), query())
+
+
+@app.route("/jobs/{job_id}", methods=["GET"], authorizer=jwt_auth)
+def jobs_get(job_id):
+    """One job with progress and signed output URLs."""
+    return jobs.to_json(jobs.get(principal(), job_id), with_urls=True)
+
+
+@app.route("/jobs/{job_id}/cancel", methods=["POST"], authorizer=jwt_auth)
+def jobs_cancel(job_id):
+    """Cancel a running job (refunds it)."""
+    return jobs.cancel(principal(), job_id)
+
+
+@app.route("/users/me/credits", methods=["GET"], authorizer=jwt_auth)
+def credits_get():
+    """Balance and ledger."""
+    return credits.ledger(principal().user_id, query())
+
+
+# ---------------------------------------------------------------- events
+from chalice import Rate  # noqa: E402
+
+from chalicelib import webhooks  # noqa: E402
+from chalicelib.models import now_iso  # noqa: E402
+
+
+def _queue_name(url: str, default: str) -> str:
+    return url.rsplit("/", 1)[-1] if url else default
+
+
+@app.on_sqs_message(queue=_queue_name(settings.UPLOAD_EVENTS_QUEUE_URL, "ai3d-local-upload-events"), batch_size=5)
+def on_upload(event):
+    """S3 ObjectCreated (via SQS): verify the bytes, mark the asset READY/REJECTED, start waiting jobs."""
+    for record in event:
+        for key, etag in assets.s3_records(record.body):
+            status = assets.process_upload(key, etag)
+            if status:
+                asset = assets.Asset.get(f"ASSET#{key.split('/')[3]}", "ASSET", consistent_read=True)
+                jobs.start_waiting(asset)
+    metrics.flush_metrics()
+
+
+@app.on_sqs_message(queue=_queue_name(settings.JOB_EVENTS_QUEUE_URL, "ai3d-local-job-events"), batch_size=10)
+def on_job_event(event):
+    """Pipeline reports (settle COMPLETED / FAILED with refund) and webhook delivery attempts."""
+    for record in event:
+        message = json.loads(record.body)
+        if message.get("type") == "webhook":
+            webhooks.deliver(str(message["jobId"]), int(message.get("attempt", 0)))
+        else:
+            jobs.on_pipeline_event(message)
+    metrics.flush_metrics()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_jobs(event):
+    """Fail and refund jobs whose execution ended without reporting, or whose input never arrived."""
+    swept = jobs.sweep()
+    logger.info("sweep done", extra={"swept": swept})
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def monthly_grants(event):
+    """Grant each user its tier's monthly credits, once per calendar month."""
+    granted = credits.grant_all(now_iso())
+    logger.info("monthly grants done", extra={"granted": granted})

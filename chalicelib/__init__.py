@@ -1,0 +1,1 @@
+"""Domain logic of the API Lambdas: accounts, projects, assets, jobs and credits on DynamoDB."""

@@ -1,0 +1,459 @@
+"""Accounts: sign-up, login with throttling, rotating refresh tokens, profiles and admin user management."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+import secrets
+import time
+import unicodedata
+import uuid
+
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.models import Model
+
+from chalicelib import credits, settings, tokens
+from chalicelib.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationError
+from chalicelib.models import Base, EmailClaim, RefreshToken, Throttle, TokenFamily, User, now_iso
+from chalicelib.passwords import check_policy, hash_password, verify_password
+
+ROLES = ("USER", "ADMIN")
+EMAIL_MAX = 254
+NAME_MAX = 100
+REASON_MAX = 500
+DEFAULT_PAGE_SIZE = 20
+IP_FAILURE_FACTOR = 4  # a source address may fail this many times more often than one email
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_CURSOR_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
+
+
+def _now() -> float:
+    return time.time()
+
+
+# ---------------------------------------------------------------- input
+def _fields(data: dict, allowed: set[str], required: tuple[str, ...] = ()) -> dict:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", code="UNKNOWN_FIELD")
+    missing = [name for name in required if data.get(name) in (None, "")]
+    if missing:
+        raise ValidationError(f"missing field(s): {', '.join(missing)}")
+    return data
+
+
+def _string(data: dict, name: str) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string")
+    return value
+
+
+def normalise_email(value) -> str:
+    """The canonical form of an email (NFKC, trimmed, lower-cased); 400 if it is not an address."""
+    if not isinstance(value, str):
+        raise ValidationError("email must be a string", code="INVALID_EMAIL")
+    email = unicodedata.normalize("NFKC", value).strip().lower()
+    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+        raise ValidationError("email is not a valid address", code="INVALID_EMAIL")
+    return email
+
+
+def _name(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("name must be a non-empty string")
+    name = unicodedata.normalize("NFKC", value).strip()
+    if len(name) > NAME_MAX:
+        raise ValidationError(f"name must be at most {NAME_MAX} characters")
+    return name
+
+
+# ---------------------------------------------------------------- users
+def user_json(user: User) -> dict:
+    """The public view of a user (never the password hash)."""
+    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role, "tier": user.tier,
+            "credits": int(user.credits), "disabled": bool(user.disabled), "createdAt": user.created_at}
+
+
+def _get(model: type[Model], pk: str, sk: str):
+    try:
+        return model.get(pk, sk, consistent_read=True)
+    except model.DoesNotExist:
+        return None
+
+
+def _user(user_id: str) -> User | None:
+    return _get(User, *User.key(user_id))
+
+
+def _claim(email: str) -> EmailClaim | None:
+    return _get(EmailClaim, f"EMAIL#{email}", "EMAIL")
+
+
+def user_by_email(email: str) -> User | None:
+    """The account registered under an already-normalised email, if any."""
+    claim = _claim(email)
+    return _user(claim.user_id) if claim else None
+
+
+def active_user(user_id: str) -> User:
+    """The caller's user record; 401 if the account was deleted or disabled since the access token was issued."""
+    user = _user(user_id)
+    if user is None or user.disabled:
+        raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE")
+    return user
+
+
+def create_user(email: str, password: str, name: str, role: str = "USER") -> User:
+    """Create an account on the FREE tier with its first monthly grant, in one transaction conditioned on the email being free."""
+    email = normalise_email(email)
+    password = check_policy(password, email)
+    name = _name(name)
+    user_id = uuid.uuid4().hex
+    at = now_iso()
+    tier = settings.DEFAULT_TIER
+    user = User(*User.key(user_id), id=user_id, email=email, name=name, password_hash=hash_password(password),
+                role=role, tier=tier, credits=settings.TIERS[tier].monthly_credits, disabled=False,
+                created_at=at, updated_at=at, gsi1pk="USERS", gsi1sk=f"{at}#{user_id}")
+    attempts = 0
+    while True:
+        try:
+            with credits.transaction() as tx:
+                tx.save(user, condition=User.pk.does_not_exist())
+                tx.save(EmailClaim(f"EMAIL#{email}", "EMAIL", user_id=user_id), condition=EmailClaim.pk.does_not_exist())
+                credits.add_grant(tx, user_id, tier, at)
+            return user
+        except TransactWriteError:
+            if _claim(email) is not None:
+                raise Conflict("an account with this email already exists", code="EMAIL_TAKEN") from None
+            attempts += 1
+            if attempts == 3:
+                raise
+            time.sleep(0.05 * attempts)  # a concurrent transaction held the claim (TransactionConflict): retry
+
+
+def register(data: dict) -> dict:
+    """POST /auth/register: create an account and open its first session."""
+    _fields(data, {"email", "password", "name"}, required=("email", "password", "name"))
+    user = create_user(data["email"], data["password"], data["name"])
+    return {"user": user_json(user), **_open_session(user)}
+
+
+# ---------------------------------------------------------------- sessions (refresh-token families)
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _refresh_item(user_id: str, family_id: str, now: float) -> tuple[str, RefreshToken]:
+    token = secrets.token_urlsafe(32)
+    expires = int(now) + settings.REFRESH_TOKEN_SECONDS
+    item = RefreshToken(f"REFRESH#{_digest(token)}", "REFRESH", user_id=user_id, family_id=family_id, used=False,
+                        expires_at=expires, ttl=expires)
+    return token, item
+
+
+def _token_pair(user: User, refresh_token: str) -> dict:
+    return {"accessToken": tokens.issue_access_token(user.id, user.role), "refreshToken": refresh_token,
+            "expiresIn": settings.ACCESS_TOKEN_SECONDS}
+
+
+def _open_session(user: User) -> dict:
+    now = _now()
+    family_id = uuid.uuid4().hex
+    token, item = _refresh_item(user.id, family_id, now)
+    family = TokenFamily(f"FAMILY#{family_id}", "FAMILY", user_id=user.id, revoked=False, created_at=now_iso(),
+                         ttl=item.ttl, gsi1pk=f"USER#{user.id}", gsi1sk=f"FAMILY#{family_id}")
+    with credits.transaction() as tx:
+        tx.save(family, condition=TokenFamily.pk.does_not_exist())
+        tx.save(item, condition=RefreshToken.pk.does_not_exist())
+    return _token_pair(user, token)
+
+
+def _revoke_family(family_id: str) -> None:
+    try:
+        TokenFamily(f"FAMILY#{family_id}", "FAMILY").update(actions=[TokenFamily.revoked.set(True)],
+                                                            condition=TokenFamily.pk.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def _families(user_id: str):
+    return TokenFamily.by_parent.query(f"USER#{user_id}", TokenFamily.gsi1sk.startswith("FAMILY#"))
+
+
+def revoke_sessions(user_id: str) -> None:
+    """Revoke every refresh-token family of a user (their refresh tokens stop working; access tokens expire within 15 min)."""
+    for family in _families(user_id):
+        if not family.revoked:
+            _revoke_family(family.pk.removeprefix("FAMILY#"))
+
+
+def _refused() -> Unauthorized:
+    return Unauthorized("the refresh token is invalid, expired or revoked", code="INVALID_REFRESH_TOKEN")
+
+
+def _reused(family_id: str) -> Unauthorized:
+    _revoke_family(family_id)
+    return Unauthorized("this refresh token was already used; the session has been revoked", code="REFRESH_TOKEN_REUSED")
+
+
+def refresh(data: dict) -> dict:
+    """POST /auth/refresh: rotate a refresh token (exactly once) into a new pair; reuse revokes the whole family."""
+    token = _string(_fields(data, {"refreshToken"}, required=("refreshToken",)), "refreshToken")
+    now = _now()
+    record = _get(RefreshToken, f"REFRESH#{_digest(token)}", "REFRESH")
+    if record is None or record.expires_at <= now:
+        raise _refused()
+    if record.used:
+        raise _reused(record.family_id)
+    family = _get(TokenFamily, f"FAMILY#{record.family_id}", "FAMILY")
+    if family is None or family.revoked:
+        raise _refused()
+    user = _user(record.user_id)
+    if user is None or user.disabled:
+        _revoke_family(record.family_id)
+        raise _refused()
+    new_token, item = _refresh_item(user.id, record.family_id, now)
+    try:
+        with credits.transaction() as tx:
+            tx.update(record, [RefreshToken.used.set(True)], condition=RefreshToken.used == False)  # noqa: E712
+            tx.update(family, [TokenFamily.ttl.set(item.ttl)], condition=TokenFamily.revoked == False)  # noqa: E712
+            tx.save(item, condition=RefreshToken.pk.does_not_exist())
+    except TransactWriteError:
+        record = _get(RefreshToken, record.pk, record.sk)
+        if record is not None and record.used:  # another request rotated it first: two uses of one token
+            raise _reused(record.family_id) from None
+        raise _refused() from None
+    return _token_pair(user, new_token)
+
+
+def logout(data: dict) -> None:
+    """POST /auth/logout: revoke the refresh token's family; unknown tokens are ignored (logging out is idempotent)."""
+    token = _string(_fields(data, {"refreshToken"}, required=("refreshToken",)), "refreshToken")
+    record = _get(RefreshToken, f"REFRESH#{_digest(token)}", "REFRESH")
+    if record is not None:
+        _revoke_family(record.family_id)
+
+
+# ---------------------------------------------------------------- login and its throttle
+def _throttle_keys(email: str, source_ip: str) -> list[tuple[str, int]]:
+    return [(f"THROTTLE#email:{email}", settings.LOGIN_MAX_FAILURES),
+            (f"THROTTLE#ip:{source_ip}", settings.LOGIN_MAX_FAILURES * IP_FAILURE_FACTOR)]
+
+
+def _check_throttle(keys: list[tuple[str, int]], now: float) -> None:
+    for key, limit in keys:
+        item = _get(Throttle, key, "THROTTLE")
+        if item is not None and item.ttl > now and item.failures >= limit:
+            raise TooManyRequests("too many failed logins; try again later",
+                                  headers={"Retry-After": str(max(1, math.ceil(item.ttl - now)))})
+
+
+def _record_failure(key: str, now: float) -> None:
+    for _ in range(3):
+        try:  # inside a live window: count
+            Throttle(key, "THROTTLE").update(actions=[Throttle.failures.add(1)], condition=Throttle.ttl > int(now))
+            return
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        try:  # no window (or an expired one DynamoDB has not deleted yet): open one
+            Throttle(key, "THROTTLE", failures=1, ttl=int(now) + settings.LOGIN_FAILURE_WINDOW_SECONDS).save(
+                condition=Throttle.pk.does_not_exist() | (Throttle.ttl <= int(now)))
+            return
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+
+def _invalid_credentials() -> Unauthorized:
+    return Unauthorized("wrong email or password", code="INVALID_CREDENTIALS")
+
+
+def login(data: dict, source_ip: str) -> dict:
+    """POST /auth/login: check the password (same answer and cost for unknown emails), throttle failures, open a session."""
+    _fields(data, {"email", "password"}, required=("email", "password"))
+    email = normalise_email(data["email"])
+    password = _string(data, "password")
+    now = _now()
+    keys = _throttle_keys(email, source_ip)
+    _check_throttle(keys, now)
+    user = user_by_email(email)
+    if not verify_password(password, user.password_hash if user else None):
+        for key, _ in keys:
+            _record_failure(key, now)
+        raise _invalid_credentials()
+    Throttle(keys[0][0], "THROTTLE").delete()  # the email's count restarts; the address's does not
+    if user.disabled:
+        raise Forbidden("this account is disabled", code="ACCOUNT_DISABLED")
+    return {**_open_session(user), "user": user_json(user)}
+
+
+# ---------------------------------------------------------------- the caller's own account
+def get_me(principal: tokens.Principal) -> dict:
+    """GET /users/me."""
+    return user_json(active_user(principal.user_id))
+
+
+def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
+    """PATCH /users/me: change the name and/or the password (needs currentPassword; ends every other session)."""
+    _fields(data, {"name", "password", "currentPassword"})
+    if not data:
+        raise ValidationError("nothing to change: send name and/or password")
+    user = active_user(principal.user_id)
+    actions = [User.updated_at.set(now_iso())]
+    if "name" in data:
+        actions.append(User.name.set(_name(data["name"])))
+    changing_password = "password" in data
+    if changing_password:
+        new_password = check_policy(data["password"], user.email)
+        current = data.get("currentPassword")
+        if not isinstance(current, str) or not current:
+            raise ValidationError("currentPassword is required to change the password")
+        keys = _throttle_keys(user.email, source_ip)
+        now = _now()
+        _check_throttle(keys, now)
+        if not verify_password(current, user.password_hash):
+            for key, _ in keys:
+                _record_failure(key, now)
+            raise Forbidden("currentPassword is wrong", code="INVALID_CURRENT_PASSWORD")
+        actions.append(User.password_hash.set(hash_password(new_password)))
+    elif "currentPassword" in data:
+        raise ValidationError("currentPassword is only used with password")
+    try:
+        user.update(actions=actions, condition=User.pk.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE") from None
+        raise
+    if not changing_password:
+        return {"user": user_json(user)}
+    revoke_sessions(user.id)
+    return {"user": user_json(user), **_open_session(user)}
+
+
+def delete_me(principal: tokens.Principal) -> None:
+    """DELETE /users/me: remove the user and email claim atomically, then its sessions and ledger."""
+    user = active_user(principal.user_id)
+    try:
+        with credits.transaction() as tx:
+            tx.delete(user, condition=User.pk.exists())
+            tx.delete(EmailClaim(f"EMAIL#{user.email}", "EMAIL"), condition=EmailClaim.user_id == user.id)
+    except TransactWriteError:
+        raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE") from None
+    with TokenFamily.batch_write() as batch:
+        for family in _families(user.id):
+            batch.delete(family)
+    with Base.batch_write() as batch:
+        for item in Base.query(f"USER#{user.id}"):  # ledger entries and grant markers
+            batch.delete(item)
+
+
+# ---------------------------------------------------------------- admin
+def require_admin(principal: tokens.Principal) -> User:
+    """The calling admin's record; 403 unless the stored role (not only the token's) is ADMIN."""
+    if not principal.is_admin:
+        raise Forbidden("admin only")
+    user = active_user(principal.user_id)
+    if user.role != "ADMIN":
+        raise Forbidden("admin only")
+    return user
+
+
+def _page_size(value) -> int:
+    if value in (None, ""):
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if not 1 <= size <= settings.PAGE_SIZE_MAX:
+        raise ValidationError(f"limit must be an integer from 1 to {settings.PAGE_SIZE_MAX}")
+    return size
+
+
+def _encode_cursor(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(value) -> dict | None:
+    if value in (None, ""):
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        valid = (isinstance(key, dict) and set(key) == _CURSOR_KEYS
+                 and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+                 and key["gsi1pk"]["S"] == "USERS")
+    except (ValueError, binascii.Error):
+        valid = False
+    if not valid:
+        raise ValidationError("nextToken is not a cursor this API returned", code="INVALID_CURSOR")
+    return key
+
+
+def list_users(principal: tokens.Principal, params: dict) -> dict:
+    """GET /admin/users: newest first, `limit` per page, opaque `nextToken` (a gsi1 "USERS" query, never a scan)."""
+    require_admin(principal)
+    size = _page_size(params.get("limit"))
+    results = User.by_parent.query("USERS", scan_index_forward=False, limit=size, page_size=size,
+                                   last_evaluated_key=_decode_cursor(params.get("nextToken")))
+    users = [user_json(user) for user in results]
+    key = results.last_evaluated_key
+    return {"users": users, "nextToken": _encode_cursor(key) if key else None}
+
+
+def _admin_changes(data: dict, admin: User, user_id: str) -> tuple[list, int, str | None]:
+    actions = [User.updated_at.set(now_iso())]
+    if "role" in data:
+        if data["role"] not in ROLES:
+            raise ValidationError(f"role must be one of {', '.join(ROLES)}")
+        actions.append(User.role.set(data["role"]))
+    if "tier" in data:
+        if data["tier"] not in settings.TIERS:
+            raise ValidationError(f"tier must be one of {', '.join(settings.TIERS)}")
+        actions.append(User.tier.set(data["tier"]))
+    if "disabled" in data:
+        if not isinstance(data["disabled"], bool):
+            raise ValidationError("disabled must be true or false")
+        actions.append(User.disabled.set(data["disabled"]))
+    if user_id == admin.id and (data.get("role", "ADMIN") != "ADMIN" or data.get("disabled") is True):
+        raise ValidationError("admins cannot demote or disable themselves", code="SELF_LOCKOUT")
+    delta, reason = data.get("creditAdjustment"), data.get("reason")
+    if delta is None and reason is None:
+        return actions, 0, None
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+        raise ValidationError("creditAdjustment must be a non-zero integer")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > REASON_MAX:
+        raise ValidationError(f"reason (1-{REASON_MAX} characters) is required with creditAdjustment")
+    return actions + [User.credits.add(delta)], delta, reason.strip()
+
+
+def admin_update_user(principal: tokens.Principal, user_id: str, data: dict) -> dict:
+    """PATCH /admin/users/{id}: role, tier, disabled and a credit adjustment (with its ADJUST entry) in one transaction."""
+    admin = require_admin(principal)
+    _fields(data, {"role", "tier", "disabled", "creditAdjustment", "reason"})
+    if not data:
+        raise ValidationError("nothing to change")
+    actions, delta, reason = _admin_changes(data, admin, user_id)
+    user = _user(user_id)
+    if user is None:
+        raise NotFound("no such user")
+    condition = User.pk.exists()
+    if delta < 0:
+        condition &= User.credits >= -delta
+    try:
+        with credits.transaction() as tx:
+            tx.update(user, actions, condition=condition)
+            if delta:
+                credits.add_entry(tx, user.id, "ADJUST", delta, now_iso(), reason=f"{reason} (by {admin.id})")
+    except TransactWriteError:
+        if _user(user_id) is None:
+            raise NotFound("no such user") from None
+        raise Conflict("the adjustment would make the balance negative", code="NEGATIVE_BALANCE") from None
+    if data.get("disabled") is True:
+        revoke_sessions(user_id)
+    return user_json(_user(user_id))

@@ -1,0 +1,313 @@
+"""Jobs: paid units of work. Creation debits credits in one transaction; settlement refunds exactly once."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+
+from chalicelib import credits, pipelines, settings
+from chalicelib.aws import client
+from chalicelib.errors import Conflict, NotFound, PaymentRequired, TooManyRequests, ValidationError
+from chalicelib.models import Asset, Job, Marker, Project, User, now_iso
+from chalicelib.observability import logger, metrics
+from chalicelib.ownership import get_owned
+from chalicelib.paging import page
+from chalicelib.tokens import Principal
+
+ACTIVE = ("PENDING", "PROCESSING")
+STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED")
+
+
+def to_json(job: Job, with_urls: bool = False) -> dict:
+    """The API shape of a job; outputs carry signed download URLs when asked for."""
+    from chalicelib import assets
+
+    data = {
+        "id": job.id, "projectId": job.project_id, "type": job.type, "status": job.status, "stage": job.stage,
+        "progress": int(job.progress or 0), "progressMessage": job.progress_message, "creditsUsed": int(job.credits_used),
+        "inputs": job.inputs, "params": job.params, "result": job.result or {},
+        "error": {"code": job.error.code, "message": job.error.message} if job.error and job.status in ("FAILED", "CANCELLED") else None,
+        "createdAt": job.created_at, "updatedAt": job.updated_at, "startedAt": job.started_at, "finishedAt": job.finished_at,
+        "webhookUrl": job.webhook_url, "outputs": [],
+    }
+    ids = list(job.outputs or [])
+    if ids:
+        found = {a.id: a for a in Asset.batch_get([(f"ASSET#{i}", "ASSET") for i in ids])}
+        data["outputs"] = [{"assetId": i, "role": found[i].role, "kind": found[i].kind, "format": found[i].format,
+                            "filename": found[i].filename, "sizeBytes": int(found[i].size_bytes),
+                            **({"download": assets.download_link(found[i])} if with_urls else {})}
+                           for i in ids if i in found]
+    return data
+
+
+# ---------------------------------------------------------------- creation
+def _inputs(principal: Principal, project: Project, job_type: str, raw) -> tuple[dict, list[Asset]]:
+    spec = pipelines.PIPELINES[job_type].inputs
+    if not isinstance(raw, dict):
+        raise ValidationError("inputs must be an object", code="INVALID_INPUTS")
+    unknown = sorted(set(raw) - set(spec))
+    if unknown:
+        raise ValidationError(f"unknown inputs for {job_type}: {', '.join(unknown)} (expected: {', '.join(spec)})", code="INVALID_INPUTS")
+    inputs, input_assets = {}, []
+    for name, kinds in spec.items():
+        value = raw.get(name)
+        if kinds == ("text",):
+            if not isinstance(value, str) or not value.strip() or len(value) > 500:
+                raise ValidationError(f"inputs.{name} must be a non-empty text of at most 500 characters", code="INVALID_INPUTS")
+            inputs[name] = value.strip()
+            continue
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"inputs.{name} must be an asset id", code="INVALID_INPUTS")
+        try:
+            asset = get_owned(Asset, f"ASSET#{value}", "ASSET", principal, "asset")
+        except NotFound:
+            raise NotFound(f"inputs.{name}: asset not found", code="INPUT_NOT_FOUND") from None
+        if asset.owner_id != project.owner_id:
+            raise NotFound(f"inputs.{name}: asset not found", code="INPUT_NOT_FOUND")
+        if asset.kind not in kinds:
+            raise ValidationError(f"inputs.{name} must be a {' or '.join(kinds)} asset, not {asset.kind}", code="INVALID_INPUTS")
+        if asset.status == "REJECTED":
+            raise ValidationError(f"inputs.{name} was rejected: {asset.reject_reason}", code="INPUT_REJECTED")
+        inputs[name] = asset.id
+        input_assets.append(asset)
+    return inputs, input_assets
+
+
+def _webhook(data: dict) -> str | None:
+    url = data.get("webhookUrl")
+    if url is None:
+        return None
+    from chalicelib import webhooks
+
+    return webhooks.validate_url(url)
+
+
+def create(principal: Principal, data: dict) -> dict:
+    """Validate, price and create a job; debit + job + ledger in one transaction; start it if inputs are READY."""
+    job_type = data.get("type")
+    if job_type not in pipelines.PIPELINES:
+        raise ValidationError(f"type must be one of {', '.join(pipelines.JOB_TYPES)}", code="INVALID_TYPE")
+    project_id = data.get("projectId")
+    if not isinstance(project_id, str) or not project_id:
+        raise ValidationError("projectId is required", code="INVALID_PROJECT")
+    project = get_owned(Project, f"PROJECT#{project_id}", "PROJECT", principal, "project")
+    inputs, input_assets = _inputs(principal, project, job_type, data.get("inputs") or {})
+    params = pipelines.validate_params(job_type, data.get("params"))
+    webhook_url = _webhook(data)
+    video_seconds = None
+    if job_type == "MOTION_CAPTURE":
+        video = input_assets[0]
+        if video.status != "READY":
+            raise Conflict("the video must finish uploading first: its duration sets the price", code="INPUT_NOT_READY")
+        video_seconds = float((video.metadata or {}).get("durationSeconds", 0))
+    price = pipelines.cost(job_type, video_seconds)
+    user = User.get(*User.key(project.owner_id))
+    tier = settings.TIERS[user.tier]
+    job_id, now = str(uuid.uuid4()), now_iso()
+    job = Job(f"JOB#{job_id}", "JOB", id=job_id, project_id=project.id, owner_id=project.owner_id, type=job_type,
+              status="PENDING", progress=0, credits_used=price, inputs=inputs, params=params,
+              pipeline=pipelines.plan(job_type, inputs, params), webhook_url=webhook_url, created_at=now, updated_at=now,
+              gsi1pk=f"PROJECT#{project.id}", gsi1sk=f"JOB#{now}#{job_id}",
+              gsi2pk=f"USER#{project.owner_id}", gsi2sk=f"JOB#{now}#{job_id}",
+              gsi3pk="STATUS#PENDING", gsi3sk=now)
+    try:
+        with credits.transaction() as tx:
+            tx.update(user, actions=[User.credits.add(-price), User.active_jobs.add(1)],
+                      condition=(User.credits >= price) & (User.active_jobs < tier.max_concurrent_jobs) & (User.disabled == False))  # noqa: E712
+            tx.save(job, condition=Job.pk.does_not_exist())
+            credits.add_entry(tx, user.id, "DEBIT", -price, now, job_id=job_id, reason=f"{job_type} job")
+    except TransactWriteError:
+        current = User.get(*User.key(project.owner_id), consistent_read=True)
+        if current.credits < price:
+            raise PaymentRequired(f"this job costs {price} credits; the balance is {int(current.credits)}",
+                                  details={"balance": int(current.credits), "cost": price}) from None
+        if current.active_jobs >= tier.max_concurrent_jobs:
+            raise TooManyRequests(f"your tier runs at most {tier.max_concurrent_jobs} jobs at once",
+                                  code="TOO_MANY_ACTIVE_JOBS", headers={"Retry-After": "30"}) from None
+        raise Conflict("the account cannot start jobs right now", code="ACCOUNT_UNAVAILABLE") from None
+    metrics.add_metric(name="JobsCreated", unit="Count", value=1)
+    metrics.add_metric(name="CreditsDebited", unit="Count", value=price)
+    logger.info("job created", extra={"job_id": job_id, "type": job_type, "cost": price})
+    if all(a.status == "READY" for a in input_assets):
+        start(job)
+    return to_json(job)
+
+
+def start(job: Job) -> None:
+    """Start the job's state machine (idempotent: the execution is named after the job)."""
+    sfn = client("stepfunctions")
+    try:
+        arn = sfn.start_execution(stateMachineArn=settings.PIPELINE_STATE_MACHINE_ARN, name=job.id,
+                                  input=json.dumps(pipelines.execution_input(job.id, job.pipeline)))["executionArn"]
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return
+    except Exception:
+        logger.exception("could not start the pipeline", extra={"job_id": job.id})
+        settle(job.id, "FAILED", {"code": "START_FAILED", "message": "the job could not be started; credits were returned"})
+        return
+    try:
+        job.update(actions=[Job.execution_arn.set(arn), Job.started_at.set(now_iso()), Job.updated_at.set(now_iso())],
+                   condition=Job.status.is_in(*ACTIVE))
+    except UpdateError:
+        pass  # finished (or cancelled) already
+
+
+def start_waiting(asset: Asset) -> None:
+    """After an upload is judged: start the PENDING jobs waiting for it, or fail them if it was rejected."""
+    for job in Job.by_parent.query(f"PROJECT#{asset.project_id}", Job.gsi1sk.startswith("JOB#"),
+                                   filter_condition=Job.status == "PENDING"):
+        if asset.id not in job.inputs.values() or job.execution_arn:
+            continue
+        if asset.status == "REJECTED":
+            settle(job.id, "FAILED", {"code": "INPUT_REJECTED", "message": f"the input was rejected: {asset.reject_reason}"})
+            continue
+        ids = [v for k, v in job.inputs.items() if k.endswith("AssetId")]
+        ready = [a for a in Asset.batch_get([(f"ASSET#{i}", "ASSET") for i in ids]) if a.status == "READY"]
+        if len(ready) == len(ids):
+            start(job)
+
+
+# ---------------------------------------------------------------- reading
+def get(principal: Principal, job_id: str) -> Job:
+    """A job the caller may see, or NotFound."""
+    return get_owned(Job, f"JOB#{job_id}", "JOB", principal, "job")
+
+
+def list_jobs(principal: Principal, params: dict) -> dict:
+    """Jobs of a project (projectId) or of the caller, newest first, optionally by status."""
+    status = params.get("status")
+    if status is not None and status not in STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", code="INVALID_STATUS")
+    condition = (Job.status == status) if status else None
+    if params.get("projectId"):
+        project = get_owned(Project, f"PROJECT#{params['projectId']}", "PROJECT", principal, "project")
+        items, token = page(Job.by_parent, "gsi1pk", f"PROJECT#{project.id}", params, prefix="JOB#", filter_condition=condition)
+    else:
+        items, token = page(Job.by_owner, "gsi2pk", f"USER#{principal.user_id}", params, prefix="JOB#", filter_condition=condition)
+    return {"items": [to_json(j) for j in items], "nextToken": token}
+
+
+# ---------------------------------------------------------------- ending
+def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
+    """Finish a job exactly once: mark FAILED/CANCELLED (or accept COMPLETED), free its slot, refund if not completed.
+
+    One transaction holds the job update, the SETTLEMENT marker (condition: absent), the user's
+    balance/slot update and the REFUND ledger entry, so however many paths report an ending,
+    the refund happens once. Returns True if this call settled the job.
+    """
+    try:
+        job = Job.get(f"JOB#{job_id}", "JOB", consistent_read=True)
+    except Job.DoesNotExist:
+        return False
+    now = now_iso()
+    refund = outcome in ("FAILED", "CANCELLED")
+    user = User(*User.key(job.owner_id))
+    try:
+        with credits.transaction() as tx:
+            tx.save(Marker(f"JOB#{job_id}", "SETTLEMENT", created_at=now), condition=Marker.pk.does_not_exist())
+            if refund:
+                actions = [Job.status.set(outcome), Job.finished_at.set(now), Job.updated_at.set(now),
+                           Job.gsi3pk.set(f"STATUS#{outcome}"), Job.gsi3sk.set(now)]
+                if error:
+                    actions.append(Job.error.set(error))
+                tx.update(job, actions=actions, condition=Job.status.is_in(*ACTIVE))
+                tx.update(user, actions=[User.credits.add(int(job.credits_used)), User.active_jobs.add(-1)],
+                          condition=User.pk.exists())
+                credits.add_entry(tx, job.owner_id, "REFUND", int(job.credits_used), now, job_id=job_id,
+                                  reason=f"{job.type} job {outcome.lower()}")
+            else:
+                tx.condition_check(Job, job.pk, job.sk, condition=Job.status == "COMPLETED")
+                tx.update(user, actions=[User.active_jobs.add(-1)], condition=User.pk.exists())
+    except TransactWriteError:
+        logger.info("job already settled or not in a settleable state", extra={"job_id": job_id, "outcome": outcome})
+        return False
+    metrics.add_metric(name=f"Jobs{outcome.title()}", unit="Count", value=1)
+    if refund:
+        metrics.add_metric(name="CreditsRefunded", unit="Count", value=int(job.credits_used))
+    logger.info("job settled", extra={"job_id": job_id, "outcome": outcome, "refund": refund})
+    if job.webhook_url:
+        from chalicelib import webhooks
+
+        webhooks.schedule(job_id, attempt=0)
+    return True
+
+
+def _error_from_pipeline(job: Job, event_error: dict | None) -> dict:
+    """A user-readable error for a failed execution: the worker's own words when it left them."""
+    if job.error and job.error.code:
+        return {"code": job.error.code, "message": job.error.message}
+    name = (event_error or {}).get("Error", "")
+    if name == "States.Timeout":
+        return {"code": "WORKER_TIMEOUT", "message": "processing stopped responding; credits were returned"}
+    if "ConditionalCheckFailed" in name:
+        return {"code": "JOB_NOT_RUNNING", "message": "the job was no longer running"}
+    return {"code": "PROCESSING_FAILED", "message": "processing failed; credits were returned"}
+
+
+def on_pipeline_event(message: dict) -> None:
+    """Handle a state machine's report (job-events queue): settle COMPLETED or FAILED."""
+    job_id = str(message.get("jobId", ""))
+    try:
+        job = Job.get(f"JOB#{job_id}", "JOB", consistent_read=True)
+    except Job.DoesNotExist:
+        logger.warning("pipeline event for an unknown job", extra={"job_id": job_id})
+        return
+    if message.get("status") == "COMPLETED":
+        settle(job_id, "COMPLETED")
+    else:
+        settle(job_id, "FAILED", _error_from_pipeline(job, message.get("error")))
+
+
+def cancel(principal: Principal, job_id: str) -> dict:
+    """Cancel a PENDING or PROCESSING job: stop its execution and refund it."""
+    job = get(principal, job_id)
+    if job.status not in ACTIVE:
+        raise Conflict(f"the job is already {job.status}", code="JOB_NOT_ACTIVE")
+    cancel_if_running(job, reason="cancelled by the user")
+    return to_json(Job.get(job.pk, job.sk, consistent_read=True))
+
+
+def cancel_if_running(job: Job, reason: str) -> None:
+    """Cancel a job if it is still active (used by cancel and by project deletion)."""
+    if job.status not in ACTIVE:
+        return
+    settle(job.id, "CANCELLED", {"code": "CANCELLED", "message": reason})
+    if job.execution_arn:
+        try:
+            client("stepfunctions").stop_execution(executionArn=job.execution_arn, error="CANCELLED", cause=reason)
+        except Exception:
+            logger.exception("could not stop the execution", extra={"job_id": job.id})
+
+
+def sweep(now: float | None = None) -> int:
+    """Fail and refund jobs whose execution ended without settling them, or whose input never arrived."""
+    now = now or time.time()
+    sfn = client("stepfunctions")
+    swept = 0
+    for status in ACTIVE:
+        for job in Job.by_status.query(f"STATUS#{status}"):
+            if job.status not in ACTIVE:
+                continue
+            if job.execution_arn:
+                execution = sfn.describe_execution(executionArn=job.execution_arn)
+                if execution["status"] == "RUNNING":
+                    continue
+                if execution["status"] == "SUCCEEDED" and job.status == "COMPLETED":
+                    continue
+                error = {"code": "PIPELINE_ENDED", "message": f"processing ended ({execution['status'].lower()}); credits were returned"}
+            else:
+                age = now - _epoch(job.created_at)
+                if age < settings.UPLOAD_URL_SECONDS + 300:
+                    continue
+                error = {"code": "INPUT_NEVER_UPLOADED", "message": "the input was never uploaded; credits were returned"}
+            if settle(job.id, "FAILED", error):
+                swept += 1
+    return swept
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+

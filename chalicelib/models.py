@@ -1,0 +1,290 @@
+"""PynamoDB models: every entity lives in the one table (pk/sk plus three generic indexes).
+
+Key layout (also read by container_workers/common/jobstore.py):
+  USER#<id>      / PROFILE            user             gsi1: USERS / <createdAt>#<id> (admin listing)
+  USER#<id>      / LEDGER#<ts>#<id>   credit ledger entry
+  USER#<id>      / GRANT#<yyyy-mm>    monthly grant marker (one per user per month)
+  EMAIL#<email>  / EMAIL              unique-email claim
+  REFRESH#<hash> / REFRESH            refresh token     (ttl)
+  FAMILY#<id>    / FAMILY             refresh family    gsi1: USER#<uid> / FAMILY#<id>   (ttl)
+  THROTTLE#<key> / THROTTLE           login failures    (ttl)
+  PROJECT#<id>   / PROJECT            project           gsi1: USER#<owner> / PROJECT#<createdAt>#<id>
+  ASSET#<id>     / ASSET              asset             gsi1: PROJECT#<pid> / ASSET#<createdAt>#<id>
+  JOB#<id>       / JOB                job               gsi1: PROJECT#<pid> / JOB#<createdAt>#<id>
+                                                        gsi2: USER#<owner> / JOB#<createdAt>#<id>
+                                                        gsi3: STATUS#<status> / <updatedAt>
+  JOB#<id>       / REFUND             refund marker (makes a refund happen exactly once)
+  WORKER#<name>  / WORKER             worker heartbeat
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib import settings
+
+
+def now_iso() -> str:
+    """UTC now as ISO-8601 with milliseconds and Z (the format Step Functions writes too)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Meta:
+    table_name = settings.TABLE_NAME
+    region = settings.REGION
+    host = os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+class Gsi1(GlobalSecondaryIndex):
+    """Parent -> children listings, newest last in key order."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi2(GlobalSecondaryIndex):
+    """Owner -> jobs."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi3(GlobalSecondaryIndex):
+    """Job status -> jobs by last update (the sweeper's view)."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class Base(Model):
+    """Common keys of every item."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class User(Base):
+    """An account: credentials, role, tier and credit balance."""
+
+    class Meta(_Meta):
+        pass
+
+    id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    password_hash = UnicodeAttribute(attr_name="passwordHash")
+    role = UnicodeAttribute(default="USER")
+    tier = UnicodeAttribute(default=settings.DEFAULT_TIER)
+    credits = NumberAttribute(default=0)
+    active_jobs = NumberAttribute(attr_name="activeJobs", default=0)
+    disabled = BooleanAttribute(default=False)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+
+    @staticmethod
+    def key(user_id: str) -> tuple[str, str]:
+        """(pk, sk) of a user."""
+        return f"USER#{user_id}", "PROFILE"
+
+
+class EmailClaim(Base):
+    """Makes an email unique: written in the same transaction as the user, conditioned on absence."""
+
+    class Meta(_Meta):
+        pass
+
+    user_id = UnicodeAttribute(attr_name="userId")
+
+
+class LedgerEntry(Base):
+    """One credit movement: DEBIT (job), REFUND (job), GRANT (monthly), ADJUST (admin)."""
+
+    class Meta(_Meta):
+        pass
+
+    id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    amount = NumberAttribute()
+    job_id = UnicodeAttribute(attr_name="jobId", null=True)
+    reason = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+
+
+class Marker(Base):
+    """An item whose only job is to exist once (refund done, monthly grant given)."""
+
+    class Meta(_Meta):
+        pass
+
+    created_at = UnicodeAttribute(attr_name="createdAt", null=True)
+
+
+class RefreshToken(Base):
+    """A refresh token, stored by the SHA-256 of its value; `used` flips once on rotation."""
+
+    class Meta(_Meta):
+        pass
+
+    user_id = UnicodeAttribute(attr_name="userId")
+    family_id = UnicodeAttribute(attr_name="familyId")
+    used = BooleanAttribute(default=False)
+    expires_at = NumberAttribute(attr_name="expiresAt")
+    ttl = NumberAttribute()
+
+
+class TokenFamily(Base):
+    """A chain of rotated refresh tokens from one login; revoking it ends that session."""
+
+    class Meta(_Meta):
+        pass
+
+    user_id = UnicodeAttribute(attr_name="userId")
+    revoked = BooleanAttribute(default=False)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    ttl = NumberAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+
+
+class Throttle(Base):
+    """Failed-login counter for one email or source address, expiring with the window."""
+
+    class Meta(_Meta):
+        pass
+
+    failures = NumberAttribute(default=0)
+    ttl = NumberAttribute()
+
+
+class Project(Base):
+    """A user's project: a folder of assets and jobs."""
+
+    class Meta(_Meta):
+        pass
+
+    id = UnicodeAttribute()
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+
+
+class Asset(Base):
+    """A file in S3 (uploaded or produced by a job) with its probed metadata."""
+
+    class Meta(_Meta):
+        pass
+
+    id = UnicodeAttribute()
+    project_id = UnicodeAttribute(attr_name="projectId")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    kind = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    content_type = UnicodeAttribute(attr_name="contentType")
+    format = UnicodeAttribute()
+    size_bytes = NumberAttribute(attr_name="sizeBytes", default=0)
+    status = UnicodeAttribute()  # PENDING_UPLOAD | READY | REJECTED
+    reject_reason = UnicodeAttribute(attr_name="rejectReason", null=True)
+    s3_key = UnicodeAttribute(attr_name="key")
+    metadata = JSONAttribute(default=dict)
+    source_job_id = UnicodeAttribute(attr_name="sourceJobId", null=True)
+    role = UnicodeAttribute(null=True)
+    etag = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+
+
+class ErrorInfo(MapAttribute):
+    """A user-readable failure."""
+
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+
+
+class Job(Base):
+    """A unit of paid work run by the pipeline state machine."""
+
+    class Meta(_Meta):
+        pass
+
+    id = UnicodeAttribute()
+    project_id = UnicodeAttribute(attr_name="projectId")
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    type = UnicodeAttribute()
+    status = UnicodeAttribute()  # PENDING | PROCESSING | COMPLETED | FAILED | CANCELLED
+    stage = UnicodeAttribute(null=True)
+    progress = NumberAttribute(default=0)
+    progress_message = UnicodeAttribute(attr_name="progressMessage", null=True)
+    credits_used = NumberAttribute(attr_name="creditsUsed")
+    inputs = JSONAttribute(default=dict)
+    params = JSONAttribute(default=dict)
+    pipeline = JSONAttribute(default=list)
+    stage_outputs = JSONAttribute(attr_name="stageOutputs", null=True)
+    outputs = ListAttribute(of=UnicodeAttribute, null=True)
+    result = JSONAttribute(null=True)  # stage metadata by stage name
+    error = ErrorInfo(null=True)
+    execution_arn = UnicodeAttribute(attr_name="executionArn", null=True)
+    webhook_url = UnicodeAttribute(attr_name="webhookUrl", null=True)
+    webhook_status = UnicodeAttribute(attr_name="webhookStatus", null=True)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    started_at = UnicodeAttribute(attr_name="startedAt", null=True)
+    finished_at = UnicodeAttribute(attr_name="finishedAt", null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+    by_owner = Gsi2()
+    by_status = Gsi3()
+
+
+class WorkerHeartbeat(Base):
+    """The last time a worker process said it was alive."""
+
+    class Meta(_Meta):
+        pass
+
+    last_seen = NumberAttribute(attr_name="lastSeen")
+    host = UnicodeAttribute(null=True)
+    pid = NumberAttribute(null=True)
+    state = UnicodeAttribute(null=True)

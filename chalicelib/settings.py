@@ -1,0 +1,96 @@
+"""All configuration, read once from the environment, and the product's tables of tiers, costs and formats."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# ---------------------------------------------------------------- deployment (template Outputs)
+TABLE_NAME = os.environ.get("TABLE_NAME", "ai3d-local-main")
+ASSETS_BUCKET = os.environ.get("ASSETS_BUCKET", "ai3d-local-assets")
+UPLOAD_EVENTS_QUEUE_URL = os.environ.get("UPLOAD_EVENTS_QUEUE_URL", "")
+GPU_QUEUE_URL = os.environ.get("GPU_QUEUE_URL", "")
+BLENDER_QUEUE_URL = os.environ.get("BLENDER_QUEUE_URL", "")
+JOB_EVENTS_QUEUE_URL = os.environ.get("JOB_EVENTS_QUEUE_URL", "")
+PIPELINE_STATE_MACHINE_ARN = os.environ.get("PIPELINE_STATE_MACHINE_ARN", "")
+RESOURCE_SETTINGS = ("TABLE_NAME", "ASSETS_BUCKET", "UPLOAD_EVENTS_QUEUE_URL", "GPU_QUEUE_URL",
+                     "BLENDER_QUEUE_URL", "JOB_EVENTS_QUEUE_URL", "PIPELINE_STATE_MACHINE_ARN")
+
+REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+# Set on AWS by the Lambda runtime; absent locally. Used to refuse a default secret in the cloud.
+ON_AWS = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("AWS_ENDPOINT_URL")
+
+# ---------------------------------------------------------------- auth
+DEFAULT_JWT_SECRET = "local-development-secret-change-me-0123456789"
+JWT_SECRET = os.environ.get("JWT_SECRET", DEFAULT_JWT_SECRET)
+JWT_SECRET_SSM_NAME = os.environ.get("JWT_SECRET_SSM_NAME", "")  # on AWS: a SecureString parameter
+JWT_ISSUER = os.environ.get("JWT_ISSUER", "ai3d")
+JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE", "ai3d-api")
+JWT_ALGORITHM = "HS256"
+ACCESS_TOKEN_SECONDS = 15 * 60
+REFRESH_TOKEN_SECONDS = 7 * 24 * 3600
+BCRYPT_ROUNDS = int(os.environ.get("BCRYPT_ROUNDS", "12"))
+LOGIN_MAX_FAILURES = 5  # per email, and 4x that per source address, within the window
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+PASSWORD_MIN_LENGTH = 10
+
+# ---------------------------------------------------------------- uploads and downloads
+UPLOAD_URL_SECONDS = 15 * 60
+DOWNLOAD_URL_SECONDS = 5 * 60
+WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", JWT_SECRET)
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "4"))
+WORKER_STALE_SECONDS = 60  # /health reports a worker down after this long without a heartbeat
+
+
+@dataclass(frozen=True)
+class Tier:
+    """What a subscription tier gets each month and may do at once."""
+
+    monthly_credits: int
+    max_concurrent_jobs: int
+    max_upload_bytes: int
+    max_video_seconds: int
+
+
+MB = 1024 * 1024
+TIERS: dict[str, Tier] = {
+    "FREE": Tier(monthly_credits=100, max_concurrent_jobs=2, max_upload_bytes=50 * MB, max_video_seconds=30),
+    "STARTER": Tier(monthly_credits=500, max_concurrent_jobs=3, max_upload_bytes=200 * MB, max_video_seconds=120),
+    "PRO": Tier(monthly_credits=2000, max_concurrent_jobs=5, max_upload_bytes=1024 * MB, max_video_seconds=600),
+    "ENTERPRISE": Tier(monthly_credits=10000, max_concurrent_jobs=20, max_upload_bytes=4096 * MB, max_video_seconds=3600),
+}
+DEFAULT_TIER = "FREE"
+
+# Credits a job costs; MOTION_CAPTURE adds its per-10-seconds price for every started 10 s of video.
+JOB_COSTS: dict[str, int] = {
+    "MOTION_CAPTURE": 5,
+    "IMAGE_TO_3D": 10,
+    "TEXT_TO_AVATAR": 10,
+    "ANIMATE": 5,
+    "CONVERT": 1,
+    "OPTIMIZE": 2,
+}
+MOTION_CAPTURE_COST_PER_10S = 2
+
+# Accepted upload formats by asset kind: extension -> allowed declared content types.
+FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
+    "IMAGE": {"png": ("image/png",), "jpg": ("image/jpeg",), "jpeg": ("image/jpeg",), "webp": ("image/webp",)},
+    "VIDEO": {"mp4": ("video/mp4",), "mov": ("video/quicktime",), "webm": ("video/webm",)},
+    "MODEL_3D": {
+        "glb": ("model/gltf-binary", "application/octet-stream"),
+        "gltf": ("model/gltf+json", "application/json", "application/octet-stream"),
+        "fbx": ("application/octet-stream", "model/fbx"),
+        "obj": ("model/obj", "text/plain", "application/octet-stream"),
+        "stl": ("model/stl", "application/sla", "application/octet-stream"),
+        "ply": ("application/octet-stream", "model/ply", "text/plain"),
+        "usdz": ("model/vnd.usdz+zip", "application/octet-stream"),
+        "blend": ("application/octet-stream", "application/x-blender"),
+    },
+    "ANIMATION": {
+        "bvh": ("application/octet-stream", "text/plain", "application/x-bvh"),
+        "fbx": ("application/octet-stream", "model/fbx"),
+        "glb": ("model/gltf-binary", "application/octet-stream"),
+    },
+}
+MAX_VIDEO_PIXELS = 3840 * 2160
+MAX_VIDEO_FRAMES = 60 * 3600
+PAGE_SIZE_MAX = 100

@@ -1,0 +1,1 @@
+"""Long-running workers that poll SQS and run stage functions (gpu: MediaPipe, blender: bpy)."""

@@ -1,0 +1,1 @@
+"""Code shared by every worker: the stage contract, the worker protocol and the humanoid skeleton."""

@@ -1,0 +1,154 @@
+"""The worker's view of the platform's table and bucket: read a job, report progress, record outputs.
+
+Key layout is the one documented in chalicelib/models.py (workers ship without chalicelib).
+"""
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+CONTENT_TYPES = {
+    ".glb": "model/gltf-binary", ".gltf": "model/gltf+json", ".fbx": "application/octet-stream",
+    ".obj": "model/obj", ".stl": "model/stl", ".ply": "application/octet-stream", ".usdz": "model/vnd.usdz+zip",
+    ".blend": "application/octet-stream", ".bvh": "application/octet-stream", ".mp4": "video/mp4",
+    ".png": "image/png", ".jpg": "image/jpeg", ".json": "application/json", ".zip": "application/zip",
+}
+
+
+def now_iso() -> str:
+    """UTC now, ISO-8601 with milliseconds and Z."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _plain(value):
+    """DynamoDB Decimals -> int/float, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == int(value) else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class JobStore:
+    """DynamoDB + S3 operations a worker performs for one job."""
+
+    def __init__(self, table_name: str | None = None, bucket: str | None = None):
+        region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        self.table = boto3.resource("dynamodb", region_name=region).Table(table_name or os.environ["TABLE_NAME"])
+        self.s3 = boto3.client("s3", region_name=region)
+        self.bucket = bucket or os.environ["ASSETS_BUCKET"]
+
+    def job(self, job_id: str) -> dict | None:
+        """The job item (JSON attributes decoded), or None."""
+        item = self.table.get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"}, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        item = _plain(item)
+        for name in ("inputs", "params", "pipeline", "stageOutputs", "result"):
+            if isinstance(item.get(name), str):
+                item[name] = json.loads(item[name])
+        return item
+
+    def asset(self, asset_id: str) -> dict | None:
+        """An asset item, or None."""
+        item = self.table.get_item(Key={"pk": f"ASSET#{asset_id}", "sk": "ASSET"}).get("Item")
+        return _plain(item) if item else None
+
+    def status(self, job_id: str) -> str | None:
+        """The job's current status."""
+        item = self.table.get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"}, ProjectionExpression="#s",
+                                   ExpressionAttributeNames={"#s": "status"}, ConsistentRead=True).get("Item")
+        return item["status"] if item else None
+
+    def progress(self, job_id: str, percent: int, message: str) -> bool:
+        """Raise the job's progress (never lowers it); False when the job is no longer PROCESSING."""
+        try:
+            self.table.update_item(
+                Key={"pk": f"JOB#{job_id}", "sk": "JOB"},
+                UpdateExpression="SET progress = :p, progressMessage = :m, updatedAt = :now",
+                ConditionExpression="#s = :processing AND (attribute_not_exists(progress) OR progress <= :p)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":p": percent, ":m": message[:200], ":now": now_iso(), ":processing": "PROCESSING"},
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return self.status(job_id) == "PROCESSING"
+
+    def record_error(self, job_id: str, code: str, message: str) -> None:
+        """Remember why a stage failed, for the user (kept only while the job is not finished)."""
+        try:
+            self.table.update_item(
+                Key={"pk": f"JOB#{job_id}", "sk": "JOB"},
+                UpdateExpression="SET #e = :e, updatedAt = :now",
+                ConditionExpression="NOT #s IN (:c, :f, :x)",
+                ExpressionAttributeNames={"#e": "error", "#s": "status"},
+                ExpressionAttributeValues={":e": {"code": code, "message": message[:500]}, ":now": now_iso(),
+                                           ":c": "COMPLETED", ":f": "FAILED", ":x": "CANCELLED"},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def download(self, key: str, dest: Path) -> Path:
+        """Fetch an object to a local file."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.s3.download_file(self.bucket, key, str(dest))
+        return dest
+
+    def publish_outputs(self, job: dict, stage: str, outputs: list, metadata: dict) -> list[dict]:
+        """Upload a stage's files, make each an asset of the job's project, and note them on the job.
+
+        Asset ids are derived from (job, stage, role) so a redelivered task overwrites, never duplicates.
+        """
+        job_id, project_id, owner_id = job["id"], job["projectId"], job["ownerId"]
+        published, by_role = [], {}
+        for out in outputs:
+            path = Path(out.path)
+            asset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ai3d:{job_id}:{stage}:{out.role}"))
+            key = f"outputs/{owner_id}/{project_id}/{job_id}/{stage}/{out.role}{path.suffix.lower()}"
+            content_type = CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            filename = f"{job['type'].lower()}-{job_id[:8]}-{out.role}{path.suffix.lower()}"
+            self.s3.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
+            now = now_iso()
+            self.table.put_item(Item={
+                "pk": f"ASSET#{asset_id}", "sk": "ASSET", "id": asset_id, "projectId": project_id, "ownerId": owner_id,
+                "kind": out.kind, "filename": filename, "contentType": content_type, "format": path.suffix.lower().lstrip("."),
+                "sizeBytes": path.stat().st_size, "status": "READY", "key": key, "metadata": json.dumps({"role": out.role, "stage": stage}),
+                "sourceJobId": job_id, "role": out.role, "createdAt": now, "updatedAt": now,
+                "gsi1pk": f"PROJECT#{project_id}", "gsi1sk": f"ASSET#{now}#{asset_id}",
+            })
+            published.append({"assetId": asset_id, "key": key, "role": out.role, "kind": out.kind})
+            by_role[out.role] = {"assetId": asset_id, "key": key}
+        self.table.update_item(
+            Key={"pk": f"JOB#{job_id}", "sk": "JOB"},
+            UpdateExpression="SET stageOutputs = :so, outputs = list_append(if_not_exists(outputs, :empty), :ids), "
+                             "#r = :r, updatedAt = :now REMOVE #e",
+            ExpressionAttributeNames={"#r": "result", "#e": "error"},
+            ExpressionAttributeValues={
+                ":so": json.dumps({**(job.get("stageOutputs") or {}), stage: by_role}),
+                ":ids": [p["assetId"] for p in published if p["assetId"] not in (job.get("outputs") or [])],
+                ":empty": [],
+                ":r": json.dumps({**(job.get("result") or {}), stage: metadata}, default=str),
+                ":now": now_iso(),
+            },
+        )
+        return published
+
+    def heartbeat(self, worker: str, state: str) -> None:
+        """Tell /health this worker is alive."""
+        self.table.put_item(Item={"pk": f"WORKER#{worker}", "sk": "WORKER", "lastSeen": Decimal(str(round(time.time(), 3))),
+                                  "pid": os.getpid(), "host": os.uname().nodename, "state": state})

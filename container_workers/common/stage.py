@@ -1,0 +1,57 @@
+"""The contract between a worker and its stage functions (files in, files out)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+ProgressFn = Callable[[float, str], None]
+"""progress(percent 0-100 within this stage, short human message)."""
+
+ASSET_KINDS = ("IMAGE", "VIDEO", "MODEL_3D", "ANIMATION")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file a stage produced; it becomes an asset of the job's project."""
+
+    path: Path  # a file inside the stage's workdir
+    kind: str  # one of ASSET_KINDS
+    role: str  # stable name used by the next stage and the API: "bvh", "glb", "fbx", "preview", "thumbnail"...
+
+
+@dataclass
+class StageResult:
+    """What a stage returns: its output files and JSON-serialisable facts shown with the job."""
+
+    outputs: list[Output]
+    metadata: dict = field(default_factory=dict)
+
+
+class StageError(Exception):
+    """A stage failure with a user-readable code and message."""
+
+    retryable = False
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class BadInputError(StageError):
+    """The input can never work (corrupt file, no person in the video...): fail the job, no retry."""
+
+    retryable = False
+
+
+class TransientError(StageError):
+    """A passing fault (S3 hiccup, resource busy): the task may be retried."""
+
+    retryable = True
+
+
+class StageFn(Protocol):
+    """A stage: `inputs` maps an input role to a local file, `params` are the job's validated params."""
+
+    def __call__(self, inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult: ...

@@ -1,0 +1,12 @@
+"""Run the gpu worker: poll GPU_QUEUE_URL and serve its stages."""
+import os
+
+from container_workers.common.worker import Worker
+from container_workers.gpu_worker.avatar import avatar
+from container_workers.gpu_worker.image_to_3d import reconstruct
+from container_workers.gpu_worker.pose_capture import pose
+
+STAGES = {"pose": pose, "reconstruct": reconstruct, "avatar": avatar}
+
+if __name__ == "__main__":
+    Worker("gpu", os.environ["GPU_QUEUE_URL"], STAGES).run()

@@ -1,0 +1,222 @@
+"""Landmark clean-up: gap filling, One Euro smoothing, constant bone lengths, root motion from 2D."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from container_workers.gpu_worker.pose_estimation import LM, NUM_LANDMARKS
+
+DETECTED, INTERPOLATED, HELD = 0, 1, 2
+STATUS_NAMES = ("detected", "interpolated", "held")
+
+HIP_MID, SHOULDER_MID = NUM_LANDMARKS, NUM_LANDMARKS + 1  # virtual points appended by `constrain_bone_lengths`
+
+# A tree over the landmarks (plus hip and shoulder midpoints), parents before children.
+BONE_TREE: tuple[tuple[int, int], ...] = (
+    (HIP_MID, LM["left_hip"]), (HIP_MID, LM["right_hip"]), (HIP_MID, SHOULDER_MID),
+    (SHOULDER_MID, LM["left_shoulder"]), (SHOULDER_MID, LM["right_shoulder"]), (SHOULDER_MID, LM["nose"]),
+    *((LM["nose"], LM[n]) for n in ("left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner",
+                                    "right_eye", "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right")),
+    *(pair for side in ("left", "right") for pair in (
+        (LM[f"{side}_shoulder"], LM[f"{side}_elbow"]), (LM[f"{side}_elbow"], LM[f"{side}_wrist"]),
+        (LM[f"{side}_wrist"], LM[f"{side}_pinky"]), (LM[f"{side}_wrist"], LM[f"{side}_index"]),
+        (LM[f"{side}_wrist"], LM[f"{side}_thumb"]),
+        (LM[f"{side}_hip"], LM[f"{side}_knee"]), (LM[f"{side}_knee"], LM[f"{side}_ankle"]),
+        (LM[f"{side}_ankle"], LM[f"{side}_heel"]), (LM[f"{side}_ankle"], LM[f"{side}_foot_index"]),
+    )),
+)
+
+# Bones whose on-screen length gives the person's scale in pixels per metre.
+SCALE_BONES: tuple[tuple[int, int], ...] = tuple(
+    (LM[a], LM[b]) for a, b in (
+        ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
+        ("right_shoulder", "right_hip"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+        ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("left_hip", "left_knee"),
+        ("left_knee", "left_ankle"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    )
+)
+
+VISIBLE = 0.5
+BETA = 6.0  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
+D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive cutoff
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A run of frames without a detection, inclusive; `flagged` when longer than the allowed gap."""
+
+    start: int
+    end: int
+    flagged: bool
+
+    @property
+    def length(self) -> int:
+        """Number of frames in the gap."""
+        return self.end - self.start + 1
+
+
+def find_gaps(detected: np.ndarray, max_gap: int) -> list[Gap]:
+    """Runs of False in `detected`; those longer than `max_gap` frames are flagged."""
+    gaps, start = [], None
+    for i, ok in enumerate(list(detected) + [True]):
+        if not ok and start is None:
+            start = i
+        elif ok and start is not None:
+            gaps.append(Gap(start, i - 1, i - start > max_gap))
+            start = None
+    return gaps
+
+
+def fill_gaps(values: np.ndarray, detected: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray, list[Gap]]:
+    """Fill undetected frames of (T, ...) `values`: short interior gaps linearly, others by holding the nearest pose.
+
+    Returns the filled copy, a per-frame status (DETECTED / INTERPOLATED / HELD) and the gaps.
+    """
+    if not detected.any():
+        raise ValueError("no detected frame to fill from")
+    out = values.astype(np.float64, copy=True)
+    status = np.full(len(values), DETECTED, dtype=np.int8)
+    gaps = find_gaps(detected, max_gap)
+    last = len(values) - 1
+    for gap in gaps:
+        before, after = gap.start - 1, gap.end + 1
+        if before >= 0 and after <= last and not gap.flagged:
+            w = (np.arange(1, gap.length + 1) / (gap.length + 1)).reshape((-1,) + (1,) * (values.ndim - 1))
+            out[gap.start:after] = (1 - w) * out[before] + w * out[after]
+            status[gap.start:after] = INTERPOLATED
+        else:
+            out[gap.start:after] = out[before] if before >= 0 else out[after]
+            status[gap.start:after] = HELD
+    return out, status, gaps
+
+
+def one_euro_min_cutoff(smoothing: float) -> float | None:
+    """The One Euro filter's minimum cutoff (Hz) for a `smoothing` strength 0..1; None means no filtering."""
+    return None if smoothing <= 0 else 4.0 * (0.25 / 4.0) ** smoothing
+
+
+def one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float = D_CUTOFF) -> np.ndarray:
+    """Causal One Euro filter (Casiez et al. 2012) over time of (T, N, D) points; speed is per point."""
+    te = 1.0 / fps
+
+    def alpha(cutoff):
+        return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * te))
+
+    y = np.empty_like(x, dtype=np.float64)
+    y[0] = x[0]
+    dx_hat = np.zeros(x.shape[1:], dtype=np.float64)
+    a_d = alpha(d_cutoff)
+    for t in range(1, len(x)):
+        dx_hat = dx_hat + a_d * ((x[t] - y[t - 1]) * fps - dx_hat)
+        speed = np.linalg.norm(dx_hat, axis=-1, keepdims=True)
+        a = alpha(min_cutoff + beta * speed)
+        y[t] = y[t - 1] + a * (x[t] - y[t - 1])
+    return y
+
+
+class OnlineOneEuro:
+    """The same filter fed one frame at a time (used to draw a steady skeleton in the preview)."""
+
+    def __init__(self, fps: float, min_cutoff: float | None, beta: float = BETA, d_cutoff: float = D_CUTOFF):
+        self._fps, self._min_cutoff, self._beta, self._d_cutoff = fps, min_cutoff, beta, d_cutoff
+        self._y = self._dx = None
+
+    def reset(self) -> None:
+        """Forget the past (after the person was lost)."""
+        self._y = self._dx = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Filter one (N, D) frame."""
+        if self._min_cutoff is None:
+            return x
+        if self._y is None:
+            self._y, self._dx = x.astype(np.float64), np.zeros(x.shape, dtype=np.float64)
+            return self._y
+        te = 1.0 / self._fps
+        a_d = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * self._d_cutoff * te))
+        self._dx = self._dx + a_d * ((x - self._y) * self._fps - self._dx)
+        cutoff = self._min_cutoff + self._beta * np.linalg.norm(self._dx, axis=-1, keepdims=True)
+        a = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * te))
+        self._y = self._y + a * (x - self._y)
+        return self._y
+
+
+def smooth(x: np.ndarray, fps: float, smoothing: float, beta: float = BETA) -> np.ndarray:
+    """Zero-lag One Euro smoothing of (T, N, D) points: the filter run forwards, then backwards.
+
+    The clip is first extended at both ends by a point reflection (as filtfilt does), so its ends
+    are not pulled towards where the filter started.
+    """
+    min_cutoff = one_euro_min_cutoff(smoothing)
+    if min_cutoff is None or len(x) < 2:
+        return x.astype(np.float64, copy=True)
+    pad = min(len(x) - 1, int(round(fps)))
+    padded = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2:-pad - 2:-1]])
+    forward = one_euro(padded, fps, min_cutoff, beta)
+    return one_euro(forward[::-1], fps, min_cutoff, beta)[::-1][pad:pad + len(x)].copy()
+
+
+def with_midpoints(points: np.ndarray) -> np.ndarray:
+    """(T, 33, D) landmarks with the hip and shoulder midpoints appended -> (T, 35, D)."""
+    hip = points[:, [LM["left_hip"], LM["right_hip"]]].mean(axis=1, keepdims=True)
+    shoulder = points[:, [LM["left_shoulder"], LM["right_shoulder"]]].mean(axis=1, keepdims=True)
+    return np.concatenate([points, hip, shoulder], axis=1)
+
+
+def median_bone_lengths(points: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+    """Median length of every BONE_TREE bone over frames where both ends are visible (else over all frames)."""
+    p = with_midpoints(points)
+    v = with_midpoints(visibility[..., None])[..., 0]
+    lengths = np.empty(len(BONE_TREE))
+    for k, (a, b) in enumerate(BONE_TREE):
+        length = np.linalg.norm(p[:, b] - p[:, a], axis=-1)
+        seen = np.minimum(v[:, a], v[:, b]) >= VISIBLE
+        lengths[k] = np.median(length[seen] if seen.sum() >= 5 else length)
+    return lengths
+
+
+def constrain_bone_lengths(points: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Rebuild (T, 33, 3) landmarks from the hip midpoint outwards with fixed bone `lengths`, keeping each bone's direction."""
+    p = with_midpoints(points)
+    out = p.copy()
+    for k, (a, b) in enumerate(BONE_TREE):
+        d = p[:, b] - p[:, a]
+        norm = np.linalg.norm(d, axis=-1, keepdims=True)
+        unit = np.divide(d, norm, out=np.zeros_like(d), where=norm > 1e-9)
+        out[:, b] = out[:, a] + lengths[k] * unit
+    return out[:, :NUM_LANDMARKS]
+
+
+def pixels_per_metre(image_xy: np.ndarray, world: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+    """Per-frame scale of the person on screen: visible bones' pixel lengths over their metric image-plane lengths."""
+    num = np.zeros(len(image_xy))
+    den = np.zeros(len(image_xy))
+    for a, b in SCALE_BONES:
+        w = np.minimum(visibility[:, a], visibility[:, b]) + 1e-3
+        num += w * np.linalg.norm(image_xy[:, b] - image_xy[:, a], axis=-1)
+        den += w * np.linalg.norm(world[:, b, :2] - world[:, a, :2], axis=-1)
+    return num / np.maximum(den, 1e-6)
+
+
+def root_translation(image_xy: np.ndarray, world: np.ndarray, visibility: np.ndarray, width: int, height: int,
+                     fps: float, fov_degrees: float, smoothing: float) -> np.ndarray:
+    """The hip centre's path in metres (X right, Z toward the camera; Y left 0), relative to the first frame.
+
+    World landmarks are hip-centred, so the motion comes from the 2D hip centre and the person's on-screen
+    scale (pixels per metre): X = (u - cx) / ppm and the distance d = focal / ppm with a pinhole camera
+    whose field of view across the image's longer side is `fov_degrees`.
+    """
+    ppm = pixels_per_metre(image_xy, world, visibility)
+    window = max(3, int(round(fps * 0.3)) | 1)
+    log_ppm = median_filter(np.log(ppm), size=window, mode="nearest")
+    focal = 0.5 * max(width, height) / math.tan(math.radians(fov_degrees) / 2)
+    distance = smooth((focal / np.exp(log_ppm))[:, None, None], fps, max(smoothing, 0.85), beta=0.0)[:, 0, 0]
+    ppm = focal / distance
+    hip = image_xy[:, [LM["left_hip"], LM["right_hip"]]].mean(axis=1)
+    x = (hip[:, 0] - width / 2) / ppm
+    z = -distance
+    path = np.stack([x - x[0], np.zeros_like(x), z - z[0]], axis=1)
+    return path

@@ -1,0 +1,349 @@
+"""The `pose` stage: a video of a person -> a clean BVH of the shared skeleton, a preview video and landmarks."""
+from __future__ import annotations
+
+import json
+import math
+import queue
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import cv2
+import numpy as np
+
+from container_workers.common import skeleton
+from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
+from container_workers.gpu_worker import mocap_cleanup as cleanup
+from container_workers.gpu_worker.bvh import ROTATION_ORDER, write_bvh
+from container_workers.gpu_worker.mocap_feet import SIDES, detect_contacts, foot_slide, lock_feet, stand_on_floor
+from container_workers.gpu_worker.mocap_solve import forward_kinematics, local_rotations, performer_scale, solve_world_rotations
+from container_workers.gpu_worker.pose_estimation import LANDMARK_NAMES, LM, NUM_LANDMARKS, PoseEstimator
+from container_workers.gpu_worker.video import PreviewWriter, VideoReader
+
+MAX_DURATION_SECONDS = 600.0
+PREVIEW_MAX_SIDE = 1280
+TRACKING_SHARE = 90.0  # percent of the stage's progress spent decoding and tracking
+QUEUE_FRAMES = 4
+
+PREVIEW_BONES: tuple[tuple[int, int], ...] = tuple(
+    (LM[a], LM[b]) for a, b in (
+        ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
+        ("right_shoulder", "right_hip"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+        ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("left_hip", "left_knee"),
+        ("left_knee", "left_ankle"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+        ("left_ankle", "left_heel"), ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
+        ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"), ("right_ankle", "right_foot_index"),
+        ("left_wrist", "left_index"), ("right_wrist", "right_index"), ("left_ear", "right_ear"), ("left_eye", "right_eye"),
+    )
+)
+PREVIEW_POINTS = tuple(sorted({i for bone in PREVIEW_BONES for i in bone} | {LM["nose"]}))
+
+
+@dataclass(frozen=True)
+class PoseParams:
+    """The stage's validated parameters."""
+
+    smoothing: float = 0.5  # One Euro strength, 0 (off) .. 1 (heavy)
+    rootMotion: bool = True  # move the Hips across the floor as the person moves across the frame
+    footLock: bool = True  # pin feet that are on the floor
+    maxGapSeconds: float = 0.5  # longer runs without a person are held and flagged instead of interpolated
+    cameraFovDegrees: float = 65.0  # the camera's field of view across the frame's longer side (depth of root motion)
+
+
+_RANGES = {"smoothing": (0.0, 1.0), "maxGapSeconds": (0.0, 10.0), "cameraFovDegrees": (20.0, 150.0)}
+
+
+def parse_params(params: dict | None) -> PoseParams:
+    """Validate the job's params (unknown keys are ignored, None means default); BadInputError INVALID_PARAMS otherwise."""
+    if params is not None and not isinstance(params, dict):
+        raise BadInputError("INVALID_PARAMS", "params must be an object")
+    values: dict[str, Any] = {}
+    for name, default in asdict(PoseParams()).items():
+        value = (params or {}).get(name)
+        if value is None:
+            continue
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise BadInputError("INVALID_PARAMS", f"{name} must be true or false")
+        else:
+            low, high = _RANGES[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+                raise BadInputError("INVALID_PARAMS", f"{name} must be a number from {low:g} to {high:g}")
+            value = float(value)
+        values[name] = value
+    return PoseParams(**values)
+
+
+@dataclass
+class Track:
+    """Per-frame MediaPipe output for a whole clip (NaN where no person was found)."""
+
+    world: np.ndarray  # (T, 33, 3) metres, skeleton axes, hip-centred
+    image: np.ndarray  # (T, 33, 3) pixels x, y and MediaPipe's relative z
+    visibility: np.ndarray  # (T, 33)
+    detected: np.ndarray  # (T,) bool
+
+
+class _Worker(threading.Thread):
+    """A daemon thread that remembers the exception that ended it."""
+
+    def __init__(self, target: Callable[[], None]):
+        super().__init__(daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+
+
+_END = object()
+
+
+def _put(q: queue.Queue, item: object, stop: threading.Event, peer: threading.Thread | None = None) -> bool:
+    """Put unless `stop` is set or `peer` died; False if the item was dropped."""
+    while not stop.is_set() and (peer is None or peer.is_alive()):
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _drain(q: queue.Queue, stop: threading.Event, peer: threading.Thread) -> Iterator[Any]:
+    """Items until the end marker (or the producer's death)."""
+    while True:
+        try:
+            item = q.get(timeout=0.1)
+        except queue.Empty:
+            if peer.is_alive() and not stop.is_set():
+                continue
+            if q.empty():
+                return
+            continue
+        if item is _END:
+            return
+        yield item
+
+
+def _draw(frame: np.ndarray, points: np.ndarray | None, visibility: np.ndarray | None, scale: float, size: tuple[int, int]) -> np.ndarray:
+    """The frame (resized to `size`) with the skeleton drawn over it, or a 'no person' label."""
+    if frame.shape[1::-1] != size:
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    thickness = max(2, round(size[1] / 240))
+    if points is None:
+        cv2.putText(frame, "no person", (10, 10 + 12 * thickness), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, (0, 0, 255), thickness)
+        return frame
+    px = np.round(points * scale).astype(np.int32)
+    for a, b in PREVIEW_BONES:
+        cv2.line(frame, tuple(px[a]), tuple(px[b]), (255, 255, 255), thickness, cv2.LINE_AA)
+    for i in PREVIEW_POINTS:
+        v = float(visibility[i])
+        cv2.circle(frame, tuple(px[i]), thickness + 1, (0, int(255 * v), int(255 * (1 - v))), -1, cv2.LINE_AA)
+    return frame
+
+
+def track_video(reader: VideoReader, preview_path: Path, params: PoseParams, progress: ProgressFn) -> tuple[Track, str]:
+    """Decode, track and draw the preview in one streamed pass (decoder and encoder in their own threads)."""
+    info = reader.info
+    if info.frame_count and info.frame_count / info.fps > MAX_DURATION_SECONDS * 1.01:
+        raise BadInputError("VIDEO_TOO_LONG", f"The video is longer than {MAX_DURATION_SECONDS:.0f} seconds.")
+    scale = min(1.0, PREVIEW_MAX_SIDE / max(info.width, info.height))
+    size = (2 * max(1, round(info.width * scale / 2)), 2 * max(1, round(info.height * scale / 2)))
+    writer = PreviewWriter(preview_path, info.fps, size)
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+    drawn: queue.Queue = queue.Queue(QUEUE_FRAMES)
+
+    def decode() -> None:
+        for bgr in reader.frames():
+            if not _put(decoded, (bgr, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), stop):
+                return
+        _put(decoded, _END, stop)
+
+    decoder = _Worker(decode)
+
+    def encode() -> None:
+        for frame, points, vis in _drain(drawn, stop, threading.main_thread()):
+            writer.write(_draw(frame, points, vis, scale, size))
+
+    encoder = _Worker(encode)
+    preview_filter = cleanup.OnlineOneEuro(info.fps, cleanup.one_euro_min_cutoff(params.smoothing))
+    half_height = info.height / 2  # the preview filters in half frame heights, roughly metres for a full-body shot
+    world, image, vis, detected = [], [], [], []
+    nan33 = np.full((NUM_LANDMARKS, 3), np.nan)
+    last_pct = -1
+    decoder.start()
+    encoder.start()
+    try:
+        with PoseEstimator() as estimator:
+            for bgr, rgb in _drain(decoded, stop, decoder):
+                if len(detected) >= MAX_DURATION_SECONDS * info.fps:
+                    raise BadInputError("VIDEO_TOO_LONG", f"The video is longer than {MAX_DURATION_SECONDS:.0f} seconds.")
+                det = estimator.detect(rgb)
+                detected.append(det is not None)
+                if det is None:
+                    preview_filter.reset()
+                    world.append(nan33), image.append(nan33), vis.append(np.zeros(NUM_LANDMARKS))
+                    shown = None
+                else:
+                    world.append(det.world), image.append(det.image), vis.append(det.visibility)
+                    shown = preview_filter(det.image[:, :2] / half_height) * half_height
+                if not _put(drawn, (bgr, shown, None if det is None else det.visibility), stop, encoder):
+                    break
+                done = len(detected)
+                pct = int(TRACKING_SHARE * min(1.0, done / info.frame_count)) if info.frame_count else last_pct
+                if pct != last_pct:
+                    progress(float(pct), f"tracked {done} frames")
+                    last_pct = pct
+        _put(drawn, _END, stop, encoder)
+        encoder.join()
+    finally:
+        stop.set()
+        decoder.join()
+        encoder.join()
+        writer.close()
+    for worker in (decoder, encoder):
+        if worker.error is not None:
+            raise worker.error
+    if not detected:
+        raise BadInputError("UNREADABLE_VIDEO", "The video has no decodable frames.")
+    track = Track(np.array(world), np.array(image), np.array(vis), np.array(detected))
+    return track, writer.codec
+
+
+@dataclass
+class Motion:
+    """The cleaned clip: landmarks, skeleton rotations, root path, contacts and bookkeeping."""
+
+    status: np.ndarray
+    gaps: list[cleanup.Gap]
+    world: np.ndarray  # cleaned landmarks, (T, 33, 3) metres, hip-centred
+    world_rot: np.ndarray  # (T, J, 3, 3)
+    root: np.ndarray  # (T, 3) metres of the shared skeleton
+    contacts: np.ndarray  # (T, 2)
+    scale: float
+
+
+def clean_motion(track: Track, fps: float, width: int, height: int, params: PoseParams) -> Motion:
+    """Fill gaps, smooth, fix bone lengths, solve rotations, move the root, stand on the floor, lock the feet."""
+    max_gap = int(round(params.maxGapSeconds * fps))
+    world, status, gaps = cleanup.fill_gaps(track.world, track.detected, max_gap)
+    image, _, _ = cleanup.fill_gaps(track.image[..., :2], track.detected, max_gap)
+    vis, _, _ = cleanup.fill_gaps(track.visibility, track.detected, max_gap)
+    world = cleanup.smooth(world, fps, params.smoothing)
+    # 2D smoothing in metres at the person's depth, so the filter behaves as it does on world landmarks.
+    ppm = float(np.median(cleanup.pixels_per_metre(image, world, vis)))
+    image = cleanup.smooth(image / ppm, fps, params.smoothing) * ppm
+    lengths = cleanup.median_bone_lengths(world, vis)
+    world = cleanup.constrain_bone_lengths(world, lengths)
+    named = dict(zip(cleanup.BONE_TREE, lengths))
+    scale = performer_scale({
+        "torso": named[(cleanup.HIP_MID, cleanup.SHOULDER_MID)],
+        "thigh": 0.5 * (named[(LM["left_hip"], LM["left_knee"])] + named[(LM["right_hip"], LM["right_knee"])]),
+        "shin": 0.5 * (named[(LM["left_knee"], LM["left_ankle"])] + named[(LM["right_knee"], LM["right_ankle"])]),
+    })
+    G = solve_world_rotations(world)
+    if params.rootMotion:
+        root = cleanup.root_translation(image, world, vis, width, height, fps, params.cameraFovDegrees, params.smoothing) / scale
+    else:
+        root = np.zeros((len(world), 3))
+    root = stand_on_floor(G, root)
+    contacts = np.zeros((len(world), 2), dtype=bool)
+    if params.footLock:
+        contacts = detect_contacts(G, root, fps)
+        G, root = lock_feet(G, root, contacts, fps)
+    return Motion(status, gaps, world, G, root, contacts, scale)
+
+
+def _rounded(a: np.ndarray, digits: int) -> list:
+    return np.round(a, digits).tolist()
+
+
+def _contact_runs(mask: np.ndarray) -> list[list[int]]:
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return [[int(a), int(b) - 1] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+
+
+def write_landmarks(path: Path, track: Track, motion: Motion, joints: np.ndarray, fps: float, width: int, height: int) -> None:
+    """landmarks.json: raw MediaPipe output and the cleaned landmarks and joints, with confidences."""
+    raw_image = np.concatenate([track.image, track.visibility[..., None]], axis=-1)
+    doc = {
+        "version": 1,
+        "fps": fps,
+        "frames": len(track.detected),
+        "width": width,
+        "height": height,
+        "landmarkNames": list(LANDMARK_NAMES),
+        "jointNames": list(skeleton.NAMES),
+        "frameStatus": [cleanup.STATUS_NAMES[s] for s in motion.status],
+        "confidence": _rounded(np.where(track.detected, track.visibility[:, 11:].mean(axis=1), 0.0), 3),
+        "raw": {
+            "image": [_rounded(f, 2) if ok else None for f, ok in zip(raw_image, track.detected)],
+            "world": [_rounded(f, 4) if ok else None for f, ok in zip(track.world, track.detected)],
+        },
+        "cleaned": {"world": _rounded(motion.world, 4), "joints": _rounded(joints, 4)},
+        "contacts": {f"{side}Foot": _contact_runs(motion.contacts[:, k]) for k, side in enumerate(SIDES)},
+        "gaps": [{"startFrame": g.start, "endFrame": g.end, "flagged": g.flagged} for g in motion.gaps],
+    }
+    with path.open("w") as fh:
+        json.dump(doc, fh, separators=(",", ":"))
+
+
+def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
+    """Motion capture: `inputs["video"]` -> motion.bvh (role bvh), preview.mp4 (role preview), landmarks.json (role landmarks)."""
+    settings = parse_params(params)
+    video = inputs.get("video")
+    if video is None or not Path(video).is_file():
+        raise BadInputError("MISSING_INPUT", "The stage needs a video file as input 'video'.")
+    workdir.mkdir(parents=True, exist_ok=True)
+    progress(0.0, "opening video")
+    with VideoReader(Path(video)) as reader:
+        info = reader.info
+        track, codec = track_video(reader, workdir / "preview.mp4", settings, progress)
+    if not track.detected.any():
+        raise BadInputError("NO_PERSON_DETECTED", "No person was found in any frame of the video.")
+    progress(TRACKING_SHARE + 2, "cleaning up the motion")
+    motion = clean_motion(track, info.fps, info.width, info.height, settings)
+    joints = forward_kinematics(motion.world_rot, motion.root)
+    progress(TRACKING_SHARE + 6, "writing BVH and landmarks")
+    write_bvh(workdir / "motion.bvh", local_rotations(motion.world_rot), motion.root, info.fps)
+    write_landmarks(workdir / "landmarks.json", track, motion, joints, info.fps, info.width, info.height)
+    frames = len(track.detected)
+    fps = info.fps
+    metadata = {
+        "frames": frames,
+        "fps": round(fps, 4),
+        "durationSeconds": round(frames / fps, 3),
+        "width": info.width,
+        "height": info.height,
+        "rotation": info.rotation,
+        "detectedFrames": int(track.detected.sum()),
+        "interpolatedFrames": int((motion.status == cleanup.INTERPOLATED).sum()),
+        "heldFrames": int((motion.status == cleanup.HELD).sum()),
+        "flaggedGaps": [
+            {"startFrame": g.start, "endFrame": g.end, "startSeconds": round(g.start / fps, 3), "endSeconds": round((g.end + 1) / fps, 3)}
+            for g in motion.gaps if g.flagged
+        ],
+        "meanConfidence": round(float(track.visibility[track.detected, 11:].mean()), 3),
+        "performerScale": round(motion.scale, 3),
+        "footContacts": {f"{side}Foot": len(_contact_runs(motion.contacts[:, k])) for k, side in enumerate(SIDES)},
+        "maxFootSlideCm": round(100 * foot_slide(motion.world_rot, motion.root, motion.contacts), 2),
+        "rootTravelMetres": round(float(np.linalg.norm(np.diff(motion.root[:, [0, 2]], axis=0), axis=1).sum()), 3),
+        "bvhRotationOrder": ROTATION_ORDER,
+        "previewCodec": codec,
+        "params": asdict(settings),
+    }
+    progress(100.0, "done")
+    return StageResult(
+        outputs=[
+            Output(path=workdir / "motion.bvh", kind="ANIMATION", role="bvh"),
+            Output(path=workdir / "preview.mp4", kind="VIDEO", role="preview"),
+            Output(path=workdir / "landmarks.json", kind="ANIMATION", role="landmarks"),
+        ],
+        metadata=metadata,
+    )

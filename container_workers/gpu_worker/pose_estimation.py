@@ -1,0 +1,68 @@
+"""MediaPipe Pose (legacy solution, model shipped in the wheel): one person's landmarks per frame."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LANDMARK_NAMES: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
+    "left_foot_index", "right_foot_index",
+)
+LM: dict[str, int] = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+NUM_LANDMARKS = len(LANDMARK_NAMES)
+
+# MediaPipe world axes (x: image right, y: image down, z: away from the camera) -> the skeleton's
+# (+Y up, a person facing the camera faces +Z, their left on +X). A proper rotation (det +1).
+MP_TO_SKELETON = np.array([1.0, -1.0, -1.0])
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One frame's person: world landmarks (skeleton axes, metres, hip-centred), image landmarks, visibility."""
+
+    world: np.ndarray  # (33, 3) metres, skeleton axes
+    image: np.ndarray  # (33, 3) x, y in pixels of the upright frame; z MediaPipe's relative depth
+    visibility: np.ndarray  # (33,) 0..1
+
+
+class PoseEstimator:
+    """A video-mode MediaPipe Pose (model_complexity=1) that tracks one person across frames."""
+
+    def __init__(self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
+        import mediapipe as mp
+
+        # smooth_landmarks=False: the clean-up's One Euro filter is the only smoothing, so
+        # `smoothing=0` really means raw landmarks and the two filters' lags do not add up.
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=False,
+            model_complexity=1,
+            smooth_landmarks=False,
+            enable_segmentation=False,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
+
+    def detect(self, rgb: np.ndarray) -> Detection | None:
+        """Landmarks of the person in an RGB uint8 frame, or None when nobody is found."""
+        result = self._pose.process(rgb)
+        if result.pose_landmarks is None or result.pose_world_landmarks is None:
+            return None
+        h, w = rgb.shape[:2]
+        image = np.array([(p.x * w, p.y * h, p.z, p.visibility) for p in result.pose_landmarks.landmark])
+        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+        return Detection(world=world * MP_TO_SKELETON, image=image[:, :3], visibility=np.clip(image[:, 3], 0.0, 1.0))
+
+    def close(self) -> None:
+        """Free the MediaPipe graph."""
+        self._pose.close()
+
+    def __enter__(self) -> "PoseEstimator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,49 @@
+"""Serve the Chalice app over HTTP like API Gateway does (chalice local's server, JSON gateway errors)."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, LocalDevServer
+
+GATEWAY_CODES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 500: "INTERNAL_ERROR"}
+
+
+class GatewayResponses(ChaliceRequestHandler):
+    """Errors raised by the gateway itself (missing token, unknown route) in the API's JSON error shape,
+    as the template's API Gateway responses produce them on AWS."""
+
+    def _send_error_response(self, error) -> None:
+        try:
+            message = json.loads(error.body or b"{}")
+            message = message.get("message") or message.get("Message") or "request refused"
+        except ValueError:
+            message = "request refused"
+        body = json.dumps({"error": {"code": GATEWAY_CODES.get(error.CODE, "ERROR"), "message": message}}).encode()
+        self._send_http_response(error.CODE, {**error.headers, "Content-Type": "application/json"}, body)
+
+
+def main() -> None:
+    """Serve until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    from app import app
+
+    server = LocalDevServer(app, Config.create(app_name=app.app_name, lambda_timeout=900), args.host, args.port,
+                            handler_cls=GatewayResponses)
+    server.server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The embedded AWS emulator: moto's server on 127.0.0.1:4566, state-machine execution on, S3 POST policies enforced."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+
+import requests
+
+
+def enable_state_machine_execution(endpoint: str) -> None:
+    """Tell moto to really run Step Functions executions (service integrations call back into it)."""
+    requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10).raise_for_status()
+
+
+def main() -> None:
+    """Serve until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args()
+    # moto's Step Functions integrations call the other services over HTTP on this port.
+    os.environ["MOTO_PORT"] = str(args.port)
+    from moto.moto_server.threaded_moto_server import MotoRequestHandler
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from localstack.s3_post_policy import S3PostPolicy
+
+    class QuietHandler(MotoRequestHandler):
+        """Log only failed requests: workers long-poll SQS all the time."""
+
+        def log_request(self, code="-", size="-"):
+            if str(getattr(code, "value", code))[:1] in ("4", "5"):
+                super().log_request(code, size)
+
+    app = S3PostPolicy(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    enable_state_machine_execution(f"http://{args.host}:{args.port}")
+    print(f"AWS emulator (moto) listening on http://{args.host}:{args.port}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Bring the whole stack up in the foreground: emulator, infrastructure, API, event runner and workers.
+
+`make run` calls this. If AWS_ENDPOINT_URL is already set (a LocalStack, say) it is used instead
+of the embedded emulator. Ctrl-C (or SIGTERM) stops every process; a worker that dies is
+restarted, as a container service would be; any other process dying stops the stack. Children get
+PR_SET_PDEATHSIG so none outlives this process, even if it is killed with SIGKILL.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+COLORS = {"emulator": 36, "api": 32, "events": 35, "gpu": 33, "blender": 34, "stack": 1}
+WORKERS = ("gpu", "blender")
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_dependencies() -> list[str]:
+    """Names of missing Python modules the stack needs."""
+    import importlib.util
+
+    needed = ["moto", "chalice", "boto3", "pynamodb", "aws_lambda_powertools", "mediapipe", "cv2", "bpy", "trimesh"]
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
+class Stack:
+    """The supervised set of processes."""
+
+    def __init__(self, api_port: int, emulator_port: int, schedule_scale: float, heartbeat_seconds: int):
+        self.api_port = api_port
+        self.emulator_port = emulator_port
+        self.schedule_scale = schedule_scale
+        self.heartbeat_seconds = heartbeat_seconds
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, int] = {}
+        self.stopping = threading.Event()
+        self.failed: str | None = None
+        self.lock = threading.Lock()
+        self.env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+        self.env.setdefault("AWS_ACCESS_KEY_ID", "test")
+        self.env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+        self.env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+    def say(self, name: str, line: str) -> None:
+        """Print one log line prefixed with its process name."""
+        color = COLORS.get(name, 0)
+        prefix = f"\033[{color}m{name:>8} |\033[0m " if sys.stdout.isatty() else f"{name:>8} | "
+        with self.lock:
+            print(prefix + line, flush=True)
+
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        """Start a child with prefixed logs."""
+        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                                preexec_fn=_die_with_parent)
+        self.procs[name] = proc
+        threading.Thread(target=self._pump, args=(name, proc), daemon=True).start()
+        return proc
+
+    def _pump(self, name: str, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            self.say(name, line.rstrip())
+
+    def start(self) -> None:
+        """Start everything in order; raise SystemExit with a clear message on failure."""
+        missing = check_dependencies()
+        if missing:
+            raise SystemExit(f"missing Python packages: {', '.join(missing)} - run `make setup` first")
+        if not port_free("127.0.0.1", self.api_port):
+            raise SystemExit(f"port {self.api_port} is already in use: stop what holds it or pass --api-port")
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            self.say("stack", f"using the AWS endpoint already set: {endpoint}")
+        else:
+            if not port_free("127.0.0.1", self.emulator_port):
+                raise SystemExit(f"port {self.emulator_port} is already in use (another emulator or LocalStack?): "
+                                 f"stop it, pass --emulator-port, or set AWS_ENDPOINT_URL to use it")
+            endpoint = f"http://127.0.0.1:{self.emulator_port}"
+            self.spawn("emulator", ["-m", "localstack.emulator", "--port", str(self.emulator_port)])
+            self._wait(f"{endpoint}/moto-api/", "emulator", 60)
+        self.env["AWS_ENDPOINT_URL"] = endpoint
+        self.say("stack", "deploying infrastructure/template.yaml")
+        outputs_file = ROOT / ".stack" / "outputs.json"
+        deploy = subprocess.run([sys.executable, "-m", "infrastructure.deploy", "--out", str(outputs_file),
+                                 "--param", f"TaskHeartbeatSeconds={self.heartbeat_seconds}"],
+                                cwd=ROOT, env=self.env, capture_output=True, text=True)
+        if deploy.returncode != 0:
+            raise SystemExit(f"deploying the infrastructure failed:\n{deploy.stderr[-2000:]}")
+        self.env.update(json.loads(outputs_file.read_text()))
+        self.spawn("api", ["-m", "localstack.api", "--port", str(self.api_port)])
+        self.spawn("events", ["-m", "localstack.events", "--schedule-scale", str(self.schedule_scale)])
+        for worker in WORKERS:
+            self.spawn(worker, ["-m", f"container_workers.{worker}_worker"])
+        self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
+        self.say("stack", f"API ready at http://127.0.0.1:{self.api_port}  (AWS endpoint {endpoint}) - Ctrl-C stops everything")
+
+    def _wait(self, url: str, name: str, seconds: float, any_status: bool = False) -> None:
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if self.stopping.is_set():
+                raise SystemExit("interrupted while starting")
+            if self.procs[name].poll() is not None:
+                raise SystemExit(f"{name} exited with code {self.procs[name].returncode} while starting")
+            try:
+                response = requests.get(url, timeout=2)
+                if any_status or response.ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise SystemExit(f"{name} did not come up at {url} within {seconds:.0f} s")
+
+    def supervise(self) -> None:
+        """Restart dead workers; stop the stack when another process dies."""
+        while not self.stopping.wait(1):
+            for name, proc in list(self.procs.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                if name in WORKERS:
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    delay = min(30, 2 ** (self.restarts[name] - 1))
+                    self.say("stack", f"{name} worker exited with code {code}; restarting it in {delay} s")
+                    self.procs.pop(name)
+                    threading.Timer(delay, self._restart, args=(name,)).start()
+                else:
+                    self.failed = f"{name} exited with code {code}"
+                    self.say("stack", self.failed + "; stopping the stack")
+                    self.stopping.set()
+
+    def _restart(self, name: str) -> None:
+        if not self.stopping.is_set():
+            self.spawn(name, ["-m", f"container_workers.{name}_worker"])
+
+    def shutdown(self, grace: float = 30.0) -> None:
+        """SIGTERM every child (workers finish their task), then SIGKILL whatever is left."""
+        self.stopping.set()
+        order = [n for n in ("events", "api", *WORKERS, "emulator") if n in self.procs]
+        for name in order:
+            if self.procs[name].poll() is None:
+                self.procs[name].send_signal(signal.SIGTERM)
+        deadline = time.time() + grace
+        for name in order:
+            try:
+                self.procs[name].wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                self.say("stack", f"{name} did not stop in time; killing it")
+                self.procs[name].kill()
+                self.procs[name].wait()
+        self.say("stack", "stopped")
+
+
+def main() -> None:
+    """Run the stack until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--api-port", type=int, default=int(os.environ.get("AI3D_API_PORT", "8000")))
+    parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("AI3D_EMULATOR_PORT", "4566")))
+    parser.add_argument("--schedule-scale", type=float, default=1.0, help="speed up schedules (tests use < 1)")
+    parser.add_argument("--heartbeat-seconds", type=int, default=60, help="task heartbeat timeout for the pipeline")
+    args = parser.parse_args()
+    stack = Stack(args.api_port, args.emulator_port, args.schedule_scale, args.heartbeat_seconds)
+    signal.signal(signal.SIGTERM, lambda *_: stack.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stack.stopping.set())
+    try:
+        stack.start()
+        stack.supervise()
+    except SystemExit as exc:
+        stack.say("stack", str(exc))
+        stack.failed = str(exc)
+    finally:
+        stack.shutdown()
+    sys.exit(1 if stack.failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Clean-up functions on synthetic landmark arrays whose truth is known."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from container_workers.gpu_worker import mocap_cleanup as cleanup
+from container_workers.gpu_worker.mocap_solve import local_rotations
+from container_workers.gpu_worker.pose_estimation import LM
+
+import synthetic
+
+
+def test_short_gaps_are_interpolated_and_long_ones_held_and_flagged():
+    values = np.arange(40, dtype=float)[:, None] * np.array([1.0, 2.0])
+    detected = np.ones(40, bool)
+    detected[[0, 1]] = False  # leading gap
+    detected[10:13] = False  # short interior gap
+    detected[20:30] = False  # long interior gap
+    filled, status, gaps = cleanup.fill_gaps(np.where(detected[:, None], values, np.nan), detected, max_gap=5)
+    assert [(g.start, g.end, g.flagged) for g in gaps] == [(0, 1, False), (10, 12, False), (20, 29, True)]
+    np.testing.assert_allclose(filled[10:13], values[10:13])  # a straight line is interpolated exactly
+    assert (status[10:13] == cleanup.INTERPOLATED).all()
+    np.testing.assert_allclose(filled[20:30], np.tile(values[19], (10, 1)))
+    np.testing.assert_allclose(filled[:2], np.tile(values[2], (2, 1)))
+    assert (status[20:30] == cleanup.HELD).all() and (status[:2] == cleanup.HELD).all()
+    assert (status[detected] == cleanup.DETECTED).all()
+
+
+def test_one_euro_removes_jitter_without_lag():
+    fps = 30.0
+    t = np.arange(300) / fps
+    truth = 0.3 * np.sin(2 * math.pi * 0.5 * t)
+    noisy = truth + np.random.default_rng(1).normal(0, 0.01, t.shape)
+    x = noisy[:, None, None]
+    smoothed = cleanup.smooth(x, fps, 0.5)[:, 0, 0]
+    raw_error = np.sqrt(np.mean((noisy - truth) ** 2))
+    error = np.sqrt(np.mean((smoothed - truth)[30:-30] ** 2))
+    assert error < 0.7 * raw_error
+    lags = range(-5, 6)
+    best = max(lags, key=lambda k: np.corrcoef(np.roll(smoothed, k)[30:-30], truth[30:-30])[0, 1])
+    assert best == 0
+    assert np.array_equal(cleanup.smooth(x, fps, 0.0), x)  # smoothing 0 is off
+    still = np.random.default_rng(2).normal(0, 0.01, (300, 1, 1))  # a joint that does not move
+    jitter = [np.std(cleanup.smooth(still, fps, s)) for s in (0.0, 0.3, 0.6, 0.9)]
+    assert jitter == sorted(jitter, reverse=True) and jitter[-1] < 0.3 * jitter[0]
+
+
+def test_online_filter_matches_the_offline_forward_pass():
+    x = np.random.default_rng(2).normal(0, 1, (50, 4, 2))
+    online = cleanup.OnlineOneEuro(30.0, 1.0)
+    np.testing.assert_allclose(np.stack([online(f) for f in x]), cleanup.one_euro(x, 30.0, 1.0, cleanup.BETA))
+
+
+def test_bone_lengths_are_held_at_their_median_and_directions_kept():
+    G, pos = synthetic.posed(synthetic.random_pose_locals(60, seed=3))
+    truth = synthetic.landmarks_from_skeleton(G, pos)
+    rng = np.random.default_rng(4)
+    stretched = truth * rng.uniform(0.85, 1.15, (60, 1, 1))  # the whole body's size wobbles
+    out = cleanup.constrain_bone_lengths(stretched, cleanup.median_bone_lengths(stretched, np.ones((60, 33))))
+    p_in, p_out = cleanup.with_midpoints(stretched), cleanup.with_midpoints(out)
+    for a, b in cleanup.BONE_TREE:
+        if b in (cleanup.SHOULDER_MID,):
+            continue
+        length = np.linalg.norm(p_out[:, b] - p_out[:, a], axis=-1)
+        assert np.ptp(length) < 1e-9
+        d_in, d_out = p_in[:, b] - p_in[:, a], p_out[:, b] - p_out[:, a]
+        cos = np.sum(d_in * d_out, -1) / np.linalg.norm(d_in, axis=-1) / np.linalg.norm(d_out, axis=-1)
+        assert cos.min() > 1 - 1e-9
+    truth_len = np.linalg.norm(truth[:, LM["left_knee"]] - truth[:, LM["left_hip"]], axis=-1)
+    out_len = np.linalg.norm(out[:, LM["left_knee"]] - out[:, LM["left_hip"]], axis=-1)
+    assert out_len[0] == pytest.approx(np.median(truth_len * np.linalg.norm(stretched[:, LM["left_knee"]] - stretched[:, LM["left_hip"]], axis=-1) / truth_len), rel=1e-9)
+    # Constant lengths on unchanged poses leave the rotations alone.
+    from container_workers.gpu_worker.mocap_solve import solve_world_rotations
+    np.testing.assert_allclose(local_rotations(solve_world_rotations(out)), local_rotations(solve_world_rotations(truth)), atol=1e-9)
+
+
+def test_root_translation_follows_a_person_walking_in_front_of_a_pinhole_camera():
+    fps, width, height, fov = 30.0, 640, 480, 60.0
+    focal = 0.5 * width / math.tan(math.radians(fov) / 2)
+    T = 90
+    G, pos = synthetic.posed(synthetic.random_pose_locals(1, seed=5).repeat(T, axis=0))
+    world = synthetic.landmarks_from_skeleton(G, pos)
+    path_x = np.linspace(-0.8, 0.8, T)
+    distance = np.linspace(4.0, 3.0, T)  # walks towards the camera
+    cam = world + np.stack([path_x, np.full(T, 0.3), -distance], 1)[:, None]  # skeleton axes, camera at the origin
+    image = np.stack([width / 2 + focal * cam[..., 0] / -cam[..., 2], height / 2 - focal * cam[..., 1] / -cam[..., 2]], -1)
+    root = cleanup.root_translation(image, world, np.ones((T, 33)), width, height, fps, fov, smoothing=0.5)
+    np.testing.assert_allclose(root[:, 0], path_x - path_x[0], atol=0.03)
+    np.testing.assert_allclose(root[:, 2], distance[0] - distance, atol=0.1)  # depth from apparent size: a few %
+    assert np.all(root[:, 1] == 0)

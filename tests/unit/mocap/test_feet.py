@@ -1,0 +1,76 @@
+"""Floor, foot contacts and foot locking on synthetic motions."""
+from __future__ import annotations
+
+import numpy as np
+
+from container_workers.common import skeleton
+from container_workers.gpu_worker.mocap_feet import (
+    SOLE_LOCAL, detect_contacts, foot_slide, lock_feet, sole_points, stand_on_floor,
+)
+from container_workers.gpu_worker.mocap_solve import forward_kinematics, world_rotations
+
+import synthetic
+
+J = skeleton.INDEX
+FPS = 30.0
+
+
+def _standing(frames: int, wobble_deg: float = 3.0) -> np.ndarray:
+    """Local rotations of someone standing, legs wobbling slowly (so the feet slide a little)."""
+    t = np.arange(frames) / FPS
+    R = np.tile(np.eye(3), (frames, len(skeleton.NAMES), 1, 1))
+    for k, side in enumerate(("Left", "Right")):
+        R[:, J[f"{side}UpLeg"]] = synthetic.rot("x", -10 + wobble_deg * np.sin(2 * np.pi * 0.4 * t + k))
+        R[:, J[f"{side}Leg"]] = synthetic.rot("x", 20 + wobble_deg * np.sin(2 * np.pi * 0.3 * t))
+        R[:, J[f"{side}Foot"]] = synthetic.rot("x", -10 + wobble_deg * np.cos(2 * np.pi * 0.5 * t))
+    return R
+
+
+def test_sole_points_touch_the_floor_in_the_rest_pose():
+    G = np.tile(np.eye(3), (1, len(skeleton.NAMES), 1, 1))
+    soles = sole_points(G, forward_kinematics(G, skeleton.rest_positions()[:1]))
+    np.testing.assert_allclose(soles[..., 1], 0.0, atol=1e-12)
+    assert SOLE_LOCAL[0, 2] < 0 < SOLE_LOCAL[2, 2]  # heel behind, toes in front
+    root = stand_on_floor(G, np.zeros((1, 3)))
+    np.testing.assert_allclose(root[0], [0.0, skeleton.rest_positions()[0, 1], 0.0], atol=1e-12)
+
+
+def test_the_lowest_foot_is_on_the_floor_in_every_frame():
+    G = world_rotations(synthetic.random_pose_locals(40, seed=11))
+    root = stand_on_floor(G, np.random.default_rng(0).normal(0, 1, (40, 3)))
+    lowest = sole_points(G, forward_kinematics(G, root))[..., 1].min(axis=(1, 2))
+    np.testing.assert_allclose(lowest, 0.0, atol=1e-12)
+
+
+def test_a_lifted_swinging_foot_is_not_in_contact_and_a_planted_one_is():
+    R = _standing(90, wobble_deg=0.5)
+    swing = np.arange(30, 60)
+    phase = np.sin(np.pi * (swing - 30) / 29)
+    R[swing, J["LeftUpLeg"]] = synthetic.rot("x", -10 - 50 * phase)  # hip flexion lifts the knee forward
+    R[swing, J["LeftLeg"]] = synthetic.rot("x", 20 + 70 * phase)
+    G = world_rotations(R)
+    contacts = detect_contacts(G, stand_on_floor(G, np.zeros((90, 3))), FPS)
+    assert contacts[:, 1].all()
+    assert contacts[:25, 0].all() and contacts[65:, 0].all()
+    assert not contacts[35:55, 0].any()
+
+
+def test_locked_feet_do_not_slide_and_stay_on_the_floor():
+    T = 120
+    G = world_rotations(_standing(T))
+    t = np.arange(T) / FPS
+    root = stand_on_floor(G, np.stack([0.03 * np.sin(2 * np.pi * 0.25 * t), np.zeros(T), np.zeros(T)], 1))
+    contacts = detect_contacts(G, root, FPS)
+    assert contacts.all()
+    assert foot_slide(G, root, contacts) > 0.01  # before: the wobble and the sway slide the feet
+    G2, root2 = lock_feet(G, root, contacts, FPS)
+    assert foot_slide(G2, root2, contacts) < 1e-6
+    soles = sole_points(G2, forward_kinematics(G2, root2))
+    np.testing.assert_allclose(soles[..., 1].min(axis=(1, 2)), 0.0, atol=1e-9)
+    # Only the legs changed; the upper body and the root path are untouched.
+    legs = [J[f"{s}{n}"] for s in ("Left", "Right") for n in ("UpLeg", "Leg", "Foot", "ToeBase")]
+    others = [j for j in range(len(skeleton.NAMES)) if j not in legs]
+    np.testing.assert_allclose(G2[:, others], G[:, others], atol=1e-12)
+    np.testing.assert_allclose(root2[:, [0, 2]], root[:, [0, 2]], atol=1e-12)
+    # The legs keep the skeleton's bone lengths (rotations stay rotations).
+    np.testing.assert_allclose(np.linalg.det(G2[:, legs]), 1.0, atol=1e-9)
