@@ -111,7 +111,7 @@ def get(principal: Principal, asset_id: str) -> Asset:
 def list_for_project(principal: Principal, project_id: str, params: dict) -> dict:
     """A project's assets, newest first, paginated."""
     project = get_owned(Project, f"PROJECT#{project_id}", "PROJECT", principal, "project")
-    items, token = page(Asset.by_parent, "gsi1pk", f"PROJECT#{project.id}", params, prefix="ASSET#")
+    items, token = page(Asset.by_parent, "gsi1pk", f"PROJECT#{project.id}", params, Asset.gsi1sk.startswith("ASSET#"))
     return {"items": [to_json(a) for a in items], "nextToken": token}
 
 

@@ -184,9 +184,9 @@ def list_jobs(principal: Principal, params: dict) -> dict:
     condition = (Job.status == status) if status else None
     if params.get("projectId"):
         project = get_owned(Project, f"PROJECT#{params['projectId']}", "PROJECT", principal, "project")
-        items, token = page(Job.by_parent, "gsi1pk", f"PROJECT#{project.id}", params, prefix="JOB#", filter_condition=condition)
+        items, token = page(Job.by_parent, "gsi1pk", f"PROJECT#{project.id}", params, Job.gsi1sk.startswith("JOB#"), filter_condition=condition)
     else:
-        items, token = page(Job.by_owner, "gsi2pk", f"USER#{principal.user_id}", params, prefix="JOB#", filter_condition=condition)
+        items, token = page(Job.by_owner, "gsi2pk", f"USER#{principal.user_id}", params, Job.gsi2sk.startswith("JOB#"), filter_condition=condition)
     return {"items": [to_json(j) for j in items], "nextToken": token}
 
 

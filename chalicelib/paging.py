@@ -40,15 +40,11 @@ def encode(last_key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def page(index, partition_attr: str, partition: str, params: dict, prefix: str | None = None, newest_first: bool = True,
+def page(index, partition_attr: str, partition: str, params: dict, range_condition=None, newest_first: bool = True,
          filter_condition=None) -> tuple[list, str | None]:
     """Query one page of a PynamoDB index partition; returns (items, nextToken)."""
     from pynamodb.exceptions import QueryError
 
-    range_condition = None
-    if prefix:
-        range_attr = getattr(index, partition_attr.replace("pk", "sk"))
-        range_condition = range_attr.startswith(prefix)
     try:
         result = index.query(partition, range_condition, filter_condition=filter_condition, limit=limit(params),
                              scan_index_forward=not newest_first,

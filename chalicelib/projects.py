@@ -48,7 +48,7 @@ def get(principal: Principal, project_id: str) -> Project:
 
 def list_mine(principal: Principal, params: dict) -> dict:
     """The caller's projects, newest first, paginated."""
-    items, token = page(Project.by_parent, "gsi1pk", f"USER#{principal.user_id}", params, prefix="PROJECT#")
+    items, token = page(Project.by_parent, "gsi1pk", f"USER#{principal.user_id}", params, Project.gsi1sk.startswith("PROJECT#"))
     return {"items": [to_json(p) for p in items], "nextToken": token}
 
 

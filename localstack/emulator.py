@@ -26,7 +26,10 @@ def main() -> None:
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    from localstack.atomic_dynamodb import serialize_dynamodb_writes
     from localstack.s3_post_policy import S3PostPolicy
+
+    serialize_dynamodb_writes()
 
     class QuietHandler(MotoRequestHandler):
         """Log only failed requests: workers long-poll SQS all the time."""

@@ -56,11 +56,12 @@ def check_dependencies() -> list[str]:
 class Stack:
     """The supervised set of processes."""
 
-    def __init__(self, api_port: int, emulator_port: int, schedule_scale: float, heartbeat_seconds: int):
+    def __init__(self, api_port: int, emulator_port: int, schedule_scale: float, heartbeat_seconds: int, state_dir: Path):
         self.api_port = api_port
         self.emulator_port = emulator_port
         self.schedule_scale = schedule_scale
         self.heartbeat_seconds = heartbeat_seconds
+        self.state_dir = state_dir
         self.procs: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, int] = {}
         self.stopping = threading.Event()
@@ -110,7 +111,7 @@ class Stack:
             self._wait(f"{endpoint}/moto-api/", "emulator", 60)
         self.env["AWS_ENDPOINT_URL"] = endpoint
         self.say("stack", "deploying infrastructure/template.yaml")
-        outputs_file = ROOT / ".stack" / "outputs.json"
+        outputs_file = self.state_dir / "outputs.json"
         deploy = subprocess.run([sys.executable, "-m", "infrastructure.deploy", "--out", str(outputs_file),
                                  "--param", f"TaskHeartbeatSeconds={self.heartbeat_seconds}"],
                                 cwd=ROOT, env=self.env, capture_output=True, text=True)
@@ -187,8 +188,9 @@ def main() -> None:
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("AI3D_EMULATOR_PORT", "4566")))
     parser.add_argument("--schedule-scale", type=float, default=1.0, help="speed up schedules (tests use < 1)")
     parser.add_argument("--heartbeat-seconds", type=int, default=60, help="task heartbeat timeout for the pipeline")
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".stack", help="where the deployed outputs are written")
     args = parser.parse_args()
-    stack = Stack(args.api_port, args.emulator_port, args.schedule_scale, args.heartbeat_seconds)
+    stack = Stack(args.api_port, args.emulator_port, args.schedule_scale, args.heartbeat_seconds, args.state_dir)
     signal.signal(signal.SIGTERM, lambda *_: stack.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stack.stopping.set())
     try:

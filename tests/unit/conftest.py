@@ -15,6 +15,9 @@ def aws(monkeypatch):
 
     from chalicelib import settings
     from infrastructure.deploy import deploy
+    from localstack.atomic_dynamodb import serialize_dynamodb_writes
+
+    serialize_dynamodb_writes()
 
     with mock_aws():
         outputs = deploy()

@@ -1,0 +1,135 @@
+"""Benchmark of the mocap `pose` stage: its fps vs raw MediaPipe on the same frames, and RSS over a 2-minute 720p clip.
+
+Run from the repo root: .venv/bin/python bench/mocap/bench_pose.py [--fps-seconds 10] [--memory-seconds 120]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+SIZE = (1280, 720)
+FPS = 30.0
+
+
+def make_clip(path: Path, seconds: float) -> Path:
+    """A 720p clip of scikit-image's astronaut (a person) drifting across the frame, encoded with mp4v."""
+    person = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    frames = int(seconds * FPS)
+    for i in range(frames):
+        t = i / FPS
+        m = cv2.getRotationMatrix2D((256.0, 256.0), 8 * np.sin(0.7 * t), 600 / 512)
+        m[:, 2] += (640 + 300 * np.sin(0.25 * t) - 256, 360 - 256)
+        writer.write(cv2.warpAffine(person, m, SIZE, borderValue=(70, 80, 90)))
+    writer.release()
+    return path
+
+
+def raw_mediapipe_seconds(video: Path) -> tuple[float, int]:
+    """Seconds spent inside MediaPipe's Pose.process alone (decoding not counted) and the frame count."""
+    import mediapipe as mp
+
+    pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False)
+    cap = cv2.VideoCapture(str(video))
+    spent, frames = 0.0, 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        start = time.perf_counter()
+        pose.process(rgb)
+        spent += time.perf_counter() - start
+        frames += 1
+    pose.close()
+    return spent, frames
+
+
+def stage_seconds(video: Path, workdir: Path) -> tuple[float, dict]:
+    """Wall seconds of the whole stage (decode, track, preview, clean-up, outputs) and its metadata."""
+    from container_workers.gpu_worker.pose_capture import pose
+
+    start = time.perf_counter()
+    result = pose({"video": video}, {}, workdir, lambda *_: None)
+    return time.perf_counter() - start, result.metadata
+
+
+def status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS now, VmHWM its peak since exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field}")
+
+
+def memory_child(video: str, workdir: str) -> None:
+    """In a fresh process: run the stage, sampling RSS as tracking progresses; print JSON."""
+    from container_workers.gpu_worker.pose_capture import pose
+
+    samples: list[tuple[float, float]] = []
+
+    def progress(pct: float, _msg: str) -> None:
+        if not samples or pct >= samples[-1][0] + 10 or pct == 100:
+            samples.append((pct, round(status_mib("VmRSS"), 1)))
+
+    pose({"video": Path(video)}, {}, Path(workdir), progress)
+    print(json.dumps({"rssByProgress": samples, "peakMiB": round(status_mib("VmHWM"), 1)}))
+
+
+def memory_run(video: Path, workdir: Path) -> dict:
+    """memory_child in a subprocess so each clip's peak RSS is its own."""
+    out = subprocess.run([sys.executable, __file__, "--memory-child", str(video), str(workdir)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Run both measurements and print a summary."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fps-seconds", type=float, default=10.0, help="length of the clip for the fps comparison")
+    parser.add_argument("--memory-seconds", type=float, default=120.0, help="length of the long clip for the RSS check")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating raw/stage rounds; the best of each is kept")
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        short = make_clip(tmp / "short.mp4", args.fps_seconds)
+        raw, stage = [], []
+        for r in range(args.rounds):
+            spent, frames = raw_mediapipe_seconds(short)
+            raw.append(spent)
+            seconds, meta = stage_seconds(short, tmp / f"stage{r}")
+            stage.append(seconds)
+        raw_fps, stage_fps = frames / min(raw), frames / min(stage)
+        print(f"fps clip: {frames} frames {SIZE[0]}x{SIZE[1]}, detected {meta['detectedFrames']}, preview codec {meta['previewCodec']}")
+        print(f"raw MediaPipe Pose.process: {raw_fps:.1f} fps (rounds: {', '.join(f'{frames / s:.1f}' for s in raw)})")
+        print(f"whole pose stage:           {stage_fps:.1f} fps (rounds: {', '.join(f'{frames / s:.1f}' for s in stage)})")
+        print(f"pipeline overhead: {100 * (min(stage) / min(raw) - 1):.1f}% (goal < 10%)")
+
+        small = memory_run(short, tmp / "mem_short")
+        long_clip = make_clip(tmp / "long.mp4", args.memory_seconds)
+        start = time.perf_counter()
+        big = memory_run(long_clip, tmp / "mem_long")
+        elapsed = time.perf_counter() - start
+        print(f"memory, {args.fps_seconds:g} s clip: peak RSS {small['peakMiB']} MiB")
+        print(f"memory, {args.memory_seconds:g} s clip: peak RSS {big['peakMiB']} MiB ({elapsed:.0f} s in a fresh process)")
+        print("RSS (MiB) as tracking progresses (% -> MiB): " + ", ".join(f"{p:.0f}->{m}" for p, m in big["rssByProgress"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Start the real stack (`python -m localstack.stack`) for integration and e2e tests, and talk to it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningStack:
+    """Handles on a running stack."""
+
+    api_url: str
+    endpoint: str
+    outputs: dict
+    process: subprocess.Popen
+    log_path: Path
+    env: dict = field(default_factory=dict)
+
+    def aws(self, service: str):
+        """A boto3 client on the stack's emulator."""
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def log(self) -> str:
+        """Everything the stack printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pid(self, name: str) -> int | None:
+        """The pid of a worker process, from its heartbeat."""
+        item = self.aws("dynamodb").get_item(TableName=self.outputs["TABLE_NAME"],
+                                             Key={"pk": {"S": f"WORKER#{name}"}, "sk": {"S": "WORKER"}})
+        pid = item.get("Item", {}).get("pid", {}).get("N")
+        return int(pid) if pid else None
+
+
+def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeout: float = 180) -> RunningStack:
+    """Start the stack on free ports and wait until /health is green (workers included)."""
+    api_port, emulator_port = free_port(), free_port()
+    state = Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
+    log_path = state / "stack.log"
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    env.update(BCRYPT_ROUNDS="4", WORKER_KEEPALIVE_SECONDS="3")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localstack.stack", "--api-port", str(api_port), "--emulator-port", str(emulator_port),
+         "--schedule-scale", str(schedule_scale), "--heartbeat-seconds", str(heartbeat_seconds), "--state-dir", str(state)],
+        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    api_url = f"http://127.0.0.1:{api_port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the stack exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            if requests.get(f"{api_url}/health", timeout=2).status_code == 200:
+                outputs = json.loads((state / "outputs.json").read_text())
+                return RunningStack(api_url, f"http://127.0.0.1:{emulator_port}", outputs, process, log_path, env)
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    stop_stack_process(process)
+    raise RuntimeError(f"the stack did not become healthy in {timeout} s:\n{log_path.read_text()[-4000:]}")
+
+
+def stop_stack_process(process: subprocess.Popen) -> None:
+    """Ctrl-C the stack and wait for it (its children die with it)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+class ApiUser:
+    """A registered user talking to the API over HTTP."""
+
+    def __init__(self, api_url: str, email: str | None = None, password: str = "correct horse battery staple"):
+        self.api = api_url
+        self.email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+        response = requests.post(f"{api_url}/auth/register", json={"email": self.email, "password": password, "name": "Test"})
+        assert response.status_code == 201, response.text
+        data = response.json()
+        self.id = data["user"]["id"]
+        self.token = data["accessToken"]
+
+    @property
+    def headers(self) -> dict:
+        """The bearer header."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        """An authenticated request."""
+        return requests.request(method, f"{self.api}{path}", headers=self.headers, timeout=30, **kwargs)
+
+    def project(self, name: str = "test project") -> str:
+        """Create a project; its id."""
+        response = self.call("POST", "/projects", json={"name": name})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def upload(self, project_id: str, filename: str, data: bytes, kind: str, content_type: str, wait: bool = True) -> dict:
+        """Request an upload, POST the bytes to S3 like a browser, and wait until the asset is judged."""
+        response = self.call("POST", f"/projects/{project_id}/assets",
+                             json={"filename": filename, "contentType": content_type, "sizeBytes": len(data), "kind": kind})
+        assert response.status_code == 201, response.text
+        ticket = response.json()
+        posted = requests.post(ticket["upload"]["url"], data=ticket["upload"]["fields"],
+                               files={"file": (filename, data, content_type)}, timeout=60)
+        assert posted.status_code == 204, posted.text
+        return self.wait_asset(ticket["asset"]["id"]) if wait else ticket
+
+    def wait_asset(self, asset_id: str, timeout: float = 60) -> dict:
+        """Poll an asset until it leaves PENDING_UPLOAD."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            asset = self.call("GET", f"/assets/{asset_id}").json()
+            if asset["status"] != "PENDING_UPLOAD":
+                return asset
+            time.sleep(0.3)
+        raise AssertionError(f"asset {asset_id} was never processed")
+
+    def wait_job(self, job_id: str, timeout: float = 300, seen: list | None = None) -> dict:
+        """Poll a job until it ends; `seen` collects every (status, stage, progress) observed."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            job = self.call("GET", f"/jobs/{job_id}").json()
+            if seen is not None and (not seen or seen[-1] != (job["status"], job["stage"], job["progress"])):
+                seen.append((job["status"], job["stage"], job["progress"]))
+            if job["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+                return job
+            time.sleep(0.25)
+        raise AssertionError(f"job {job_id} did not finish in {timeout} s")
