@@ -37,3 +37,9 @@ bench: setup ## run the benchmarks (numbers in docs/benchmarks.md)
 
 clean:
 	rm -rf $(VENV) node_modules .stack
+
+admin: setup ## create or promote the first admin (stack running): make admin EMAIL=... PASSWORD=...
+	$(PY) -m localstack.admin --email "$(EMAIL)" $(if $(PASSWORD),--password "$(PASSWORD)")
+
+demo: setup ## mocap + avatar + animate end to end against the running stack
+	$(PY) -m ai3d.demo

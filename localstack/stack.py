@@ -117,7 +117,9 @@ class Stack:
                                 cwd=ROOT, env=self.env, capture_output=True, text=True)
         if deploy.returncode != 0:
             raise SystemExit(f"deploying the infrastructure failed:\n{deploy.stderr[-2000:]}")
-        self.env.update(json.loads(outputs_file.read_text()))
+        outputs = json.loads(outputs_file.read_text())
+        self.env.update(outputs)
+        (self.state_dir / "outputs.env").write_text("".join(f"{k}={v}\n" for k, v in outputs.items()))
         self.spawn("api", ["-m", "localstack.api", "--port", str(self.api_port)])
         self.spawn("events", ["-m", "localstack.events", "--schedule-scale", str(self.schedule_scale)])
         for worker in WORKERS:

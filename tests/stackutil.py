@@ -81,6 +81,16 @@ def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeo
     raise RuntimeError(f"the stack did not become healthy in {timeout} s:\n{log_path.read_text()[-4000:]}")
 
 
+def make_admin(stack: RunningStack) -> "ApiUser":
+    """A registered user promoted with the documented command (python -m chalicelib.create_admin)."""
+    admin = ApiUser(stack.api_url)
+    env = dict(stack.env, AWS_ENDPOINT_URL=stack.endpoint, **stack.outputs)
+    subprocess.run([sys.executable, "-m", "chalicelib.create_admin", "--email", admin.email], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=60)
+    admin.login()
+    return admin
+
+
 def stop_stack_process(process: subprocess.Popen) -> None:
     """Ctrl-C the stack and wait for it (its children die with it)."""
     if process.poll() is None:
@@ -98,11 +108,22 @@ class ApiUser:
     def __init__(self, api_url: str, email: str | None = None, password: str = "correct horse battery staple"):
         self.api = api_url
         self.email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+        self.password = password
         response = requests.post(f"{api_url}/auth/register", json={"email": self.email, "password": password, "name": "Test"})
         assert response.status_code == 201, response.text
         data = response.json()
         self.id = data["user"]["id"]
         self.token = data["accessToken"]
+
+    def login(self) -> None:
+        """Log in again (picks up a changed role)."""
+        response = requests.post(f"{self.api}/auth/login", json={"email": self.email, "password": self.password})
+        assert response.status_code == 200, response.text
+        self.token = response.json()["accessToken"]
+
+    def credits(self) -> int:
+        """The current balance."""
+        return self.call("GET", "/users/me/credits").json()["balance"]
 
     @property
     def headers(self) -> dict:

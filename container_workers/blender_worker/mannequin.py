@@ -4,7 +4,15 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from container_workers.common.skeleton import canonical_name
+
 _SEGMENTS, _RINGS = 12, 6
+_SIDED = {"Shoulder": 0.05, "Arm": 0.05, "ForeArm": 0.04, "Hand": 0.04, "UpLeg": 0.075, "Leg": 0.055, "Foot": 0.045, "ToeBase": 0.035}
+RADIUS = {
+    "Hips": 0.11, "Spine": 0.11, "Spine1": 0.12, "Spine2": 0.12, "Neck": 0.045, "Head": 0.1,
+    **{side + part: r for part, r in _SIDED.items() for side in ("Left", "Right")},
+}
+"""Limb radius in metres per bone of the shared skeleton; other bones get one from their length."""
 
 
 def _unit_sphere() -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +63,7 @@ def build(armature_obj: bpy.types.Object, name: str = "Mannequin") -> bpy.types.
     verts, tris, groups = [], [], {}
     for bone, head, end in _segments(armature_obj.data):
         length = float(np.linalg.norm(end - head))
-        radius = float(np.clip(0.22 * length, 0.03, 0.065))
+        radius = RADIUS.get(canonical_name(bone), float(np.clip(0.22 * length, 0.03, 0.065)))
         start = sum(len(v) for v in verts)
         verts.append(_capsule(head, end, radius, sphere))
         tris.append(sphere_tris + start)

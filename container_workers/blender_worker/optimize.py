@@ -74,6 +74,13 @@ def decimate(ratio: float) -> None:
             bpy.ops.object.modifier_apply(modifier=mod.name)
 
 
+def smooth_by_angle(degrees: float = 30.0) -> None:
+    """Smooth-shade meshes without custom normals, keeping edges sharper than `degrees` hard."""
+    for mesh in {o.data for o in stats.mesh_objects()}:
+        if not mesh.has_custom_normals:
+            mesh.set_sharp_from_angle(angle=math.radians(degrees))
+
+
 def decimate_to(target: int) -> None:
     """Decimate the scene to `target` triangles, correcting once if rounding per mesh misses by more than 0.5%."""
     for _ in range(2):
@@ -119,6 +126,7 @@ def optimize(inputs: dict[str, Path], params: dict, workdir: Path, progress: Pro
     target = p["target"] if p["target"] is not None else round((p["ratio"] or 1) * before.triangles)
     progress(25, f"decimating to {target} triangles")
     decimate_to(target)
+    smooth_by_angle()
     scaled = downsize_textures(p["maxTextureSize"]) if p["maxTextureSize"] else []
     purge_unused()
     after = stats.describe()

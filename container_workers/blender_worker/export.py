@@ -1,0 +1,48 @@
+"""The export stage: an intermediate (mocap BVH, GLB, FBX...) to GLB / FBX / BLEND in one go, plus a PNG thumbnail.
+
+A bare skeleton (a BVH, a skeleton-only file) gets a mannequin skinned to it so the outputs show a moving character.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from container_workers.blender_worker import formats, mannequin, render, scene, stats
+from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
+
+TARGETS = ("glb", "fbx", "blend")
+
+
+def bare_armatures() -> list[bpy.types.Object]:
+    """Armatures no mesh is skinned to (a BVH's skeleton, a skeleton-only GLB)."""
+    skinned = {m.object for o in stats.mesh_objects() for m in o.modifiers if m.type == "ARMATURE"}
+    return [o for o in bpy.context.scene.objects if o.type == "ARMATURE" and o not in skinned]
+
+
+def export(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
+    """Export inputs["model"] to params["formats"] (default all of glb, fbx, blend; roles = format) and a "thumbnail"."""
+    wanted = params.get("formats", list(TARGETS))
+    if not isinstance(wanted, list) or not wanted or len(set(wanted)) != len(wanted) or not set(wanted) <= set(TARGETS):
+        raise BadInputError("BAD_PARAMS", f"formats must be a non-empty list of distinct values from {', '.join(TARGETS)}")
+    progress(5, "reading input")
+    scene.reset()
+    source = formats.load_upload(inputs["model"], workdir, accepted=(*formats.MODEL_FORMATS, "bvh"))
+    bare = bare_armatures()
+    if bare:
+        progress(20, "building the mannequin")
+        for armature in bare:
+            mannequin.build(armature)
+    content = stats.describe()
+    kind = "ANIMATION" if "animation" in content.features else "MODEL_3D"
+    outputs = []
+    for i, fmt in enumerate(wanted):
+        progress(30 + 50 * i / len(wanted), f"writing {fmt.upper()}")
+        outputs.append(Output(formats.save(fmt, workdir / "model"), kind, fmt))
+    progress(85, "rendering thumbnail")
+    outputs.append(Output(render.thumbnail(workdir / "thumbnail.png"), "IMAGE", "thumbnail"))
+    progress(100, "done")
+    return StageResult(outputs, metadata={
+        "from": source.format, **content.as_dict(), "fps": round(bpy.context.scene.render.fps / bpy.context.scene.render.fps_base, 3),
+        "missingTextures": source.missing_textures, "bytes": {o.role: o.path.stat().st_size for o in outputs},
+    })

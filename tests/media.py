@@ -1,0 +1,66 @@
+"""Test media made in code: images, videos of a moving person (scikit-image's astronaut), models."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def png(width: int = 64, height: int = 48, rgba: bool = False) -> bytes:
+    """A small PNG; with rgba, a filled circle on a transparent background."""
+    if rgba:
+        img = np.zeros((height, width, 4), np.uint8)
+        cv2.circle(img, (width // 2, height // 2), min(width, height) // 3, (40, 160, 220, 255), -1)
+        image = Image.fromarray(img, "RGBA")
+    else:
+        image = Image.new("RGB", (width, height), (200, 30, 30))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def person_video(path: Path, seconds: float = 2.0, fps: int = 15, size: tuple[int, int] = (320, 240), shift: int = 40) -> Path:
+    """An mp4 of the astronaut photo sliding horizontally across a grey canvas."""
+    from skimage import data
+
+    person = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    w, h = size
+    person = cv2.resize(person, (int(h * 0.9), int(h * 0.9)))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    frames = int(seconds * fps)
+    for i in range(frames):
+        canvas = np.full((h, w, 3), 128, np.uint8)
+        x = int((w - person.shape[1]) / 2 - shift / 2 + shift * i / max(1, frames - 1))
+        x = max(0, min(w - person.shape[1], x))
+        canvas[h - person.shape[0]:, x:x + person.shape[1]] = person
+        writer.write(canvas)
+    writer.release()
+    return path
+
+
+def empty_video(path: Path, seconds: float = 1.0, fps: int = 10, size: tuple[int, int] = (160, 120)) -> Path:
+    """An mp4 of moving noise-free shapes and no person."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(int(seconds * fps)):
+        frame = np.full((size[1], size[0], 3), 90, np.uint8)
+        cv2.rectangle(frame, (10 + i * 3, 20), (40 + i * 3, 60), (0, 200, 0), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def box_glb() -> bytes:
+    """A unit cube as GLB (12 triangles)."""
+    import trimesh
+
+    return trimesh.creation.box().export(file_type="glb")
+
+
+def sphere_glb(subdivisions: int = 3) -> bytes:
+    """An icosphere as GLB."""
+    import trimesh
+
+    return trimesh.creation.icosphere(subdivisions=subdivisions).export(file_type="glb")
