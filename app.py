@@ -5,9 +5,9 @@ import json
 
 from chalice import AuthResponse, Chalice, Response
 
-from chalicelib import health, settings, tokens
+from chalicelib import health, observability, settings, tokens
 from chalicelib.errors import AppError, Unauthorized, ValidationError
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import logger
 
 app = Chalice(app_name="ai3d")
 app.api.cors = True
@@ -48,6 +48,7 @@ def errors_and_auth(event, get_response):
         return Response(body={"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}, status_code=500,
                         headers={"Content-Type": "application/json"})
     finally:
+        observability.flush()
         logger.remove_keys(["request_id", "path", "method", "user_id"])
 
 
@@ -260,7 +261,7 @@ def on_upload(event):
             if status:
                 asset = assets.Asset.get(f"ASSET#{key.split('/')[3]}", "ASSET", consistent_read=True)
                 jobs.start_waiting(asset)
-    metrics.flush_metrics()
+    observability.flush()
 
 
 @app.on_sqs_message(queue=_queue_name(settings.JOB_EVENTS_QUEUE_URL, "ai3d-local-job-events"), batch_size=10)
@@ -272,7 +273,7 @@ def on_job_event(event):
             webhooks.deliver(str(message["jobId"]), int(message.get("attempt", 0)))
         else:
             jobs.on_pipeline_event(message)
-    metrics.flush_metrics()
+    observability.flush()
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

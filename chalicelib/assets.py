@@ -14,7 +14,7 @@ from chalicelib import probe, settings
 from chalicelib.aws import client
 from chalicelib.errors import PayloadTooLarge, ValidationError
 from chalicelib.models import Asset, Project, User, now_iso
-from chalicelib.observability import logger
+from chalicelib.observability import logger, tracer
 from chalicelib.ownership import get_owned
 from chalicelib.paging import page
 from chalicelib.tokens import Principal
@@ -146,6 +146,7 @@ def _probe(asset: Asset, path: Path, tier: settings.Tier) -> dict:
     return probe.model(path, asset.format)
 
 
+@tracer.capture_method
 def process_upload(key: str, etag: str) -> str | None:
     """Verify one uploaded object and mark its asset READY or REJECTED; returns the new status.
 

@@ -12,7 +12,7 @@ from chalicelib import credits, pipelines, settings
 from chalicelib.aws import client
 from chalicelib.errors import Conflict, NotFound, PaymentRequired, TooManyRequests, ValidationError
 from chalicelib.models import Asset, Job, Marker, Project, User, now_iso
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import logger, metrics, tracer
 from chalicelib.ownership import get_owned
 from chalicelib.paging import page
 from chalicelib.tokens import Principal
@@ -85,6 +85,7 @@ def _webhook(data: dict) -> str | None:
     return webhooks.validate_url(url)
 
 
+@tracer.capture_method
 def create(principal: Principal, data: dict) -> dict:
     """Validate, price and create a job; debit + job + ledger in one transaction; start it if inputs are READY."""
     job_type = data.get("type")
@@ -191,6 +192,7 @@ def list_jobs(principal: Principal, params: dict) -> dict:
 
 
 # ---------------------------------------------------------------- ending
+@tracer.capture_method
 def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
     """Finish a job exactly once: mark FAILED/CANCELLED (or accept COMPLETED), free its slot, refund if not completed.
 
@@ -225,6 +227,7 @@ def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
         logger.info("job already settled or not in a settleable state", extra={"job_id": job_id, "outcome": outcome})
         return False
     metrics.add_metric(name=f"Jobs{outcome.title()}", unit="Count", value=1)
+    metrics.add_metric(name="JobSeconds", unit="Seconds", value=max(0.0, time.time() - _epoch(job.created_at)))
     if refund:
         metrics.add_metric(name="CreditsRefunded", unit="Count", value=int(job.credits_used))
     logger.info("job settled", extra={"job_id": job_id, "outcome": outcome, "refund": refund})

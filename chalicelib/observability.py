@@ -13,3 +13,9 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "false" if os.environ.get("AW
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE)
 tracer = Tracer(service=SERVICE)
+
+
+def flush() -> None:
+    """Emit the collected EMF metrics, if any (Lambda handlers call this at the end of an invocation)."""
+    if metrics.metric_set:
+        metrics.flush_metrics()

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
+import localstack_client.session
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +38,9 @@ class RunningStack:
     env: dict = field(default_factory=dict)
 
     def aws(self, service: str):
-        """A boto3 client on the stack's emulator."""
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        """A boto3 client on the stack's emulator (localstack-client builds it, as for a LocalStack edge port)."""
+        host = self.endpoint.split("://", 1)[1]
+        return localstack_client.session.Session(localstack_host=host, region_name="us-east-1").client(service)
 
     def log(self) -> str:
         """Everything the stack printed so far."""

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from tests import media
-from tests.stackutil import ApiUser, make_admin
+from tests.stackutil import make_admin
 
 
 def test_convert_job_runs_to_completion_with_progress_and_output(user):
