@@ -30,11 +30,12 @@ def render(fraction: float, label: str = "", detail: str = "", width: int = 80) 
 class Progress:
     """A bar updated in place; a no-op unless enabled and the stream is a terminal."""
 
-    def __init__(self, label: str = "", total: float = 100.0, enabled: bool = True, stream: TextIO | None = None,
-                 min_interval: float = 0.1):
+    def __init__(self, label: str = "", total: float = 100.0, enabled: bool = True, show_bytes: bool = False,
+                 stream: TextIO | None = None, min_interval: float = 0.1):
         self.stream = stream or sys.stderr
         self.enabled = enabled and self.stream.isatty()
         self.label, self.total, self.done, self.detail = label, total, 0.0, ""
+        self.show_bytes = show_bytes
         self.min_interval = min_interval
         self._last_draw = 0.0
         self._drawn = False
@@ -57,7 +58,8 @@ class Progress:
     def _draw(self) -> None:
         width = shutil.get_terminal_size((80, 24)).columns
         fraction = self.done / self.total if self.total else 1.0
-        self.stream.write("\r\033[K" + render(fraction, self.label, self.detail, width))
+        detail = f"{human_bytes(self.done)} / {human_bytes(self.total)}" if self.show_bytes else self.detail
+        self.stream.write("\r\033[K" + render(fraction, self.label, detail, width))
         self.stream.flush()
         self._drawn = True
 

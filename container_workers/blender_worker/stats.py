@@ -38,9 +38,10 @@ def triangle_count(mesh: bpy.types.Mesh) -> int:
     return len(mesh.loops) - 2 * len(mesh.polygons)
 
 
-def _channelbags():
-    """The F-curve channelbags of every animated datablock in the scene (objects and shape keys)."""
-    owners = [*bpy.context.scene.objects, *(o.data.shape_keys for o in mesh_objects() if o.data.shape_keys)]
+def _channelbags(owners=None):
+    """The F-curve channelbags of the given datablocks (default: every object and shape key set in the scene)."""
+    if owners is None:
+        owners = [*bpy.context.scene.objects, *(o.data.shape_keys for o in mesh_objects() if o.data.shape_keys)]
     for owner in owners:
         ad = owner.animation_data
         if ad and ad.action:
@@ -49,10 +50,10 @@ def _channelbags():
                 yield bag
 
 
-def frame_range() -> tuple[int, int] | None:
-    """First and last keyed frame over the scene's assigned actions, or None if nothing is animated."""
+def frame_range(owners=None) -> tuple[int, int] | None:
+    """First and last keyed frame of the assigned actions (of `owners`, default the whole scene), or None."""
     keys = []
-    for bag in _channelbags():
+    for bag in _channelbags(owners):
         for fc in bag.fcurves:
             co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
             fc.keyframe_points.foreach_get("co", co)

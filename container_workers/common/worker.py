@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from container_workers.common.jobstore import TERMINAL, JobStore
+from container_workers.common.jobstore import TERMINAL, JobStore, now_iso
 from container_workers.common.stage import BadInputError, StageError, StageFn, StageResult, TransientError
 
 KEEPALIVE_SECONDS = float(os.environ.get("WORKER_KEEPALIVE_SECONDS", "10"))
@@ -133,10 +133,12 @@ class Worker:
                 inputs = self._download_inputs(job, spec, Path(scratch) / "in")
                 workdir = Path(scratch) / "out"
                 workdir.mkdir()
+                started, started_iso = time.time(), now_iso()
                 result = self._run_stage(task, spec, inputs, workdir)
                 if task.stopped.is_set():
                     raise JobStopped(task.reason)
-                published = self.store.publish_outputs(job, task.stage, result.outputs, result.metadata)
+                timing = {"workerStartedAt": started_iso, "stageSeconds": round(time.time() - started, 3)}
+                published = self.store.publish_outputs(job, task.stage, result.outputs, {**result.metadata, "timing": timing})
             self.sfn.send_task_success(taskToken=task.token, output=json.dumps({"stage": task.stage, "outputs": published}))
             self.log.info("task succeeded", extra={"outputs": [p["role"] for p in published]})
             self.metrics.add_metric(name="StageSucceeded", unit=MetricUnit.Count, value=1)
