@@ -91,7 +91,8 @@ def get_health():
 
 
 # ---------------------------------------------------------------- accounts
-from chalicelib import accounts  # noqa: E402  (imported here so this section stays self-contained)
+# (imported here so that this section stays self-contained)
+from chalicelib import accounts
 
 
 @app.route("/auth/register", methods=["POST"])
@@ -140,7 +141,7 @@ def users_me_delete():
 
 @app.route("/admin/users", methods=["GET"], authorizer=jwt_auth)
 def admin_users_list():
-    """Admin: users, newest first: {users, nextToken}."""
+    """Admin: users, newest first: {items, nextToken}."""
     return accounts.list_users(principal(), query())
 
 

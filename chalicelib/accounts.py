@@ -1,10 +1,7 @@
 """Accounts: sign-up, login with throttling, rotating refresh tokens, profiles and admin user management."""
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import math
 import re
 import secrets
@@ -15,19 +12,32 @@ import uuid
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.models import Model
 
-from chalicelib import credits, settings, tokens
-from chalicelib.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationError
-from chalicelib.models import Base, EmailClaim, RefreshToken, Throttle, TokenFamily, User, now_iso
+from chalicelib import credits, paging, settings, tokens
+from chalicelib.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    ValidationError,
+)
+from chalicelib.models import (
+    Base,
+    EmailClaim,
+    RefreshToken,
+    Throttle,
+    TokenFamily,
+    User,
+    now_iso,
+)
 from chalicelib.passwords import check_policy, hash_password, verify_password
 
 ROLES = ("USER", "ADMIN")
 EMAIL_MAX = 254
 NAME_MAX = 100
 REASON_MAX = 500
-DEFAULT_PAGE_SIZE = 20
 IP_FAILURE_FACTOR = 4  # a source address may fail this many times more often than one email
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-_CURSOR_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
 
 
 def _now() -> float:
@@ -220,8 +230,8 @@ def refresh(data: dict) -> dict:
     new_token, item = _refresh_item(user.id, record.family_id, now)
     try:
         with credits.transaction() as tx:
-            tx.update(record, [RefreshToken.used.set(True)], condition=RefreshToken.used == False)  # noqa: E712
-            tx.update(family, [TokenFamily.ttl.set(item.ttl)], condition=TokenFamily.revoked == False)  # noqa: E712
+            tx.update(record, [RefreshToken.used.set(True)], condition=RefreshToken.used == False)
+            tx.update(family, [TokenFamily.ttl.set(item.ttl)], condition=TokenFamily.revoked == False)
             tx.save(item, condition=RefreshToken.pk.does_not_exist())
     except TransactWriteError:
         record = _get(RefreshToken, record.pk, record.sk)
@@ -300,17 +310,17 @@ def get_me(principal: tokens.Principal) -> dict:
 
 
 def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
-    """PATCH /users/me: change the name and/or the password (needs currentPassword; ends every other session)."""
-    _fields(data, {"name", "password", "currentPassword"})
+    """PATCH /users/me: change the name and/or the password (newPassword + currentPassword; ends every other session)."""
+    _fields(data, {"name", "newPassword", "currentPassword"})
     if not data:
-        raise ValidationError("nothing to change: send name and/or password")
+        raise ValidationError("nothing to change: send name and/or newPassword with currentPassword")
     user = active_user(principal.user_id)
     actions = [User.updated_at.set(now_iso())]
     if "name" in data:
         actions.append(User.name.set(_name(data["name"])))
-    changing_password = "password" in data
+    changing_password = "newPassword" in data
     if changing_password:
-        new_password = check_policy(data["password"], user.email)
+        new_password = check_policy(data["newPassword"], user.email)
         current = data.get("currentPassword")
         if not isinstance(current, str) or not current:
             raise ValidationError("currentPassword is required to change the password")
@@ -323,7 +333,7 @@ def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
             raise Forbidden("currentPassword is wrong", code="INVALID_CURRENT_PASSWORD")
         actions.append(User.password_hash.set(hash_password(new_password)))
     elif "currentPassword" in data:
-        raise ValidationError("currentPassword is only used with password")
+        raise ValidationError("currentPassword is only used with newPassword")
     try:
         user.update(actions=actions, condition=User.pk.exists())
     except UpdateError as exc:
@@ -364,46 +374,11 @@ def require_admin(principal: tokens.Principal) -> User:
     return user
 
 
-def _page_size(value) -> int:
-    if value in (None, ""):
-        return DEFAULT_PAGE_SIZE
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        size = 0
-    if not 1 <= size <= settings.PAGE_SIZE_MAX:
-        raise ValidationError(f"limit must be an integer from 1 to {settings.PAGE_SIZE_MAX}")
-    return size
-
-
-def _encode_cursor(key: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(value) -> dict | None:
-    if value in (None, ""):
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        valid = (isinstance(key, dict) and set(key) == _CURSOR_KEYS
-                 and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
-                 and key["gsi1pk"]["S"] == "USERS")
-    except (ValueError, binascii.Error):
-        valid = False
-    if not valid:
-        raise ValidationError("nextToken is not a cursor this API returned", code="INVALID_CURSOR")
-    return key
-
-
 def list_users(principal: tokens.Principal, params: dict) -> dict:
     """GET /admin/users: newest first, `limit` per page, opaque `nextToken` (a gsi1 "USERS" query, never a scan)."""
     require_admin(principal)
-    size = _page_size(params.get("limit"))
-    results = User.by_parent.query("USERS", scan_index_forward=False, limit=size, page_size=size,
-                                   last_evaluated_key=_decode_cursor(params.get("nextToken")))
-    users = [user_json(user) for user in results]
-    key = results.last_evaluated_key
-    return {"users": users, "nextToken": _encode_cursor(key) if key else None}
+    users, next_token = paging.page(User.by_parent, "gsi1pk", "USERS", params)
+    return {"items": [user_json(user) for user in users], "nextToken": next_token}
 
 
 def _admin_changes(data: dict, admin: User, user_id: str) -> tuple[list, int, str | None]:

@@ -91,6 +91,7 @@ PIPELINES: dict[str, Pipeline] = {
             "maxTextureSize": Param(int, ("optimize",), choices=_TEXTURE_SIZES),
             "mergeDistance": Param(float, ("optimize",), 0.0, 1.0),
             "compression": Param(str, ("optimize",), choices=("none", "draco")),
+            "lods": Param(list, ("optimize",), 0.001, 0.999),
         },
         one_of_params=("targetTriangles", "ratio"),
     ),
@@ -99,6 +100,10 @@ JOB_TYPES = tuple(PIPELINES)
 
 
 def _check_param(name: str, value, spec: Param):
+    if spec.kind is list:  # a short list of ratios (LODs)
+        if not isinstance(value, list) or len(value) > 4:
+            raise ValidationError(f"params.{name} must be a list of at most 4 ratios", code="INVALID_PARAMS")
+        return [_check_param(name, item, Param(float, spec.stages, spec.low, spec.high)) for item in value]
     if spec.kind is bool:
         if not isinstance(value, bool):
             raise ValidationError(f"params.{name} must be true or false", code="INVALID_PARAMS")

@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import bpy
 
@@ -114,11 +116,14 @@ def _used_materials() -> set:
     return {slot.material for o in stats.mesh_objects() for slot in o.material_slots if slot.material and slot.material.node_tree}
 
 
-def _texture_before_vertex_colors() -> None:
-    """Link a base colour texture straight to the shader where glTF import multiplied it by vertex colours.
+@contextmanager
+def _texture_linked_directly() -> Iterator[None]:
+    """While exporting, link a base colour texture straight to the shader where glTF import multiplied it by vertex colours.
 
-    FBX and OBJ material writers only find a texture linked directly to Base Color; the vertex colours stay on the mesh.
+    FBX and OBJ material writers only find a texture linked directly to Base Color (the vertex colours stay on the
+    mesh); the original links are restored afterwards.
     """
+    relinked = []
     for mat in _used_materials():
         base = next((n.inputs["Base Color"] for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
         mix = base.links[0].from_node if base is not None and base.links else None
@@ -126,7 +131,13 @@ def _texture_before_vertex_colors() -> None:
             continue
         sources = {link.from_node.type: link.from_socket for sock in mix.inputs for link in sock.links}
         if "TEX_IMAGE" in sources and "VERTEX_COLOR" in sources:
+            relinked.append((mat, base.links[0].from_socket, base))
             mat.node_tree.links.new(sources["TEX_IMAGE"], base)
+    try:
+        yield
+    finally:
+        for mat, original, base in relinked:
+            mat.node_tree.links.new(original, base)
 
 
 def _images_to_files(folder: Path) -> None:
@@ -148,10 +159,10 @@ def _images_to_files(folder: Path) -> None:
 
 
 def _export_fbx(path: Path) -> None:
-    _texture_before_vertex_colors()
-    _run(bpy.ops.export_scene.fbx, filepath=str(path), path_mode="COPY", embed_textures=True, add_leaf_bones=False,
-         object_types={"EMPTY", "ARMATURE", "MESH"}, colors_type="SRGB", mesh_smooth_type="FACE",
-         bake_anim=stats.frame_range() is not None, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False)
+    with _texture_linked_directly():
+        _run(bpy.ops.export_scene.fbx, filepath=str(path), path_mode="COPY", embed_textures=True, add_leaf_bones=False,
+             object_types={"EMPTY", "ARMATURE", "MESH"}, colors_type="SRGB", mesh_smooth_type="FACE",
+             bake_anim=stats.frame_range() is not None, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False)
 
 
 def _export_obj(path: Path) -> Path:
@@ -160,10 +171,10 @@ def _export_obj(path: Path) -> Path:
     folder = path.parent / f"{path.stem}_obj" if has_materials else path.parent
     folder.mkdir(exist_ok=True)
     obj = folder / f"{path.stem}.obj"
-    _texture_before_vertex_colors()
     _images_to_files(folder)
-    _run(bpy.ops.wm.obj_export, filepath=str(obj), export_materials=has_materials, path_mode="COPY", export_colors=True,
-         export_normals=True, export_uv=True, apply_modifiers=True, export_animation=False)
+    with _texture_linked_directly():
+        _run(bpy.ops.wm.obj_export, filepath=str(obj), export_materials=has_materials, path_mode="COPY",
+             export_colors=True, export_normals=True, export_uv=True, apply_modifiers=True, export_animation=False)
     if not has_materials:
         return obj
     archive = path.with_suffix(".zip")

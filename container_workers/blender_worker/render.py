@@ -36,8 +36,9 @@ def thumbnail(path: Path, size: int = 256, samples: int = 16) -> Path:
     camera = bpy.data.objects.new("ThumbnailCamera", cam_data)
     camera.location = centre + _VIEW * (radius / math.sin(cam_data.angle / 2) * 1.05)
     camera.rotation_euler = (centre - camera.location).to_track_quat("-Z", "Y").to_euler()
-    sun = bpy.data.objects.new("ThumbnailSun", bpy.data.lights.new("ThumbnailSun", "SUN"))
-    sun.data.energy = 3.0
+    sun_data = bpy.data.lights.new("ThumbnailSun", "SUN")
+    sun = bpy.data.objects.new("ThumbnailSun", sun_data)
+    sun_data.energy = 3.0
     sun.rotation_euler = (math.radians(40), math.radians(10), math.radians(30))
     for obj in (camera, sun):
         scene.collection.objects.link(obj)
@@ -61,4 +62,6 @@ def thumbnail(path: Path, size: int = 256, samples: int = 16) -> Path:
     finally:
         for obj in (camera, sun):
             bpy.data.objects.remove(obj)
+        bpy.data.cameras.remove(cam_data)
+        bpy.data.lights.remove(sun_data)
     return path

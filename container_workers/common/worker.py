@@ -74,16 +74,22 @@ class Worker:
         threading.Thread(target=self._beat, daemon=True).start()
         self.log.info("worker started", extra={"queue": self.queue_url, "stages": sorted(self.stages)})
         while not self.stopping.is_set():
-            try:
-                received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=2,
-                                                    VisibilityTimeout=VISIBILITY_SECONDS, AttributeNames=["All"])
-            except (BotoCoreError, ClientError) as exc:
-                self.log.warning("receive failed", extra={"error": str(exc)})
-                self.stopping.wait(2)
-                continue
-            for message in received.get("Messages", []):
-                self.handle(message)
+            self.poll_once()
         self.log.info("worker stopped")
+
+    def poll_once(self, wait_seconds: int = 2) -> int:
+        """Receive at most one message and process it; returns how many were handled."""
+        try:
+            received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=wait_seconds,
+                                                VisibilityTimeout=VISIBILITY_SECONDS, AttributeNames=["All"])
+        except (BotoCoreError, ClientError) as exc:
+            self.log.warning("receive failed", extra={"error": str(exc)})
+            self.stopping.wait(2)
+            return 0
+        messages = received.get("Messages", [])
+        for message in messages:
+            self.handle(message)
+        return len(messages)
 
     def _beat(self) -> None:
         while not self.stopping.is_set():

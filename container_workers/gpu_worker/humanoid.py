@@ -51,8 +51,19 @@ class Shape:
 
 
 @dataclass
+class Fields:
+    """The avatar's fields at some posed points."""
+
+    surface: np.ndarray  # signed distance to the avatar
+    layered: np.ndarray  # signed distance to the body with its layers, without the extra shapes
+    extras: list[np.ndarray]  # signed distance to each extra shape
+    nearest: np.ndarray  # index of the body shape each point is closest to
+    rest: np.ndarray  # (N, 4): T-pose position and 1.0 where that shape belongs to an arm
+
+
+@dataclass
 class Layer:
-    """A thickness added to the body where `coverage(rest_points)` is 1 (clothes, hair, beard)."""
+    """A thickness added to the body where `coverage(rest)` is 1 (clothes, hair, beard); rest as in Fields."""
 
     material: str
     thickness: float
@@ -91,10 +102,10 @@ class Humanoid:
         rest = gltf_writer.Skeleton(list(skeleton.NAMES), self.parents, self.translations)
         self.rest = rest.world_matrices()[:, :3, 3]
         self.world = self.skeleton().world_matrices()
+        self._arm_joints = [skeleton.INDEX[f"{side}{part}"] for side in ("Left", "Right") for part in ("Arm", "ForeArm", "Hand")]
         self.shapes = self._body_shapes()
         self.layers = self._layers()
         self.extras = self._extras()
-        self.all_shapes = self.shapes + self.extras
 
     # ---- skeleton -------------------------------------------------------------------------------------------------
     def skeleton(self) -> gltf_writer.Skeleton:
@@ -120,35 +131,41 @@ class Humanoid:
         return rest
 
     # ---- fields ---------------------------------------------------------------------------------------------------
-    def shape_distances(self, points: np.ndarray, shapes: list[Shape]) -> np.ndarray:
-        """Each shape's own distance at each point, (S, N)."""
-        out = np.empty((len(shapes), len(points)))
-        for i, shape in enumerate(shapes):
-            out[i] = shape.distance(self.to_local(points, shape.frame))
+    def shape_distances(self, points: np.ndarray, shapes: list[Shape]) -> list[np.ndarray]:
+        """Each shape's own distance at each point (the points are moved into each joint frame once)."""
+        local: dict[str, np.ndarray] = {}
+        out = []
+        for shape in shapes:
+            if shape.frame not in local:
+                local[shape.frame] = self.to_local(points, shape.frame)
+            out.append(shape.distance(local[shape.frame]))
         return out
 
-    def fields(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(surface distance, layered-body distance, extras' distances (E, N), index of the nearest body shape) at posed points."""
-        own = self.shape_distances(points, self.shapes)
-        body = own[0]
+    def fields(self, points: np.ndarray) -> Fields:
+        """Everything the shapes say about posed points (see Fields)."""
+        own = self.shape_distances(points, self.shapes + self.extras)
+        body, best = own[0], own[0].copy()
+        nearest = np.zeros(len(points), dtype=np.int64)
         for i in range(1, len(self.shapes)):
             body = sdf.smooth_min(body, own[i], self.shapes[i].blend)
-        nearest = np.argmin(own, axis=0)
+            closer = own[i] < best
+            best = np.where(closer, own[i], best)
+            nearest[closer] = i
         frames = np.array([skeleton.INDEX[s.frame] for s in self.shapes])[nearest]
-        rest = self.to_rest(points, frames)
+        rest = np.column_stack([self.to_rest(points, frames), np.isin(frames, self._arm_joints)])
         offset = np.zeros(len(points))
         for layer in self.layers:
             offset = np.maximum(offset, layer.thickness * layer.coverage(rest))
         layered = body - offset
-        extras = self.shape_distances(points, self.extras) if self.extras else np.zeros((0, len(points)))
+        extras = own[len(self.shapes):]
         surface = layered
-        for i, shape in enumerate(self.extras):
-            surface = sdf.smooth_min(surface, extras[i], shape.blend)
-        return surface, layered, extras, nearest
+        for shape, d in zip(self.extras, extras):
+            surface = sdf.smooth_min(surface, d, shape.blend)
+        return Fields(surface, layered, extras, nearest, rest)
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         """The avatar's signed distance at posed points."""
-        return self.fields(points)[0]
+        return self.fields(points).surface
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """A box (posed) that contains the whole avatar."""
@@ -236,7 +253,7 @@ class Humanoid:
         add("cranium", "Head", ell((0, 0.06 * h, -0.005 * h), (0.077 * h, 0.095 * h, 0.098 * h)), 0.02 * s)
         add("face", "Head", ell((0, 0.0, 0.028 * h), (0.062 * h, 0.078 * h, 0.07 * h)), 0.03 * h)
         add("chin", "Head", ell((0, -0.052 * h, 0.062 * h), (0.026 * h, 0.022 * h, 0.024 * h)), 0.02 * h)
-        add("nose", "Head", ell((0, 0.022 * h, 0.098 * h), (0.012 * h, 0.024 * h, 0.018 * h)), 0.012 * h)
+        add("nose", "Head", ell((0, 0.02 * h, 0.094 * h), (0.012 * h, 0.024 * h, 0.016 * h)), 0.012 * h)
         for sign in (1, -1):
             add("ear", "Head", ell((sign * 0.077 * h, 0.03 * h, -0.005 * h), (0.011 * h, 0.03 * h, 0.02 * h)), 0.008 * h)
         return shapes
@@ -248,10 +265,9 @@ class Humanoid:
         head = j("Head")
         shoulder_x = j("LeftArm")[0]
         wrist_x = j("LeftHand")[0]
-        elbow_x = j("LeftForeArm")[0]
         hips_y, knee_y, ankle_y = j("Hips")[1], j("LeftLeg")[1], j("LeftFoot")[1]
         neck_y = j("Neck")[1]
-        edge = 0.006 * s
+        edge = 0.012 * s  # half-width of a thickness ramp; colours switch sharply at its middle
         layers: list[Layer] = []
 
         def up(y0):
@@ -263,9 +279,18 @@ class Humanoid:
         def arm_until(x_end):
             return lambda p: 1.0 - sdf.smoothstep(x_end - edge, x_end + edge, np.abs(p[:, 0]))
 
-        def neckline(drop_front, p):
-            front = sdf.smoothstep(0.0, 0.07 * s, p[:, 2])
-            return 1.0 - sdf.smoothstep(-edge, edge, p[:, 1] - (neck_y - 0.012 * s - drop_front * front))
+        def on_arm(p):
+            return p[:, 3] > 0.5
+
+        def neckline(drop_front, collar, p):
+            """0 above the collar height, and in a ring around the neck above an edge that dips by `drop_front` at the front."""
+            opening = 0.085 * s
+            across = np.clip(1.0 - (p[:, 0] / opening) ** 2, 0.0, 1.0)
+            front = sdf.smoothstep(0.0, 0.05 * s, p[:, 2]) * across
+            line = neck_y - 0.012 * s + collar - drop_front * front
+            near_neck = 1.0 - sdf.smoothstep(opening - edge, opening + edge, np.hypot(p[:, 0], np.minimum(p[:, 2], 0.0) * 1.3))
+            below_collar = 1.0 - sdf.smoothstep(-edge, edge, p[:, 1] - (neck_y + collar))
+            return (1.0 - sdf.smoothstep(-edge, edge, p[:, 1] - line) * near_neck) * below_collar
 
         sleeve_ends = {"none": shoulder_x - 0.03 * s, "short": shoulder_x + 0.11 * s, "long": wrist_x - 0.01 * s}
         garments = spec.garments
@@ -276,18 +301,20 @@ class Humanoid:
             default_sleeve = {"tshirt": "short", "tanktop": "none", "dress": "none", "gown": "none"}.get(g.kind, "long")
             sleeve = sleeve_ends[g.length if (g.length in sleeve_ends and g.slot != "dress") else default_sleeve]
             hem = {"outer": hips_y - 0.06 * s, "dress": hips_y + 0.02 * s}.get(slot, hips_y - 0.035 * s)
-            drop = {"tanktop": 0.06, "dress": 0.05, "turtleneck": -0.06, "shirt": 0.03}.get(g.kind, 0.035) * s
+            if slot == "top" and garments.get("bottom") is not None and garments["bottom"].kind in ("skirt", "miniskirt"):
+                hem = hips_y + 0.04 * s  # tucked into the skirt
+            drop = {"tanktop": 0.06, "dress": 0.05, "shirt": 0.03, "turtleneck": 0.0}.get(g.kind, 0.035) * s
+            collar = {"turtleneck": 0.06, "jacket": 0.025, "coat": 0.03}.get(g.kind, 0.0) * s
             arms = arm_until(sleeve)
             is_outer = slot == "outer"
 
-            def coverage(p, arms=arms, hem=hem, drop=drop, is_outer=is_outer):
-                body = up(hem)(p) * neckline(drop, p)
+            def coverage(p, arms=arms, hem=hem, drop=drop, collar=collar, is_outer=is_outer):
+                torso = up(hem)(p) * neckline(drop, collar, p)
                 if is_outer:  # an open front shows what is worn under the jacket or coat
-                    opening = np.clip((neck_y - p[:, 1]) * 0.3 + 0.012 * s, 0.0, 0.05 * s)
-                    front = (p[:, 2] > 0.02 * s) & (p[:, 1] > hips_y)
-                    body = body * np.where(front, sdf.smoothstep(opening - edge, opening + edge, np.abs(p[:, 0])), 1.0)
-                on_arm = sdf.smoothstep(shoulder_x - 0.04 * s, shoulder_x - 0.02 * s, np.abs(p[:, 0]))
-                return np.where(on_arm > 0.5, arms(p) * (p[:, 1] > hips_y), body * (np.abs(p[:, 0]) < shoulder_x + 0.02 * s))
+                    gap = np.clip((neck_y - p[:, 1]) * 0.25 + 0.008 * s, 0.0, 0.028 * s)
+                    front = (p[:, 2] > 0.03 * s) & (np.abs(p[:, 0]) < 0.1 * s)
+                    torso = torso * np.where(front, sdf.smoothstep(gap - edge / 2, gap + edge / 2, np.abs(p[:, 0])), 1.0)
+                return np.where(on_arm(p), arms(p), torso)
 
             layers.append(Layer(slot, _GARMENT_THICKNESS[g.kind], coverage))
         g = garments.get("bottom")
@@ -297,12 +324,12 @@ class Humanoid:
             if g.length == "short":
                 end = knee_y + 0.14 * s
             waist, cuff = down(waist_y), up(end)
-            layers.append(Layer("bottom", _GARMENT_THICKNESS[g.kind], lambda p: waist(p) * cuff(p) * (np.abs(p[:, 0]) < shoulder_x)))
+            layers.append(Layer("bottom", _GARMENT_THICKNESS[g.kind], lambda p: waist(p) * cuff(p)))
         elif g is not None:
             waist_y, low = hips_y + 0.07 * s, hips_y - 0.12 * s
             band = down(waist_y)
             top = up(low)
-            layers.append(Layer("bottom", _GARMENT_THICKNESS[g.kind], lambda p: band(p) * top(p) * (np.abs(p[:, 0]) < shoulder_x)))
+            layers.append(Layer("bottom", _GARMENT_THICKNESS[g.kind], lambda p: band(p) * top(p)))
         g = garments.get("feet")
         if g is not None:
             shaft = ankle_y + 0.012 * s if g.kind == "shoes" else knee_y - 0.13 * s
@@ -310,7 +337,7 @@ class Humanoid:
         g = garments.get("hands")
         if g is not None:
             start = wrist_x - 0.03 * s
-            layers.append(Layer("hands", _GARMENT_THICKNESS[g.kind], lambda p: sdf.smoothstep(start - edge, start + edge, np.abs(p[:, 0])) * (p[:, 1] > hips_y)))
+            layers.append(Layer("hands", _GARMENT_THICKNESS[g.kind], lambda p: sdf.smoothstep(start - edge, start + edge, np.abs(p[:, 0])) * on_arm(p)))
         hair_t = HAIR_THICKNESS[spec.hair_style]
         if hair_t > 0:
             layers.append(Layer("hair", hair_t * hs, self.hair_coverage))
@@ -326,19 +353,19 @@ class Humanoid:
         """1 on the scalp above the hairline (high on the forehead, above the ears, low at the nape)."""
         hs = self.head
         head = self.joint("Head")
-        q = p - head
+        q = p[:, :3] - head
         around = q[:, 2] / np.maximum(np.hypot(q[:, 0], q[:, 2]), 1e-9)  # 1 at the front, -1 at the back
         hairline = (0.052 + 0.073 * around) * hs
         if self.spec.hair_style in ("medium", "long"):
             hairline = np.minimum(hairline, (0.01 + 0.1 * np.maximum(around, 0.0) + 0.03 * (1.0 - np.abs(around))) * hs)
         ear = (np.abs(np.abs(q[:, 0]) - 0.077 * hs) < 0.018 * hs) & (q[:, 1] < 0.065 * hs) & (np.abs(q[:, 2]) < 0.03 * hs)
         on_head = q[:, 1] > -0.06 * hs
-        return sdf.smoothstep(-0.004 * hs, 0.004 * hs, q[:, 1] - hairline) * on_head * ~ear
+        return sdf.smoothstep(-0.01 * hs, 0.01 * hs, q[:, 1] - hairline) * on_head * ~ear
 
     def beard_coverage(self, p: np.ndarray) -> np.ndarray:
         """1 on the jaw, chin and upper lip, leaving the mouth and cheeks bare."""
         hs = self.head
-        q = p - self.joint("Head")
+        q = p[:, :3] - self.joint("Head")
         front = sdf.smoothstep(-0.01 * hs, 0.02 * hs, q[:, 2])
         below = 1.0 - sdf.smoothstep(0.0, 0.008 * hs, q[:, 1] - (0.012 + 0.05 * (np.abs(q[:, 0]) / (0.07 * hs)) ** 2 * 0.9) * hs)
         chin = sdf.smoothstep(-0.085 * hs, -0.07 * hs, q[:, 1])
@@ -408,13 +435,13 @@ class Humanoid:
         """A flared frustum from the waist to the hem, elliptical (hips are wider than deep)."""
         s = self.scale
         hips = self.joint("Hips")
-        top_r = (0.172 if self.spec.sex == "female" else 0.16) * s * (1.0 + 0.15 * self.spec.weight) + 0.01 * s
+        top_r = (0.172 if self.spec.sex == "female" else 0.16) * s * (1.0 + 0.2 * max(self.spec.weight, 0.0)) + 0.015 * s
         length = waist_y - hem_y
         bottom_r = top_r + 0.22 * length
         centre = np.array((0.0, (waist_y + hem_y) / 2 - hips[1], -0.01 * s))
         squash = np.array((1.0, 1.0, 1.0 / 0.72))
 
         def skirt(p):
-            return sdf.frustum((p - centre) * squash, length / 2, bottom_r, top_r) * 0.72
+            return sdf.frustum((p - centre) * squash, length / 2, bottom_r, top_r)
 
         return Shape(f"{material}Skirt", "Hips", "Hips", skirt, 0.04 * s, material)

@@ -186,18 +186,23 @@ def track_video(reader: VideoReader, preview_path: Path, params: PoseParams, pro
                     raise BadInputError("VIDEO_TOO_LONG", f"The video is longer than {MAX_DURATION_SECONDS:.0f} seconds.")
                 det = estimator.detect(rgb)
                 detected.append(det is not None)
+                world.append(nan33 if det is None else det.world)
+                image.append(nan33 if det is None else det.image)
+                vis.append(np.zeros(NUM_LANDMARKS) if det is None else det.visibility)
                 if det is None:
                     preview_filter.reset()
-                    world.append(nan33), image.append(nan33), vis.append(np.zeros(NUM_LANDMARKS))
                     shown = None
                 else:
-                    world.append(det.world), image.append(det.image), vis.append(det.visibility)
                     shown = preview_filter(det.image[:, :2] / half_height) * half_height
-                if not _put(drawn, (bgr, shown, None if det is None else det.visibility), stop, encoder):
+                if not _put(drawn, (bgr, shown, vis[-1]), stop, encoder):
                     break
                 done = len(detected)
-                pct = int(TRACKING_SHARE * min(1.0, done / info.frame_count)) if info.frame_count else last_pct
-                if pct != last_pct:
+                if info.frame_count:  # each new percent when the container says how long the video is
+                    pct = int(TRACKING_SHARE * min(1.0, done / info.frame_count))
+                    report = pct != last_pct
+                else:  # else a frame count every second of video
+                    pct, report = 0, done % max(1, round(info.fps)) == 0
+                if report:
                     progress(float(pct), f"tracked {done} frames")
                     last_pct = pct
         _put(drawn, _END, stop, encoder)
@@ -260,19 +265,22 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     return Motion(status, gaps, world, G, root, contacts, scale)
 
 
-def _rounded(a: np.ndarray, digits: int) -> list:
-    return np.round(a, digits).tolist()
-
-
 def _contact_runs(mask: np.ndarray) -> list[list[int]]:
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return [[int(a), int(b) - 1] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
 
 
+def _frames_json(rows: np.ndarray, digits: int, present: np.ndarray | None = None) -> Iterator[str]:
+    """A (T, ...) array as a JSON list, one frame at a time (null where `present` is False)."""
+    yield "["
+    for t, row in enumerate(rows):
+        yield ("," if t else "") + (json.dumps(np.round(row, digits).tolist()) if present is None or present[t] else "null")
+    yield "]"
+
+
 def write_landmarks(path: Path, track: Track, motion: Motion, joints: np.ndarray, fps: float, width: int, height: int) -> None:
-    """landmarks.json: raw MediaPipe output and the cleaned landmarks and joints, with confidences."""
-    raw_image = np.concatenate([track.image, track.visibility[..., None]], axis=-1)
-    doc = {
+    """landmarks.json: raw MediaPipe output and the cleaned landmarks and joints, with confidences (streamed to disk)."""
+    head = {
         "version": 1,
         "fps": fps,
         "frames": len(track.detected),
@@ -281,17 +289,22 @@ def write_landmarks(path: Path, track: Track, motion: Motion, joints: np.ndarray
         "landmarkNames": list(LANDMARK_NAMES),
         "jointNames": list(skeleton.NAMES),
         "frameStatus": [cleanup.STATUS_NAMES[s] for s in motion.status],
-        "confidence": _rounded(np.where(track.detected, track.visibility[:, 11:].mean(axis=1), 0.0), 3),
-        "raw": {
-            "image": [_rounded(f, 2) if ok else None for f, ok in zip(raw_image, track.detected)],
-            "world": [_rounded(f, 4) if ok else None for f, ok in zip(track.world, track.detected)],
-        },
-        "cleaned": {"world": _rounded(motion.world, 4), "joints": _rounded(joints, 4)},
+        "confidence": np.round(np.where(track.detected, track.visibility[:, 11:].mean(axis=1), 0.0), 3).tolist(),
         "contacts": {f"{side}Foot": _contact_runs(motion.contacts[:, k]) for k, side in enumerate(SIDES)},
         "gaps": [{"startFrame": g.start, "endFrame": g.end, "flagged": g.flagged} for g in motion.gaps],
     }
+    raw_image = np.concatenate([track.image, track.visibility[..., None]], axis=-1)
     with path.open("w") as fh:
-        json.dump(doc, fh, separators=(",", ":"))
+        fh.write(json.dumps(head, separators=(",", ":"))[:-1])
+        fh.write(',"raw":{"image":')
+        fh.writelines(_frames_json(raw_image, 2, track.detected))
+        fh.write(',"world":')
+        fh.writelines(_frames_json(track.world, 4, track.detected))
+        fh.write('},"cleaned":{"world":')
+        fh.writelines(_frames_json(motion.world, 4))
+        fh.write(',"joints":')
+        fh.writelines(_frames_json(joints, 4))
+        fh.write("}}")
 
 
 def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:

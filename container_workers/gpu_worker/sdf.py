@@ -27,7 +27,8 @@ def round_cone(p: np.ndarray, a, b, ra: float, rb: float) -> np.ndarray:
     pa = p - a
     y = pa @ ba
     z = y - l2
-    x2 = np.einsum("ij,ij->i", pa * l2 - np.outer(y, ba), pa * l2 - np.outer(y, ba))
+    w = pa * l2 - y[:, None] * ba
+    x2 = np.einsum("ij,ij->i", w, w)
     y2, z2 = y * y * l2, z * z * l2
     k = np.sign(rr) * rr * rr * x2
     side = (np.sqrt(x2 * a2 * il2) + y * rr) * il2 - ra

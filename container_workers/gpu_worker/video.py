@@ -86,7 +86,6 @@ class PreviewWriter:
     _unusable: set[str] = set()  # codecs this process already failed to open (OpenCV logs an error each try)
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
-        self.size = size
         for codec in PREVIEW_CODECS:
             if codec in self._unusable:
                 continue
@@ -99,7 +98,7 @@ class PreviewWriter:
         raise RuntimeError(f"no usable video encoder among {PREVIEW_CODECS}")
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one BGR frame of exactly `size`."""
+        """Append one BGR frame of exactly the size given when opening."""
         self._writer.write(frame)
 
     def close(self) -> None:

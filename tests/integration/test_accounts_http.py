@@ -40,5 +40,7 @@ def test_register_login_refresh_me(stack):
     assert reused.status_code == 401 and reused.json()["error"]["code"] == "REFRESH_TOKEN_REUSED"
     assert post(stack, "/auth/refresh", {"refreshToken": pair["refreshToken"]}).status_code == 401  # family revoked
 
-    anonymous = requests.get(f"{stack.api_url}/users/me", timeout=30)
-    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "INVALID_TOKEN"
+    anonymous = requests.get(f"{stack.api_url}/users/me", timeout=30)  # refused before the authorizer runs
+    assert anonymous.status_code == 401 and set(anonymous.json()["error"]) == {"code", "message"}
+    forged = requests.get(f"{stack.api_url}/users/me", headers={"Authorization": "Bearer forged.token.here"}, timeout=30)
+    assert forged.status_code == 401 and forged.json()["error"]["code"] == "INVALID_TOKEN"

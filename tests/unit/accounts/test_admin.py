@@ -28,8 +28,8 @@ def test_listing_pages_through_every_user_without_a_scan(api, admin, monkeypatch
         params = "limit=10" + (f"&nextToken={token}" if token else "")
         reply = api.call("GET", f"/admin/users?{params}", token=admin["accessToken"])
         assert reply.status == 200, reply
-        pages.append(len(reply.json["users"]))
-        seen += [u["id"] for u in reply.json["users"]]
+        pages.append(len(reply.json["items"]))
+        seen += [u["id"] for u in reply.json["items"]]
         token = reply.json["nextToken"]
         if not token:
             break

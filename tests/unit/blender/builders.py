@@ -52,14 +52,24 @@ def textured_sphere(subdivisions: int = 2) -> bpy.types.Object:
     return obj
 
 
-def armature(a_pose: bool = False, prefix: str = "", name: str = "Avatar") -> bpy.types.Object:
-    """An armature of the shared skeleton in T-pose (or an A-pose rest with arms 45 degrees down)."""
-    rest = sk.rest_positions()
+def wavy_grid(n: int) -> trimesh.Trimesh:
+    """A height field of 2 (n-1)^2 triangles over a unit square (n=709 gives just over a million)."""
+    x, z = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n))
+    y = 0.05 * np.sin(12 * x) * np.cos(9 * z)
+    i = np.arange(n * n).reshape(n, n)
+    a, b, c, d = i[:-1, :-1].ravel(), i[:-1, 1:].ravel(), i[1:, :-1].ravel(), i[1:, 1:].ravel()
+    faces = np.vstack([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
+    return trimesh.Trimesh(np.stack([x.ravel(), y.ravel(), z.ravel()], 1), faces, process=False)
+
+
+def armature(a_pose: bool = False, prefix: str = "", name: str = "Avatar", scale: float = 1.0) -> bpy.types.Object:
+    """An armature of the shared skeleton (sized by `scale`) in T-pose, or an A-pose rest with arms 45 degrees down."""
+    rest = sk.rest_positions(scale)
     heads = {n: np.array(to_blender(rest[sk.INDEX[n]])) for n in sk.NAMES}
     tails = {}
     for n in sk.NAMES:
         kids = sk.children(n)
-        tails[n] = heads[kids[0]] if kids else heads[n] + np.array(to_blender(sk.END_SITES[n]))
+        tails[n] = heads[kids[0]] if kids else heads[n] + np.array(to_blender(sk.END_SITES[n])) * scale
     if a_pose:
         for side, sign in (("Left", 1), ("Right", -1)):
             pivot = heads[f"{side}Arm"].copy()
@@ -100,9 +110,9 @@ def animate(arm: bpy.types.Object, frames: int = FRAMES) -> None:
     bpy.context.scene.frame_start, bpy.context.scene.frame_end = 1, frames
 
 
-def avatar(a_pose: bool = False, animated: bool = True, prefix: str = "") -> bpy.types.Object:
-    """A rigged mannequin on the shared skeleton (optionally A-pose rest, optionally animated)."""
-    arm = armature(a_pose=a_pose, prefix=prefix)
+def avatar(a_pose: bool = False, animated: bool = True, prefix: str = "", scale: float = 1.0) -> bpy.types.Object:
+    """A rigged mannequin on the shared skeleton (optionally A-pose rest, animated, name-prefixed, resized)."""
+    arm = armature(a_pose=a_pose, prefix=prefix, scale=scale)
     mannequin.build(arm)
     if animated:
         animate(arm)
@@ -175,3 +185,33 @@ def write_bvh(path: Path, frames: int = FRAMES, fps: int = FPS) -> Path:
         lines.append(" ".join(f"{v:.4f}" for v in values))
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _euler_zxy(z: float, x: float, y: float) -> np.ndarray:
+    """BVH's local rotation for channels "Zrotation Xrotation Yrotation" (degrees): Rz @ Rx @ Ry."""
+    cz, sz, cx, sx, cy, sy = (f(math.radians(a)) for a in (z, x, y) for f in (math.cos, math.sin))
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    return rz @ rx @ ry
+
+
+def bvh_joint_positions(path: Path) -> np.ndarray:
+    """Forward kinematics of a BVH written by write_bvh: joint world positions (frames, joints, 3) in Blender metres."""
+    lines = path.read_text().splitlines()
+    motion = [list(map(float, line.split())) for line in lines[lines.index("MOTION") + 3 :] if line.strip()]
+    off = sk.offsets()
+    out = np.zeros((len(motion), len(sk.NAMES), 3))
+    for f, values in enumerate(motion):
+        world_rot, pos = {}, {}
+        for i, name in enumerate(sk.NAMES):
+            parent = sk.PARENTS[name]
+            rot = _euler_zxy(*values[3 + 3 * i : 6 + 3 * i])
+            if parent is None:
+                pos[name] = np.array(values[:3]) / sk.BVH_UNITS_PER_METRE
+                world_rot[name] = rot
+            else:
+                pos[name] = pos[parent] + world_rot[parent] @ off[i]
+                world_rot[name] = world_rot[parent] @ rot
+            out[f, i] = to_blender(pos[name])
+    return out

@@ -7,7 +7,10 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from container_workers.blender_worker import formats, scene, stats  # noqa: E402
+import numpy as np  # noqa: E402
+
+from container_workers.blender_worker import bone_map, formats, scene, stats  # noqa: E402
+from container_workers.common import skeleton  # noqa: E402
 from tests.unit.blender import builders  # noqa: E402
 
 RICH = ("glb", "gltf", "fbx", "usdz", "blend")
@@ -50,3 +53,30 @@ def reimport(path: Path, workdir: Path) -> stats.SceneStats:
 
 def no_progress(percent: float, message: str) -> None:
     """A progress callback that ignores reports."""
+
+
+def posed_joints(first_frame: int, count: int) -> np.ndarray:
+    """World positions (frames, joints, 3) of the shared-skeleton joints of the scene's armature, frame by frame."""
+    (arm,) = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
+    joints = bone_map.match([b.name for b in arm.data.bones])
+    out = np.zeros((count, len(skeleton.NAMES), 3))
+    for f in range(count):
+        bpy.context.scene.frame_set(first_frame + f)
+        world = np.array(arm.matrix_world)
+        for j, bone in joints.items():
+            out[f, skeleton.INDEX[j]] = (world @ np.r_[np.array(arm.pose.bones[bone].head), 1.0])[:3]
+    return out
+
+
+def worst_bone_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest angle in degrees between matching bone directions (joint -> its only child) of two joint tracks."""
+    worst = 0.0
+    for j in skeleton.NAMES:
+        kids = skeleton.children(j)
+        if len(kids) != 1:
+            continue
+        c = skeleton.INDEX[kids[0]]
+        u, v = a[:, c] - a[:, skeleton.INDEX[j]], b[:, c] - b[:, skeleton.INDEX[j]]
+        cos = np.einsum("ij,ij->i", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+        worst = max(worst, float(np.degrees(np.arccos(np.clip(cos, -1, 1))).max()))
+    return worst

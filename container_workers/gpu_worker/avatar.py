@@ -1,0 +1,84 @@
+"""TEXT_TO_AVATAR, parametric: prompt -> AvatarSpec -> distance-field humanoid -> mesh, skin weights, baked texture -> rigged GLB + thumbnail."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from container_workers.common import skeleton
+from container_workers.common.stage import Output, ProgressFn, StageResult
+from container_workers.gpu_worker import avatar_paint, gltf_writer, isosurface, prompt, render, skinning, uv_atlas
+from container_workers.gpu_worker.humanoid import Humanoid
+
+_VOXEL = 0.009  # marching-cubes voxel for a 1.75 m avatar and the default budget
+_VOXEL_RANGE = (0.0065, 0.013)
+_MC_TRIANGLES = 75_000  # about what _VOXEL gives for a 1.75 m avatar
+_OVERSAMPLE = 2.5  # marching cubes makes about this many times the budget before decimation
+
+
+def voxel_size(height: float, target_triangles: int) -> float:
+    """The marching-cubes voxel that yields about _OVERSAMPLE x the triangle budget for an avatar this tall."""
+    voxel = _VOXEL * np.sqrt(_MC_TRIANGLES / (_OVERSAMPLE * target_triangles))
+    return float(np.clip(voxel, *_VOXEL_RANGE) * height / 1.75)
+
+
+def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_size: int, progress: ProgressFn) -> tuple[gltf_writer.Mesh, gltf_writer.Skeleton, np.ndarray, Humanoid]:
+    """The skinned, textured avatar mesh, its skeleton, the texture (RGB) and the humanoid it came from."""
+    humanoid = Humanoid(spec, pose)
+    progress(10, "sculpting")
+    voxel = voxel_size(spec.height, target_triangles)
+    vertices, faces = isosurface.extract(humanoid.distance, *humanoid.bounds(), voxel)
+    vertices, faces = isosurface.decimate(vertices, faces, target_triangles)
+    vertices = isosurface.project(humanoid.distance, vertices, 0.25 * voxel)
+    normals = trimesh.Trimesh(vertices, faces, process=False).vertex_normals
+    progress(45, "skinning")
+    joints, weights, bones, rest = skinning.skin(humanoid, vertices, faces)
+    progress(60, "unwrapping")
+    charts, joint_chart = avatar_paint.charts(humanoid)
+    source, uv_faces, chart_uv, chart_of = uv_atlas.unwrap(rest[:, :3], faces, joint_chart[bones], charts)
+    uvs = uv_atlas.pack(chart_uv, chart_of, texture_size)
+    progress(70, "painting")
+    fields = humanoid.fields(vertices)
+    ao = avatar_paint.occlusion(humanoid.distance, vertices, normals, 0.025 * humanoid.scale)
+    margins = [fields.layered - d for d in fields.extras]
+    attributes = np.column_stack([rest, ao] + margins)[source]
+    texture = uv_atlas.bake(texture_size, uvs, uv_faces, attributes, avatar_paint.colour_function(humanoid, len(margins)))
+    material = gltf_writer.Material("avatar", texture_png=render.png_bytes(texture), roughness=0.75)
+    mesh = gltf_writer.Mesh("Avatar", vertices[source], uv_faces, normals[source], uvs, joints[source], weights[source], material)
+    return mesh, humanoid.skeleton(), texture, humanoid
+
+
+class ParametricAvatarGenerator:
+    """The classical TEXT_TO_AVATAR backend: a parametric humanoid on the shared skeleton, CPU only."""
+
+    name = "parametric"
+
+    def generate(self, inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
+        """Write avatar.glb (rigged) and thumbnail.png for params["prompt"] and params["seed"] (params already validated)."""
+        started = time.monotonic()
+        progress(2, "reading the prompt")
+        spec = prompt.parse(params["prompt"], params["seed"])
+        mesh, bones, texture, humanoid = build(spec, params["pose"], params["targetTriangles"], params["textureSize"], progress)
+        progress(85, "writing GLB")
+        path = gltf_writer.write_glb(workdir / "avatar.glb", [mesh], bones, name="TEXT_TO_AVATAR")
+        progress(92, "rendering thumbnail")
+        thumbnail = workdir / "thumbnail.png"
+        thumbnail.write_bytes(render.png_bytes(render.shaded(mesh.positions, mesh.indices, mesh.normals, mesh.uvs, texture, 512, yaw=20.0, pitch=5.0)))
+        progress(100, "done")
+        return StageResult(
+            outputs=[Output(path, "MODEL_3D", "glb"), Output(thumbnail, "IMAGE", "thumbnail")],
+            metadata={
+                "backend": self.name,
+                "attributes": spec.describe(),
+                "pose": params["pose"],
+                "heightMetres": round(float(mesh.positions[:, 1].max() - mesh.positions[:, 1].min()), 3),
+                "skeleton": "mixamo",
+                "joints": len(skeleton.NAMES),
+                "triangles": int(len(mesh.indices)),
+                "vertices": int(len(mesh.positions)),
+                "textureSize": params["textureSize"],
+                "seconds": round(time.monotonic() - started, 2),
+            },
+        )

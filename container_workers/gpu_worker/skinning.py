@@ -1,0 +1,76 @@
+"""Smooth skin weights for the humanoid: each vertex starts on the bone of the shape it lies on, then weights diffuse over the mesh."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+
+from container_workers.common import skeleton
+from container_workers.gpu_worker import sdf
+from container_workers.gpu_worker.humanoid import Humanoid
+
+MAX_INFLUENCES = 4
+SMOOTHING_ITERATIONS = 14
+_TORSO_BONES = ("Hips", "Spine", "Spine1", "Spine2")
+
+
+def adjacency(faces: np.ndarray, count: int) -> scipy.sparse.csr_matrix:
+    """The row-normalised vertex adjacency of a triangle mesh (each row averages a vertex's neighbours)."""
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    matrix = scipy.sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count)).tocsr()
+    matrix = ((matrix + matrix.T) > 0).astype(np.float64)
+    degree = np.asarray(matrix.sum(axis=1)).ravel()
+    return scipy.sparse.diags(1.0 / np.maximum(degree, 1.0)) @ matrix
+
+
+def rigid_weights(humanoid: Humanoid, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex weights (N, J) before smoothing, and each vertex's rest position and arm flag (N, 4), as in Fields.
+
+    Torso shapes are split between Hips, Spine, Spine1 and Spine2 by height; a skirt or coat tail hangs from the hips
+    and follows each thigh more towards its hem.
+    """
+    fields = humanoid.fields(vertices)
+    layered, extras, rest = fields.layered, fields.extras, fields.rest
+    bone = np.array([skeleton.INDEX[s.bone] for s in humanoid.shapes])[fields.nearest]
+    torso = np.isin(bone, [skeleton.INDEX[b] for b in _TORSO_BONES])
+    heights = np.array([humanoid.joint(b)[1] for b in _TORSO_BONES[1:]])
+    bone[torso] = np.array([skeleton.INDEX[b] for b in _TORSO_BONES])[np.searchsorted(heights, rest[torso, 1])]
+    weights = np.zeros((len(vertices), len(skeleton.NAMES)))
+    weights[np.arange(len(vertices)), bone] = 1.0
+    if extras:
+        margins = np.stack([layered - d for d in extras])
+        winner = np.argmax(margins, axis=0)
+        on_extra = margins[winner, np.arange(len(vertices))] > 0
+        for i, shape in enumerate(humanoid.extras):
+            on = on_extra & (winner == i)
+            weights[on] = 0.0
+            if shape.name.endswith("Skirt"):
+                weights[on] = _skirt_weights(humanoid, vertices[on])
+            else:
+                weights[on, skeleton.INDEX[shape.bone]] = 1.0
+    return weights, rest
+
+
+def _skirt_weights(humanoid: Humanoid, points: np.ndarray) -> np.ndarray:
+    hips = humanoid.joint("Hips")
+    knee = humanoid.joint("LeftLeg")
+    towards_hem = np.clip((hips[1] - points[:, 1]) / max(hips[1] - knee[1], 1e-6), 0.0, 1.0)
+    left = sdf.smoothstep(-0.06 * humanoid.scale, 0.06 * humanoid.scale, points[:, 0])
+    weights = np.zeros((len(points), len(skeleton.NAMES)))
+    weights[:, skeleton.INDEX["Hips"]] = 1.0 - 0.7 * towards_hem
+    weights[:, skeleton.INDEX["LeftUpLeg"]] = 0.7 * towards_hem * left
+    weights[:, skeleton.INDEX["RightUpLeg"]] = 0.7 * towards_hem * (1.0 - left)
+    return weights
+
+
+def skin(humanoid: Humanoid, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(joints (N, 4) uint8, weights (N, 4) summing to 1, dominant bone (N,), rest positions and arm flags (N, 4)) for a posed mesh."""
+    weights, rest = rigid_weights(humanoid, vertices)
+    average = adjacency(faces, len(vertices))
+    for _ in range(SMOOTHING_ITERATIONS):
+        weights = 0.5 * weights + 0.5 * (average @ weights)
+    order = np.argsort(-weights, axis=1, kind="stable")[:, :MAX_INFLUENCES]
+    top = np.take_along_axis(weights, order, axis=1)
+    top[top < 1e-3] = 0.0
+    top /= top.sum(axis=1, keepdims=True)
+    joints = np.where(top > 0, order, 0).astype(np.uint8)
+    return joints, top, order[:, 0], rest

@@ -1,0 +1,52 @@
+"""End-to-end fixtures: one real stack per session, CLI users, and the creator's motion capture and avatar runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import JOB_TIMEOUT, CliUser, Result, make_person_video
+from tests.stackutil import start_stack, stop_stack_process
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The running stack (emulator, API, event runner, real workers)."""
+    running = start_stack()
+    yield running
+    stop_stack_process(running.process)
+
+
+@pytest.fixture
+def cli(stack, tmp_path):
+    """A fresh registered user of the CLI."""
+    return CliUser(stack.api_url, tmp_path / "config").register()
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    """A directory of test media made in code (see the make_* helpers)."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def creator(stack, tmp_path_factory):
+    """The user whose motion capture and avatar the ANIMATE test combines: (user, project id, outputs dir)."""
+    user = CliUser(stack.api_url, tmp_path_factory.mktemp("creator")).register()
+    return user, user.project("creator"), tmp_path_factory.mktemp("creator-outputs")
+
+
+@pytest.fixture(scope="session")
+def mocap_run(creator, media_dir) -> Result:
+    """`ai3d run MOTION_CAPTURE --input astronaut.mp4 --wait` by the creator."""
+    user, project, out = creator
+    return user("run", "MOTION_CAPTURE", "--project", project, "--input", make_person_video(media_dir), "--wait",
+                "--out", out / "mocap", "--timeout", JOB_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def avatar_run(creator) -> Result:
+    """`ai3d run TEXT_TO_AVATAR --prompt ... --wait` by the creator."""
+    user, project, out = creator
+    return user("run", "TEXT_TO_AVATAR", "--project", project, "--prompt", "a tall knight in silver armour",
+                "--param", "seed=3", "--wait", "--out", out / "avatar", "--timeout", JOB_TIMEOUT)

@@ -1,0 +1,101 @@
+"""Every job type end to end through `ai3d run --wait`: real stack, real workers, outputs downloaded and checked."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trimesh
+
+from tests.e2e.helpers import JOB_TIMEOUT, make_box_glb, make_icosphere_glb, make_star_png
+from tests.gltf_validator import assert_valid
+
+pytestmark = pytest.mark.slow
+
+
+def downloaded(job: dict, out: Path) -> dict:
+    """The job's outputs by role, after checking each was saved whole under `out`."""
+    assert job["status"] == "COMPLETED" and job["progress"] == 100, job
+    assert job["outputs"], job
+    for output in job["outputs"]:
+        path = Path(output["path"])
+        assert path.parent == out and path.stat().st_size == output["sizeBytes"] > 0, output
+    return {o["role"]: o for o in job["outputs"]}
+
+
+def output_of(job: dict, kinds: tuple[str, ...], formats: tuple[str, ...]) -> dict:
+    """The first output of one of `kinds`, preferring `formats` in order."""
+    for fmt in formats:
+        for output in job["outputs"]:
+            if output["kind"] in kinds and output["format"] == fmt:
+                return output
+    raise AssertionError(f"no {kinds} output in {formats}: {job['outputs']}")
+
+
+def test_motion_capture_of_a_moving_person(creator, mocap_run):
+    _, _, out = creator
+    job = mocap_run.ok().json
+    outputs = downloaded(job, out / "mocap")
+    assert outputs["bvh"]["kind"] == "ANIMATION" and outputs["preview"]["kind"] == "VIDEO"
+    assert Path(outputs["bvh"]["path"]).read_text().startswith("HIERARCHY")
+    assert job["creditsUsed"] == 7  # 5 + 2 for the started 10 s of video
+    glb = output_of(job, ("ANIMATION", "MODEL_3D"), ("glb",))
+    assert Path(glb["path"]).read_bytes()[:4] == b"glTF"
+
+
+def test_text_to_avatar(creator, avatar_run):
+    _, _, out = creator
+    job = avatar_run.ok().json
+    downloaded(job, out / "avatar")
+    glb = output_of(job, ("MODEL_3D", "ANIMATION"), ("glb",))
+    assert_valid(glb["path"])
+    scene = trimesh.load(glb["path"])
+    assert sum(len(g.faces) for g in scene.geometry.values()) > 500
+
+
+def test_animate_the_captured_motion_onto_the_avatar(creator, mocap_run, avatar_run):
+    user, project, out = creator
+    assert mocap_run.code == 0 and avatar_run.code == 0, "ANIMATE needs the motion capture and avatar runs to succeed"
+    motion = output_of(mocap_run.json, ("ANIMATION",), ("bvh", "glb", "fbx"))
+    avatar = output_of(avatar_run.json, ("MODEL_3D", "ANIMATION"), ("glb", "fbx"))
+    result = user("run", "ANIMATE", "--project", project, "--input", avatar["assetId"], "--input", motion["assetId"],
+                  "--wait", "--out", out / "animate", "--timeout", JOB_TIMEOUT).ok()
+    job = result.json
+    assert job["inputs"] == {"avatarAssetId": avatar["assetId"], "motionAssetId": motion["assetId"]}
+    downloaded(job, out / "animate")
+    glb = output_of(job, ("ANIMATION",), ("glb",))
+    report = assert_valid(glb["path"])
+    assert report["info"]["animationCount"] >= 1
+
+
+def test_image_to_3d_of_an_image_with_alpha(cli, tmp_path):
+    project = cli.project()
+    asset = cli("upload", project, make_star_png(tmp_path)).ok().json
+    assert (asset["status"], asset["kind"]) == ("READY", "IMAGE")
+    job = cli("run", "IMAGE_TO_3D", "--project", project, "--input", asset["id"], "--param", "foreground=alpha", "--wait",
+              "--out", tmp_path / "out", "--timeout", JOB_TIMEOUT).ok().json
+    downloaded(job, tmp_path / "out")
+    glb = output_of(job, ("MODEL_3D",), ("glb",))
+    assert_valid(glb["path"])
+    mesh = trimesh.load(glb["path"], force="mesh")
+    assert len(mesh.faces) > 100 and mesh.is_watertight
+
+
+def test_convert_a_box_to_obj(cli, tmp_path):
+    project = cli.project()
+    job = cli("run", "CONVERT", "--project", project, "--input", make_box_glb(tmp_path), "--param", "format=obj", "--wait",
+              "--out", tmp_path / "out", "--timeout", JOB_TIMEOUT).ok().json
+    assert job["creditsUsed"] == 1
+    outputs = downloaded(job, tmp_path / "out")
+    obj = next(o for o in outputs.values() if o["format"] == "obj")
+    mesh = trimesh.load(obj["path"], force="mesh")
+    assert mesh.extents == pytest.approx([1, 1, 1], abs=1e-3) and len(mesh.faces) in (6, 12)
+
+
+def test_optimize_an_icosphere_to_half_its_triangles(cli, tmp_path):
+    project = cli.project()
+    job = cli("run", "OPTIMIZE", "--project", project, "--input", make_icosphere_glb(tmp_path), "--param", "ratio=0.5",
+              "--wait", "--out", tmp_path / "out", "--timeout", JOB_TIMEOUT).ok().json
+    assert job["params"] == {"ratio": 0.5}
+    outputs = downloaded(job, tmp_path / "out")
+    mesh = trimesh.load(outputs["model"]["path"], force="mesh")
+    assert 0.4 * 1280 <= len(mesh.faces) <= 0.6 * 1280
