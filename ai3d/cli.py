@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from ai3d.client import (DEFAULT_API, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, Client, TokenStore)
+from ai3d.client import DEFAULT_API, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Client, CliError, TokenStore
 from ai3d.progress import Progress, human_bytes
 
 # What the API accepts: extension -> (default kind, content type), and which extensions each kind takes.
@@ -175,7 +175,7 @@ def follow_job(client: Client, out: Output, job: dict, timeout: float | None = N
         def show(current: dict) -> None:
             stage = current.get("stage") or current["status"].lower()
             message = current.get("progressMessage") or ""
-            bar.update(current["progress"], f"{stage}: {message}" if message else stage)
+            bar.update(current["progress"], f"{stage}: {message}" if message and not message.startswith(stage) else message or stage)
 
         return client.wait_job(job["id"], show, timeout=timeout)
 

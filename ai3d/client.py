@@ -8,8 +8,9 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO
 
 import requests
 
@@ -117,9 +118,9 @@ class TokenStore:
 
 
 class MultipartFile:
-    """A multipart/form-data body (the form fields, then the file) read in blocks, reporting bytes as they go."""
+    """A multipart/form-data body (the form fields, then the file) read in blocks, reporting the file's bytes as they go."""
 
-    def __init__(self, fields: dict, path: Path, filename: str, content_type: str,
+    def __init__(self, fields: dict, file: BinaryIO, size: int, filename: str, content_type: str,
                  on_read: Callable[[int], None] = lambda n: None):
         self.boundary = uuid.uuid4().hex
         head = b"".join(f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
@@ -127,9 +128,9 @@ class MultipartFile:
         quoted = filename.replace('"', "%22").replace("\r", "").replace("\n", "")
         head += (f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
                  f"Content-Type: {content_type}\r\n\r\n").encode()
-        self._parts = [head, path, f"\r\n--{self.boundary}--\r\n".encode()]
-        self._length = len(head) + path.stat().st_size + len(self._parts[2])
-        self._file = None
+        self._file = file
+        self._parts = [head, file, f"\r\n--{self.boundary}--\r\n".encode()]
+        self._length = len(head) + size + len(self._parts[2])
         self._index, self._offset = 0, 0
         self.on_read = on_read
 
@@ -146,14 +147,12 @@ class MultipartFile:
         chunks, wanted = [], size if size >= 0 else self._length
         while wanted > 0 and self._index < len(self._parts):
             part = self._parts[self._index]
-            if isinstance(part, Path):
-                if self._file is None:
-                    self._file = open(part, "rb")
+            if part is self._file:
                 chunk = self._file.read(wanted)
                 if not chunk:
-                    self._file.close()
                     self._index += 1
                     continue
+                self.on_read(len(chunk))
             else:
                 chunk = part[self._offset:self._offset + wanted]
                 self._offset += len(chunk)
@@ -161,9 +160,7 @@ class MultipartFile:
                     self._index, self._offset = self._index + 1, 0
             chunks.append(chunk)
             wanted -= len(chunk)
-        data = b"".join(chunks)
-        self.on_read(len(data))
-        return data
+        return b"".join(chunks)
 
 
 class Client:
@@ -298,9 +295,10 @@ class Client:
         size = path.stat().st_size
         ticket = self.call("POST", f"/projects/{project_id}/assets",
                            {"filename": path.name, "contentType": content_type, "sizeBytes": size, "kind": kind})
-        body = MultipartFile(ticket["upload"]["fields"], path, path.name, content_type, on_read)
-        response = self._send("POST", ticket["upload"]["url"], data=body, headers={"Content-Type": body.content_type},
-                              timeout=max(self.timeout, 600))
+        with open(path, "rb") as handle:
+            body = MultipartFile(ticket["upload"]["fields"], handle, size, path.name, content_type, on_read)
+            response = self._send("POST", ticket["upload"]["url"], data=body, headers={"Content-Type": body.content_type},
+                                  timeout=max(self.timeout, 600))
         if not response.ok:
             raise s3_error(response)
         return ticket["asset"]

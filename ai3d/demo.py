@@ -8,11 +8,11 @@ import secrets
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ai3d.cli import Output, download_outputs, follow_job, upload_file
-from ai3d.client import DEFAULT_API, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, Client, TokenStore
+from ai3d.client import DEFAULT_API, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, Client, CliError, TokenStore
 
 BACKGROUND_BGR = (70, 80, 90)
 AVATAR_PROMPT = "a friendly astronaut in a white suit with short brown hair"
@@ -26,7 +26,7 @@ def person_frames(size: tuple[int, int] = (320, 240), seconds: float = 2.5, fps:
     person = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     width, height = size
     side = 0.75 * height  # the 512 px portrait scaled to three quarters of the frame's height
-    count = max(2, int(round(seconds * fps)))
+    count = max(2, round(seconds * fps))
     for i in range(count):
         t = i / (count - 1)
         centre = (width * (0.3 + 0.4 * t), height / 2 + 4 * math.sin(4 * math.pi * t))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from typing import TextIO
+from typing import Self, TextIO
 
 
 def human_bytes(count: float) -> str:
@@ -21,7 +21,7 @@ def render(fraction: float, label: str = "", detail: str = "", width: int = 80) 
     fraction = min(1.0, max(0.0, fraction))
     percent = f"{100 * fraction:3.0f}%"
     bar_width = max(10, min(30, width - len(label) - len(percent) - 5 - min(len(detail), 30)))
-    filled = int(round(bar_width * fraction))
+    filled = round(bar_width * fraction)
     line = f"{label} [{'#' * filled}{'-' * (bar_width - filled)}] {percent}" + (f" {detail}" if detail else "")
     line = line.lstrip()
     return line if len(line) <= width else line[:width - 1] + "…"
@@ -45,13 +45,14 @@ class Progress:
         self.update(self.done + amount)
 
     def update(self, done: float, detail: str | None = None) -> None:
-        """Set the done count and, optionally, the text after the bar; redraws at most every min_interval s."""
+        """Set the done count (and the text after the bar); redraw on new text, at the total, else every min_interval s."""
         changed = detail is not None and detail != self.detail
+        finished = done >= self.total > self.done
         self.done = done
         if detail is not None:
             self.detail = detail
         now = time.monotonic()
-        if self.enabled and (changed or now - self._last_draw >= self.min_interval or done >= self.total):
+        if self.enabled and (changed or finished or now - self._last_draw >= self.min_interval):
             self._draw()
             self._last_draw = now
 
@@ -74,7 +75,7 @@ class Progress:
         self.stream.flush()
         self._drawn = False
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

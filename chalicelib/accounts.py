@@ -22,8 +22,9 @@ from chalicelib.errors import (
     ValidationError,
 )
 from chalicelib.models import (
-    Base,
     EmailClaim,
+    LedgerEntry,
+    Marker,
     RefreshToken,
     Throttle,
     TokenFamily,
@@ -358,9 +359,11 @@ def delete_me(principal: tokens.Principal) -> None:
     with TokenFamily.batch_write() as batch:
         for family in _families(user.id):
             batch.delete(family)
-    with Base.batch_write() as batch:
-        for item in Base.query(f"USER#{user.id}"):  # ledger entries and grant markers
-            batch.delete(item)
+    # Per model, never through Base: a query on Base would hand its index-less connection to every model.
+    for model, prefix in ((LedgerEntry, "LEDGER#"), (Marker, "GRANT#")):
+        with model.batch_write() as batch:
+            for item in model.query(f"USER#{user.id}", model.sk.startswith(prefix)):
+                batch.delete(item)
 
 
 # ---------------------------------------------------------------- admin

@@ -137,6 +137,7 @@ def main() -> None:
             cpu_raw.append((c1.user + c1.system - c0.user - c0.system) / frames)
             cpu_stage.append((c2.user + c2.system - c1.user - c1.system) / frames)
         best_raw = min(raw) / frames
+        print(f"load average (other processes share these {os.cpu_count()} cores): {os.getloadavg()[0]:.2f}")
         print(f"fps clip: {frames} frames {SIZE[0]}x{SIZE[1]}, detected {meta['detectedFrames']}, preview codec {meta['previewCodec']}")
         print(f"raw MediaPipe Pose.process alone:    {1 / best_raw:6.1f} fps  (rounds: {fmt(frames, raw)})")
         print(f"stage, steady tracking phase:        {1 / min(steady):6.1f} fps  (rounds: {fmt(1, steady)})"

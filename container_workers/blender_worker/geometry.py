@@ -42,11 +42,14 @@ def sample_surface(verts: np.ndarray, tris: np.ndarray, count: int, rng: np.rand
     return np.vstack([points, corners])
 
 
+def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", x, y)
+
+
 def _closest_points(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """The closest point to each p on the triangle (a, b, c), vectorised (Ericson, Real-Time Collision Detection 5.1.5)."""
-    dot = lambda x, y: np.einsum("ij,ij->i", x, y)  # noqa: E731
     ab, ac, ap, bp, cp = b - a, c - a, p - a, p - b, p - c
-    d1, d2, d3, d4, d5, d6 = dot(ab, ap), dot(ac, ap), dot(ab, bp), dot(ac, bp), dot(ab, cp), dot(ac, cp)
+    d1, d2, d3, d4, d5, d6 = _dot(ab, ap), _dot(ac, ap), _dot(ab, bp), _dot(ac, bp), _dot(ab, cp), _dot(ac, cp)
     va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
     with np.errstate(divide="ignore", invalid="ignore"):
         denom = va + vb + vc
@@ -80,7 +83,7 @@ def distances_to_surface(points: np.ndarray, verts: np.ndarray, tris: np.ndarray
 def surface_error(ref: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray], samples: int = 100_000, seed: int = 0) -> dict:
     """Symmetric Hausdorff and mean surface distance between two meshes, relative to the first's bounding-box diagonal."""
     rng = np.random.default_rng(seed)
-    samples = min(samples, 20 * max(len(ref[1]), len(other[1])))  # small meshes need fewer samples
+    samples = min(samples, 10 * max(len(ref[1]), len(other[1])))  # small meshes need fewer samples
     diagonal = float(np.linalg.norm(ref[0].max(axis=0) - ref[0].min(axis=0))) or 1.0
     there = distances_to_surface(sample_surface(*ref, samples, rng), *other)
     back = distances_to_surface(sample_surface(*other, samples, rng), *ref)

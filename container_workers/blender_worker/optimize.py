@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import bpy
-import bmesh  # after bpy: Blender's modules load with it
 
 from container_workers.blender_worker import formats, geometry, scene, stats
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
@@ -49,6 +48,8 @@ def _validate(params: dict) -> dict:
 
 def clean_meshes(merge_distance: float) -> None:
     """Merge vertices closer than `merge_distance`, drop loose vertices and edges, make face normals consistent."""
+    import bmesh  # only importable once bpy has loaded Blender
+
     for mesh in {o.data for o in stats.mesh_objects()}:
         bm = bmesh.new()
         bm.from_mesh(mesh)
@@ -119,7 +120,8 @@ def optimize(inputs: dict[str, Path], params: dict, workdir: Path, progress: Pro
         raise BadInputError("EMPTY_MODEL", "the model has no triangles to optimize")
     wants_decimation = p["target"] is not None or (p["ratio"] or 1) < 1 or p["lods"]
     if "morphs" in before.features and wants_decimation:
-        raise BadInputError("CANNOT_DECIMATE_MORPHS", "meshes with shape keys (morph targets) cannot be decimated; optimize without a triangle budget")
+        raise BadInputError("CANNOT_DECIMATE_MORPHS",
+                            "meshes with shape keys (morph targets) cannot be decimated; optimize without a triangle budget")
     original = geometry.world_triangles()
     progress(15, "cleaning meshes")
     clean_meshes(p["merge"])
@@ -141,6 +143,7 @@ def optimize(inputs: dict[str, Path], params: dict, workdir: Path, progress: Pro
     for i, ratio in enumerate(p["lods"], start=1):
         progress(75 + 20 * i / len(p["lods"]), f"making LOD {i}")
         decimate_to(max(4, round(ratio * after.triangles)))
+        smooth_by_angle()
         lod = formats.save("glb", workdir / f"lod{i}", draco=draco)
         outputs.append(Output(lod, kind, f"lod{i}"))
         lods.append({"role": f"lod{i}", "ratio": ratio, "triangles": stats.describe().triangles, "bytes": lod.stat().st_size,

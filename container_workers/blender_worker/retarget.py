@@ -91,7 +91,7 @@ class Rig:
     leg: float  # rest leg length (thigh + shin), world units
 
     @classmethod
-    def of(cls, obj: bpy.types.Object, joints: dict[str, str]) -> "Rig":
+    def of(cls, obj: bpy.types.Object, joints: dict[str, str]) -> Rig:
         """Read an armature's rest pose and work out its T-pose frame (`joints`: shared joint -> bone, with Hips)."""
         world = np.array(obj.matrix_world)
         rest = {j: world @ np.array(obj.data.bones[b].matrix_local) for j, b in joints.items()}
@@ -170,6 +170,7 @@ def _solve(src: Rig, dst: Rig, posed: dict[str, np.ndarray]) -> tuple[dict[str, 
     posed_dst, basis = {}, {}
 
     def visit(bone: bpy.types.Bone) -> None:
+        """Pose `bone` (parents are posed first) and recurse into its children."""
         rest = np.array(bone.matrix_local)
         if bone.parent:
             base = posed_dst[bone.parent.name] @ (np.linalg.inv(np.array(bone.parent.matrix_local)) @ rest)

@@ -168,7 +168,7 @@ def _check_ply(path: Path) -> None:
 
 def _check_obj(path: Path) -> None:
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        libs = [m.group(1).decode("utf-8", "replace").strip() for m in re.finditer(rb"^mtllib[ \t]+(.+)$", mm, re.M)]
+        libs = [m.group(1).decode("utf-8", "replace").strip() for m in re.finditer(rb"^mtllib[ \t]+(.+)$", mm, re.MULTILINE)]
     for lib in libs:
         if not (path.parent / lib).resolve().is_relative_to(path.parent.resolve()):
             raise BadInputError("EXTERNAL_REFERENCE", f"{path.name} refers to a material file outside the upload: {lib[:80]}")
@@ -213,6 +213,7 @@ class _FbxScan:
         self.total = 0
 
     def walk(self, pos: int, end: int, depth: int, name: str) -> None:
+        """Check the records from `pos` to `end` (one nesting level) and everything inside them."""
         if depth > 64:
             raise _corrupt(f"{name}: FBX nesting is deeper than 64 levels")
         size = self.header.size

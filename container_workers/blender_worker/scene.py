@@ -6,9 +6,9 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import bpy
 
@@ -55,6 +55,7 @@ class _Watchdog(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
+        """Poll until stopped; past a cap, interrupt the task thread repeatedly, then end the process."""
         tripped_at = 0.0
         while not self.done.wait(self.poll_s):
             now, rss = time.monotonic(), rss_bytes()
@@ -71,6 +72,7 @@ class _Watchdog(threading.Thread):
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target_thread), ctypes.py_object(_LimitExceeded))
 
     def stop(self) -> None:
+        """Stop polling and cancel an interrupt not yet delivered."""
         self.done.set()
         self.join()
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target_thread), None)

@@ -105,7 +105,7 @@ def _trs_matrix(translation, quat) -> np.ndarray:
 
 
 def normalized_weights(weights: np.ndarray) -> np.ndarray:
-    """Float32 weights whose rows sum to 1 in float32 arithmetic (the residue goes to each row's largest weight)."""
+    """Float32 weights whose rows sum to 1 within float32 rounding, as glTF asks (the residue goes to each row's largest weight)."""
     w = np.asarray(weights, dtype=np.float64)
     w = (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
     rows = np.arange(len(w))

@@ -33,7 +33,7 @@ class Result:
         """stdout parsed as JSON."""
         return json.loads(self.out)
 
-    def ok(self) -> "Result":
+    def ok(self) -> Result:
         """Assert the command succeeded; self."""
         assert self.code == 0, f"exit {self.code}: {self.err.strip()[-2000:]}"
         return self
@@ -63,7 +63,7 @@ class CliUser:
                     os.environ[key] = value
         return Result(code, out.getvalue(), err.getvalue())
 
-    def register(self) -> "CliUser":
+    def register(self) -> CliUser:
         """Sign up through the CLI; self."""
         self("register", "--email", self.email, "--name", "E2E").ok()
         return self

@@ -64,7 +64,8 @@ def _ai3d(home: Path, *argv: str, stdin: str | None = None) -> subprocess.Comple
     """The installed `ai3d` entry point as a subprocess."""
     env = dict(os.environ, XDG_CONFIG_HOME=str(home))
     env.pop("AI3D_PASSWORD", None)
-    return subprocess.run([str(AI3D), *argv], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run([str(AI3D), *argv], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 @pytest.mark.skipif(not AI3D.exists(), reason="run `make setup` (pip install -e .) to install the ai3d entry point")

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import trimesh
 
+from ai3d.demo import pick_output
 from tests.e2e.helpers import JOB_TIMEOUT, make_box_glb, make_icosphere_glb, make_star_png
 from tests.gltf_validator import assert_valid
 
@@ -22,15 +23,6 @@ def downloaded(job: dict, out: Path) -> dict:
     return {o["role"]: o for o in job["outputs"]}
 
 
-def output_of(job: dict, kinds: tuple[str, ...], formats: tuple[str, ...]) -> dict:
-    """The first output of one of `kinds`, preferring `formats` in order."""
-    for fmt in formats:
-        for output in job["outputs"]:
-            if output["kind"] in kinds and output["format"] == fmt:
-                return output
-    raise AssertionError(f"no {kinds} output in {formats}: {job['outputs']}")
-
-
 def test_motion_capture_of_a_moving_person(creator, mocap_run):
     _, _, out = creator
     job = mocap_run.ok().json
@@ -38,7 +30,7 @@ def test_motion_capture_of_a_moving_person(creator, mocap_run):
     assert outputs["bvh"]["kind"] == "ANIMATION" and outputs["preview"]["kind"] == "VIDEO"
     assert Path(outputs["bvh"]["path"]).read_text().startswith("HIERARCHY")
     assert job["creditsUsed"] == 7  # 5 + 2 for the started 10 s of video
-    glb = output_of(job, ("ANIMATION", "MODEL_3D"), ("glb",))
+    glb = pick_output(job, ("ANIMATION", "MODEL_3D"), ("glb",))
     assert Path(glb["path"]).read_bytes()[:4] == b"glTF"
 
 
@@ -46,7 +38,7 @@ def test_text_to_avatar(creator, avatar_run):
     _, _, out = creator
     job = avatar_run.ok().json
     downloaded(job, out / "avatar")
-    glb = output_of(job, ("MODEL_3D", "ANIMATION"), ("glb",))
+    glb = pick_output(job, ("MODEL_3D", "ANIMATION"), ("glb",))
     assert_valid(glb["path"])
     scene = trimesh.load(glb["path"])
     assert sum(len(g.faces) for g in scene.geometry.values()) > 500
@@ -55,14 +47,14 @@ def test_text_to_avatar(creator, avatar_run):
 def test_animate_the_captured_motion_onto_the_avatar(creator, mocap_run, avatar_run):
     user, project, out = creator
     assert mocap_run.code == 0 and avatar_run.code == 0, "ANIMATE needs the motion capture and avatar runs to succeed"
-    motion = output_of(mocap_run.json, ("ANIMATION",), ("bvh", "glb", "fbx"))
-    avatar = output_of(avatar_run.json, ("MODEL_3D", "ANIMATION"), ("glb", "fbx"))
+    motion = pick_output(mocap_run.json, ("ANIMATION",), ("bvh", "glb", "fbx"))
+    avatar = pick_output(avatar_run.json, ("MODEL_3D", "ANIMATION"), ("glb", "fbx"))
     result = user("run", "ANIMATE", "--project", project, "--input", avatar["assetId"], "--input", motion["assetId"],
                   "--wait", "--out", out / "animate", "--timeout", JOB_TIMEOUT).ok()
     job = result.json
     assert job["inputs"] == {"avatarAssetId": avatar["assetId"], "motionAssetId": motion["assetId"]}
     downloaded(job, out / "animate")
-    glb = output_of(job, ("ANIMATION",), ("glb",))
+    glb = pick_output(job, ("ANIMATION",), ("glb",))
     report = assert_valid(glb["path"])
     assert report["info"]["animationCount"] >= 1
 
@@ -74,7 +66,7 @@ def test_image_to_3d_of_an_image_with_alpha(cli, tmp_path):
     job = cli("run", "IMAGE_TO_3D", "--project", project, "--input", asset["id"], "--param", "foreground=alpha", "--wait",
               "--out", tmp_path / "out", "--timeout", JOB_TIMEOUT).ok().json
     downloaded(job, tmp_path / "out")
-    glb = output_of(job, ("MODEL_3D",), ("glb",))
+    glb = pick_output(job, ("MODEL_3D",), ("glb",))
     assert_valid(glb["path"])
     mesh = trimesh.load(glb["path"], force="mesh")
     assert len(mesh.faces) > 100 and mesh.is_watertight

@@ -1,0 +1,1 @@
+"""Tests of the Blender worker stages (real bpy)."""

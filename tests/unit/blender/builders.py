@@ -158,6 +158,7 @@ def write_bvh(path: Path, frames: int = FRAMES, fps: int = FPS) -> Path:
     lines = ["HIERARCHY"]
 
     def emit(name: str, depth: int) -> None:
+        """Write a joint's HIERARCHY block and its children's."""
         ind = "\t" * depth
         root = sk.PARENTS[name] is None
         o = off[sk.INDEX[name]]

@@ -73,3 +73,28 @@ def test_obj_with_materials_is_a_zip_with_mtl_and_texture(static_sources, tmp_pa
     assert out.suffix == ".zip"
     names = sorted(zipfile.ZipFile(out).namelist())
     assert names == ["Checker.png", "model.mtl", "model.obj"] or (len(names) == 3 and names[1:] == ["model.mtl", "model.obj"])
+
+
+@pytest.fixture(scope="module")
+def morph_source(tmp_path_factory):
+    """A sphere with one shape key (morph target), as GLB."""
+    from container_workers.blender_worker import scene
+    from tests.unit.blender import builders
+
+    scene.reset()
+    obj = builders.textured_sphere()
+    obj.shape_key_add(name="Basis")
+    obj.shape_key_add(name="Puff").data[0].co = (0, 0, 2)
+    return builders.export_raw("glb", tmp_path_factory.mktemp("morph") / "puff")
+
+
+@pytest.mark.parametrize("target", RICH)
+def test_morph_targets_round_trip(morph_source, target, tmp_path):
+    out = convert({"model": morph_source}, {"format": target}, tmp_path, no_progress).outputs[0].path
+    assert "morphs" in reimport(out, tmp_path).features
+
+
+def test_morph_targets_refused_by_obj(morph_source, tmp_path):
+    with pytest.raises(BadInputError) as err:
+        convert({"model": morph_source}, {"format": "obj"}, tmp_path, no_progress)
+    assert err.value.code == "FORMAT_CANNOT_HOLD" and "morphs" in err.value.message

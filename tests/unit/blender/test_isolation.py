@@ -60,6 +60,7 @@ RUNNER = textwrap.dedent(
 
 
 def run(tmp_path: Path, inputs: list[Path], *tasks: str) -> list[dict]:
+    """Run the named tasks in a row in one fresh Python process; return each one's outputs and metadata."""
     work = tmp_path / "-".join(tasks)
     done = subprocess.run([sys.executable, "-c", RUNNER, str(work), *map(str, inputs), *tasks],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)

@@ -19,6 +19,7 @@ from tests.unit.blender.conftest import no_progress, reimport
 
 
 def refused(path: Path, workdir: Path, target: str = "glb") -> BadInputError:
+    """The BadInputError converting `path` raises."""
     with pytest.raises(BadInputError) as err:
         convert({"model": path}, {"format": target}, workdir, no_progress)
     return err.value

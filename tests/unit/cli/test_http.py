@@ -7,6 +7,7 @@ import stat
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -142,7 +143,7 @@ def test_upload_waits_until_ready_and_download_returns_the_same_bytes(ai3d, user
     assert asset["metadata"]["width"] == 48
     downloaded = ai3d("download", asset["id"], "--out", tmp_path / "dl", "--api", user["api"], "--json")
     assert downloaded.code == 0
-    assert (tmp_path / "dl" / "photo.png").read_bytes() == path.read_bytes() == open(downloaded.json["path"], "rb").read()
+    assert (tmp_path / "dl" / "photo.png").read_bytes() == path.read_bytes() == Path(downloaded.json["path"]).read_bytes()
     shown = ai3d("projects", "show", project, "--api", user["api"])
     assert asset["id"] in shown.out and "READY" in shown.out
 

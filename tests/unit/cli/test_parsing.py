@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from ai3d.cli import build_parser, content_type, guess_kind, job_inputs, main, parse_param, parse_params
+from ai3d.cli import (
+    build_parser,
+    content_type,
+    guess_kind,
+    job_inputs,
+    main,
+    parse_param,
+    parse_params,
+)
 from ai3d.client import CliError
 
 ASSET_A = "0b6c1f7e-5d2a-4c1b-9e8f-1234567890ab"

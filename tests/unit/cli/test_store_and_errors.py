@@ -8,7 +8,15 @@ import pytest
 import requests
 from werkzeug.formparser import parse_form_data
 
-from ai3d.client import CliError, MultipartFile, TokenStore, api_error, config_dir, exit_code_for, s3_error
+from ai3d.client import (
+    CliError,
+    MultipartFile,
+    TokenStore,
+    api_error,
+    config_dir,
+    exit_code_for,
+    s3_error,
+)
 
 
 def test_config_dir_follows_xdg(config_home, monkeypatch, tmp_path):
@@ -79,15 +87,16 @@ def test_multipart_body_streams_fields_then_the_file(tmp_path):
     path = tmp_path / "clip.mp4"
     path.write_bytes(data)
     seen = []
-    body = MultipartFile({"key": "uploads/k", "Content-Type": "video/mp4", "policy": "abc="}, path, 'we"ird.mp4',
-                         "video/mp4", on_read=seen.append)
     chunks = []
-    while chunk := body.read(8192):
-        chunks.append(chunk)
+    with open(path, "rb") as handle:
+        body = MultipartFile({"key": "uploads/k", "Content-Type": "video/mp4", "policy": "abc="}, handle, len(data),
+                             'we"ird.mp4', "video/mp4", on_read=seen.append)
+        while chunk := body.read(8192):
+            chunks.append(chunk)
     raw = b"".join(chunks)
-    assert len(raw) == len(body) == sum(seen)
+    assert len(raw) == len(body) and sum(seen) == len(data)
     assert max(len(c) for c in chunks) <= 8192
-    stream, form, files = parse_form_data({"wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw)),
+    _, form, files = parse_form_data({"wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw)),
                                            "CONTENT_TYPE": body.content_type, "REQUEST_METHOD": "POST"})
     assert dict(form) == {"key": "uploads/k", "Content-Type": "video/mp4", "policy": "abc="}
     assert files["file"].read() == data and files["file"].content_type == "video/mp4"
@@ -97,6 +106,7 @@ def test_multipart_body_streams_fields_then_the_file(tmp_path):
 def test_multipart_read_all_at_once(tmp_path):
     path = tmp_path / "a.png"
     path.write_bytes(b"\x89PNG" * 10)
-    body = MultipartFile({"key": "k"}, path, "a.png", "image/png")
-    raw = body.read()
-    assert len(raw) == len(body) and body.read() == b""
+    with open(path, "rb") as handle:
+        body = MultipartFile({"key": "k"}, handle, 40, "a.png", "image/png")
+        raw = body.read()
+        assert len(raw) == len(body) and body.read() == b""
