@@ -235,10 +235,13 @@ def refresh(data: dict) -> dict:
             tx.update(family, [TokenFamily.ttl.set(item.ttl)], condition=TokenFamily.revoked == False)
             tx.save(item, condition=RefreshToken.pk.does_not_exist())
     except TransactWriteError:
-        record = _get(RefreshToken, record.pk, record.sk)
-        if record is not None and record.used:  # another request rotated it first: two uses of one token
+        current = _get(RefreshToken, record.pk, record.sk)
+        if current is not None and current.used:  # another request rotated it first: two uses of one token
             raise _reused(record.family_id) from None
-        raise _refused() from None
+        family = _get(TokenFamily, family.pk, family.sk)
+        if current is None or family is None or family.revoked:  # expired, logged out or revoked meanwhile
+            raise _refused() from None
+        raise  # not a verdict on the token (throughput, service error): a 500 keeps the session
     return _token_pair(user, new_token)
 
 

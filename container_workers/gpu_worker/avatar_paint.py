@@ -7,7 +7,7 @@ import numpy as np
 
 from container_workers.common import skeleton
 from container_workers.gpu_worker import sdf
-from container_workers.gpu_worker.humanoid import Humanoid
+from container_workers.gpu_worker.humanoid import BROW_Y, EYE, MOUTH_Y, Humanoid
 from container_workers.gpu_worker.uv_atlas import Chart
 
 MATERIALS = ("skin", "hair", "beard", "top", "dress", "outer", "bottom", "feet", "hands", "head")
@@ -85,7 +85,7 @@ def _face(humanoid: Humanoid, rest: np.ndarray, colour: np.ndarray) -> np.ndarra
     q = (rest - humanoid.joint("Head")) / humanoid.head
     front = q[:, 2] > 0.04
     for side in (1.0, -1.0):
-        ex, ey = q[:, 0] - side * 0.031, q[:, 1] - 0.045
+        ex, ey = q[:, 0] - side * EYE[0], q[:, 1] - EYE[1]
         eye = front & ((ex / 0.0135) ** 2 + (ey / 0.0072) ** 2 < 1.0)
         colour[eye] = (0.93, 0.91, 0.88)
         radius = np.hypot(ex, ey)
@@ -95,14 +95,14 @@ def _face(humanoid: Humanoid, rest: np.ndarray, colour: np.ndarray) -> np.ndarra
         lid = front & (np.abs(ex) < 0.0145) & (ey > 0.0) & (np.abs((ex / 0.0135) ** 2 + (ey / 0.0072) ** 2 - 1.0) < 0.28)
         colour[lid] = (0.14, 0.1, 0.09)
         u = (q[:, 0] - side * 0.034) / 0.018
-        arc = 0.068 + 0.005 * (1.0 - u ** 2)
+        arc = BROW_Y + 0.005 * (1.0 - u ** 2)
         brow = front & (np.abs(u) < 1.0) & (np.abs(q[:, 1] - arc) < 0.0028 * (1.0 - 0.4 * np.abs(u)))
         colour[brow] = np.asarray(spec.hair_rgb) / 255.0 * 0.75
         cheek = front & (np.hypot(q[:, 0] - side * 0.045, q[:, 1] - 0.012) < 0.022)
         colour[cheek] = _mix(colour[cheek], (0.85, 0.45, 0.42), np.full(int(cheek.sum()), 0.08))
-    lips = front & ((q[:, 0] / 0.021) ** 2 + ((q[:, 1] + 0.026) / 0.0075) ** 2 < 1.0)
+    lips = front & ((q[:, 0] / 0.021) ** 2 + ((q[:, 1] - MOUTH_Y) / 0.0075) ** 2 < 1.0)
     colour[lips] = _mix(colour[lips], (0.72, 0.33, 0.36), np.full(int(lips.sum()), 0.45))
-    colour[front & (np.abs(q[:, 1] + 0.026) < 0.0011) & (np.abs(q[:, 0]) < 0.019)] *= 0.55
+    colour[front & (np.abs(q[:, 1] - MOUTH_Y) < 0.0011) & (np.abs(q[:, 0]) < 0.019)] *= 0.55
     return colour
 
 

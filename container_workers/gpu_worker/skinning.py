@@ -30,7 +30,7 @@ def rigid_weights(humanoid: Humanoid, vertices: np.ndarray) -> tuple[np.ndarray,
     """
     fields = humanoid.fields(vertices)
     layered, extras, rest = fields.layered, fields.extras, fields.rest
-    bone = np.array([skeleton.INDEX[s.bone] for s in humanoid.shapes])[fields.nearest]
+    bone = np.array([skeleton.INDEX[s.joint] for s in humanoid.shapes])[fields.nearest]
     torso = np.isin(bone, [skeleton.INDEX[b] for b in _TORSO_BONES])
     heights = np.array([humanoid.joint(b)[1] for b in _TORSO_BONES[1:]])
     bone[torso] = np.array([skeleton.INDEX[b] for b in _TORSO_BONES])[np.searchsorted(heights, rest[torso, 1])]
@@ -46,7 +46,7 @@ def rigid_weights(humanoid: Humanoid, vertices: np.ndarray) -> tuple[np.ndarray,
             if shape.name.endswith("Skirt"):
                 weights[on] = _skirt_weights(humanoid, vertices[on])
             else:
-                weights[on, skeleton.INDEX[shape.bone]] = 1.0
+                weights[on, skeleton.INDEX[shape.joint]] = 1.0
     return weights, rest
 
 

@@ -70,7 +70,10 @@ def test_concurrent_uses_of_one_refresh_token_succeed_once(api, serialized_dynam
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = Counter(pool.map(use, range(8)))
-    assert outcomes == {"rotated": 1, "REFRESH_TOKEN_REUSED": 7}
+    # One wins. The others see the token used (and revoke the family), or, having read it just before the
+    # winner's commit, find the family already revoked by one of them.
+    assert outcomes["rotated"] == 1 and outcomes["REFRESH_TOKEN_REUSED"] >= 1
+    assert outcomes["rotated"] + outcomes["REFRESH_TOKEN_REUSED"] + outcomes["INVALID_REFRESH_TOKEN"] == 8
     families = table_items("FAMILY#")
     assert len(families) == 1 and families[0]["revoked"] == {"BOOL": True}  # a token used twice ends the session
 

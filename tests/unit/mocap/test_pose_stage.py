@@ -37,7 +37,7 @@ def test_outputs_and_metadata(walk_run):
     assert meta["detectedFrames"] >= 70 and meta["flaggedGaps"] == []
     assert meta["detectedFrames"] + meta["interpolatedFrames"] + meta["heldFrames"] == 75
     assert 0 < meta["meanConfidence"] <= 1
-    assert meta["previewCodec"] in ("avc1", "mp4v")
+    assert meta["previewCodec"] == "h264"
     json.dumps(meta)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from container_workers.common.stage import BadInputError
-from container_workers.gpu_worker.video import PREVIEW_CODECS, PreviewWriter, VideoReader
+from container_workers.gpu_worker.video import PreviewWriter, VideoReader
 
 import media
 
@@ -36,11 +36,14 @@ def test_unreadable_files_are_bad_input(tmp_path, content):
     assert err.value.code == "UNREADABLE_VIDEO"
 
 
-def test_preview_writer_produces_a_readable_mp4(tmp_path):
-    writer = PreviewWriter(tmp_path / "p.mp4", 25.0, (160, 120))
+def test_preview_writer_produces_a_browser_playable_h264_mp4(tmp_path):
+    writer = PreviewWriter(tmp_path / "p.mp4", 25.0, (161, 121))  # odd sizes are padded for yuv420p
     for i in range(10):
-        writer.write(np.full((120, 160, 3), 20 * i, np.uint8))
+        writer.write(np.full((121, 161, 3), 20 * i, np.uint8))
     writer.close()
-    assert writer.codec in PREVIEW_CODECS
     cap = cv2.VideoCapture(str(tmp_path / "p.mp4"))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 10 and cap.get(cv2.CAP_PROP_FPS) == 25.0
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+    assert fourcc in ("avc1", "h264")
+    data = (tmp_path / "p.mp4").read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart: playable while downloading
