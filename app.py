@@ -11,6 +11,7 @@ from chalicelib.observability import logger
 
 app = Chalice(app_name="ai3d")
 app.api.cors = True
+JSON_HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}  # errors are readable by the SPA too
 
 
 # ---------------------------------------------------------------- cross-cutting
@@ -42,11 +43,11 @@ def errors_and_auth(event, get_response):
         return get_response(event)
     except AppError as exc:
         logger.info("request refused", extra={"status": exc.status, "code": exc.code})
-        return Response(body=exc.body(), status_code=exc.status, headers={"Content-Type": "application/json", **exc.headers})
+        return Response(body=exc.body(), status_code=exc.status, headers={**JSON_HEADERS, **exc.headers})
     except Exception:
         logger.exception("unhandled error")
         return Response(body={"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}, status_code=500,
-                        headers={"Content-Type": "application/json"})
+                        headers=JSON_HEADERS)
     finally:
         observability.flush()
         logger.remove_keys(["request_id", "path", "method", "user_id"])

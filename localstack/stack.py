@@ -144,26 +144,29 @@ class Stack:
         raise SystemExit(f"{name} did not come up at {url} within {seconds:.0f} s")
 
     def supervise(self) -> None:
-        """Restart dead workers; stop the stack when another process dies."""
-        while not self.stopping.wait(1):
+        """Restart dead workers (with backoff); stop the stack when another process dies.
+
+        Runs on the main thread, like every spawn: PR_SET_PDEATHSIG fires when the spawning *thread* ends.
+        """
+        due: dict[str, float] = {}
+        while not self.stopping.wait(0.5):
+            for name, when in list(due.items()):
+                if time.time() >= when:
+                    del due[name]
+                    self.spawn(name, ["-m", f"container_workers.{name}_worker"])
             for name, proc in list(self.procs.items()):
                 code = proc.poll()
-                if code is None:
+                if code is None or name in due:
                     continue
                 if name in WORKERS:
                     self.restarts[name] = self.restarts.get(name, 0) + 1
                     delay = min(30, 2 ** (self.restarts[name] - 1))
                     self.say("stack", f"{name} worker exited with code {code}; restarting it in {delay} s")
-                    self.procs.pop(name)
-                    threading.Timer(delay, self._restart, args=(name,)).start()
+                    due[name] = time.time() + delay
                 else:
                     self.failed = f"{name} exited with code {code}"
                     self.say("stack", self.failed + "; stopping the stack")
                     self.stopping.set()
-
-    def _restart(self, name: str) -> None:
-        if not self.stopping.is_set():
-            self.spawn(name, ["-m", f"container_workers.{name}_worker"])
 
     def shutdown(self, grace: float = 30.0) -> None:
         """SIGTERM every child (workers finish their task), then SIGKILL whatever is left."""

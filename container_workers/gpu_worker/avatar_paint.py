@@ -51,13 +51,6 @@ def occlusion(distance: Callable[[np.ndarray], np.ndarray], vertices: np.ndarray
     return np.clip(1.0 - 1.3 * occluded, 0.0, 1.0)
 
 
-def _noise(p: np.ndarray, frequency: float) -> np.ndarray:
-    """A smooth, repeatable pseudo-random pattern in about [-1, 1]."""
-    a = np.sin(frequency * (p @ (0.83, 0.31, 0.47)) + 1.3) * np.sin(frequency * (p @ (-0.27, 0.91, 0.33)) + 0.4)
-    b = np.sin(2.31 * frequency * (p @ (0.41, -0.52, 0.75)) + 2.1)
-    return (a + 0.5 * b) / 1.5
-
-
 def _mix(base: np.ndarray, colour, amount: np.ndarray) -> np.ndarray:
     return base + (np.asarray(colour, float) - base) * np.asarray(amount, float)[:, None]
 
@@ -81,7 +74,9 @@ def materials(humanoid: Humanoid, rest: np.ndarray, extra_margins: np.ndarray) -
 
 
 def _face(humanoid: Humanoid, rest: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Paint eyes, eyebrows, cheeks and lips on the skin colour of points in front of the head."""
     spec = humanoid.spec
+    male = spec.sex == "male"
     q = (rest - humanoid.joint("Head")) / humanoid.head
     front = q[:, 2] > 0.04
     for side in (1.0, -1.0):
@@ -96,12 +91,13 @@ def _face(humanoid: Humanoid, rest: np.ndarray, colour: np.ndarray) -> np.ndarra
         colour[lid] = (0.14, 0.1, 0.09)
         u = (q[:, 0] - side * 0.034) / 0.018
         arc = BROW_Y + 0.005 * (1.0 - u ** 2)
-        brow = front & (np.abs(u) < 1.0) & (np.abs(q[:, 1] - arc) < 0.0028 * (1.0 - 0.4 * np.abs(u)))
+        brow = front & (np.abs(u) < 1.0) & (np.abs(q[:, 1] - arc) < (0.0036 if male else 0.0026) * (1.0 - 0.4 * np.abs(u)))
         colour[brow] = np.asarray(spec.hair_rgb) / 255.0 * 0.75
-        cheek = front & (np.hypot(q[:, 0] - side * 0.045, q[:, 1] - 0.012) < 0.022)
-        colour[cheek] = _mix(colour[cheek], (0.85, 0.45, 0.42), np.full(int(cheek.sum()), 0.08))
+        if not male:
+            cheek = front & (np.hypot(q[:, 0] - side * 0.045, q[:, 1] - 0.012) < 0.022)
+            colour[cheek] = _mix(colour[cheek], (0.85, 0.45, 0.42), np.full(int(cheek.sum()), 0.08))
     lips = front & ((q[:, 0] / 0.021) ** 2 + ((q[:, 1] - MOUTH_Y) / 0.0075) ** 2 < 1.0)
-    colour[lips] = _mix(colour[lips], (0.72, 0.33, 0.36), np.full(int(lips.sum()), 0.45))
+    colour[lips] = _mix(colour[lips], (0.72, 0.33, 0.36), np.full(int(lips.sum()), 0.2 if male else 0.45))
     colour[front & (np.abs(q[:, 1] - MOUTH_Y) < 0.0011) & (np.abs(q[:, 0]) < 0.019)] *= 0.55
     return colour
 
@@ -113,7 +109,7 @@ def _garment_colour(humanoid: Humanoid, slot: str, rest: np.ndarray) -> np.ndarr
     if g.kind == "jeans":
         twill = np.sin((rest[:, 0] + rest[:, 1]) * 2500.0 / s)
         fade = sdf.smoothstep(0.0, 0.08 * s, rest[:, 2]) * sdf.smoothstep(humanoid.joint("LeftLeg")[1], humanoid.joint("Hips")[1], rest[:, 1])
-        return base * (1.0 + 0.05 * twill + 0.18 * fade + 0.04 * _noise(rest, 300.0 / s))[:, None]
+        return base * (1.0 + 0.05 * twill + 0.18 * fade + 0.04 * sdf.wave_noise(rest, 300.0 / s))[:, None]
     if g.kind in _KNIT:
         ribs = np.sin(np.arctan2(rest[:, 0], rest[:, 2]) * 90.0 + rest[:, 0] * 400.0 / s)
         return base * (1.0 + 0.05 * ribs)[:, None]
@@ -121,11 +117,11 @@ def _garment_colour(humanoid: Humanoid, slot: str, rest: np.ndarray) -> np.ndarr
         sole = rest[:, 1] < 0.018 * s
         shade = np.where(np.asarray(g.rgb).mean() > 128, 0.35, 0.92)
         base[sole] = shade
-        return base * (1.0 + 0.03 * _noise(rest, 200.0 / s))[:, None]
+        return base * (1.0 + 0.03 * sdf.wave_noise(rest, 200.0 / s))[:, None]
     if g.kind == "hat":
         band = (rest[:, 1] > humanoid.joint("Head")[1] + 0.11 * humanoid.head) & (rest[:, 1] < humanoid.joint("Head")[1] + 0.13 * humanoid.head)
         base[band] *= 0.45
-    return base * (1.0 + 0.025 * _noise(rest, 500.0 / s))[:, None]
+    return base * (1.0 + 0.025 * sdf.wave_noise(rest, 500.0 / s))[:, None]
 
 
 def colour_function(humanoid: Humanoid, extras: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -137,16 +133,16 @@ def colour_function(humanoid: Humanoid, extras: int) -> Callable[[np.ndarray], n
         material = materials(humanoid, rest, margins)
         rest = rest[:, :3]
         out = np.tile(np.asarray(spec.skin_rgb, float) / 255.0, (len(rest), 1))
-        out *= (1.0 + 0.02 * _noise(rest, 400.0 / humanoid.scale))[:, None]
+        out *= (1.0 + 0.02 * sdf.wave_noise(rest, 400.0 / humanoid.scale))[:, None]
         skin = material == 0
         out[skin] = _face(humanoid, rest[skin], out[skin])
         for name in ("hair", "beard"):
             on = material == MATERIALS.index(name)
             rgb = np.asarray(spec.hair_rgb if name == "hair" else spec.beard_rgb, float) / 255.0
             q = rest[on] - humanoid.joint("Head")
-            strands = np.sin(np.arctan2(q[:, 0], q[:, 2]) * 110.0 + 9.0 * _noise(rest[on], 45.0 / humanoid.head))
-            fine = _noise(rest[on], 1400.0 / humanoid.head)
-            curls = _noise(rest[on], 700.0 / humanoid.head) if spec.hair_texture == "curly" else 0.0
+            strands = np.sin(np.arctan2(q[:, 0], q[:, 2]) * 110.0 + 9.0 * sdf.wave_noise(rest[on], 45.0 / humanoid.head))
+            fine = sdf.wave_noise(rest[on], 1400.0 / humanoid.head)
+            curls = sdf.wave_noise(rest[on], 700.0 / humanoid.head) if spec.hair_texture == "curly" else 0.0
             out[on] = rgb * (1.0 + 0.05 * strands + 0.05 * fine + 0.1 * curls)[:, None]
         for slot in spec.garments:
             on = material == MATERIALS.index(slot)

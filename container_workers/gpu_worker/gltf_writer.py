@@ -123,6 +123,7 @@ class _Builder:
         self.blob = bytearray()
 
     def view(self, data: bytes, target: int | None = None) -> int:
+        """Append bytes (4-byte aligned) as a bufferView; returns its index."""
         self.blob.extend(b"\0" * (-len(self.blob) % 4))
         entry = {"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)}
         if target is not None:
@@ -132,6 +133,7 @@ class _Builder:
         return len(self.doc["bufferViews"]) - 1
 
     def accessor(self, array: np.ndarray, component: int, target: int | None = None, bounds: bool = False) -> int:
+        """Append an array as an accessor (with min/max when `bounds`); returns its index."""
         array = np.ascontiguousarray(array, dtype=_NUMPY[component])
         width = 1 if array.ndim == 1 else int(np.prod(array.shape[1:]))
         entry = {
@@ -148,6 +150,7 @@ class _Builder:
         return len(self.doc["accessors"]) - 1
 
     def add(self, key: str, entry: dict) -> int:
+        """Append an entry to a top-level list of the document; returns its index."""
         self.doc.setdefault(key, []).append(entry)
         return len(self.doc[key]) - 1
 

@@ -94,11 +94,15 @@ class Fields:
 
 @dataclass
 class Layer:
-    """A thickness added to the body where `coverage(rest)` is 1 (clothes, hair, beard); rest as in Fields."""
+    """A thickness added to the body where `coverage(rest)` is 1 (clothes, hair, beard); rest as in Fields.
+
+    Colours follow coverage > 0.5; an optional `profile(rest)` varies the thickness without moving that edge.
+    """
 
     material: str
     thickness: float
     coverage: Callable[[np.ndarray], np.ndarray]
+    profile: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def _factors(spec: AvatarSpec) -> dict[str, float]:
@@ -192,7 +196,8 @@ class Humanoid:
         rest = np.column_stack([self.to_rest(points, joints), np.isin(joints, self._arm_joints)])
         offset = np.zeros(len(points))
         for layer in self.layers:
-            offset = np.maximum(offset, layer.thickness * layer.coverage(rest))
+            amount = layer.coverage(rest) if layer.profile is None else layer.coverage(rest) * layer.profile(rest)
+            offset = np.maximum(offset, layer.thickness * amount)
         layered = body - offset
         extras = own[len(self.shapes):]
         surface = layered
@@ -278,7 +283,7 @@ class Humanoid:
             add(f"{side}Instep", f"{side}Foot", ellipsoid((0, ground + 0.045 * s, 0.045 * s), (0.04 * s, 0.035 * s, 0.075 * s)), 0.03 * s)
             add(f"{side}Toes", f"{side}ToeBase", round_cone((0, toe_ground + 0.028 * s, -0.02 * s), (0, toe_ground + 0.018 * s, 0.045 * s), 0.028 * s, 0.018 * s), 0.03 * s)
         add("cranium", "Head", ellipsoid((0, 0.06 * h, -0.005 * h), (0.077 * h, 0.095 * h, 0.098 * h)), 0.02 * s)
-        add("face", "Head", ellipsoid((0, 0.0, 0.028 * h), (0.062 * h, 0.078 * h, 0.07 * h)), 0.03 * h)
+        add("face", "Head", ellipsoid((0, 0.0, 0.028 * h), ((0.058 if female else 0.066) * h, 0.078 * h, 0.07 * h)), 0.03 * h)
         add("chin", "Head", ellipsoid((0, -0.052 * h, 0.062 * h), (0.026 * h, 0.022 * h, 0.024 * h)), 0.02 * h)
         add("nose", "Head", ellipsoid((0, 0.02 * h, 0.094 * h), (0.012 * h, 0.024 * h, 0.016 * h)), 0.012 * h)
         for sign in (1, -1):
@@ -314,6 +319,7 @@ class Humanoid:
         sleeve_ends = {"none": shoulder_x - 0.03 * s, "short": shoulder_x + 0.11 * s, "long": wrist_x - 0.01 * s}
         garments = spec.garments
         bottom = garments.get("bottom")
+        skirted = "dress" in garments or (bottom is not None and bottom.kind in _SKIRTS)
         for slot in ("top", "dress", "outer"):
             g = garments.get(slot)
             if g is None:
@@ -321,8 +327,8 @@ class Humanoid:
             default_sleeve = {"tshirt": "short", "tanktop": "none", "dress": "none", "gown": "none"}.get(g.kind, "long")
             sleeve = sleeve_ends[g.length if (g.length in sleeve_ends and slot != "dress") else default_sleeve]
             hem = {"outer": hips_y - 0.06 * s, "dress": hips_y + 0.02 * s}.get(slot, hips_y - 0.035 * s)
-            if slot == "top" and bottom is not None and bottom.kind in _SKIRTS:
-                hem = hips_y + 0.04 * s  # tucked into the skirt
+            if slot != "dress" and g.kind != "coat" and skirted:
+                hem = hips_y + 0.04 * s  # ends at the waist, where the skirt begins
             drop = {"tanktop": 0.06, "dress": 0.05, "shirt": 0.03, "turtleneck": 0.0}.get(g.kind, 0.035) * s
             collar = {"turtleneck": 0.06, "jacket": 0.025, "coat": 0.03}.get(g.kind, 0.0) * s
 
@@ -355,7 +361,7 @@ class Humanoid:
             layers.append(Layer("hands", GARMENT_THICKNESS[g.kind], lambda p: sdf.smoothstep(start - edge, start + edge, np.abs(p[:, 0])) * on_arm(p)))
         hair = HAIR_THICKNESS[spec.hair_style] * hs
         if hair > 0:
-            layers.append(Layer("hair", hair, self.hair_coverage))
+            layers.append(Layer("hair", hair, self.hair_coverage, self.hair_profile))
         if spec.beard:
             layers.append(Layer("beard", 0.007 * hs, self.beard_coverage))
         g = garments.get("head")
@@ -368,12 +374,19 @@ class Humanoid:
         """1 on the scalp above the hairline (high on the forehead, above the ears, low at the nape)."""
         hs = self.head
         q = p[:, :3] - self.joint("Head")
-        around = q[:, 2] / np.maximum(np.hypot(q[:, 0], q[:, 2]), 1e-9)  # 1 at the front, -1 at the back
-        hairline = (0.052 + 0.073 * around) * hs
-        if self.spec.hair_style in ("medium", "long"):
-            hairline = np.minimum(hairline, (0.01 + 0.1 * np.maximum(around, 0.0) + 0.03 * (1.0 - np.abs(around))) * hs)
+        around = q[:, 2] / np.maximum(np.hypot(q[:, 0], q[:, 2]), 1e-9)  # 1 at the front, 0 at the ears, -1 at the back
+        forehead = 0.11 if self.spec.hair_style in ("medium", "long") else 0.105
+        hairline = (0.02 + forehead * np.maximum(around, 0.0) ** 1.5 - 0.06 * np.maximum(-around, 0.0)) * hs
         ear = (np.abs(np.abs(q[:, 0]) - 0.077 * hs) < 0.018 * hs) & (q[:, 1] < 0.065 * hs) & (np.abs(q[:, 2]) < 0.03 * hs)
         return sdf.smoothstep(-0.01 * hs, 0.01 * hs, q[:, 1] - hairline) * (q[:, 1] > -0.06 * hs) * ~ear
+
+    def hair_profile(self, p: np.ndarray) -> np.ndarray:
+        """Hair thickness relative to the layer's: thinner at the hairline, fuller on top, in soft clumps."""
+        hs = self.head
+        q = (p[:, :3] - self.joint("Head")) / hs
+        crown = sdf.smoothstep(0.0, 0.09, q[:, 1])
+        clumps = sdf.wave_noise(q, 70.0) if self.spec.hair_texture == "straight" else sdf.wave_noise(q, 160.0) * 1.6
+        return 0.55 + 0.65 * crown + 0.15 * clumps
 
     def beard_coverage(self, p: np.ndarray) -> np.ndarray:
         """1 on the jaw, chin and upper lip, leaving the mouth and cheeks bare."""

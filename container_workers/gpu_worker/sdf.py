@@ -75,3 +75,10 @@ def smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
     """Hermite step from 0 at edge0 to 1 at edge1."""
     t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
+
+
+def wave_noise(p: np.ndarray, frequency: float) -> np.ndarray:
+    """A smooth, repeatable pseudo-random pattern of points (N, 3), in about [-1, 1]."""
+    a = np.sin(frequency * (p @ (0.83, 0.31, 0.47)) + 1.3) * np.sin(frequency * (p @ (-0.27, 0.91, 0.33)) + 0.4)
+    b = np.sin(2.31 * frequency * (p @ (0.41, -0.52, 0.75)) + 2.1)
+    return (a + 0.5 * b) / 1.5
