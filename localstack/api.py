@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import threading
 
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer
+
+from localstack import wait_for_stop_signal
 
 GATEWAY_CODES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 500: "INTERNAL_ERROR"}
 
@@ -38,10 +39,7 @@ def main() -> None:
                             handler_cls=GatewayResponses)
     server.server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    wait_for_stop_signal()
     server.shutdown()
 
 

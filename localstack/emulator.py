@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import threading
 
 import requests
+
+from localstack import wait_for_stop_signal
 
 
 def enable_state_machine_execution(endpoint: str) -> None:
@@ -43,10 +44,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     enable_state_machine_execution(f"http://{args.host}:{args.port}")
     print(f"AWS emulator (moto) listening on http://{args.host}:{args.port}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    wait_for_stop_signal()
     server.shutdown()
 
 

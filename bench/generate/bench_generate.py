@@ -12,6 +12,7 @@ Run from the repo root: .venv/bin/python bench/generate/bench_generate.py [--rep
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -26,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from container_workers.gpu_worker.generators import avatar, reconstruct  # noqa: E402
+from container_workers.gpu_worker.generators import avatar, reconstruct
 
 PROMPTS = (
     "tall muscular woman with short red hair, blue jacket and black jeans",
@@ -64,7 +65,7 @@ def timed(stage, inputs: dict, params: dict, workdir: Path) -> tuple[float, dict
     result = stage(inputs, params, workdir, lambda pct, msg: marks.append((time.perf_counter(), msg)))
     seconds = time.perf_counter() - started
     phases: dict[str, float] = {}
-    for (t0, message), (t1, _) in zip(marks, marks[1:]):
+    for (t0, message), (t1, _) in itertools.pairwise(marks):
         phases[message] = phases.get(message, 0.0) + (t1 - t0)
     return seconds, result.metadata, phases
 
@@ -73,7 +74,7 @@ def bench(name: str, stage, inputs: dict, params: dict, work: Path, repeats: int
     """Repeat one case; report min/median seconds, the median run's phases and what it made."""
     runs = [timed(stage, inputs, params, work / f"{name}-{i}".replace(" ", "_")) for i in range(repeats)]
     order = sorted(range(repeats), key=lambda i: runs[i][0])
-    seconds, meta, phases = runs[order[repeats // 2]]
+    _, meta, phases = runs[order[repeats // 2]]
     keep = ("foreground", "triangles", "vertices", "watertight", "pose", "heightMetres")
     return {
         "case": name, "params": {k: v for k, v in params.items() if k != "prompt"},

@@ -9,7 +9,15 @@ import trimesh
 
 from container_workers.common import skeleton
 from container_workers.common.stage import Output, ProgressFn, StageResult
-from container_workers.gpu_worker import avatar_paint, gltf_writer, isosurface, prompt, render, skinning, uv_atlas
+from container_workers.gpu_worker import (
+    avatar_paint,
+    gltf_writer,
+    isosurface,
+    prompt,
+    render,
+    skinning,
+    uv_atlas,
+)
 from container_workers.gpu_worker.humanoid import Humanoid
 
 _VOXEL = 0.009  # marching-cubes voxel for a 1.75 m avatar and the default budget
@@ -24,8 +32,8 @@ def voxel_size(height: float, target_triangles: int) -> float:
     return float(np.clip(voxel, *_VOXEL_RANGE) * height / 1.75)
 
 
-def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_size: int, progress: ProgressFn) -> tuple[gltf_writer.Mesh, gltf_writer.Skeleton, np.ndarray, Humanoid]:
-    """The skinned, textured avatar mesh, its skeleton, the texture (RGB) and the humanoid it came from."""
+def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_size: int, progress: ProgressFn) -> tuple[gltf_writer.Mesh, gltf_writer.Skeleton, np.ndarray]:
+    """The skinned, textured avatar mesh, its skeleton and the texture (RGB)."""
     humanoid = Humanoid(spec, pose)
     progress(10, "sculpting")
     voxel = voxel_size(spec.height, target_triangles)
@@ -47,7 +55,7 @@ def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_siz
     texture = uv_atlas.bake(texture_size, uvs, uv_faces, attributes, avatar_paint.colour_function(humanoid, len(margins)))
     material = gltf_writer.Material("avatar", texture_png=render.png_bytes(texture), roughness=0.75)
     mesh = gltf_writer.Mesh("Avatar", vertices[source], uv_faces, normals[source], uvs, joints[source], weights[source], material)
-    return mesh, humanoid.skeleton(), texture, humanoid
+    return mesh, humanoid.skeleton(), texture
 
 
 class ParametricAvatarGenerator:
@@ -60,7 +68,7 @@ class ParametricAvatarGenerator:
         started = time.monotonic()
         progress(2, "reading the prompt")
         spec = prompt.parse(params["prompt"], params["seed"])
-        mesh, bones, texture, humanoid = build(spec, params["pose"], params["targetTriangles"], params["textureSize"], progress)
+        mesh, bones, texture = build(spec, params["pose"], params["targetTriangles"], params["textureSize"], progress)
         progress(85, "writing GLB")
         path = gltf_writer.write_glb(workdir / "avatar.glb", [mesh], bones, name="TEXT_TO_AVATAR")
         progress(92, "rendering thumbnail")
@@ -76,8 +84,8 @@ class ParametricAvatarGenerator:
                 "heightMetres": round(float(mesh.positions[:, 1].max() - mesh.positions[:, 1].min()), 3),
                 "skeleton": "mixamo",
                 "joints": len(skeleton.NAMES),
-                "triangles": int(len(mesh.indices)),
-                "vertices": int(len(mesh.positions)),
+                "triangles": len(mesh.indices),
+                "vertices": len(mesh.positions),
                 "textureSize": params["textureSize"],
                 "seconds": round(time.monotonic() - started, 2),
             },

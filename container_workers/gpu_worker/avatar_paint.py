@@ -1,7 +1,7 @@
 """The avatar's texture: UV charts per body part, and colours (skin, face, hair, clothing patterns, baked occlusion) from T-pose positions."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

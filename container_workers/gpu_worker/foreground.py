@@ -63,7 +63,7 @@ def clean(mask: np.ndarray, smooth: bool = True) -> np.ndarray:
     keep = np.zeros(count, dtype=bool)
     keep[1:] = areas >= 0.15 * areas.max()
     mask = keep[labels]
-    holes_count, holes, hole_stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    _, holes, hole_stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
     border = np.unique(np.concatenate([holes[0], holes[-1], holes[:, 0], holes[:, -1]]))
     small = hole_stats[:, cv2.CC_STAT_AREA] < 0.002 * mask.sum()
     small[border] = False
@@ -104,7 +104,7 @@ def person_foreground(rgb: np.ndarray) -> Foreground | None:
         probability = segmenter.process(small).segmentation_mask
     probability = cv2.resize(probability, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     mask = clean(probability > 0.5)
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     hits = {labels[min(int(y * rgb.shape[0]), rgb.shape[0] - 1), min(int(x * rgb.shape[1]), rgb.shape[1] - 1)] for x, y in anchors}
     hits.discard(0)
     if not hits:

@@ -10,7 +10,12 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from container_workers.common.stage import BadInputError, ProgressFn, StageError, StageResult
+from container_workers.common.stage import (
+    BadInputError,
+    ProgressFn,
+    StageError,
+    StageResult,
+)
 from container_workers.gpu_worker.avatar import ParametricAvatarGenerator
 from container_workers.gpu_worker.foreground import METHODS
 from container_workers.gpu_worker.image_to_3d import InflateReconstructor

@@ -7,8 +7,8 @@ long hair, ponytails, buns, afros and hats are *extra* shapes united with the la
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -10,7 +10,12 @@ import scipy.ndimage
 import trimesh
 from PIL import Image, ImageOps
 
-from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
+from container_workers.common.stage import (
+    BadInputError,
+    Output,
+    ProgressFn,
+    StageResult,
+)
 from container_workers.gpu_worker import gltf_writer, inflate, render
 from container_workers.gpu_worker.foreground import Foreground, find_foreground
 
@@ -189,8 +194,8 @@ class InflateReconstructor:
                 "backend": self.name,
                 "foreground": foreground.method,
                 "foregroundCoverage": round(foreground.coverage, 4),
-                "triangles": int(len(faces)),
-                "vertices": int(len(vertices)),
+                "triangles": len(faces),
+                "vertices": len(vertices),
                 "watertight": bool(closed.is_watertight and closed.is_winding_consistent),
                 "dimensionsMetres": [round(float(v), 4) for v in np.ptp(welded, axis=0)],
                 "detail": params["detail"],

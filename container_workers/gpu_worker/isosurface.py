@@ -1,7 +1,7 @@
 """Triangle meshes from signed distance functions: narrow-band sampling and marching cubes, then quadric decimation."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import fast_simplification
 import numpy as np

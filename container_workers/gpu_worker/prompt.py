@@ -167,7 +167,7 @@ def _shade(rgb, shade: str | None) -> tuple[int, int, int]:
     elif shade == "bright":
         grey = c.mean()
         c = np.clip(grey + (c - grey) * 1.35 + 15, 0, 255)
-    return tuple(int(round(v)) for v in np.clip(c, 0, 255))
+    return tuple(round(v) for v in np.clip(c, 0, 255).tolist())
 
 
 def tokens(prompt: str) -> list[str]:

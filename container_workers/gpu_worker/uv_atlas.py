@@ -5,8 +5,8 @@ seams of a cylinder are cut where faces wrap around it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import scipy.ndimage

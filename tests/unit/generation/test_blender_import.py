@@ -12,7 +12,7 @@ SCRIPT = Path(__file__).with_name("blender_gltf_import.py")
 
 
 def test_blender_imports_the_rigged_avatar(a_pose_run):
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(a_pose_run.output("glb"))], capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(a_pose_run.output("glb"))], check=False, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     seen = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT"))[len("RESULT"):])
     assert sorted(seen["bones"]) == sorted(skeleton.NAMES)
