@@ -42,6 +42,7 @@ class Pipeline:
 
 _MODEL_FORMATS = ("glb", "gltf", "fbx", "obj", "stl", "ply", "usdz", "blend")
 _TEXTURE_SIZES = (64, 128, 256, 512, 1024, 2048, 4096)
+_GENERATED_TEXTURE_SIZES = (256, 512, 1024, 2048, 4096)
 
 PIPELINES: dict[str, Pipeline] = {
     "MOTION_CAPTURE": Pipeline(
@@ -57,8 +58,8 @@ PIPELINES: dict[str, Pipeline] = {
         params={
             "foreground": Param(str, ("reconstruct",), choices=("auto", "alpha", "person", "grabcut")),
             "detail": Param(float, ("reconstruct",), 0.0, 1.0),
-            "targetTriangles": Param(int, ("reconstruct", "optimize"), 100, 500_000),
-            "textureSize": Param(int, ("reconstruct",), choices=_TEXTURE_SIZES),
+            "targetTriangles": Param(int, ("reconstruct", "optimize"), 1_000, 200_000),
+            "textureSize": Param(int, ("reconstruct",), choices=_GENERATED_TEXTURE_SIZES),
         },
     ),
     "TEXT_TO_AVATAR": Pipeline(
@@ -68,8 +69,8 @@ PIPELINES: dict[str, Pipeline] = {
         params={
             "seed": Param(int, ("avatar",), 0, 2**31 - 1),
             "pose": Param(str, ("avatar",), choices=("T", "A")),
-            "targetTriangles": Param(int, ("avatar",), 1_000, 200_000),
-            "textureSize": Param(int, ("avatar",), choices=_TEXTURE_SIZES),
+            "targetTriangles": Param(int, ("avatar",), 2_000, 150_000),
+            "textureSize": Param(int, ("avatar",), choices=_GENERATED_TEXTURE_SIZES),
         },
     ),
     "ANIMATE": Pipeline(

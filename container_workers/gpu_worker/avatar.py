@@ -1,4 +1,4 @@
-"""TEXT_TO_AVATAR, parametric: prompt -> AvatarSpec -> distance-field humanoid -> mesh, skin weights, baked texture -> rigged GLB + thumbnail."""
+"""TEXT_TO_AVATAR: the `avatar` stage, and its parametric backend (prompt -> distance-field humanoid -> rigged, textured GLB)."""
 from __future__ import annotations
 
 import time
@@ -11,6 +11,7 @@ from container_workers.common import skeleton
 from container_workers.common.stage import Output, ProgressFn, StageResult
 from container_workers.gpu_worker import (
     avatar_paint,
+    generators,
     gltf_writer,
     isosurface,
     prompt,
@@ -18,6 +19,7 @@ from container_workers.gpu_worker import (
     skinning,
     uv_atlas,
 )
+from container_workers.gpu_worker import params as params_
 from container_workers.gpu_worker.humanoid import Humanoid
 
 _VOXEL = 0.009  # marching-cubes voxel for a 1.75 m avatar and the default budget
@@ -90,3 +92,28 @@ class ParametricAvatarGenerator:
                 "seconds": round(time.monotonic() - started, 2),
             },
         )
+
+
+generators.register(generators.TEXT_TO_AVATAR, ParametricAvatarGenerator(), default=True)
+MAX_PROMPT = 500
+
+
+def avatar_params(params: dict) -> dict:
+    """TEXT_TO_AVATAR params with defaults: prompt (required), seed, pose (T|A), targetTriangles, textureSize."""
+    text = params.get("prompt")
+    if not isinstance(text, str) or not text.strip():
+        raise params_.invalid("prompt must be a non-empty text.")
+    if len(text) > MAX_PROMPT:
+        raise params_.invalid(f"prompt must be at most {MAX_PROMPT} characters.")
+    return {
+        "prompt": text.strip(),
+        "seed": params_.number(params, "seed", 0, 0, 2**31 - 1, integer=True),
+        "pose": params_.choice(params, "pose", "T", ("T", "A")),
+        "targetTriangles": params_.number(params, "targetTriangles", 30000, 2000, 150000, integer=True),
+        "textureSize": params_.texture_size(params),
+    }
+
+
+def avatar(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
+    """TEXT_TO_AVATAR stage: params {"prompt", ...} -> outputs glb (MODEL_3D, rigged) and thumbnail (IMAGE), by the selected backend."""
+    return generators.run(generators.TEXT_TO_AVATAR, inputs, avatar_params(params), workdir, progress)

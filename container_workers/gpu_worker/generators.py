@@ -1,8 +1,10 @@
-"""The generation stages and their backend interface: IMAGE_TO_3D (`reconstruct`) and TEXT_TO_AVATAR (`avatar`).
+"""The generation backend interface: a registry of generators per job type (IMAGE_TO_3D, TEXT_TO_AVATAR).
 
-A stage validates its params, then hands them to the backend registered for its job type; the environment variable
-IMAGE_TO_3D_BACKEND / TEXT_TO_AVATAR_BACKEND picks one by name. A learned backend (e.g. TripoSR on a GPU) implements
-`Generator` and calls `register`; the pipeline keeps calling the same two stage functions.
+The stage functions (`image_to_3d.reconstruct`, `avatar.avatar`) validate their params and call `run`, which hands
+them to the backend the environment selects (IMAGE_TO_3D_BACKEND / TEXT_TO_AVATAR_BACKEND) or else the default. The
+classical backends register themselves as defaults when their modules are imported. A learned backend (e.g. TripoSR
+on a GPU) implements `Generator`, calls `register` when its module is imported by the worker, and is selected by
+name; the pipeline keeps calling the same two stage functions.
 """
 from __future__ import annotations
 
@@ -10,20 +12,10 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from container_workers.common.stage import (
-    BadInputError,
-    ProgressFn,
-    StageError,
-    StageResult,
-)
-from container_workers.gpu_worker.avatar import ParametricAvatarGenerator
-from container_workers.gpu_worker.foreground import METHODS
-from container_workers.gpu_worker.image_to_3d import InflateReconstructor
+from container_workers.common.stage import ProgressFn, StageError, StageResult
 
 IMAGE_TO_3D, TEXT_TO_AVATAR = "IMAGE_TO_3D", "TEXT_TO_AVATAR"
 ENVIRONMENT = {IMAGE_TO_3D: "IMAGE_TO_3D_BACKEND", TEXT_TO_AVATAR: "TEXT_TO_AVATAR_BACKEND"}
-TEXTURE_SIZES = (256, 512, 1024, 2048, 4096)
-MAX_PROMPT = 500
 
 
 class Generator(Protocol):
@@ -31,7 +23,8 @@ class Generator(Protocol):
 
     name: str
 
-    def generate(self, inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult: ...
+    def generate(self, inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
+        """Produce the stage's outputs (same roles for every backend of a job type)."""
 
 
 _REGISTRY: dict[str, dict[str, Generator]] = {IMAGE_TO_3D: {}, TEXT_TO_AVATAR: {}}
@@ -39,18 +32,10 @@ _DEFAULTS: dict[str, str] = {}
 
 
 def register(job_type: str, generator: Generator, default: bool = False) -> None:
-    """Make `generator` available for `job_type` under its name (and the default when `default`)."""
+    """Make `generator` available for `job_type` under its name (and the default when `default` or the first)."""
     _REGISTRY[job_type][generator.name] = generator
     if default or job_type not in _DEFAULTS:
         _DEFAULTS[job_type] = generator.name
-
-
-def backend(job_type: str) -> Generator:
-    """The generator the environment selects for `job_type`, else the default one."""
-    name = os.environ.get(ENVIRONMENT[job_type]) or _DEFAULTS[job_type]
-    if name not in _REGISTRY[job_type]:
-        raise StageError("BACKEND_UNAVAILABLE", f"No {job_type} backend named {name!r} (available: {', '.join(backends(job_type))}).")
-    return _REGISTRY[job_type][name]
 
 
 def backends(job_type: str) -> list[str]:
@@ -58,71 +43,14 @@ def backends(job_type: str) -> list[str]:
     return sorted(_REGISTRY[job_type])
 
 
-register(IMAGE_TO_3D, InflateReconstructor(), default=True)
-register(TEXT_TO_AVATAR, ParametricAvatarGenerator(), default=True)
+def backend(job_type: str) -> Generator:
+    """The generator the environment selects for `job_type`, else the default one."""
+    name = os.environ.get(ENVIRONMENT[job_type]) or _DEFAULTS.get(job_type)
+    if name not in _REGISTRY[job_type]:
+        raise StageError("BACKEND_UNAVAILABLE", f"No {job_type} backend named {name!r} (available: {', '.join(backends(job_type))}).")
+    return _REGISTRY[job_type][name]
 
 
-def _invalid(message: str) -> BadInputError:
-    return BadInputError("INVALID_PARAMS", message)
-
-
-def _number(params: dict, name: str, default, low, high, integer: bool = False):
-    value = params.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and float(value) != int(value)):
-        raise _invalid(f"{name} must be a {'whole ' if integer else ''}number between {low} and {high}.")
-    if not low <= value <= high:
-        raise _invalid(f"{name} must be between {low} and {high}.")
-    return int(value) if integer else float(value)
-
-
-def _texture_size(params: dict, default: int) -> int:
-    size = _number(params, "textureSize", default, TEXTURE_SIZES[0], TEXTURE_SIZES[-1], integer=True)
-    if size not in TEXTURE_SIZES:
-        raise _invalid(f"textureSize must be one of {', '.join(map(str, TEXTURE_SIZES))}.")
-    return size
-
-
-def reconstruct_params(params: dict) -> dict:
-    """IMAGE_TO_3D params with defaults: foreground (auto|alpha|person|grabcut), detail 0..1, targetTriangles, textureSize."""
-    foreground = params.get("foreground") or "auto"
-    if foreground not in METHODS:
-        raise _invalid(f"foreground must be one of {', '.join(METHODS)}.")
-    return {
-        "foreground": foreground,
-        "detail": _number(params, "detail", 0.5, 0.0, 1.0),
-        "targetTriangles": _number(params, "targetTriangles", 20000, 1000, 200000, integer=True),
-        "textureSize": _texture_size(params, 1024),
-    }
-
-
-def avatar_params(params: dict) -> dict:
-    """TEXT_TO_AVATAR params with defaults: prompt (required), seed, pose (T|A), targetTriangles, textureSize."""
-    prompt = params.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise _invalid("prompt must be a non-empty text.")
-    if len(prompt) > MAX_PROMPT:
-        raise _invalid(f"prompt must be at most {MAX_PROMPT} characters.")
-    pose = str(params.get("pose") or "T").upper()
-    if pose not in ("T", "A"):
-        raise _invalid("pose must be T or A.")
-    return {
-        "prompt": prompt.strip(),
-        "seed": _number(params, "seed", 0, 0, 2**31 - 1, integer=True),
-        "pose": pose,
-        "targetTriangles": _number(params, "targetTriangles", 30000, 2000, 150000, integer=True),
-        "textureSize": _texture_size(params, 1024),
-    }
-
-
-def reconstruct(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
-    """IMAGE_TO_3D stage: inputs {"image"} -> outputs glb (MODEL_3D) and thumbnail (IMAGE)."""
-    if "image" not in inputs:
-        raise BadInputError("MISSING_INPUT", "IMAGE_TO_3D needs an image.")
-    return backend(IMAGE_TO_3D).generate(inputs, reconstruct_params(params), Path(workdir), progress)
-
-
-def avatar(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
-    """TEXT_TO_AVATAR stage: params {"prompt", ...} -> outputs glb (MODEL_3D, rigged) and thumbnail (IMAGE)."""
-    return backend(TEXT_TO_AVATAR).generate(inputs, avatar_params(params), Path(workdir), progress)
+def run(job_type: str, inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
+    """Hand validated params to the selected backend."""
+    return backend(job_type).generate(inputs, params, Path(workdir), progress)

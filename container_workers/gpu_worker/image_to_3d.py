@@ -1,4 +1,4 @@
-"""IMAGE_TO_3D by silhouette inflation: foreground -> watertight inflated mesh -> projected photo texture -> GLB + thumbnail."""
+"""IMAGE_TO_3D: the `reconstruct` stage, and its classical backend (foreground -> inflated watertight mesh -> photo texture)."""
 from __future__ import annotations
 
 import time
@@ -16,8 +16,9 @@ from container_workers.common.stage import (
     ProgressFn,
     StageResult,
 )
-from container_workers.gpu_worker import gltf_writer, inflate, render
-from container_workers.gpu_worker.foreground import Foreground, find_foreground
+from container_workers.gpu_worker import generators, gltf_writer, inflate, render
+from container_workers.gpu_worker import params as params_
+from container_workers.gpu_worker.foreground import METHODS, Foreground, find_foreground
 
 MAX_SIDE = 2048  # photos are processed at most this large
 MIN_SIDE = 32
@@ -40,7 +41,7 @@ def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         values = np.asarray(image, dtype=np.float64)
         image = Image.fromarray(np.round(255 * values / max(values.max(), 1.0)).clip(0, 255).astype(np.uint8))
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
+    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     rgba = np.asarray(image.convert("RGBA"))
     return np.ascontiguousarray(rgba[..., :3]), (np.ascontiguousarray(rgba[..., 3]) if has_alpha else None)
 
@@ -73,6 +74,8 @@ def build_mesh(foreground: Foreground, rgb: np.ndarray, detail: float, target_tr
         fade = np.clip(sdf / (0.04 * side), 0.0, 1.0)
         relief = (detail * _RELIEF * side) * fine * fade
     area = float((sdf > 0).sum())
+    if area < 16:
+        raise BadInputError("NO_FOREGROUND", "The foreground is too thin to build a mesh from.")
     spacing = 1.02 * np.sqrt(4.0 * area / target_triangles)
     for _ in range(4):
         mesh = inflate.inflate(sdf, height, spacing, relief)
@@ -203,3 +206,23 @@ class InflateReconstructor:
                 "seconds": round(time.monotonic() - started, 2),
             },
         )
+
+
+generators.register(generators.IMAGE_TO_3D, InflateReconstructor(), default=True)
+
+
+def reconstruct_params(params: dict) -> dict:
+    """IMAGE_TO_3D params with defaults: foreground, detail 0..1, targetTriangles, textureSize."""
+    return {
+        "foreground": params_.choice(params, "foreground", "auto", METHODS),
+        "detail": params_.number(params, "detail", 0.5, 0.0, 1.0),
+        "targetTriangles": params_.number(params, "targetTriangles", 20000, 1000, 200000, integer=True),
+        "textureSize": params_.texture_size(params),
+    }
+
+
+def reconstruct(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
+    """IMAGE_TO_3D stage: inputs {"image"} -> outputs glb (MODEL_3D) and thumbnail (IMAGE), by the selected backend."""
+    if "image" not in inputs:
+        raise BadInputError("MISSING_INPUT", "IMAGE_TO_3D needs an image.")
+    return generators.run(generators.IMAGE_TO_3D, inputs, reconstruct_params(params), workdir, progress)

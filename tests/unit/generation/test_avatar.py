@@ -6,7 +6,7 @@ import pytest
 
 from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError
-from container_workers.gpu_worker.generators import avatar
+from container_workers.gpu_worker.avatar import avatar
 from container_workers.gpu_worker.gltf_writer import Skeleton
 from tests.gltf_validator import assert_valid
 

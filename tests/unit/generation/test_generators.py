@@ -5,6 +5,8 @@ import pytest
 
 from container_workers.common.stage import StageError, StageResult
 from container_workers.gpu_worker import generators
+from container_workers.gpu_worker.avatar import avatar
+from container_workers.gpu_worker.image_to_3d import reconstruct
 
 
 def test_the_classical_backends_are_the_defaults(monkeypatch):
@@ -29,7 +31,7 @@ def test_a_registered_backend_is_selected_by_environment(monkeypatch, tmp_path):
     monkeypatch.setitem(generators._REGISTRY, generators.TEXT_TO_AVATAR, dict(generators._REGISTRY[generators.TEXT_TO_AVATAR]))
     generators.register(generators.TEXT_TO_AVATAR, recorder)
     monkeypatch.setenv("TEXT_TO_AVATAR_BACKEND", "recorder")
-    result = generators.avatar({}, {"prompt": "  a tall man  "}, tmp_path, lambda *_: None)
+    result = avatar({}, {"prompt": "  a tall man  "}, tmp_path, lambda *_: None)
     assert result.metadata == {"backend": "recorder"}
     assert recorder.calls == [{"prompt": "a tall man", "seed": 0, "pose": "T", "targetTriangles": 30000, "textureSize": 1024}]
     assert generators.backends(generators.TEXT_TO_AVATAR) == ["parametric", "recorder"]
@@ -38,5 +40,5 @@ def test_a_registered_backend_is_selected_by_environment(monkeypatch, tmp_path):
 def test_an_unknown_backend_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("IMAGE_TO_3D_BACKEND", "triposr")
     with pytest.raises(StageError) as error:
-        generators.reconstruct({"image": tmp_path / "x.png"}, {}, tmp_path, lambda *_: None)
+        reconstruct({"image": tmp_path / "x.png"}, {}, tmp_path, lambda *_: None)
     assert error.value.code == "BACKEND_UNAVAILABLE" and "inflate" in error.value.message
