@@ -11,6 +11,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+from skimage import data
+
 from ai3d.cli import Output, download_outputs, follow_job, upload_file
 from ai3d.client import DEFAULT_API, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, Client, CliError, TokenStore
 
@@ -20,9 +23,6 @@ AVATAR_PROMPT = "a friendly astronaut in a white suit with short brown hair"
 
 def person_frames(size: tuple[int, int] = (320, 240), seconds: float = 2.5, fps: float = 30.0) -> Iterator:
     """BGR frames of scikit-image's astronaut (head to hips) walking left to right on a plain canvas, swaying a little."""
-    import cv2
-    from skimage import data
-
     person = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     width, height = size
     side = 0.75 * height  # the 512 px portrait scaled to three quarters of the frame's height
@@ -37,8 +37,6 @@ def person_frames(size: tuple[int, int] = (320, 240), seconds: float = 2.5, fps:
 
 def write_video(path: Path, frames, fps: float = 30.0) -> Path:
     """Encode BGR frames as an MP4 (OpenCV's built-in mp4v)."""
-    import cv2
-
     writer = None
     for frame in frames:
         if writer is None:

@@ -5,3 +5,16 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("BCRYPT_ROUNDS", "4")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The whole stack (emulator over HTTP, API, event runner, real workers), shared by integration and e2e tests."""
+    from tests.stackutil import start_stack, stop_stack_process
+
+    running = start_stack()
+    yield running
+    stop_stack_process(running.process)

@@ -121,7 +121,7 @@ class JobStore:
             asset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ai3d:{job_id}:{stage}:{out.role}"))
             key = f"outputs/{owner_id}/{project_id}/{job_id}/{stage}/{out.role}{path.suffix.lower()}"
             content_type = CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            filename = f"{job['type'].lower()}-{job_id[:8]}-{out.role}{path.suffix.lower()}"
+            filename = f"{job['type'].lower()}-{job_id[:8]}-{stage}-{out.role}{path.suffix.lower()}"
             self.s3.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
             now = now_iso()
             self.table.put_item(Item={

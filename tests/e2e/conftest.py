@@ -1,4 +1,4 @@
-"""End-to-end fixtures: one real stack per session, CLI users, and the creator's motion capture and avatar runs."""
+"""End-to-end fixtures (the stack is tests/conftest.py's): CLI users, and the creator's motion capture and avatar runs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,15 +6,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import JOB_TIMEOUT, CliUser, Result, make_person_video
-from tests.stackutil import start_stack, stop_stack_process
-
-
-@pytest.fixture(scope="session")
-def stack():
-    """The running stack (emulator, API, event runner, real workers)."""
-    running = start_stack()
-    yield running
-    stop_stack_process(running.process)
 
 
 @pytest.fixture

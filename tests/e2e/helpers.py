@@ -3,40 +3,20 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ai3d.cli import main
+from tests.cli_result import Result
 from ai3d.demo import person_frames, write_video
 
 PASSWORD = "correct horse battery staple"
 JOB_TIMEOUT = 600  # seconds a job may take on a busy 2-core machine
-
-
-@dataclass
-class Result:
-    """One `ai3d` invocation: exit code, stdout (JSON when asked for), stderr."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self):
-        """stdout parsed as JSON."""
-        return json.loads(self.out)
-
-    def ok(self) -> Result:
-        """Assert the command succeeded; self."""
-        assert self.code == 0, f"exit {self.code}: {self.err.strip()[-2000:]}"
-        return self
 
 
 class CliUser:

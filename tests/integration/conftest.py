@@ -1,15 +1,7 @@
-"""Integration fixtures: one real stack (emulator over HTTP, API, event runner, worker processes) per session."""
+"""Integration fixtures: a fresh API user on the session's stack (see tests/conftest.py)."""
 import pytest
 
-from tests.stackutil import ApiUser, start_stack, stop_stack_process
-
-
-@pytest.fixture(scope="session")
-def stack():
-    """The running stack."""
-    running = start_stack()
-    yield running
-    stop_stack_process(running.process)
+from tests.stackutil import ApiUser
 
 
 @pytest.fixture

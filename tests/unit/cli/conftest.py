@@ -1,34 +1,14 @@
 """CLI unit fixtures: a private config dir, `main()` run in-process, and the real app served over HTTP on moto in-process."""
 from __future__ import annotations
 
-import json
 import threading
-from dataclasses import dataclass
 
 import pytest
 
+from tests.cli_result import Result
 from tests.stackutil import free_port
 
 PASSWORD = "correct horse battery staple"
-
-
-@dataclass
-class Result:
-    """What one `ai3d` invocation did."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self):
-        """stdout parsed as JSON."""
-        return json.loads(self.out)
-
-    @property
-    def error_line(self) -> str:
-        """The CLI's own error line on stderr."""
-        return [line for line in self.err.splitlines() if line.startswith("ai3d: error:")][-1]
 
 
 @pytest.fixture(autouse=True)
