@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from chalice import AuthResponse, Chalice, Response
 
@@ -40,7 +41,13 @@ def errors_and_auth(event, get_response):
             if auth.get("valid") != "true":
                 raise Unauthorized(auth.get("reason") or "invalid access token", code="INVALID_TOKEN")
             logger.append_keys(user_id=auth.get("principalId"))
-        return get_response(event)
+        response = get_response(event)
+        if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+            # Chalice's own refusals (e.g. 415 for a non-JSON content type) in the API's error shape
+            code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(response.body["Code"])).upper()
+            response = Response(body={"error": {"code": code, "message": str(response.body.get("Message", ""))}},
+                                status_code=response.status_code, headers=JSON_HEADERS)
+        return response
     except AppError as exc:
         logger.info("request refused", extra={"status": exc.status, "code": exc.code})
         return Response(body=exc.body(), status_code=exc.status, headers={**JSON_HEADERS, **exc.headers})
@@ -99,7 +106,7 @@ from chalicelib import accounts
 @app.route("/auth/register", methods=["POST"])
 def auth_register():
     """Sign up: 201 {user, accessToken, refreshToken, expiresIn}."""
-    return Response(body=accounts.register(body()), status_code=201)
+    return Response(body=accounts.register(body(), source_ip()), status_code=201)
 
 
 @app.route("/auth/login", methods=["POST"])

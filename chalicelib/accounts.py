@@ -146,10 +146,14 @@ def create_user(email: str, password: str, name: str, role: str = "USER") -> Use
             time.sleep(0.05 * attempts)  # a concurrent transaction held the claim (TransactionConflict): retry
 
 
-def register(data: dict) -> dict:
-    """POST /auth/register: create an account and open its first session."""
+def register(data: dict, source_ip: str) -> dict:
+    """POST /auth/register: create an account and open its first session; sign-ups per address are throttled."""
     _fields(data, {"email", "password", "name"}, required=("email", "password", "name"))
+    now = _now()
+    key = (f"THROTTLE#register:{source_ip}", settings.REGISTER_MAX_PER_ADDRESS)
+    _check_throttle([key], now, "too many sign-ups from this address; try again later")
     user = create_user(data["email"], data["password"], data["name"])
+    _record_failure(key[0], now)  # counts sign-ups in the same windowed counter as failed logins
     return {"user": user_json(user), **_open_session(user)}
 
 
@@ -259,11 +263,11 @@ def _throttle_keys(email: str, source_ip: str) -> list[tuple[str, int]]:
             (f"THROTTLE#ip:{source_ip}", settings.LOGIN_MAX_FAILURES * IP_FAILURE_FACTOR)]
 
 
-def _check_throttle(keys: list[tuple[str, int]], now: float) -> None:
+def _check_throttle(keys: list[tuple[str, int]], now: float, message: str = "too many failed logins; try again later") -> None:
     for key, limit in keys:
         item = _get(Throttle, key, "THROTTLE")
         if item is not None and item.ttl > now and item.failures >= limit:
-            raise TooManyRequests("too many failed logins; try again later",
+            raise TooManyRequests(message,
                                   headers={"Retry-After": str(max(1, math.ceil(item.ttl - now)))})
 
 

@@ -32,6 +32,7 @@ BCRYPT_ROUNDS = int(os.environ.get("BCRYPT_ROUNDS", "12"))
 LOGIN_MAX_FAILURES = 5  # per email, and 4x that per source address, within the window
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 PASSWORD_MIN_LENGTH = 10
+REGISTER_MAX_PER_ADDRESS = int(os.environ.get("REGISTER_MAX_PER_ADDRESS", "20"))  # sign-ups per source address per window
 
 # ---------------------------------------------------------------- uploads and downloads
 UPLOAD_URL_SECONDS = 15 * 60

@@ -5,6 +5,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("BCRYPT_ROUNDS", "4")
+os.environ.setdefault("REGISTER_MAX_PER_ADDRESS", "100000")  # tests sign up many users from 127.0.0.1
 
 
 import pytest  # noqa: E402

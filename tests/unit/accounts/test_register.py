@@ -95,3 +95,19 @@ def test_fifty_concurrent_registrations_create_one_user(aws, serialized_dynamodb
     assert len(table_items("EMAIL#")) == 1
     assert {i["pk"]["S"] for i in table_items("USER#")} == {owner}  # no orphan ledger entries or markers
     assert len([i for i in table_items(owner) if i["sk"]["S"].startswith("LEDGER#")]) == 1
+
+
+def test_sign_ups_from_one_address_are_throttled(client, monkeypatch):
+    import json
+
+    from chalicelib import settings
+
+    monkeypatch.setattr(settings, "REGISTER_MAX_PER_ADDRESS", 3)
+    codes = []
+    for i in range(5):
+        response = client.http.post("/auth/register", headers={"Content-Type": "application/json"},
+                                    body=json.dumps({"email": f"flood{i}@example.com", "password": "correct horse battery", "name": "F"}))
+        codes.append(response.status_code)
+    assert codes == [201, 201, 201, 429, 429]
+    assert int(response.headers["Retry-After"]) > 0
+    assert json.loads(response.body)["error"]["code"] == "TOO_MANY_REQUESTS"

@@ -55,3 +55,13 @@ def test_other_users_get_404_and_cannot_list(client):
 def test_requests_without_valid_token_are_401(client):
     status, body = call(client, "GET", "/projects", {"headers": {"Authorization": "Bearer nope"}})
     assert status == 401 and body["error"]["code"] == "INVALID_TOKEN"
+
+
+def test_chalice_refusals_use_the_error_shape(client):
+    import json
+
+    alice = register(client)
+    response = client.http.post("/projects", headers={"Authorization": alice["headers"]["Authorization"], "Content-Type": "text/plain"},
+                                body='{"name": "x"}')
+    assert response.status_code == 415
+    assert json.loads(response.body)["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"

@@ -4,7 +4,7 @@ Starts its own stack, then N times: create a CONVERT job whose input is not uplo
 file to S3, and read back from the job (a) when the worker started the stage (the S3 event went
 through SQS, the upload handler verified the file and started the execution, Step Functions marked
 the stage and queued the task, the worker picked it up) and (b) how much of the end-to-end time
-was not the stage's own work. Usage: python bench/pipeline.py [--runs 5]
+was not the stage's own work. Usage: python bench/pipeline/bench_pipeline.py [--runs 5]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests import media  # noqa: E402
 from tests.stackutil import ApiUser, start_stack, stop_stack_process  # noqa: E402
 
