@@ -12,6 +12,8 @@ from chalicelib.observability import logger
 
 app = Chalice(app_name="ai3d")
 app.api.cors = True
+if settings.ON_AWS:
+    tokens.signing_secret()  # refuse to start on AWS with the default (or a short) secret
 JSON_HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}  # errors are readable by the SPA too
 
 

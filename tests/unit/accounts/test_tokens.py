@@ -136,3 +136,22 @@ def test_missing_or_malformed_authorization_is_refused(api):
     token = api.register("rae@example.com")["accessToken"]
     reply = api.call("GET", "/users/me", headers={"Authorization": f"Basic {token}"})
     assert reply.status == 401 and reply.json["error"]["code"] == "INVALID_TOKEN"
+
+
+def test_the_default_secret_is_refused_on_aws(monkeypatch):
+    import pytest
+
+    from chalicelib import settings, tokens
+
+    tokens.signing_secret.cache_clear()
+    monkeypatch.setattr(settings, "ON_AWS", True)
+    monkeypatch.setattr(settings, "JWT_SECRET", settings.DEFAULT_JWT_SECRET)
+    try:
+        with pytest.raises(RuntimeError, match="default JWT secret"):
+            tokens.signing_secret()
+        monkeypatch.setattr(settings, "JWT_SECRET", "s" * 16)
+        tokens.signing_secret.cache_clear()
+        with pytest.raises(RuntimeError, match="at least 32"):
+            tokens.signing_secret()
+    finally:
+        tokens.signing_secret.cache_clear()
