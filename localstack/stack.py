@@ -83,7 +83,7 @@ class Stack:
         """Start a child with prefixed logs."""
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=_die_with_parent, process_group=0)  # Ctrl-C reaches only this supervisor
         self.procs[name] = proc
         threading.Thread(target=self._pump, args=(name, proc), daemon=True).start()
         return proc
@@ -169,22 +169,23 @@ class Stack:
                     self.stopping.set()
 
     def shutdown(self, grace: float = 30.0) -> None:
-        """SIGTERM every child (workers finish their task), then SIGKILL whatever is left."""
+        """Stop in order - event runner and API, then workers (they finish their task), then the emulator -
+        each with SIGTERM, and SIGKILL for whatever outlives the grace period."""
         self.stopping.set()
-        order = [n for n in ("events", "api", *WORKERS, "emulator") if n in self.procs]
-        for name in order:
-            if self.procs[name].poll() is None:
-                self.procs[name].send_signal(signal.SIGTERM)
-        deadline = time.time() + grace
-        for name in order:
-            try:
-                self.procs[name].wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                self.say("stack", f"{name} did not stop in time; killing it")
-                self.procs[name].kill()
-                self.procs[name].wait()
+        for phase in (("events", "api"), WORKERS, ("emulator",)):
+            procs = [(name, self.procs[name]) for name in phase if name in self.procs]
+            for _, proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            deadline = time.time() + grace
+            for name, proc in procs:
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    self.say("stack", f"{name} did not stop in time; killing it")
+                    proc.kill()
+                    proc.wait()
         self.say("stack", "stopped")
-
 
 def main() -> None:
     """Run the stack until Ctrl-C or SIGTERM."""

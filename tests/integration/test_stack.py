@@ -61,3 +61,16 @@ def test_ctrl_c_stops_every_process():
     assert running.process.returncode == 0
     time.sleep(1)
     assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+
+
+@pytest.mark.slow
+def test_killing_the_supervisor_leaves_no_orphans():
+    import signal
+
+    running = start_stack()
+    children = psutil.Process(running.process.pid).children(recursive=True)
+    assert len(children) >= 5
+    running.process.send_signal(signal.SIGKILL)
+    running.process.wait()
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert [c for c in alive if c.status() != psutil.STATUS_ZOMBIE] == []
