@@ -54,3 +54,12 @@ def test_template_is_valid_cloudformation():
     result = subprocess.run([sys.executable, "-m", "cfnlint", "--format", "parseable", str(TEMPLATE)], capture_output=True, text=True)
     errors = [line for line in result.stdout.splitlines() if ":E" in line]
     assert errors == [], result.stdout
+
+
+def test_chalice_config_carries_every_output_the_app_reads():
+    from infrastructure.chalice_config import chalice_config
+
+    outputs = {name: f"value-of-{name}" for name in load_template()["Outputs"]}
+    config = chalice_config(outputs, "prod", "/ai3d/prod/jwt")
+    env = config["stages"]["prod"]["environment_variables"]
+    assert set(settings.RESOURCE_SETTINGS) <= set(env) and env["JWT_SECRET_SSM_NAME"] == "/ai3d/prod/jwt"

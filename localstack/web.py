@@ -1,0 +1,98 @@
+"""Serve the creators' web app (web/), the three.js files it imports, and a config.js naming the API."""
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from localstack import wait_for_stop_signal
+
+ROOT = Path(__file__).resolve().parents[1]
+THREE = ROOT / "node_modules" / "three"
+# URL prefix -> directory served under it (longest prefix first).
+MOUNTS = [
+    ("/vendor/three/examples/jsm/", THREE / "examples" / "jsm"),
+    ("/vendor/three/build/", THREE / "build"),
+    ("/", ROOT / "web"),
+]
+TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html",
+         ".json": "application/json", ".wasm": "application/wasm", ".svg": "image/svg+xml"}
+
+
+def resolve(url_path: str) -> Path | None:
+    """The file a URL path names, or None when it is missing or outside its served directory."""
+    for prefix, directory in MOUNTS:
+        if url_path.startswith(prefix):
+            relative = url_path[len(prefix):] or "index.html"
+            base = directory.resolve()
+            target = (base / relative).resolve()
+            if target != base and base not in target.parents:
+                return None
+            if target.is_dir():
+                target = target / "index.html"
+            return target if target.is_file() else None
+    return None
+
+
+class WebHandler(BaseHTTPRequestHandler):
+    """GET/HEAD for static files plus the generated /config.js."""
+
+    api_url = "http://127.0.0.1:8000"
+
+    def do_GET(self) -> None:
+        """Send a file (or config.js)."""
+        self._serve(with_body=True)
+
+    def do_HEAD(self) -> None:
+        """Send a file's headers only."""
+        self._serve(with_body=False)
+
+    def _serve(self, with_body: bool) -> None:
+        path = unquote(urlsplit(self.path).path)
+        if path == "/config.js":
+            body = f"export const API_URL = {json.dumps(self.api_url)};\n".encode()
+            return self._send(HTTPStatus.OK, "text/javascript", body, with_body)
+        target = resolve(path)
+        if target is None:
+            return self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found\n", with_body)
+        kind = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        self._send(HTTPStatus.OK, kind, target.read_bytes(), with_body)
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes, with_body: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:
+        """Log only failed requests (the supervisor prefixes each line)."""
+        if len(args) > 1 and str(args[1]).startswith(("4", "5")):
+            super().log_message(format, *args)
+
+
+def main() -> None:
+    """Serve until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--api", default="http://127.0.0.1:8000", help="the API's base URL, written into /config.js")
+    args = parser.parse_args()
+    handler = type("ConfiguredWebHandler", (WebHandler,), {"api_url": args.api.rstrip("/")})
+    server = ThreadingHTTPServer((args.host, args.port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"web app at http://{args.host}:{args.port}", flush=True)
+    wait_for_stop_signal()
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
