@@ -1,4 +1,4 @@
-"""Bring the whole stack up in the foreground: emulator, infrastructure, API, event runner and workers.
+"""Bring the whole stack up in the foreground: emulator, infrastructure, API, event runner, workers and web app.
 
 `make run` calls this. If AWS_ENDPOINT_URL is already set (a LocalStack, say) it is used instead
 of the embedded emulator. Ctrl-C (or SIGTERM) stops every process; a worker that dies is
@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-COLORS = {"emulator": 36, "api": 32, "events": 35, "gpu": 33, "blender": 34, "stack": 1}
+COLORS = {"emulator": 36, "api": 32, "events": 35, "gpu": 33, "blender": 34, "web": 37, "stack": 1}
 WORKERS = ("gpu", "blender")
 
 
@@ -56,8 +56,10 @@ def check_dependencies() -> list[str]:
 class Stack:
     """The supervised set of processes."""
 
-    def __init__(self, api_port: int, emulator_port: int, schedule_scale: float, heartbeat_seconds: int, state_dir: Path):
+    def __init__(self, api_port: int, emulator_port: int, web_port: int, schedule_scale: float, heartbeat_seconds: int,
+                 state_dir: Path):
         self.api_port = api_port
+        self.web_port = web_port
         self.emulator_port = emulator_port
         self.schedule_scale = schedule_scale
         self.heartbeat_seconds = heartbeat_seconds
@@ -97,8 +99,9 @@ class Stack:
         missing = check_dependencies()
         if missing:
             raise SystemExit(f"missing Python packages: {', '.join(missing)} - run `make setup` first")
-        if not port_free("127.0.0.1", self.api_port):
-            raise SystemExit(f"port {self.api_port} is already in use: stop what holds it or pass --api-port")
+        for port, flag in ((self.api_port, "--api-port"), (self.web_port, "--web-port")):
+            if not port_free("127.0.0.1", port):
+                raise SystemExit(f"port {port} is already in use: stop what holds it or pass {flag}")
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
             self.say("stack", f"using the AWS endpoint already set: {endpoint}")
@@ -125,6 +128,7 @@ class Stack:
         for worker in WORKERS:
             self.spawn(worker, ["-m", f"container_workers.{worker}_worker"])
         self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
+        self.spawn("web", ["-m", "localstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"])
         self.say("stack", f"API ready at http://127.0.0.1:{self.api_port}  (AWS endpoint {endpoint}) - Ctrl-C stops everything")
 
     def _wait(self, url: str, name: str, seconds: float, any_status: bool = False) -> None:
@@ -169,10 +173,10 @@ class Stack:
                     self.stopping.set()
 
     def shutdown(self, grace: float = 30.0) -> None:
-        """Stop in order - event runner and API, then workers (they finish their task), then the emulator -
+        """Stop in order - web app, event runner and API, then workers (they finish their task), then the emulator -
         each with SIGTERM, and SIGKILL for whatever outlives the grace period."""
         self.stopping.set()
-        for phase in (("events", "api"), WORKERS, ("emulator",)):
+        for phase in (("web", "events", "api"), WORKERS, ("emulator",)):
             procs = [(name, self.procs[name]) for name in phase if name in self.procs]
             for _, proc in procs:
                 if proc.poll() is None:
@@ -192,11 +196,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("AI3D_API_PORT", "8000")))
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("AI3D_EMULATOR_PORT", "4566")))
+    parser.add_argument("--web-port", type=int, default=int(os.environ.get("AI3D_WEB_PORT", "8080")))
     parser.add_argument("--schedule-scale", type=float, default=1.0, help="speed up schedules (tests use < 1)")
     parser.add_argument("--heartbeat-seconds", type=int, default=60, help="task heartbeat timeout for the pipeline")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".stack", help="where the deployed outputs are written")
     args = parser.parse_args()
-    stack = Stack(args.api_port, args.emulator_port, args.schedule_scale, args.heartbeat_seconds, args.state_dir)
+    stack = Stack(args.api_port, args.emulator_port, args.web_port, args.schedule_scale, args.heartbeat_seconds, args.state_dir)
     signal.signal(signal.SIGTERM, lambda *_: stack.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stack.stopping.set())
     try:

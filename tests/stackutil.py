@@ -31,6 +31,7 @@ class RunningStack:
     """Handles on a running stack."""
 
     api_url: str
+    web_url: str
     endpoint: str
     outputs: dict
     process: subprocess.Popen
@@ -56,13 +57,14 @@ class RunningStack:
 
 def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeout: float = 180) -> RunningStack:
     """Start the stack on free ports and wait until /health is green (workers included)."""
-    api_port, emulator_port = free_port(), free_port()
+    api_port, emulator_port, web_port = free_port(), free_port(), free_port()
     state = Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
     log_path = state / "stack.log"
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     env.update(BCRYPT_ROUNDS="4", WORKER_KEEPALIVE_SECONDS="3")
     process = subprocess.Popen(
         [sys.executable, "-m", "localstack.stack", "--api-port", str(api_port), "--emulator-port", str(emulator_port),
+         "--web-port", str(web_port),
          "--schedule-scale", str(schedule_scale), "--heartbeat-seconds", str(heartbeat_seconds), "--state-dir", str(state)],
         cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     api_url = f"http://127.0.0.1:{api_port}"
@@ -73,7 +75,8 @@ def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeo
         try:
             if requests.get(f"{api_url}/health", timeout=2).status_code == 200:
                 outputs = json.loads((state / "outputs.json").read_text())
-                return RunningStack(api_url, f"http://127.0.0.1:{emulator_port}", outputs, process, log_path, env)
+                return RunningStack(api_url, f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{emulator_port}", outputs,
+                                    process, log_path, env)
         except requests.RequestException:
             pass
         time.sleep(1)

@@ -54,8 +54,8 @@ def test_ctrl_c_stops_every_process():
     running = start_stack()
     children = psutil.Process(running.process.pid).children(recursive=True)
     names = " ".join(" ".join(c.cmdline()) for c in children)
-    for module in ("localstack.emulator", "localstack.api", "localstack.events", "container_workers.gpu_worker",
-                   "container_workers.blender_worker"):
+    for module in ("localstack.emulator", "localstack.api", "localstack.events", "localstack.web",
+                   "container_workers.gpu_worker", "container_workers.blender_worker"):
         assert module in names
     stop_stack_process(running.process)
     assert running.process.returncode == 0
@@ -69,7 +69,7 @@ def test_killing_the_supervisor_leaves_no_orphans():
 
     running = start_stack()
     children = psutil.Process(running.process.pid).children(recursive=True)
-    assert len(children) >= 5
+    assert len(children) >= 6
     running.process.send_signal(signal.SIGKILL)
     running.process.wait()
     gone, alive = psutil.wait_procs(children, timeout=30)

@@ -1,0 +1,102 @@
+// Drive the web app in headless Chromium like a person: sign up, create a project, upload a GLB, optimise it, view it.
+// Usage: node tests/tools/web_e2e.mjs <web url> <api url> <output dir> <model.glb>; prints one JSON result line.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [webUrl, apiUrl, outDir, modelPath] = process.argv.slice(2);
+if (!modelPath) {
+  console.error("usage: node web_e2e.mjs <web url> <api url> <output dir> <model.glb>");
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+  "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"];
+
+const result = { ok: false, steps: [], consoleErrors: [] };
+const step = (name) => { result.steps.push(name); };
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+page.on("console", (message) => { if (message.type() === "error") result.consoleErrors.push(message.text()); });
+page.on("pageerror", (error) => result.consoleErrors.push(String(error)));
+page.setDefaultTimeout(30_000);
+
+try {
+  await page.goto(webUrl);
+  result.configuredApi = await page.evaluate(async () => (await import("/config.js")).API_URL);
+  if (result.configuredApi !== apiUrl) throw new Error(`config.js names ${result.configuredApi}, expected ${apiUrl}`);
+
+  await page.getByRole("button", { name: "New here? Create an account" }).click();
+  await page.getByLabel("Name").fill("Web Tester");
+  await page.getByLabel("Email").fill(`web-${Date.now()}-${Math.random().toString(16).slice(2, 8)}@example.com`);
+  await page.getByLabel("Password").fill("correct horse battery staple");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("heading", { name: "Your projects" }).waitFor();
+  result.creditsBefore = await page.getByTestId("credits").textContent();
+  step("registered");
+
+  await page.getByLabel("Project name").fill("Browser test");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await page.getByRole("heading", { name: "Browser test" }).waitFor();
+  step("project created");
+
+  await page.locator("#upload-file").setInputFiles(modelPath);
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.locator('.asset[data-status="READY"]').waitFor();
+  step("uploaded and READY");
+
+  await page.getByLabel("Job type").selectOption("OPTIMIZE");
+  const model = page.locator("#job-model");
+  await model.selectOption({ index: 1 });
+  await page.getByLabel("Reduce by").selectOption("ratio");
+  await page.getByLabel("Value").fill("0.5");
+  await page.getByRole("button", { name: "Run job" }).click();
+  const job = page.locator(".job").first();
+  await job.waitFor();
+  const seen = new Set();
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const status = await job.getAttribute("data-status");
+    seen.add(status);
+    if (["COMPLETED", "FAILED", "CANCELLED"].includes(status)) break;
+    await page.waitForTimeout(200);
+  }
+  result.jobStatuses = [...seen];
+  result.jobStatus = await job.getAttribute("data-status");
+  if (result.jobStatus !== "COMPLETED") throw new Error(`job ended ${result.jobStatus}: ${await job.textContent()}`);
+  step("job COMPLETED");
+
+  await job.locator('.output[data-format="glb"] button[data-action="view"]').first().click();
+  const viewer = page.getByTestId("viewer");
+  await page.locator('[data-testid="viewer"][data-loaded]').waitFor();
+  result.triangles = Number(await viewer.getAttribute("data-loaded"));
+  result.viewerInfo = await viewer.locator(".viewer-info").textContent();
+  await page.waitForTimeout(500); // a few more frames after the load
+  step("viewer loaded");
+
+  result.creditsAfter = await page.getByTestId("credits").textContent();
+  result.webgl = await page.evaluate(() => {
+    const gl = document.querySelector('[data-testid="viewer"] canvas').getContext("webgl2");
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    return info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+  });
+  result.screenshot = join(outDir, "web-e2e.png");
+  await page.screenshot({ path: result.screenshot, fullPage: true });
+  result.viewerBox = await viewer.boundingBox();
+
+  await page.reload(); // the access token lived in memory only: the session comes back through the refresh token
+  await page.getByRole("heading", { name: "Browser test" }).waitFor();
+  await page.locator('.job[data-status="COMPLETED"]').waitFor();
+  step("session restored after reload");
+  result.ok = true;
+} catch (error) {
+  result.error = String(error && error.stack || error);
+  result.failureScreenshot = join(outDir, "web-e2e-failure.png");
+  await page.screenshot({ path: result.failureScreenshot, fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
+process.exit(result.ok ? 0 : 1);

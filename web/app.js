@@ -1,0 +1,426 @@
+// The creators' web app: sign-in, projects, uploads, jobs with live progress, outputs and the 3D viewer.
+import * as api from "./api.js";
+import { h, formatBytes, formatTime } from "./dom.js";
+import { ACCEPT, describeFile } from "./files.js";
+import { Viewer } from "./viewer.js";
+
+const ACTIVE = new Set(["PENDING", "PROCESSING"]);
+const MODEL_FORMATS = ["glb", "gltf", "fbx", "obj", "stl", "ply", "usdz", "blend"];
+const COSTS = { MOTION_CAPTURE: "5 + 2 per started 10 s of video", IMAGE_TO_3D: "10", TEXT_TO_AVATAR: "10",
+  ANIMATE: "5", CONVERT: "1", OPTIMIZE: "2" };
+
+const app = document.getElementById("app");
+const account = document.getElementById("account");
+let page = null; // the mounted page's cleanup (stops its polling)
+
+// ---------------------------------------------------------------- shell
+/** Show a page: unmount the current one and mount the new one. */
+function show(mount) {
+  if (page) page();
+  app.replaceChildren();
+  page = mount(app) || null;
+}
+
+function route() {
+  if (!api.hasSession()) return show(authPage);
+  const match = /^#\/projects\/([\w-]+)$/.exec(location.hash);
+  show(match ? (root) => projectPage(root, match[1]) : projectsPage);
+}
+
+async function refreshAccount() {
+  if (!api.hasSession()) { account.replaceChildren(); return; }
+  try {
+    const [me, credits] = await Promise.all([api.call("GET", "/users/me"), api.call("GET", "/users/me/credits")]);
+    const user = me.user || me;
+    account.replaceChildren(
+      h("span", { class: "credits", "data-testid": "credits" }, `${credits.balance} credits`),
+      h("span", { class: "tier" }, credits.tier),
+      h("span", { class: "who" }, user.name || user.email),
+      h("button", { class: "link", onclick: signOut }, "Sign out"));
+  } catch (error) {
+    account.replaceChildren(h("span", { class: "error" }, error.message));
+  }
+}
+
+async function signOut() {
+  await api.logout();
+  account.replaceChildren();
+  location.hash = "#/";
+  route();
+}
+
+function errorBox() {
+  const box = h("p", { class: "error", role: "alert", hidden: true });
+  box.show = (message) => { box.textContent = message; box.hidden = !message; };
+  return box;
+}
+
+// ---------------------------------------------------------------- sign in / register
+function authPage(root) {
+  let registering = false;
+  const name = h("input", { id: "auth-name", autocomplete: "name" });
+  const nameRow = h("label", { for: "auth-name" }, "Name", name);
+  const email = h("input", { id: "auth-email", type: "email", required: true, autocomplete: "email" });
+  const password = h("input", { id: "auth-password", type: "password", required: true, minlength: "8" });
+  const submit = h("button", { type: "submit", class: "primary" });
+  const toggle = h("button", { type: "button", class: "link" });
+  const error = errorBox();
+  const title = h("h1");
+  const render = () => {
+    title.textContent = registering ? "Create your account" : "Sign in";
+    submit.textContent = registering ? "Create account" : "Sign in";
+    toggle.textContent = registering ? "I already have an account" : "New here? Create an account";
+    nameRow.hidden = !registering;
+    password.autocomplete = registering ? "new-password" : "current-password";
+    error.show("");
+  };
+  toggle.addEventListener("click", () => { registering = !registering; render(); });
+  const form = h("form", { class: "card auth", onsubmit: async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    try {
+      if (registering) await api.register(email.value.trim(), password.value, name.value.trim() || email.value.trim());
+      else await api.login(email.value.trim(), password.value);
+      await refreshAccount();
+      route();
+    } catch (err) {
+      error.show(err.message);
+    } finally {
+      submit.disabled = false;
+    }
+  } }, title, nameRow, h("label", { for: "auth-email" }, "Email", email),
+  h("label", { for: "auth-password" }, "Password", password), error, submit, toggle);
+  render();
+  root.append(form);
+}
+
+// ---------------------------------------------------------------- projects
+function projectsPage(root) {
+  const list = h("ul", { class: "projects", "data-testid": "projects" });
+  const error = errorBox();
+  const name = h("input", { id: "project-name", required: true, maxlength: "100", placeholder: "e.g. Spring shoot" });
+  const description = h("input", { id: "project-description", maxlength: "2000", placeholder: "optional" });
+
+  const load = async () => {
+    try {
+      const data = await api.call("GET", "/projects?limit=100");
+      list.replaceChildren(...(data.items.length ? data.items.map(projectCard)
+        : [h("li", { class: "empty" }, "No projects yet: create one above.")]));
+    } catch (err) {
+      error.show(err.message);
+    }
+  };
+  const projectCard = (project) => h("li", { class: "card project" },
+    h("a", { href: `#/projects/${project.id}`, class: "project-name" }, project.name),
+    h("p", { class: "muted" }, project.description || "—"),
+    h("p", { class: "muted small" }, `Created ${formatTime(project.createdAt)}`),
+    h("button", { class: "danger small", onclick: async () => {
+      if (!confirm(`Delete “${project.name}” with all its files and jobs?`)) return;
+      await api.call("DELETE", `/projects/${project.id}`).catch((err) => error.show(err.message));
+      load();
+    } }, "Delete"));
+
+  const form = h("form", { class: "card inline-form", onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      const project = await api.call("POST", "/projects", { name: name.value, description: description.value });
+      location.hash = `#/projects/${project.id}`;
+    } catch (err) {
+      error.show(err.message);
+    }
+  } }, h("label", { for: "project-name" }, "Project name", name),
+  h("label", { for: "project-description" }, "Description", description),
+  h("button", { type: "submit", class: "primary" }, "Create project"));
+
+  root.append(h("h1", {}, "Your projects"), form, error, list);
+  load();
+}
+
+// ---------------------------------------------------------------- one project
+function projectPage(root, projectId) {
+  const state = { assets: [], jobs: new Map(), details: new Map(), stopped: false, timer: null };
+  const title = h("h1", {}, "Project");
+  const error = errorBox();
+  const assetList = h("ul", { class: "assets", "data-testid": "assets" });
+  const jobList = h("ul", { class: "jobs", "data-testid": "jobs" });
+  const viewerBox = h("div", { class: "viewer", "data-testid": "viewer" });
+  const jobForm = h("div");
+  const viewer = new Viewer(viewerBox);
+
+  const openInViewer = async (assetId, label) => {
+    try {
+      const asset = await api.call("GET", `/assets/${assetId}`);
+      viewerBox.scrollIntoView({ behavior: "smooth", block: "nearest" });
+      await viewer.load(asset.download.url, label || asset.filename);
+    } catch (err) {
+      error.show(`Viewer: ${err.message}`);
+    }
+  };
+
+  // assets
+  const loadAssets = async () => {
+    const data = await api.call("GET", `/projects/${projectId}/assets?limit=100`);
+    const choicesBefore = jobChoices();
+    state.assets = data.items;
+    assetList.replaceChildren(...(state.assets.length ? state.assets.map(assetRow)
+      : [h("li", { class: "empty" }, "No files yet.")]));
+    if (jobChoices() !== choicesBefore) renderJobForm(); // keep what the user typed unless the choices changed
+  };
+  const assetRow = (asset) => h("li", { class: "asset", "data-status": asset.status, "data-asset-id": asset.id },
+    h("div", { class: "asset-main" },
+      h("span", { class: "filename", title: asset.filename }, asset.filename),
+      h("span", { class: `badge ${asset.status.toLowerCase()}` }, asset.status.replace("_", " ")),
+      h("span", { class: "muted small" }, `${asset.kind} · ${asset.format || "?"} · ${formatBytes(asset.sizeBytes)}`
+        + (asset.role ? ` · output ${asset.role}` : ""))),
+    asset.rejectReason ? h("p", { class: "error small" }, asset.rejectReason) : null,
+    h("div", { class: "actions" },
+      asset.status === "READY" && asset.format === "glb"
+        ? h("button", { class: "small", onclick: () => openInViewer(asset.id) }, "View 3D") : null,
+      asset.status === "READY" ? h("button", { class: "small", onclick: async () => {
+        const fresh = await api.call("GET", `/assets/${asset.id}`);
+        window.open(fresh.download.url, "_blank");
+      } }, "Download") : null,
+      h("button", { class: "small danger", onclick: async () => {
+        if (!confirm(`Delete ${asset.filename}?`)) return;
+        await api.call("DELETE", `/assets/${asset.id}`).catch((err) => error.show(err.message));
+        loadAssets();
+      } }, "Delete")));
+
+  const fileInput = h("input", { id: "upload-file", type: "file", accept: ACCEPT, required: true });
+  const kindSelect = h("select", { id: "upload-kind" }, h("option", { value: "" }, "guess from extension"),
+    ...["MODEL_3D", "ANIMATION", "IMAGE", "VIDEO"].map((kind) => h("option", { value: kind }, kind)));
+  const uploadBar = h("progress", { max: 1, value: 0, hidden: true, "data-testid": "upload-progress" });
+  const uploadNote = h("span", { class: "muted small" });
+  const uploadForm = h("form", { class: "upload", onsubmit: async (event) => {
+    event.preventDefault();
+    const file = fileInput.files[0];
+    if (file) await upload(file);
+  } }, h("label", { for: "upload-file" }, "File", fileInput), h("label", { for: "upload-kind" }, "Kind", kindSelect),
+  h("button", { type: "submit", class: "primary" }, "Upload"), uploadBar, uploadNote);
+
+  const upload = async (file) => {
+    const described = describeFile(file.name, kindSelect.value);
+    if (!described) { error.show(`${file.name}: unsupported file type (accepted: ${ACCEPT})`); return; }
+    error.show("");
+    try {
+      const ticket = await api.call("POST", `/projects/${projectId}/assets`,
+        { filename: file.name, contentType: described.contentType, sizeBytes: file.size, kind: described.kind });
+      await loadAssets();
+      uploadBar.hidden = false;
+      uploadNote.textContent = `Uploading ${file.name}…`;
+      await api.uploadToS3(ticket.upload, file, (fraction) => { uploadBar.value = fraction; });
+      uploadNote.textContent = "Checking the file…";
+      let asset = ticket.asset;
+      while (!state.stopped && asset.status === "PENDING_UPLOAD") {
+        await sleep(700);
+        asset = await api.call("GET", `/assets/${asset.id}`);
+      }
+      uploadNote.textContent = asset.status === "READY" ? `${file.name} is ready.` : `${file.name} was rejected.`;
+      uploadForm.reset();
+    } catch (err) {
+      error.show(err.message);
+      uploadNote.textContent = "";
+    } finally {
+      uploadBar.hidden = true;
+      uploadBar.value = 0;
+      if (!state.stopped) loadAssets();
+    }
+  };
+
+  // running a job
+  const jobChoices = () => JSON.stringify(state.assets.map((a) => [a.id, a.status]));
+  const assetSelect = (id, kinds) => {
+    const choices = state.assets.filter((a) => kinds.includes(a.kind) && a.status !== "REJECTED");
+    return h("select", { id, required: true },
+      h("option", { value: "" }, choices.length ? "choose a file…" : `no ${kinds.join(" / ")} files yet`),
+      ...choices.map((a) => h("option", { value: a.id }, `${a.filename} (${a.status === "READY" ? a.format : "uploading"})`)));
+  };
+  const field = (label, control, hint) => h("label", { for: control.id }, label, control,
+    hint ? h("span", { class: "muted small" }, hint) : null);
+  const number = (id, attrs) => h("input", { id, type: "number", ...attrs });
+  const select = (id, values, selected) => h("select", { id },
+    ...values.map((v) => h("option", { value: v, selected: v === selected }, v)));
+
+  const JOB_FORMS = {
+    MOTION_CAPTURE: () => {
+      const video = assetSelect("job-video", ["VIDEO"]);
+      const smoothing = number("job-smoothing", { min: 0, max: 1, step: 0.05, value: 0.5 });
+      const rootMotion = h("input", { id: "job-root-motion", type: "checkbox", checked: true });
+      return { fields: [field("Video", video), field("Smoothing (0-1)", smoothing), field("Root motion", rootMotion)],
+        read: () => ({ inputs: { videoAssetId: video.value },
+          params: { smoothing: Number(smoothing.value), rootMotion: rootMotion.checked } }) };
+    },
+    IMAGE_TO_3D: () => {
+      const image = assetSelect("job-image", ["IMAGE"]);
+      const foreground = select("job-foreground", ["auto", "alpha", "person", "grabcut"], "auto");
+      return { fields: [field("Image", image), field("Foreground", foreground)],
+        read: () => ({ inputs: { imageAssetId: image.value }, params: { foreground: foreground.value } }) };
+    },
+    TEXT_TO_AVATAR: () => {
+      const prompt = h("textarea", { id: "job-prompt", required: true, rows: 2, maxlength: "500",
+        placeholder: "a tall athletic woman in a red jacket" });
+      const pose = select("job-pose", ["T", "A"], "T");
+      const seed = number("job-seed", { min: 0, step: 1, value: 1 });
+      return { fields: [field("Prompt", prompt), field("Pose", pose), field("Seed", seed)],
+        read: () => ({ inputs: { prompt: prompt.value },
+          params: { pose: pose.value, ...(seed.value !== "" ? { seed: Number(seed.value) } : {}) } }) };
+    },
+    ANIMATE: () => {
+      const avatar = assetSelect("job-avatar", ["MODEL_3D", "ANIMATION"]);
+      const motion = assetSelect("job-motion", ["ANIMATION"]);
+      return { fields: [field("Avatar", avatar), field("Motion", motion)],
+        read: () => ({ inputs: { avatarAssetId: avatar.value, motionAssetId: motion.value }, params: {} }) };
+    },
+    CONVERT: () => {
+      const model = assetSelect("job-model", ["MODEL_3D", "ANIMATION"]);
+      const format = select("job-format", MODEL_FORMATS, "glb");
+      return { fields: [field("Model", model), field("Convert to", format)],
+        read: () => ({ inputs: { modelAssetId: model.value }, params: { format: format.value } }) };
+    },
+    OPTIMIZE: () => {
+      const model = assetSelect("job-model", ["MODEL_3D", "ANIMATION"]);
+      const mode = select("job-mode", ["ratio", "targetTriangles"], "ratio");
+      const amount = number("job-amount", { min: 0, step: "any", value: 0.5, required: true });
+      mode.addEventListener("change", () => { amount.value = mode.value === "ratio" ? 0.5 : 5000; });
+      return { fields: [field("Model", model), field("Reduce by", mode), field("Value", amount,
+        "ratio: 0-1 of the triangles to keep; or a triangle budget")],
+      read: () => ({ inputs: { modelAssetId: model.value }, params: { [mode.value]: Number(amount.value) } }) };
+    },
+  };
+  const typeSelect = h("select", { id: "job-type" }, ...Object.keys(JOB_FORMS).map((t) => h("option", { value: t }, t)));
+  typeSelect.addEventListener("change", () => renderJobForm());
+  const jobError = errorBox();
+  function renderJobForm() {
+    const type = typeSelect.value;
+    const spec = JOB_FORMS[type]();
+    const submit = h("button", { type: "submit", class: "primary" }, "Run job");
+    jobForm.replaceChildren(h("form", { class: "job-form", onsubmit: async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      jobError.show("");
+      try {
+        const { inputs, params } = spec.read();
+        const job = await api.call("POST", "/jobs", { projectId, type, inputs, params });
+        state.jobs.set(job.id, job);
+        renderJobs();
+        refreshAccount();
+        schedulePoll(0);
+      } catch (err) {
+        jobError.show(err.status === 402 ? `Not enough credits: ${err.message}` : err.message);
+      } finally {
+        submit.disabled = false;
+      }
+    } }, field("Job type", typeSelect, `costs ${COSTS[type]} credits`), ...spec.fields, jobError, submit));
+  }
+
+  // jobs and their outputs
+  const rows = new Map(); // job id -> {key, element}: a row is rebuilt only when what it shows changed
+  function renderJobs() {
+    const jobs = [...state.jobs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    if (!jobs.length) { jobList.replaceChildren(h("li", { class: "empty" }, "No jobs yet.")); return; }
+    jobList.replaceChildren(...jobs.map((job) => {
+      const detail = state.details.get(job.id);
+      const key = JSON.stringify([job.status, job.stage, job.progress, job.progressMessage, detail?.outputs?.length]);
+      const row = rows.get(job.id);
+      if (row && row.key === key) return row.element;
+      const element = jobRow(job, detail);
+      rows.set(job.id, { key, element });
+      return element;
+    }));
+  }
+  const jobRow = (job, detail) => h("li", { class: "card job", "data-job-id": job.id, "data-status": job.status },
+    h("div", { class: "job-head" },
+      h("strong", {}, job.type),
+      h("span", { class: `badge ${job.status.toLowerCase()}` }, job.status),
+      h("span", { class: "muted small" }, `${job.creditsUsed} credits · ${formatTime(job.createdAt)}`),
+      ACTIVE.has(job.status) ? h("button", { class: "small danger", onclick: async () => {
+        await api.call("POST", `/jobs/${job.id}/cancel`).catch((err) => error.show(err.message));
+        schedulePoll(0);
+      } }, "Cancel") : null),
+    ACTIVE.has(job.status) ? h("div", { class: "job-progress" },
+      h("progress", { max: 100, value: job.progress }),
+      h("span", { class: "muted small" }, `${job.stage || "queued"} · ${job.progress}%`
+        + (job.progressMessage ? ` · ${job.progressMessage}` : ""))) : null,
+    job.error ? h("p", { class: "error small" }, `${job.error.code}: ${job.error.message}`) : null,
+    detail && detail.outputs.length ? h("ul", { class: "outputs" }, detail.outputs.map(outputItem)) : null);
+
+  const outputItem = (output) => {
+    const url = output.download && output.download.url;
+    const preview = output.format === "mp4" ? h("video", { src: url, controls: true, preload: "metadata" })
+      : output.format === "png" ? h("img", { src: url, alt: output.filename }) : null;
+    return h("li", { class: "output", "data-format": output.format },
+      h("div", { class: "output-head" },
+        h("span", {}, `${output.role} · ${output.format} · ${formatBytes(output.sizeBytes)}`),
+        output.format === "glb" ? h("button", { class: "small primary", "data-action": "view",
+          onclick: () => openInViewer(output.assetId, output.filename) }, "View 3D") : null,
+        url ? h("a", { href: url, download: output.filename, class: "button small" }, "Download") : null),
+      preview);
+  };
+
+  const poll = async () => {
+    if (state.stopped) return;
+    try {
+      const data = await api.call("GET", `/jobs?projectId=${projectId}&limit=100`);
+      const refetch = []; // active jobs, and finished ones whose outputs (with download URLs) are not known yet
+      for (const job of data.items) {
+        if (ACTIVE.has(job.status) || !state.details.has(job.id)) refetch.push(job.id);
+        state.jobs.set(job.id, job);
+      }
+      const details = await Promise.all(refetch.map((id) => api.call("GET", `/jobs/${id}`)));
+      let ended = false;
+      for (const detail of details) {
+        state.jobs.set(detail.id, detail);
+        if (!ACTIVE.has(detail.status)) { state.details.set(detail.id, detail); ended = true; }
+      }
+      renderJobs();
+      if (ended) { loadAssets(); refreshAccount(); }
+    } catch (err) {
+      error.show(err.message);
+    }
+    if ([...state.jobs.values()].some((job) => ACTIVE.has(job.status))) schedulePoll(1000);
+  };
+  function schedulePoll(delay) {
+    clearTimeout(state.timer);
+    if (!state.stopped) state.timer = setTimeout(poll, delay);
+  }
+
+  const load = async () => {
+    try {
+      const project = await api.call("GET", `/projects/${projectId}`);
+      title.textContent = project.name;
+      await loadAssets();
+      await poll();
+    } catch (err) {
+      error.show(err.message);
+    }
+  };
+
+  root.append(
+    h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "← All projects")),
+    title, error,
+    h("div", { class: "columns" },
+      h("div", { class: "column" },
+        h("section", { class: "card" }, h("h2", {}, "Files"), uploadForm, assetList),
+        h("section", { class: "card" }, h("h2", {}, "Run a job"), jobForm)),
+      h("div", { class: "column wide" },
+        h("section", { class: "card" }, h("h2", {}, "Viewer"), viewerBox),
+        h("section", { class: "card" }, h("h2", {}, "Jobs"), jobList))));
+  renderJobForm();
+  renderJobs();
+  load();
+  return () => {
+    state.stopped = true;
+    clearTimeout(state.timer);
+    viewer.dispose();
+  };
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---------------------------------------------------------------- start
+api.onSignedOut(() => { account.replaceChildren(); show(authPage); });
+window.addEventListener("hashchange", route);
+if (api.hasSession()) refreshAccount();
+route();
