@@ -127,8 +127,8 @@ class Stack:
         self.spawn("events", ["-m", "localstack.events", "--schedule-scale", str(self.schedule_scale)])
         for worker in WORKERS:
             self.spawn(worker, ["-m", f"container_workers.{worker}_worker"])
-        self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
         self.spawn("web", ["-m", "localstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"])
+        self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
         self.say("stack", f"API ready at http://127.0.0.1:{self.api_port}  (AWS endpoint {endpoint}) - Ctrl-C stops everything")
 
     def _wait(self, url: str, name: str, seconds: float, any_status: bool = False) -> None:

@@ -164,7 +164,7 @@ class ApiUser:
             time.sleep(0.3)
         raise AssertionError(f"asset {asset_id} was never processed")
 
-    def wait_job(self, job_id: str, timeout: float = 300, seen: list | None = None) -> dict:
+    def wait_job(self, job_id: str, timeout: float = 300, seen: list | None = None, interval: float = 0.25) -> dict:
         """Poll a job until it ends; `seen` collects every (status, stage, progress) observed."""
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -173,5 +173,5 @@ class ApiUser:
                 seen.append((job["status"], job["stage"], job["progress"]))
             if job["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
                 return job
-            time.sleep(0.25)
+            time.sleep(interval)
         raise AssertionError(f"job {job_id} did not finish in {timeout} s")
