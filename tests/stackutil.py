@@ -55,6 +55,13 @@ class RunningStack:
         return int(pid) if pid else None
 
 
+def _stop_with_tests() -> None:
+    """In the stack's process: receive SIGINT (a clean Ctrl-C shutdown) when the test process dies."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+
+
 def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeout: float = 180) -> RunningStack:
     """Start the stack on free ports and wait until /health is green (workers included)."""
     api_port, emulator_port, web_port = free_port(), free_port(), free_port()
@@ -66,7 +73,8 @@ def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeo
         [sys.executable, "-m", "localstack.stack", "--api-port", str(api_port), "--emulator-port", str(emulator_port),
          "--web-port", str(web_port),
          "--schedule-scale", str(schedule_scale), "--heartbeat-seconds", str(heartbeat_seconds), "--state-dir", str(state)],
-        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_stop_with_tests)  # a killed test run takes its stack down with it
     api_url = f"http://127.0.0.1:{api_port}"
     deadline = time.time() + timeout
     while time.time() < deadline:

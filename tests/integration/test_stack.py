@@ -52,12 +52,14 @@ def test_a_taken_port_fails_fast_with_a_clear_message():
 @pytest.mark.slow
 def test_ctrl_c_stops_every_process():
     running = start_stack()
-    children = psutil.Process(running.process.pid).children(recursive=True)
-    names = " ".join(" ".join(c.cmdline()) for c in children)
-    for module in ("localstack.emulator", "localstack.api", "localstack.events", "localstack.web",
-                   "container_workers.gpu_worker", "container_workers.blender_worker"):
-        assert module in names
-    stop_stack_process(running.process)
+    try:
+        children = psutil.Process(running.process.pid).children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        for module in ("localstack.emulator", "localstack.api", "localstack.events", "localstack.web",
+                       "container_workers.gpu_worker", "container_workers.blender_worker"):
+            assert module in names
+    finally:
+        stop_stack_process(running.process)
     assert running.process.returncode == 0
     time.sleep(1)
     assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
@@ -69,8 +71,8 @@ def test_killing_the_supervisor_leaves_no_orphans():
 
     running = start_stack()
     children = psutil.Process(running.process.pid).children(recursive=True)
-    assert len(children) >= 6
     running.process.send_signal(signal.SIGKILL)
     running.process.wait()
+    assert len(children) == 6, children
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert [c for c in alive if c.status() != psutil.STATUS_ZOMBIE] == []
