@@ -103,6 +103,7 @@ def get_health():
 # ---------------------------------------------------------------- accounts
 # (imported here so that this section stays self-contained)
 from chalicelib import accounts
+from chalicelib.admin_metrics import report as admin_metrics_report
 
 
 @app.route("/auth/register", methods=["POST"])
@@ -159,6 +160,12 @@ def admin_users_list():
 def admin_users_patch(user_id):
     """Admin: change a user's role, tier, disabled flag or credits."""
     return accounts.admin_update_user(principal(), user_id, body())
+
+
+@app.route("/admin/metrics", methods=["GET"], authorizer=jwt_auth)
+def admin_metrics():
+    """Admin: jobs by status, credits spent/refunded/held since a date (default 30 days), and users."""
+    return admin_metrics_report(principal(), query())
 
 
 # ---------------------------------------------------------------- projects and assets

@@ -206,3 +206,21 @@ def test_concurrent_creates_never_overspend(client, setup):
     assert len(accepted) == 10, results
     assert balance(alice["id"]) == 0
     assert sum(e[1] for e in ledger(alice["id"]) if e[0] == "DEBIT") == -100
+
+
+def test_admin_metrics_count_jobs_and_credits_by_status(client, setup):
+    alice, pid = setup
+    first = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "a"}})[1]
+    call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "b"}})
+    call(client, "POST", f"/jobs/{first['id']}/cancel", alice)
+    assert call(client, "GET", "/admin/metrics", alice)[0] == 403
+    User.get(*User.key(alice["id"])).update(actions=[User.role.set("ADMIN")])
+    from chalicelib import tokens
+
+    admin = {"headers": {**alice["headers"], "Authorization": f"Bearer {tokens.issue_access_token(alice['id'], 'ADMIN')}"}}
+    status, metrics = call(client, "GET", "/admin/metrics", admin)
+    assert status == 200, metrics
+    assert metrics["jobs"]["CANCELLED"] == 1 and metrics["jobs"]["PENDING"] + metrics["jobs"]["PROCESSING"] == 1
+    assert metrics["credits"] == {"spent": 0, "refunded": 10, "held": 10} and metrics["users"] == 1
+    assert call(client, "GET", "/admin/metrics?since=2999-01-01", admin)[1]["jobs"]["CANCELLED"] == 0
+    assert call(client, "GET", "/admin/metrics?since=yesterday", admin)[0] == 400
