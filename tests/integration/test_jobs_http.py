@@ -144,3 +144,24 @@ def test_webhook_is_signed_and_retried(user):
     assert hmac.compare_digest(signature, expected)
     payload = json.loads(body)
     assert payload["event"] == "job.cancelled" and payload["job"]["id"] == job["id"]
+
+
+def test_sigterm_lets_a_worker_finish_its_task(stack, user, tmp_path):
+    pid = user.project()
+    video = user.upload(pid, "walk.mp4", media.person_video(tmp_path / "walk.mp4", seconds=6, fps=15).read_bytes(), "VIDEO", "video/mp4")
+    job = user.call("POST", "/jobs", json={"projectId": pid, "type": "MOTION_CAPTURE", "inputs": {"videoAssetId": video["id"]}}).json()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        current = user.call("GET", f"/jobs/{job['id']}").json()
+        if current["status"] == "PROCESSING" and current["stage"] == "pose" and current["progress"] > 0:
+            break
+        time.sleep(0.1)
+    worker = stack.worker_pid("gpu")
+    os.kill(worker, signal.SIGTERM)
+    done = user.wait_job(job["id"], timeout=300)
+    assert done["status"] == "COMPLETED", done
+    assert done["result"]["pose"]["timing"]["stageSeconds"] > 0
+    log = stack.log()
+    assert "gpu worker exited with code 0" in log  # it exited cleanly, after answering
+    finished = log.index('"message":"task succeeded"', log.index(f'"job_id":"{job["id"]}"'))
+    assert log.index("gpu worker exited with code 0") > finished
