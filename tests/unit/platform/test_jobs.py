@@ -224,3 +224,15 @@ def test_admin_metrics_count_jobs_and_credits_by_status(client, setup):
     assert metrics["credits"] == {"spent": 0, "refunded": 10, "held": 10} and metrics["users"] == 1
     assert call(client, "GET", "/admin/metrics?since=2999-01-01", admin)[1]["jobs"]["CANCELLED"] == 0
     assert call(client, "GET", "/admin/metrics?since=yesterday", admin)[0] == 400
+
+
+def test_deleting_a_project_cancels_and_refunds_its_jobs(client, setup):
+    alice, pid = setup
+    job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "tall woman"}})[1]
+    assert balance(alice["id"]) == 90
+    assert call(client, "DELETE", f"/projects/{pid}", alice)[0] == 204
+    from chalicelib.models import Job
+
+    stored = Job.get(f"JOB#{job['id']}", "JOB")
+    assert stored.status == "CANCELLED" and stored.error.message == "the project was deleted"
+    assert balance(alice["id"]) == 100 and int(User.get(*User.key(alice["id"])).active_jobs) == 0
