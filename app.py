@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import re
 
-from chalice import AuthResponse, Chalice, Response
+from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import health, observability, settings, tokens
+from chalicelib import accounts, assets, credits, health, jobs, observability, projects, settings, tokens, webhooks
+from chalicelib.admin_metrics import report as admin_metrics_report
 from chalicelib.errors import AppError, Unauthorized, ValidationError
+from chalicelib.models import now_iso
 from chalicelib.observability import logger
 
 app = Chalice(app_name="ai3d")
@@ -101,9 +103,6 @@ def get_health():
 
 
 # ---------------------------------------------------------------- accounts
-# (imported here so that this section stays self-contained)
-from chalicelib import accounts
-from chalicelib.admin_metrics import report as admin_metrics_report
 
 
 @app.route("/auth/register", methods=["POST"])
@@ -169,7 +168,6 @@ def admin_metrics():
 
 
 # ---------------------------------------------------------------- projects and assets
-from chalicelib import assets, credits, jobs, projects  # noqa: E402
 
 
 @app.route("/projects", methods=["POST"], authorizer=jwt_auth)
@@ -260,10 +258,6 @@ def credits_get():
 
 
 # ---------------------------------------------------------------- events
-from chalice import Rate  # noqa: E402
-
-from chalicelib import webhooks  # noqa: E402
-from chalicelib.models import now_iso  # noqa: E402
 
 
 def _queue_name(url: str, default: str) -> str:
@@ -275,10 +269,7 @@ def on_upload(event):
     """S3 ObjectCreated (via SQS): verify the bytes, mark the asset READY/REJECTED, start waiting jobs."""
     for record in event:
         for key, etag in assets.s3_records(record.body):
-            status = assets.process_upload(key, etag)
-            if status:
-                asset = assets.Asset.get(f"ASSET#{key.split('/')[3]}", "ASSET", consistent_read=True)
-                jobs.start_waiting(asset)
+            assets.process_upload(key, etag)
     observability.flush()
 
 

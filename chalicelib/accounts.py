@@ -30,6 +30,7 @@ from chalicelib.models import (
     TokenFamily,
     User,
     now_iso,
+    transaction,
 )
 from chalicelib.passwords import check_policy, hash_password, verify_password
 
@@ -132,7 +133,7 @@ def create_user(email: str, password: str, name: str, role: str = "USER") -> Use
     attempts = 0
     while True:
         try:
-            with credits.transaction() as tx:
+            with transaction() as tx:
                 tx.save(user, condition=User.pk.does_not_exist())
                 tx.save(EmailClaim(f"EMAIL#{email}", "EMAIL", user_id=user_id), condition=EmailClaim.pk.does_not_exist())
                 credits.add_grant(tx, user_id, tier, at)
@@ -153,7 +154,7 @@ def register(data: dict, source_ip: str) -> dict:
     key = (f"THROTTLE#register:{source_ip}", settings.REGISTER_MAX_PER_ADDRESS)
     _check_throttle([key], now, "too many sign-ups from this address; try again later")
     user = create_user(data["email"], data["password"], data["name"])
-    _record_failure(key[0], now)  # counts sign-ups in the same windowed counter as failed logins
+    _count(key[0], now)  # sign-ups use the same windowed counter as failed logins
     return {"user": user_json(user), **_open_session(user)}
 
 
@@ -181,7 +182,7 @@ def _open_session(user: User) -> dict:
     token, item = _refresh_item(user.id, family_id, now)
     family = TokenFamily(f"FAMILY#{family_id}", "FAMILY", user_id=user.id, revoked=False, created_at=now_iso(),
                          ttl=item.ttl, gsi1pk=f"USER#{user.id}", gsi1sk=f"FAMILY#{family_id}")
-    with credits.transaction() as tx:
+    with transaction() as tx:
         tx.save(family, condition=TokenFamily.pk.does_not_exist())
         tx.save(item, condition=RefreshToken.pk.does_not_exist())
     return _token_pair(user, token)
@@ -234,7 +235,7 @@ def refresh(data: dict) -> dict:
         raise _refused()
     new_token, item = _refresh_item(user.id, record.family_id, now)
     try:
-        with credits.transaction() as tx:
+        with transaction() as tx:
             tx.update(record, [RefreshToken.used.set(True)], condition=RefreshToken.used == False)
             tx.update(family, [TokenFamily.ttl.set(item.ttl)], condition=TokenFamily.revoked == False)
             tx.save(item, condition=RefreshToken.pk.does_not_exist())
@@ -271,7 +272,7 @@ def _check_throttle(keys: list[tuple[str, int]], now: float, message: str = "too
                                   headers={"Retry-After": str(max(1, math.ceil(item.ttl - now)))})
 
 
-def _record_failure(key: str, now: float) -> None:
+def _count(key: str, now: float) -> None:
     for _ in range(3):
         try:  # inside a live window: count
             Throttle(key, "THROTTLE").update(actions=[Throttle.failures.add(1)], condition=Throttle.ttl > int(now))
@@ -303,7 +304,7 @@ def login(data: dict, source_ip: str) -> dict:
     user = user_by_email(email)
     if not verify_password(password, user.password_hash if user else None):
         for key, _ in keys:
-            _record_failure(key, now)
+            _count(key, now)
         raise _invalid_credentials()
     Throttle(keys[0][0], "THROTTLE").delete()  # the email's count restarts; the address's does not
     if user.disabled:
@@ -337,7 +338,7 @@ def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
         _check_throttle(keys, now)
         if not verify_password(current, user.password_hash):
             for key, _ in keys:
-                _record_failure(key, now)
+                _count(key, now)
             raise Forbidden("currentPassword is wrong", code="INVALID_CURRENT_PASSWORD")
         actions.append(User.password_hash.set(hash_password(new_password)))
     elif "currentPassword" in data:
@@ -358,7 +359,7 @@ def delete_me(principal: tokens.Principal) -> None:
     """DELETE /users/me: remove the user and email claim atomically, then its sessions and ledger."""
     user = active_user(principal.user_id)
     try:
-        with credits.transaction() as tx:
+        with transaction() as tx:
             tx.delete(user, condition=User.pk.exists())
             tx.delete(EmailClaim(f"EMAIL#{user.email}", "EMAIL"), condition=EmailClaim.user_id == user.id)
     except TransactWriteError:
@@ -431,7 +432,7 @@ def admin_update_user(principal: tokens.Principal, user_id: str, data: dict) -> 
     if delta < 0:
         condition &= User.credits >= -delta
     try:
-        with credits.transaction() as tx:
+        with transaction() as tx:
             tx.update(user, actions, condition=condition)
             if delta:
                 credits.add_entry(tx, user.id, "ADJUST", delta, now_iso(), reason=f"{reason} (by {admin.id})")

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from chalicelib import probe, settings
+from chalicelib import jobs, probe, settings
 from chalicelib.aws import client
 from chalicelib.errors import PayloadTooLarge, ValidationError
 from chalicelib.models import Asset, Project, User, now_iso
@@ -148,7 +148,8 @@ def _probe(asset: Asset, path: Path, tier: settings.Tier) -> dict:
 
 @tracer.capture_method
 def process_upload(key: str, etag: str) -> str | None:
-    """Verify one uploaded object and mark its asset READY or REJECTED; returns the new status.
+    """Verify one uploaded object, mark its asset READY or REJECTED, and start (or fail) the jobs waiting
+    for it; returns the new status.
 
     Idempotent: an object version (ETag) already judged is skipped, so a replayed event changes nothing.
     """
@@ -189,6 +190,7 @@ def process_upload(key: str, etag: str) -> str | None:
     if reason:
         s3.delete_object(Bucket=settings.ASSETS_BUCKET, Key=key)
     logger.info("upload verified", extra={"asset_id": asset.id, "status": status, "reason": reason})
+    jobs.start_waiting(asset)
     return status
 
 

@@ -1,27 +1,14 @@
 """The credit ledger: every balance change writes a LedgerEntry in the same DynamoDB transaction as the change."""
 from __future__ import annotations
 
-import functools
 import uuid
 
-from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import settings
-from chalicelib.models import LedgerEntry, Marker, User
+from chalicelib.models import LedgerEntry, Marker, User, transaction
 
 ENTRY_TYPES = ("DEBIT", "REFUND", "GRANT", "ADJUST")
-
-
-@functools.cache
-def _connection() -> Connection:
-    # The models' endpoint: Meta.host comes from AWS_ENDPOINT_URL; None lets botocore use its own default.
-    return Connection(region=settings.REGION, host=User.Meta.host)
-
-
-def transaction() -> TransactWrite:
-    """A TransactWrite on the table's endpoint; commits when its `with` block ends without an exception."""
-    return TransactWrite(connection=_connection())
 
 
 def month_of(at: str) -> str:

@@ -11,7 +11,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from chalicelib import credits, pipelines, settings
 from chalicelib.aws import client
 from chalicelib.errors import Conflict, NotFound, PaymentRequired, TooManyRequests, ValidationError
-from chalicelib.models import Asset, Job, Marker, Project, User, now_iso
+from chalicelib.models import Asset, Job, Marker, Project, User, now_iso, transaction
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.ownership import get_owned
 from chalicelib.paging import page
@@ -115,7 +115,7 @@ def create(principal: Principal, data: dict) -> dict:
               gsi2pk=f"USER#{project.owner_id}", gsi2sk=f"JOB#{now}#{job_id}",
               gsi3pk="STATUS#PENDING", gsi3sk=now)
     try:
-        with credits.transaction() as tx:
+        with transaction() as tx:
             tx.update(user, actions=[User.credits.add(-price), User.active_jobs.add(1)],
                       condition=(User.credits >= price) & (User.active_jobs < tier.max_concurrent_jobs) & (User.disabled == False))  # noqa: E712
             tx.save(job, condition=Job.pk.does_not_exist())
@@ -208,7 +208,7 @@ def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
     refund = outcome in ("FAILED", "CANCELLED")
     user = User(*User.key(job.owner_id))
     try:
-        with credits.transaction() as tx:
+        with transaction() as tx:
             tx.save(Marker(f"JOB#{job_id}", "SETTLEMENT", created_at=now), condition=Marker.pk.does_not_exist())
             if refund:
                 actions = [Job.status.set(outcome), Job.finished_at.set(now), Job.updated_at.set(now),

@@ -19,6 +19,7 @@ Key layout (also read by container_workers/common/jobstore.py):
 from __future__ import annotations
 
 import os
+import functools
 from datetime import datetime, timezone
 
 from pynamodb.attributes import (
@@ -29,8 +30,10 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import settings
 
@@ -38,6 +41,16 @@ from chalicelib import settings
 def now_iso() -> str:
     """UTC now as ISO-8601 with milliseconds and Z (the format Step Functions writes too)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@functools.cache
+def _connection() -> Connection:
+    return Connection(region=settings.REGION, host=_Meta.host)
+
+
+def transaction() -> TransactWrite:
+    """A TransactWrite on the table's endpoint; commits when its `with` block ends without an exception."""
+    return TransactWrite(connection=_connection())
 
 
 class _Meta:

@@ -191,6 +191,7 @@ class Stack:
                     proc.wait()
         self.say("stack", "stopped")
 
+
 def main() -> None:
     """Run the stack until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ai3d.demo import write_video  # the one MP4 writer, shared with `make demo`
+
 
 def png(width: int = 64, height: int = 48, rgba: bool = False) -> bytes:
     """A small PNG; with rgba, a filled circle on a transparent background."""
@@ -29,27 +31,29 @@ def person_video(path: Path, seconds: float = 2.0, fps: int = 15, size: tuple[in
     person = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     w, h = size
     person = cv2.resize(person, (int(h * 0.9), int(h * 0.9)))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    frames = int(seconds * fps)
-    for i in range(frames):
-        canvas = np.full((h, w, 3), 128, np.uint8)
-        x = int((w - person.shape[1]) / 2 - shift / 2 + shift * i / max(1, frames - 1))
-        x = max(0, min(w - person.shape[1], x))
-        canvas[h - person.shape[0]:, x:x + person.shape[1]] = person
-        writer.write(canvas)
-    writer.release()
-    return path
+    count = int(seconds * fps)
+
+    def frames():
+        for i in range(count):
+            canvas = np.full((h, w, 3), 128, np.uint8)
+            x = int((w - person.shape[1]) / 2 - shift / 2 + shift * i / max(1, count - 1))
+            x = max(0, min(w - person.shape[1], x))
+            canvas[h - person.shape[0]:, x:x + person.shape[1]] = person
+            yield canvas
+
+    return write_video(path, frames(), fps)
 
 
 def empty_video(path: Path, seconds: float = 1.0, fps: int = 10, size: tuple[int, int] = (160, 120)) -> Path:
     """An mp4 of moving noise-free shapes and no person."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    for i in range(int(seconds * fps)):
-        frame = np.full((size[1], size[0], 3), 90, np.uint8)
-        cv2.rectangle(frame, (10 + i * 3, 20), (40 + i * 3, 60), (0, 200, 0), -1)
-        writer.write(frame)
-    writer.release()
-    return path
+
+    def frames():
+        for i in range(int(seconds * fps)):
+            frame = np.full((size[1], size[0], 3), 90, np.uint8)
+            cv2.rectangle(frame, (10 + i * 3, 20), (40 + i * 3, 60), (0, 200, 0), -1)
+            yield frame
+
+    return write_video(path, frames(), fps)
 
 
 def box_glb() -> bytes:

@@ -8,24 +8,14 @@ import cv2
 import numpy as np
 from skimage import data
 
+from ai3d.demo import write_video  # noqa: F401  (the one MP4 writer; the mocap tests use it from here)
+
 BACKGROUND = (70, 80, 90)
 
 
 def astronaut_bgr() -> np.ndarray:
     """The 512x512 astronaut portrait (head to hips) as BGR."""
     return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-
-
-def write_video(path: Path, frames, fps: float = 30.0) -> Path:
-    """Encode BGR frames to an MP4 (mp4v)."""
-    writer = None
-    for frame in frames:
-        if writer is None:
-            h, w = frame.shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def astronaut_frame(size: tuple[int, int], centre: tuple[float, float], side: float, angle: float = 0.0) -> np.ndarray:
