@@ -6,11 +6,24 @@ import re
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import accounts, assets, credits, health, jobs, observability, projects, settings, tokens, webhooks
+from chalicelib import (
+    accounts,
+    assets,
+    credits,
+    health,
+    jobs,
+    observability,
+    projects,
+    settings,
+    tokens,
+    views,
+    webhooks,
+)
 from chalicelib.admin_metrics import report as admin_metrics_report
+from chalicelib.contract import jobtypes
 from chalicelib.errors import AppError, Unauthorized, ValidationError
-from chalicelib.models import now_iso
 from chalicelib.observability import logger
+from chalicelib.store.db import now_iso
 
 app = Chalice(app_name="ai3d")
 app.api.cors = True
@@ -102,6 +115,12 @@ def get_health():
     return Response(body={"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503)
 
 
+@app.route("/job-types")
+def get_job_types():
+    """Every job type with its inputs, params (type, bounds, default), and cost: the contract, for clients."""
+    return jobtypes.describe()
+
+
 # ---------------------------------------------------------------- accounts
 
 
@@ -185,7 +204,7 @@ def projects_list():
 @app.route("/projects/{project_id}", methods=["GET"], authorizer=jwt_auth)
 def projects_get(project_id):
     """One project."""
-    return projects.to_json(projects.get(principal(), project_id))
+    return views.project(projects.get(principal(), project_id))
 
 
 @app.route("/projects/{project_id}", methods=["PATCH"], authorizer=jwt_auth)
@@ -216,7 +235,7 @@ def assets_list(project_id):
 @app.route("/assets/{asset_id}", methods=["GET"], authorizer=jwt_auth)
 def assets_get(asset_id):
     """One asset, with a signed download URL once READY."""
-    return assets.to_json(assets.get(principal(), asset_id), with_url=True)
+    return views.asset(assets.get(principal(), asset_id), with_url=True)
 
 
 @app.route("/assets/{asset_id}", methods=["DELETE"], authorizer=jwt_auth)
@@ -242,7 +261,7 @@ def jobs_list():
 @app.route("/jobs/{job_id}", methods=["GET"], authorizer=jwt_auth)
 def jobs_get(job_id):
     """One job with progress and signed output URLs."""
-    return jobs.to_json(jobs.get(principal(), job_id), with_urls=True)
+    return views.job(jobs.get(principal(), job_id), with_urls=True)
 
 
 @app.route("/jobs/{job_id}/cancel", methods=["POST"], authorizer=jwt_auth)
@@ -269,7 +288,9 @@ def on_upload(event):
     """S3 ObjectCreated (via SQS): verify the bytes, mark the asset READY/REJECTED, start waiting jobs."""
     for record in event:
         for key, etag in assets.s3_records(record.body):
-            assets.process_upload(key, etag)
+            judged = assets.process_upload(key, etag)
+            if judged is not None:
+                jobs.start_waiting(judged)
     observability.flush()
 
 

@@ -10,9 +10,11 @@ import unicodedata
 import uuid
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from chalicelib import credits, paging, settings, tokens
+from chalicelib import credits, paging, settings, tokens, views
+from chalicelib.contract import keys
 from chalicelib.errors import (
     Conflict,
     Forbidden,
@@ -21,7 +23,8 @@ from chalicelib.errors import (
     Unauthorized,
     ValidationError,
 )
-from chalicelib.models import (
+from chalicelib.passwords import check_policy, hash_password, verify_password
+from chalicelib.store.db import (
     EmailClaim,
     LedgerEntry,
     Marker,
@@ -32,7 +35,6 @@ from chalicelib.models import (
     now_iso,
     transaction,
 )
-from chalicelib.passwords import check_policy, hash_password, verify_password
 
 ROLES = ("USER", "ADMIN")
 EMAIL_MAX = 254
@@ -84,12 +86,6 @@ def _name(value) -> str:
 
 
 # ---------------------------------------------------------------- users
-def user_json(user: User) -> dict:
-    """The public view of a user (never the password hash)."""
-    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role, "tier": user.tier,
-            "credits": int(user.credits), "disabled": bool(user.disabled), "createdAt": user.created_at}
-
-
 def _get(model: type[Model], pk: str, sk: str):
     try:
         return model.get(pk, sk, consistent_read=True)
@@ -98,11 +94,11 @@ def _get(model: type[Model], pk: str, sk: str):
 
 
 def _user(user_id: str) -> User | None:
-    return _get(User, *User.key(user_id))
+    return _get(User, *keys.user(user_id))
 
 
 def _claim(email: str) -> EmailClaim | None:
-    return _get(EmailClaim, f"EMAIL#{email}", "EMAIL")
+    return _get(EmailClaim, *keys.email(email))
 
 
 def user_by_email(email: str) -> User | None:
@@ -127,15 +123,15 @@ def create_user(email: str, password: str, name: str, role: str = "USER") -> Use
     user_id = uuid.uuid4().hex
     at = now_iso()
     tier = settings.DEFAULT_TIER
-    user = User(*User.key(user_id), id=user_id, email=email, name=name, password_hash=hash_password(password),
+    user = User(*keys.user(user_id), id=user_id, email=email, name=name, password_hash=hash_password(password),
                 role=role, tier=tier, credits=settings.TIERS[tier].monthly_credits, disabled=False,
-                created_at=at, updated_at=at, gsi1pk="USERS", gsi1sk=f"{at}#{user_id}")
+                created_at=at, updated_at=at, gsi1pk=keys.USERS, gsi1sk=keys.listed("", at, user_id))
     attempts = 0
     while True:
         try:
             with transaction() as tx:
                 tx.save(user, condition=User.pk.does_not_exist())
-                tx.save(EmailClaim(f"EMAIL#{email}", "EMAIL", user_id=user_id), condition=EmailClaim.pk.does_not_exist())
+                tx.save(EmailClaim(*keys.email(email), user_id=user_id), condition=EmailClaim.pk.does_not_exist())
                 credits.add_grant(tx, user_id, tier, at)
             return user
         except TransactWriteError:
@@ -151,11 +147,11 @@ def register(data: dict, source_ip: str) -> dict:
     """POST /auth/register: create an account and open its first session; sign-ups per address are throttled."""
     _fields(data, {"email", "password", "name"}, required=("email", "password", "name"))
     now = _now()
-    key = (f"THROTTLE#register:{source_ip}", settings.REGISTER_MAX_PER_ADDRESS)
+    key = (f"register:{source_ip}", settings.REGISTER_MAX_PER_ADDRESS)
     _check_throttle([key], now, "too many sign-ups from this address; try again later")
     user = create_user(data["email"], data["password"], data["name"])
     _count(key[0], now)  # sign-ups use the same windowed counter as failed logins
-    return {"user": user_json(user), **_open_session(user)}
+    return {"user": views.user(user), **_open_session(user)}
 
 
 # ---------------------------------------------------------------- sessions (refresh-token families)
@@ -166,7 +162,7 @@ def _digest(token: str) -> str:
 def _refresh_item(user_id: str, family_id: str, now: float) -> tuple[str, RefreshToken]:
     token = secrets.token_urlsafe(32)
     expires = int(now) + settings.REFRESH_TOKEN_SECONDS
-    item = RefreshToken(f"REFRESH#{_digest(token)}", "REFRESH", user_id=user_id, family_id=family_id, used=False,
+    item = RefreshToken(*keys.refresh_token(_digest(token)), user_id=user_id, family_id=family_id, used=False,
                         expires_at=expires, ttl=expires)
     return token, item
 
@@ -180,8 +176,8 @@ def _open_session(user: User) -> dict:
     now = _now()
     family_id = uuid.uuid4().hex
     token, item = _refresh_item(user.id, family_id, now)
-    family = TokenFamily(f"FAMILY#{family_id}", "FAMILY", user_id=user.id, revoked=False, created_at=now_iso(),
-                         ttl=item.ttl, gsi1pk=f"USER#{user.id}", gsi1sk=f"FAMILY#{family_id}")
+    family = TokenFamily(*keys.family(family_id), user_id=user.id, revoked=False, created_at=now_iso(),
+                         ttl=item.ttl, gsi1pk=keys.user_partition(user.id), gsi1sk=keys.family(family_id)[0])
     with transaction() as tx:
         tx.save(family, condition=TokenFamily.pk.does_not_exist())
         tx.save(item, condition=RefreshToken.pk.does_not_exist())
@@ -190,7 +186,7 @@ def _open_session(user: User) -> dict:
 
 def _revoke_family(family_id: str) -> None:
     try:
-        TokenFamily(f"FAMILY#{family_id}", "FAMILY").update(actions=[TokenFamily.revoked.set(True)],
+        TokenFamily(*keys.family(family_id)).update(actions=[TokenFamily.revoked.set(True)],
                                                             condition=TokenFamily.pk.exists())
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -198,7 +194,7 @@ def _revoke_family(family_id: str) -> None:
 
 
 def _families(user_id: str):
-    return TokenFamily.by_parent.query(f"USER#{user_id}", TokenFamily.gsi1sk.startswith("FAMILY#"))
+    return TokenFamily.by_parent.query(keys.user_partition(user_id), TokenFamily.gsi1sk.startswith(keys.FAMILY_PREFIX))
 
 
 def revoke_sessions(user_id: str) -> None:
@@ -221,12 +217,12 @@ def refresh(data: dict) -> dict:
     """POST /auth/refresh: rotate a refresh token (exactly once) into a new pair; reuse revokes the whole family."""
     token = _string(_fields(data, {"refreshToken"}, required=("refreshToken",)), "refreshToken")
     now = _now()
-    record = _get(RefreshToken, f"REFRESH#{_digest(token)}", "REFRESH")
+    record = _get(RefreshToken, *keys.refresh_token(_digest(token)))
     if record is None or record.expires_at <= now:
         raise _refused()
     if record.used:
         raise _reused(record.family_id)
-    family = _get(TokenFamily, f"FAMILY#{record.family_id}", "FAMILY")
+    family = _get(TokenFamily, *keys.family(record.family_id))
     if family is None or family.revoked:
         raise _refused()
     user = _user(record.user_id)
@@ -253,20 +249,20 @@ def refresh(data: dict) -> dict:
 def logout(data: dict) -> None:
     """POST /auth/logout: revoke the refresh token's family; unknown tokens are ignored (logging out is idempotent)."""
     token = _string(_fields(data, {"refreshToken"}, required=("refreshToken",)), "refreshToken")
-    record = _get(RefreshToken, f"REFRESH#{_digest(token)}", "REFRESH")
+    record = _get(RefreshToken, *keys.refresh_token(_digest(token)))
     if record is not None:
         _revoke_family(record.family_id)
 
 
 # ---------------------------------------------------------------- login and its throttle
 def _throttle_keys(email: str, source_ip: str) -> list[tuple[str, int]]:
-    return [(f"THROTTLE#email:{email}", settings.LOGIN_MAX_FAILURES),
-            (f"THROTTLE#ip:{source_ip}", settings.LOGIN_MAX_FAILURES * IP_FAILURE_FACTOR)]
+    return [(f"email:{email}", settings.LOGIN_MAX_FAILURES),
+            (f"ip:{source_ip}", settings.LOGIN_MAX_FAILURES * IP_FAILURE_FACTOR)]
 
 
-def _check_throttle(keys: list[tuple[str, int]], now: float, message: str = "too many failed logins; try again later") -> None:
-    for key, limit in keys:
-        item = _get(Throttle, key, "THROTTLE")
+def _check_throttle(throttles: list[tuple[str, int]], now: float, message: str = "too many failed logins; try again later") -> None:
+    for key, limit in throttles:
+        item = _get(Throttle, *keys.throttle(key))
         if item is not None and item.ttl > now and item.failures >= limit:
             raise TooManyRequests(message,
                                   headers={"Retry-After": str(max(1, math.ceil(item.ttl - now)))})
@@ -275,13 +271,13 @@ def _check_throttle(keys: list[tuple[str, int]], now: float, message: str = "too
 def _count(key: str, now: float) -> None:
     for _ in range(3):
         try:  # inside a live window: count
-            Throttle(key, "THROTTLE").update(actions=[Throttle.failures.add(1)], condition=Throttle.ttl > int(now))
+            Throttle(*keys.throttle(key)).update(actions=[Throttle.failures.add(1)], condition=Throttle.ttl > int(now))
             return
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
         try:  # no window (or an expired one DynamoDB has not deleted yet): open one
-            Throttle(key, "THROTTLE", failures=1, ttl=int(now) + settings.LOGIN_FAILURE_WINDOW_SECONDS).save(
+            Throttle(*keys.throttle(key), failures=1, ttl=int(now) + settings.LOGIN_FAILURE_WINDOW_SECONDS).save(
                 condition=Throttle.pk.does_not_exist() | (Throttle.ttl <= int(now)))
             return
         except PutError as exc:
@@ -299,23 +295,23 @@ def login(data: dict, source_ip: str) -> dict:
     email = normalise_email(data["email"])
     password = _string(data, "password")
     now = _now()
-    keys = _throttle_keys(email, source_ip)
-    _check_throttle(keys, now)
+    throttles = _throttle_keys(email, source_ip)
+    _check_throttle(throttles, now)
     user = user_by_email(email)
-    if not verify_password(password, user.password_hash if user else None):
-        for key, _ in keys:
+    if not verify_password(password, user.password_hash if user else None) or user is None:
+        for key, _ in throttles:
             _count(key, now)
         raise _invalid_credentials()
-    Throttle(keys[0][0], "THROTTLE").delete()  # the email's count restarts; the address's does not
+    Throttle(*keys.throttle(throttles[0][0])).delete()  # the email's count restarts; the address's does not
     if user.disabled:
         raise Forbidden("this account is disabled", code="ACCOUNT_DISABLED")
-    return {**_open_session(user), "user": user_json(user)}
+    return {**_open_session(user), "user": views.user(user)}
 
 
 # ---------------------------------------------------------------- the caller's own account
 def get_me(principal: tokens.Principal) -> dict:
     """GET /users/me."""
-    return user_json(active_user(principal.user_id))
+    return views.user(active_user(principal.user_id))
 
 
 def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
@@ -324,7 +320,7 @@ def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
     if not data:
         raise ValidationError("nothing to change: send name and/or newPassword with currentPassword")
     user = active_user(principal.user_id)
-    actions = [User.updated_at.set(now_iso())]
+    actions: list[Action] = [User.updated_at.set(now_iso())]
     if "name" in data:
         actions.append(User.name.set(_name(data["name"])))
     changing_password = "newPassword" in data
@@ -333,11 +329,11 @@ def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
         current = data.get("currentPassword")
         if not isinstance(current, str) or not current:
             raise ValidationError("currentPassword is required to change the password")
-        keys = _throttle_keys(user.email, source_ip)
+        throttles = _throttle_keys(user.email, source_ip)
         now = _now()
-        _check_throttle(keys, now)
+        _check_throttle(throttles, now)
         if not verify_password(current, user.password_hash):
-            for key, _ in keys:
+            for key, _ in throttles:
                 _count(key, now)
             raise Forbidden("currentPassword is wrong", code="INVALID_CURRENT_PASSWORD")
         actions.append(User.password_hash.set(hash_password(new_password)))
@@ -350,9 +346,9 @@ def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
             raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE") from None
         raise
     if not changing_password:
-        return {"user": user_json(user)}
+        return {"user": views.user(user)}
     revoke_sessions(user.id)
-    return {"user": user_json(user), **_open_session(user)}
+    return {"user": views.user(user), **_open_session(user)}
 
 
 def delete_me(principal: tokens.Principal) -> None:
@@ -361,16 +357,16 @@ def delete_me(principal: tokens.Principal) -> None:
     try:
         with transaction() as tx:
             tx.delete(user, condition=User.pk.exists())
-            tx.delete(EmailClaim(f"EMAIL#{user.email}", "EMAIL"), condition=EmailClaim.user_id == user.id)
+            tx.delete(EmailClaim(*keys.email(user.email)), condition=EmailClaim.user_id == user.id)
     except TransactWriteError:
         raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE") from None
     with TokenFamily.batch_write() as batch:
         for family in _families(user.id):
             batch.delete(family)
     # Per model, never through Base: a query on Base would hand its index-less connection to every model.
-    for model, prefix in ((LedgerEntry, "LEDGER#"), (Marker, "GRANT#")):
+    for model, prefix in ((LedgerEntry, keys.LEDGER_PREFIX), (Marker, keys.grant_sk(""))):
         with model.batch_write() as batch:
-            for item in model.query(f"USER#{user.id}", model.sk.startswith(prefix)):
+            for item in model.query(keys.user_partition(user.id), model.sk.startswith(prefix)):
                 batch.delete(item)
 
 
@@ -388,12 +384,12 @@ def require_admin(principal: tokens.Principal) -> User:
 def list_users(principal: tokens.Principal, params: dict) -> dict:
     """GET /admin/users: newest first, `limit` per page, opaque `nextToken` (a gsi1 "USERS" query, never a scan)."""
     require_admin(principal)
-    users, next_token = paging.page(User.by_parent, "gsi1pk", "USERS", params)
-    return {"items": [user_json(user) for user in users], "nextToken": next_token}
+    users, next_token = paging.page(User.by_parent, "gsi1pk", keys.USERS, params)
+    return {"items": [views.user(user) for user in users], "nextToken": next_token}
 
 
 def _admin_changes(data: dict, admin: User, user_id: str) -> tuple[list, int, str | None]:
-    actions = [User.updated_at.set(now_iso())]
+    actions: list[Action] = [User.updated_at.set(now_iso())]
     if "role" in data:
         if data["role"] not in ROLES:
             raise ValidationError(f"role must be one of {', '.join(ROLES)}")
@@ -442,4 +438,4 @@ def admin_update_user(principal: tokens.Principal, user_id: str, data: dict) -> 
         raise Conflict("the adjustment would make the balance negative", code="NEGATIVE_BALANCE") from None
     if data.get("disabled") is True:
         revoke_sessions(user_id)
-    return user_json(_user(user_id))
+    return views.user(User.get(*keys.user(user_id), consistent_read=True))

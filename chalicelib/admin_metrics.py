@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from chalicelib import accounts
+from chalicelib.contract import keys
+from chalicelib.contract.statuses import JOB_STATUSES
 from chalicelib.errors import ValidationError
-from chalicelib.jobs import STATUSES
-from chalicelib.models import Job, User
+from chalicelib.store.db import Job, User
 from chalicelib.tokens import Principal
 
 
@@ -34,9 +35,9 @@ def report(principal: Principal, params: dict) -> dict:
     accounts.require_admin(principal)
     since = _since(params)
     jobs, credits = {}, {}
-    for status in STATUSES:
+    for status in JOB_STATUSES:
         count = total = 0
-        for job in Job.by_status.query(f"STATUS#{status}", Job.gsi3sk >= since, attributes_to_get=["creditsUsed"]):
+        for job in Job.by_status.query(keys.status_partition(status), Job.gsi3sk >= since, attributes_to_get=["creditsUsed"]):
             count += 1
             total += int(job.credits_used)
         jobs[status], credits[status] = count, total
@@ -45,5 +46,5 @@ def report(principal: Principal, params: dict) -> dict:
         "jobs": jobs,
         "credits": {"spent": credits["COMPLETED"], "refunded": credits["FAILED"] + credits["CANCELLED"],
                     "held": credits["PENDING"] + credits["PROCESSING"]},
-        "users": User.by_parent.count("USERS"),
+        "users": User.by_parent.count(keys.USERS),
     }

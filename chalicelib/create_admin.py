@@ -7,7 +7,7 @@ import sys
 
 from chalicelib import accounts
 from chalicelib.errors import AppError, ValidationError
-from chalicelib.models import User, now_iso
+from chalicelib.store.db import User, now_iso
 
 
 def ensure_admin(email: str, password: str | None, name: str | None = None) -> tuple[User, bool]:

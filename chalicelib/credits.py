@@ -6,7 +6,8 @@ import uuid
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import settings
-from chalicelib.models import LedgerEntry, Marker, User, transaction
+from chalicelib.contract import keys
+from chalicelib.store.db import LedgerEntry, Marker, User, transaction
 
 ENTRY_TYPES = ("DEBIT", "REFUND", "GRANT", "ADJUST")
 
@@ -22,7 +23,7 @@ def add_entry(tx: TransactWrite, user_id: str, entry_type: str, amount: int, at:
     if entry_type not in ENTRY_TYPES:
         raise ValueError(f"unknown ledger entry type {entry_type!r}")
     entry_id = uuid.uuid4().hex
-    entry = LedgerEntry(f"USER#{user_id}", f"LEDGER#{at}#{entry_id}", id=entry_id, type=entry_type, amount=amount,
+    entry = LedgerEntry(keys.user_partition(user_id), keys.ledger_sk(at, entry_id), id=entry_id, type=entry_type, amount=amount,
                         reason=reason, job_id=job_id, created_at=at)
     tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
     return entry
@@ -33,7 +34,7 @@ def add_grant(tx: TransactWrite, user_id: str, tier: str, at: str) -> int:
     amount = settings.TIERS[tier].monthly_credits
     month = month_of(at)
     add_entry(tx, user_id, "GRANT", amount, at, reason=f"monthly grant {month} ({tier})")
-    tx.save(Marker(f"USER#{user_id}", f"GRANT#{month}", created_at=at), condition=Marker.pk.does_not_exist())
+    tx.save(Marker(keys.user_partition(user_id), keys.grant_sk(month), created_at=at), condition=Marker.pk.does_not_exist())
     return amount
 
 
@@ -41,9 +42,9 @@ def ledger(user_id: str, params: dict) -> dict:
     """The caller's balance and ledger page (newest first)."""
     from chalicelib.paging import decode, encode, limit
 
-    user = User.get(*User.key(user_id), consistent_read=True)
-    result = LedgerEntry.query(f"USER#{user_id}", LedgerEntry.sk.startswith("LEDGER#"), scan_index_forward=False,
-                               limit=limit(params, 50), last_evaluated_key=decode(params.get("nextToken"), "pk", f"USER#{user_id}"))
+    user = User.get(*keys.user(user_id), consistent_read=True)
+    result = LedgerEntry.query(keys.user_partition(user_id), LedgerEntry.sk.startswith(keys.LEDGER_PREFIX), scan_index_forward=False,
+                               limit=limit(params, 50), last_evaluated_key=decode(params.get("nextToken"), "pk", keys.user_partition(user_id)))
     entries = [{"id": e.id, "type": e.type, "amount": int(e.amount), "jobId": e.job_id, "reason": e.reason,
                 "createdAt": e.created_at} for e in result]
     return {"balance": int(user.credits), "tier": user.tier, "monthlyCredits": settings.TIERS[user.tier].monthly_credits,
@@ -66,7 +67,7 @@ def grant_month(user: User, at: str) -> bool:
 def grant_all(at: str) -> int:
     """The scheduled monthly grant: every enabled user gets the month's credits once; returns how many got them."""
     granted = 0
-    for user in User.by_parent.query("USERS"):
+    for user in User.by_parent.query(keys.USERS):
         if not user.disabled and grant_month(user, at):
             granted += 1
     return granted

@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 
 from chalicelib import settings
-from chalicelib.aws import client
-from chalicelib.models import WorkerHeartbeat
+from chalicelib.contract import keys
+from chalicelib.store.aws import client
+from chalicelib.store.db import WorkerHeartbeat
 
 WORKERS = ("gpu", "blender")
 
@@ -20,7 +21,7 @@ def _check(fn) -> dict:
 
 def _worker(name: str) -> dict:
     try:
-        beat = WorkerHeartbeat.get(f"WORKER#{name}", "WORKER")
+        beat = WorkerHeartbeat.get(*keys.worker(name))
     except WorkerHeartbeat.DoesNotExist:
         return {"status": "error", "message": "no heartbeat yet"}
     except Exception as exc:

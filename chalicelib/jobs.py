@@ -7,45 +7,24 @@ import uuid
 from datetime import datetime
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 
-from chalicelib import credits, pipelines, settings
-from chalicelib.aws import client
+from chalicelib import credits, settings, views, webhooks
+from chalicelib.contract import jobtypes, keys
+from chalicelib.contract.params import InvalidParams
+from chalicelib.contract.statuses import ACTIVE, JOB_STATUSES, REFUNDED
 from chalicelib.errors import Conflict, NotFound, PaymentRequired, TooManyRequests, ValidationError
-from chalicelib.models import Asset, Job, Marker, Project, User, now_iso, transaction
 from chalicelib.observability import logger, metrics, tracer
 from chalicelib.ownership import get_owned
 from chalicelib.paging import page
+from chalicelib.store.aws import client
+from chalicelib.store.db import Asset, Job, Marker, Project, User, now_iso, transaction
 from chalicelib.tokens import Principal
-
-ACTIVE = ("PENDING", "PROCESSING")
-STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED")
-
-
-def to_json(job: Job, with_urls: bool = False) -> dict:
-    """The API shape of a job; outputs carry signed download URLs when asked for."""
-    from chalicelib import assets
-
-    data = {
-        "id": job.id, "projectId": job.project_id, "type": job.type, "status": job.status, "stage": job.stage,
-        "progress": int(job.progress or 0), "progressMessage": job.progress_message, "creditsUsed": int(job.credits_used),
-        "inputs": job.inputs, "params": job.params, "result": job.result or {},
-        "error": {"code": job.error.code, "message": job.error.message} if job.error and job.status in ("FAILED", "CANCELLED") else None,
-        "createdAt": job.created_at, "updatedAt": job.updated_at, "startedAt": job.started_at, "finishedAt": job.finished_at,
-        "webhookUrl": job.webhook_url, "outputs": [],
-    }
-    ids = list(job.outputs or [])
-    if ids:
-        found = {a.id: a for a in Asset.batch_get([(f"ASSET#{i}", "ASSET") for i in ids])}
-        data["outputs"] = [{"assetId": i, "role": found[i].role, "kind": found[i].kind, "format": found[i].format,
-                            "filename": found[i].filename, "sizeBytes": int(found[i].size_bytes),
-                            **({"download": assets.download_link(found[i])} if with_urls else {})}
-                           for i in ids if i in found]
-    return data
 
 
 # ---------------------------------------------------------------- creation
 def _inputs(principal: Principal, project: Project, job_type: str, raw) -> tuple[dict, list[Asset]]:
-    spec = pipelines.PIPELINES[job_type].inputs
+    spec = jobtypes.JOB_TYPES[job_type].inputs
     if not isinstance(raw, dict):
         raise ValidationError("inputs must be an object", code="INVALID_INPUTS")
     unknown = sorted(set(raw) - set(spec))
@@ -55,14 +34,15 @@ def _inputs(principal: Principal, project: Project, job_type: str, raw) -> tuple
     for name, kinds in spec.items():
         value = raw.get(name)
         if kinds == ("text",):
-            if not isinstance(value, str) or not value.strip() or len(value) > 500:
-                raise ValidationError(f"inputs.{name} must be a non-empty text of at most 500 characters", code="INVALID_INPUTS")
+            if not isinstance(value, str) or not value.strip() or len(value) > jobtypes.PROMPT_MAX_CHARS:
+                raise ValidationError(f"inputs.{name} must be a non-empty text of at most {jobtypes.PROMPT_MAX_CHARS} "
+                                      "characters", code="INVALID_INPUTS")
             inputs[name] = value.strip()
             continue
         if not isinstance(value, str) or not value:
             raise ValidationError(f"inputs.{name} must be an asset id", code="INVALID_INPUTS")
         try:
-            asset = get_owned(Asset, f"ASSET#{value}", "ASSET", principal, "asset")
+            asset = get_owned(Asset, *keys.asset(value), principal, "asset")
         except NotFound:
             raise NotFound(f"inputs.{name}: asset not found", code="INPUT_NOT_FOUND") from None
         if asset.owner_id != project.owner_id:
@@ -78,25 +58,28 @@ def _inputs(principal: Principal, project: Project, job_type: str, raw) -> tuple
 
 def _webhook(data: dict) -> str | None:
     url = data.get("webhookUrl")
-    if url is None:
-        return None
-    from chalicelib import webhooks
+    return None if url is None else webhooks.validate_url(url)
 
-    return webhooks.validate_url(url)
+
+def _params(job_type: str, params) -> dict:
+    try:
+        return jobtypes.validate_params(job_type, params)
+    except InvalidParams as exc:
+        raise ValidationError(str(exc), code=exc.code) from None
 
 
 @tracer.capture_method
 def create(principal: Principal, data: dict) -> dict:
     """Validate, price and create a job; debit + job + ledger in one transaction; start it if inputs are READY."""
     job_type = data.get("type")
-    if job_type not in pipelines.PIPELINES:
-        raise ValidationError(f"type must be one of {', '.join(pipelines.JOB_TYPES)}", code="INVALID_TYPE")
+    if job_type not in jobtypes.JOB_TYPES:
+        raise ValidationError(f"type must be one of {', '.join(jobtypes.JOB_TYPES)}", code="INVALID_TYPE")
     project_id = data.get("projectId")
     if not isinstance(project_id, str) or not project_id:
         raise ValidationError("projectId is required", code="INVALID_PROJECT")
-    project = get_owned(Project, f"PROJECT#{project_id}", "PROJECT", principal, "project")
+    project = get_owned(Project, *keys.project(project_id), principal, "project")
     inputs, input_assets = _inputs(principal, project, job_type, data.get("inputs") or {})
-    params = pipelines.validate_params(job_type, data.get("params"))
+    params = _params(job_type, data.get("params"))
     webhook_url = _webhook(data)
     video_seconds = None
     if job_type == "MOTION_CAPTURE":
@@ -104,16 +87,16 @@ def create(principal: Principal, data: dict) -> dict:
         if video.status != "READY":
             raise Conflict("the video must finish uploading first: its duration sets the price", code="INPUT_NOT_READY")
         video_seconds = float((video.metadata or {}).get("durationSeconds", 0))
-    price = pipelines.cost(job_type, video_seconds)
-    user = User.get(*User.key(project.owner_id))
+    price = jobtypes.cost(job_type, video_seconds)
+    user = User.get(*keys.user(project.owner_id))
     tier = settings.TIERS[user.tier]
     job_id, now = str(uuid.uuid4()), now_iso()
-    job = Job(f"JOB#{job_id}", "JOB", id=job_id, project_id=project.id, owner_id=project.owner_id, type=job_type,
+    job = Job(*keys.job(job_id), id=job_id, project_id=project.id, owner_id=project.owner_id, type=job_type,
               status="PENDING", progress=0, credits_used=price, inputs=inputs, params=params,
-              pipeline=pipelines.plan(job_type, inputs, params), webhook_url=webhook_url, created_at=now, updated_at=now,
-              gsi1pk=f"PROJECT#{project.id}", gsi1sk=f"JOB#{now}#{job_id}",
-              gsi2pk=f"USER#{project.owner_id}", gsi2sk=f"JOB#{now}#{job_id}",
-              gsi3pk="STATUS#PENDING", gsi3sk=now)
+              pipeline=jobtypes.plan(job_type, inputs, params), webhook_url=webhook_url, created_at=now, updated_at=now,
+              gsi1pk=keys.project_partition(project.id), gsi1sk=keys.listed(keys.JOB_PREFIX, now, job_id),
+              gsi2pk=keys.user_partition(project.owner_id), gsi2sk=keys.listed(keys.JOB_PREFIX, now, job_id),
+              gsi3pk=keys.status_partition("PENDING"), gsi3sk=now)
     try:
         with transaction() as tx:
             tx.update(user, actions=[User.credits.add(-price), User.active_jobs.add(1)],
@@ -121,7 +104,7 @@ def create(principal: Principal, data: dict) -> dict:
             tx.save(job, condition=Job.pk.does_not_exist())
             credits.add_entry(tx, user.id, "DEBIT", -price, now, job_id=job_id, reason=f"{job_type} job")
     except TransactWriteError:
-        current = User.get(*User.key(project.owner_id), consistent_read=True)
+        current = User.get(*keys.user(project.owner_id), consistent_read=True)
         if current.credits < price:
             raise PaymentRequired(f"this job costs {price} credits; the balance is {int(current.credits)}",
                                   details={"balance": int(current.credits), "cost": price}) from None
@@ -134,7 +117,18 @@ def create(principal: Principal, data: dict) -> dict:
     logger.info("job created", extra={"job_id": job_id, "type": job_type, "cost": price})
     if all(a.status == "READY" for a in input_assets):
         start(job)
-    return to_json(job)
+    return views.job(job)
+
+
+def queue_url(worker: str) -> str:
+    """The task queue of a worker kind."""
+    return {"gpu": settings.GPU_QUEUE_URL, "blender": settings.BLENDER_QUEUE_URL}[worker]
+
+
+def execution_input(job_id: str, stages: list[dict]) -> dict:
+    """The state machine's input for a job."""
+    return {"jobId": job_id, "stageCount": len(stages),
+            "stages": [{"index": i, "name": s["name"], "queueUrl": queue_url(s["worker"])} for i, s in enumerate(stages)]}
 
 
 def start(job: Job) -> None:
@@ -142,7 +136,7 @@ def start(job: Job) -> None:
     sfn = client("stepfunctions")
     try:
         arn = sfn.start_execution(stateMachineArn=settings.PIPELINE_STATE_MACHINE_ARN, name=job.id,
-                                  input=json.dumps(pipelines.execution_input(job.id, job.pipeline)))["executionArn"]
+                                  input=json.dumps(execution_input(job.id, job.pipeline)))["executionArn"]
     except sfn.exceptions.ExecutionAlreadyExists:
         return
     except Exception:
@@ -158,7 +152,7 @@ def start(job: Job) -> None:
 
 def start_waiting(asset: Asset) -> None:
     """After an upload is judged: start the PENDING jobs waiting for it, or fail them if it was rejected."""
-    for job in Job.by_parent.query(f"PROJECT#{asset.project_id}", Job.gsi1sk.startswith("JOB#"),
+    for job in Job.by_parent.query(keys.project_partition(asset.project_id), Job.gsi1sk.startswith(keys.JOB_PREFIX),
                                    filter_condition=Job.status == "PENDING"):
         if asset.id not in job.inputs.values() or job.execution_arn:
             continue
@@ -166,7 +160,7 @@ def start_waiting(asset: Asset) -> None:
             settle(job.id, "FAILED", {"code": "INPUT_REJECTED", "message": f"the input was rejected: {asset.reject_reason}"})
             continue
         ids = [v for k, v in job.inputs.items() if k.endswith("AssetId")]
-        ready = [a for a in Asset.batch_get([(f"ASSET#{i}", "ASSET") for i in ids]) if a.status == "READY"]
+        ready = [a for a in Asset.batch_get([keys.asset(i) for i in ids]) if a.status == "READY"]
         if len(ready) == len(ids):
             start(job)
 
@@ -174,21 +168,23 @@ def start_waiting(asset: Asset) -> None:
 # ---------------------------------------------------------------- reading
 def get(principal: Principal, job_id: str) -> Job:
     """A job the caller may see, or NotFound."""
-    return get_owned(Job, f"JOB#{job_id}", "JOB", principal, "job")
+    return get_owned(Job, *keys.job(job_id), principal, "job")
 
 
 def list_jobs(principal: Principal, params: dict) -> dict:
     """Jobs of a project (projectId) or of the caller, newest first, optionally by status."""
     status = params.get("status")
-    if status is not None and status not in STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", code="INVALID_STATUS")
+    if status is not None and status not in JOB_STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(JOB_STATUSES)}", code="INVALID_STATUS")
     condition = (Job.status == status) if status else None
     if params.get("projectId"):
-        project = get_owned(Project, f"PROJECT#{params['projectId']}", "PROJECT", principal, "project")
-        items, token = page(Job.by_parent, "gsi1pk", f"PROJECT#{project.id}", params, Job.gsi1sk.startswith("JOB#"), filter_condition=condition)
+        project = get_owned(Project, *keys.project(params["projectId"]), principal, "project")
+        items, token = page(Job.by_parent, "gsi1pk", keys.project_partition(project.id), params,
+                            Job.gsi1sk.startswith(keys.JOB_PREFIX), filter_condition=condition)
     else:
-        items, token = page(Job.by_owner, "gsi2pk", f"USER#{principal.user_id}", params, Job.gsi2sk.startswith("JOB#"), filter_condition=condition)
-    return {"items": [to_json(j) for j in items], "nextToken": token}
+        items, token = page(Job.by_owner, "gsi2pk", keys.user_partition(principal.user_id), params,
+                            Job.gsi2sk.startswith(keys.JOB_PREFIX), filter_condition=condition)
+    return {"items": [views.job(j) for j in items], "nextToken": token}
 
 
 # ---------------------------------------------------------------- ending
@@ -201,18 +197,18 @@ def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
     the refund happens once. Returns True if this call settled the job.
     """
     try:
-        job = Job.get(f"JOB#{job_id}", "JOB", consistent_read=True)
+        job = Job.get(*keys.job(job_id), consistent_read=True)
     except Job.DoesNotExist:
         return False
     now = now_iso()
-    refund = outcome in ("FAILED", "CANCELLED")
-    user = User(*User.key(job.owner_id))
+    refund = outcome in REFUNDED
+    user = User(*keys.user(job.owner_id))
     try:
         with transaction() as tx:
-            tx.save(Marker(f"JOB#{job_id}", "SETTLEMENT", created_at=now), condition=Marker.pk.does_not_exist())
+            tx.save(Marker(*keys.settlement(job_id), created_at=now), condition=Marker.pk.does_not_exist())
             if refund:
-                actions = [Job.status.set(outcome), Job.finished_at.set(now), Job.updated_at.set(now),
-                           Job.gsi3pk.set(f"STATUS#{outcome}"), Job.gsi3sk.set(now)]
+                actions: list[Action] = [Job.status.set(outcome), Job.finished_at.set(now), Job.updated_at.set(now),
+                           Job.gsi3pk.set(keys.status_partition(outcome)), Job.gsi3sk.set(now)]
                 if error:
                     actions.append(Job.error.set(error))
                 tx.update(job, actions=actions, condition=Job.status.is_in(*ACTIVE))
@@ -232,8 +228,6 @@ def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
         metrics.add_metric(name="CreditsRefunded", unit="Count", value=int(job.credits_used))
     logger.info("job settled", extra={"job_id": job_id, "outcome": outcome, "refund": refund})
     if job.webhook_url:
-        from chalicelib import webhooks
-
         webhooks.schedule(job_id, attempt=0)
     return True
 
@@ -254,7 +248,7 @@ def on_pipeline_event(message: dict) -> None:
     """Handle a state machine's report (job-events queue): settle COMPLETED or FAILED."""
     job_id = str(message.get("jobId", ""))
     try:
-        job = Job.get(f"JOB#{job_id}", "JOB", consistent_read=True)
+        job = Job.get(*keys.job(job_id), consistent_read=True)
     except Job.DoesNotExist:
         logger.warning("pipeline event for an unknown job", extra={"job_id": job_id})
         return
@@ -270,7 +264,7 @@ def cancel(principal: Principal, job_id: str) -> dict:
     if job.status not in ACTIVE:
         raise Conflict(f"the job is already {job.status}", code="JOB_NOT_ACTIVE")
     cancel_if_running(job, reason="cancelled by the user")
-    return to_json(Job.get(job.pk, job.sk, consistent_read=True))
+    return views.job(Job.get(job.pk, job.sk, consistent_read=True))
 
 
 def cancel_if_running(job: Job, reason: str) -> None:
@@ -291,7 +285,7 @@ def sweep(now: float | None = None) -> int:
     sfn = client("stepfunctions")
     swept = 0
     for status in ACTIVE:
-        for job in Job.by_status.query(f"STATUS#{status}"):
+        for job in Job.by_status.query(keys.status_partition(status)):
             if job.status not in ACTIVE:
                 continue
             if job.execution_arn:

@@ -113,7 +113,7 @@ def _trimesh(path: Path, fmt: str) -> dict:
         loaded = trimesh.load(str(path), file_type=fmt, force="scene", process=False)
     except Exception as exc:  # trimesh raises many types on corrupt input
         raise Rejected(f"the file is not a readable {fmt.upper()} model") from exc
-    meshes = [g for g in loaded.geometry.values() if hasattr(g, "faces")]
+    meshes = [g for g in loaded.geometry.values() if hasattr(g, "faces")]  # type: ignore[attr-defined]
     triangles = int(sum(len(g.faces) for g in meshes))
     if not meshes or triangles == 0:
         raise Rejected(f"the {fmt.upper()} file holds no triangles")

@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import uuid
 
-from chalicelib import assets, jobs
+from pynamodb.expressions.update import Action
+
+from chalicelib import assets, jobs, views
+from chalicelib.contract import keys
 from chalicelib.errors import ValidationError
-from chalicelib.models import Asset, Job, Project, now_iso
 from chalicelib.ownership import get_owned
 from chalicelib.paging import page
+from chalicelib.store.db import Asset, Job, Project, now_iso
 from chalicelib.tokens import Principal
-
-
-def to_json(project: Project) -> dict:
-    """The API shape of a project."""
-    return {"id": project.id, "name": project.name, "description": project.description, "ownerId": project.owner_id,
-            "createdAt": project.created_at, "updatedAt": project.updated_at}
 
 
 def _text(data: dict, field: str, max_len: int, required: bool) -> str | None:
@@ -34,22 +31,23 @@ def create(principal: Principal, data: dict) -> dict:
     name = _text(data, "name", 100, required=True)
     description = _text(data, "description", 2000, required=False) or ""
     project_id, now = str(uuid.uuid4()), now_iso()
-    project = Project(f"PROJECT#{project_id}", "PROJECT", id=project_id, owner_id=principal.user_id, name=name,
+    project = Project(*keys.project(project_id), id=project_id, owner_id=principal.user_id, name=name,
                       description=description, created_at=now, updated_at=now,
-                      gsi1pk=f"USER#{principal.user_id}", gsi1sk=f"PROJECT#{now}#{project_id}")
+                      gsi1pk=keys.user_partition(principal.user_id), gsi1sk=keys.listed(keys.PROJECT_PREFIX, now, project_id))
     project.save(condition=Project.pk.does_not_exist())
-    return to_json(project)
+    return views.project(project)
 
 
 def get(principal: Principal, project_id: str) -> Project:
     """A project the caller may see, or NotFound."""
-    return get_owned(Project, f"PROJECT#{project_id}", "PROJECT", principal, "project")
+    return get_owned(Project, *keys.project(project_id), principal, "project")
 
 
 def list_mine(principal: Principal, params: dict) -> dict:
     """The caller's projects, newest first, paginated."""
-    items, token = page(Project.by_parent, "gsi1pk", f"USER#{principal.user_id}", params, Project.gsi1sk.startswith("PROJECT#"))
-    return {"items": [to_json(p) for p in items], "nextToken": token}
+    items, token = page(Project.by_parent, "gsi1pk", keys.user_partition(principal.user_id), params,
+                        Project.gsi1sk.startswith(keys.PROJECT_PREFIX))
+    return {"items": [views.project(p) for p in items], "nextToken": token}
 
 
 def update(principal: Principal, project_id: str, data: dict) -> dict:
@@ -59,20 +57,20 @@ def update(principal: Principal, project_id: str, data: dict) -> dict:
     if "name" in data and not name:
         raise ValidationError("name must not be blank", code="INVALID_NAME")
     description = _text(data, "description", 2000, required=False)
-    actions = [Project.updated_at.set(now_iso())]
+    actions: list[Action] = [Project.updated_at.set(now_iso())]
     if name:
         actions.append(Project.name.set(name))
     if description is not None:
         actions.append(Project.description.set(description))
     project.update(actions=actions, condition=Project.pk.exists())
-    return to_json(project)
+    return views.project(project)
 
 
 def delete(principal: Principal, project_id: str) -> None:
     """Cancel the project's running jobs, delete its assets' objects and records, then the project."""
     project = get(principal, project_id)
-    for job in Job.by_parent.query(f"PROJECT#{project.id}", Job.gsi1sk.startswith("JOB#")):
+    for job in Job.by_parent.query(keys.project_partition(project.id), Job.gsi1sk.startswith(keys.JOB_PREFIX)):
         jobs.cancel_if_running(job, reason="the project was deleted")
-    for asset in Asset.by_parent.query(f"PROJECT#{project.id}", Asset.gsi1sk.startswith("ASSET#")):
+    for asset in Asset.by_parent.query(keys.project_partition(project.id), Asset.gsi1sk.startswith(keys.ASSET_PREFIX)):
         assets.remove(asset)
     project.delete()

@@ -1,4 +1,4 @@
-"""All configuration, read once from the environment, and the product's tables of tiers, costs and formats."""
+"""All configuration, read once from the environment, and the subscription tiers."""
 from __future__ import annotations
 
 import os
@@ -61,37 +61,6 @@ TIERS: dict[str, Tier] = {
 }
 DEFAULT_TIER = "FREE"
 
-# Credits a job costs; MOTION_CAPTURE adds its per-10-seconds price for every started 10 s of video.
-JOB_COSTS: dict[str, int] = {
-    "MOTION_CAPTURE": 5,
-    "IMAGE_TO_3D": 10,
-    "TEXT_TO_AVATAR": 10,
-    "ANIMATE": 5,
-    "CONVERT": 1,
-    "OPTIMIZE": 2,
-}
-MOTION_CAPTURE_COST_PER_10S = 2
-
-# Accepted upload formats by asset kind: extension -> allowed declared content types.
-FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
-    "IMAGE": {"png": ("image/png",), "jpg": ("image/jpeg",), "jpeg": ("image/jpeg",), "webp": ("image/webp",)},
-    "VIDEO": {"mp4": ("video/mp4",), "mov": ("video/quicktime",), "webm": ("video/webm",)},
-    "MODEL_3D": {
-        "glb": ("model/gltf-binary", "application/octet-stream"),
-        "gltf": ("model/gltf+json", "application/json", "application/octet-stream"),
-        "fbx": ("application/octet-stream", "model/fbx"),
-        "obj": ("model/obj", "text/plain", "application/octet-stream"),
-        "stl": ("model/stl", "application/sla", "application/octet-stream"),
-        "ply": ("application/octet-stream", "model/ply", "text/plain"),
-        "usdz": ("model/vnd.usdz+zip", "application/octet-stream"),
-        "blend": ("application/octet-stream", "application/x-blender"),
-    },
-    "ANIMATION": {
-        "bvh": ("application/octet-stream", "text/plain", "application/x-bvh"),
-        "fbx": ("application/octet-stream", "model/fbx"),
-        "glb": ("model/gltf-binary", "application/octet-stream"),
-    },
-}
 MAX_VIDEO_PIXELS = 3840 * 2160
 MAX_VIDEO_FRAMES = 60 * 3600
 PAGE_SIZE_MAX = 100

@@ -29,7 +29,7 @@ class Principal:
 def signing_secret() -> str:
     """The JWT secret: from SSM (SecureString) on AWS, from JWT_SECRET locally; never the default on AWS."""
     if settings.JWT_SECRET_SSM_NAME:
-        from chalicelib.aws import client
+        from chalicelib.store.aws import client
 
         secret = client("ssm").get_parameter(Name=settings.JWT_SECRET_SSM_NAME, WithDecryption=True)["Parameter"]["Value"]
     else:

@@ -11,11 +11,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from chalicelib import settings
-from chalicelib.aws import client
+from chalicelib import settings, views
+from chalicelib.contract import keys
 from chalicelib.errors import ValidationError
-from chalicelib.models import Job
 from chalicelib.observability import logger
+from chalicelib.store.aws import client
+from chalicelib.store.db import Job
 
 SIGNATURE_HEADER = "X-AI3D-Signature"  # "t=<unix seconds>,v1=<hex hmac-sha256 of '<t>.<body>'>"
 
@@ -54,10 +55,8 @@ def schedule(job_id: str, attempt: int) -> None:
 
 def deliver(job_id: str, attempt: int) -> bool:
     """POST the job's final state to its webhook; schedule a retry on failure. True when delivered."""
-    from chalicelib.jobs import to_json
-
     try:
-        job = Job.get(f"JOB#{job_id}", "JOB", consistent_read=True)
+        job = Job.get(*keys.job(job_id), consistent_read=True)
     except Job.DoesNotExist:
         return False
     if not job.webhook_url or job.webhook_status == "DELIVERED":
@@ -65,7 +64,7 @@ def deliver(job_id: str, attempt: int) -> bool:
     if settings.ON_AWS and not _public(urllib.parse.urlsplit(job.webhook_url).hostname or ""):
         job.update(actions=[Job.webhook_status.set("REFUSED")])
         return False
-    payload = {"event": f"job.{job.status.lower()}", "job": to_json(job)}
+    payload = {"event": f"job.{job.status.lower()}", "job": views.job(job)}
     body = json.dumps(payload, separators=(",", ":")).encode()
     request = urllib.request.Request(job.webhook_url, data=body, method="POST", headers={
         "Content-Type": "application/json", SIGNATURE_HEADER: sign(body, int(time.time())),

@@ -19,3 +19,11 @@ def stack():
     running = start_stack()
     yield running
     stop_stack_process(running.process)
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with its tier (unit / integration / e2e) from its folder, so `-m` can pick tiers."""
+    for item in items:
+        tier = item.path.relative_to(item.config.rootpath).parts[1] if item.path.is_relative_to(item.config.rootpath) else ""
+        if tier in ("unit", "integration", "e2e"):
+            item.add_marker(tier)

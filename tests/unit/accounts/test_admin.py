@@ -5,7 +5,7 @@ import pytest
 
 from chalicelib import accounts, settings
 from chalicelib.create_admin import main as create_admin
-from chalicelib.models import LedgerEntry, User
+from chalicelib.store.db import LedgerEntry, User
 
 from .conftest import PASSWORD
 

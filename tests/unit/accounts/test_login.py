@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib import accounts, passwords, settings
 from chalicelib.errors import TooManyRequests, Unauthorized
-from chalicelib.models import Throttle, User
+from chalicelib.store.db import Throttle, User
 
 from .conftest import PASSWORD
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from chalicelib import settings
-from chalicelib.models import User
+from chalicelib.store.db import User
 
 from .conftest import PASSWORD, table_items
 

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import accounts, settings
 from chalicelib.errors import Conflict
-from chalicelib.models import EmailClaim, LedgerEntry, Marker, User
+from chalicelib.store.db import EmailClaim, LedgerEntry, Marker, User
 
 from .conftest import PASSWORD, table_items
 

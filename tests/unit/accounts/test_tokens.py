@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib import accounts, settings, tokens
 from chalicelib.errors import Unauthorized
-from chalicelib.models import RefreshToken, TokenFamily
+from chalicelib.store.db import RefreshToken, TokenFamily
 
 from .conftest import table_items
 

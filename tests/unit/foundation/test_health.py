@@ -14,7 +14,7 @@ def test_health_reports_dependencies_and_missing_workers(client):
 def test_health_ok_when_workers_beat(client):
     import time
 
-    from chalicelib.models import WorkerHeartbeat
+    from chalicelib.store.db import WorkerHeartbeat
 
     for name in ("gpu", "blender"):
         WorkerHeartbeat(f"WORKER#{name}", "WORKER", last_seen=time.time(), state="idle").save()

@@ -5,9 +5,11 @@ import threading
 import boto3
 import pytest
 
-from chalicelib import credits, jobs, pipelines, settings
+from chalicelib import credits, jobs, settings
+from chalicelib.contract import jobtypes
+from chalicelib.contract.params import InvalidParams
 from chalicelib.errors import ValidationError
-from chalicelib.models import LedgerEntry, User, now_iso
+from chalicelib.store.db import LedgerEntry, User, now_iso
 from chalicelib.tokens import Principal
 from tests.unit.platform.helpers import call, register
 from tests.unit.platform.test_assets import png_bytes, put_and_process, request
@@ -51,21 +53,21 @@ def ledger(user_id):
     ("ANIMATE", {"speed": 2}, "unknown params"),
 ])
 def test_params_are_validated_per_type(job_type, params, message):
-    with pytest.raises(ValidationError) as err:
-        pipelines.validate_params(job_type, params)
-    assert message in err.value.message
+    with pytest.raises(InvalidParams) as err:
+        jobtypes.validate_params(job_type, params)
+    assert message in str(err.value)
 
 
 def test_plan_routes_params_and_inputs_to_stages():
-    stages = pipelines.plan("IMAGE_TO_3D", {"imageAssetId": "a1"}, {"targetTriangles": 5000, "detail": 0.5})
+    stages = jobtypes.plan("IMAGE_TO_3D", {"imageAssetId": "a1"}, {"targetTriangles": 5000, "detail": 0.5})
     assert [s["name"] for s in stages] == ["reconstruct", "optimize"]
     assert stages[0]["inputs"] == {"image": {"asset": "a1"}} and stages[0]["params"] == {"targetTriangles": 5000, "detail": 0.5}
     assert stages[1]["inputs"] == {"model": {"stage": "reconstruct", "role": "glb"}} and stages[1]["params"] == {"targetTriangles": 5000}
 
 
 def test_motion_capture_price_counts_started_10_seconds():
-    assert pipelines.cost("MOTION_CAPTURE", 9.9) == settings.JOB_COSTS["MOTION_CAPTURE"] + 2
-    assert pipelines.cost("MOTION_CAPTURE", 10.1) == settings.JOB_COSTS["MOTION_CAPTURE"] + 4
+    assert jobtypes.cost("MOTION_CAPTURE", 9.9) == jobtypes.JOB_TYPES["MOTION_CAPTURE"].cost + 2
+    assert jobtypes.cost("MOTION_CAPTURE", 10.1) == jobtypes.JOB_TYPES["MOTION_CAPTURE"].cost + 4
 
 
 def test_create_debits_in_one_transaction_and_starts_when_ready(client, setup):
@@ -138,7 +140,7 @@ def test_job_waits_for_upload_then_starts(client, setup):
     ticket = model_asset(client, alice, pid, ready=False)
     job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "OPTIMIZE",
                                                 "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"ratio": 0.5}})[1]
-    from chalicelib.models import Asset, Job
+    from chalicelib.store.db import Asset, Job
 
     assert Job.get(f"JOB#{job['id']}", "JOB").execution_arn is None
     import trimesh
@@ -153,7 +155,7 @@ def test_rejected_upload_fails_waiting_job_with_refund(client, setup):
     ticket = model_asset(client, alice, pid, ready=False)
     job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "OPTIMIZE",
                                                 "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"ratio": 0.5}})[1]
-    from chalicelib.models import Asset
+    from chalicelib.store.db import Asset
 
     put_and_process(ticket["upload"]["fields"]["key"], png_bytes())
     jobs.start_waiting(Asset.get(f"ASSET#{ticket['asset']['id']}", "ASSET"))
@@ -167,7 +169,7 @@ def test_sweeper_fails_jobs_whose_execution_ended(client, setup):
     ticket = model_asset(client, alice, pid)
     job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "CONVERT",
                                                 "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"format": "obj"}})[1]
-    from chalicelib.models import Job
+    from chalicelib.store.db import Job
 
     arn = Job.get(f"JOB#{job['id']}", "JOB").execution_arn
     boto3.client("stepfunctions", region_name="us-east-1").stop_execution(executionArn=arn)
@@ -231,7 +233,7 @@ def test_deleting_a_project_cancels_and_refunds_its_jobs(client, setup):
     job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "tall woman"}})[1]
     assert balance(alice["id"]) == 90
     assert call(client, "DELETE", f"/projects/{pid}", alice)[0] == 204
-    from chalicelib.models import Job
+    from chalicelib.store.db import Job
 
     stored = Job.get(f"JOB#{job['id']}", "JOB")
     assert stored.status == "CANCELLED" and stored.error.message == "the project was deleted"

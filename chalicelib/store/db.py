@@ -1,25 +1,8 @@
-"""PynamoDB models: every entity lives in the one table (pk/sk plus three generic indexes).
-
-Key layout (also read by container_workers/common/jobstore.py):
-  USER#<id>      / PROFILE            user             gsi1: USERS / <createdAt>#<id> (admin listing)
-  USER#<id>      / LEDGER#<ts>#<id>   credit ledger entry
-  USER#<id>      / GRANT#<yyyy-mm>    monthly grant marker (one per user per month)
-  EMAIL#<email>  / EMAIL              unique-email claim
-  REFRESH#<hash> / REFRESH            refresh token     (ttl)
-  FAMILY#<id>    / FAMILY             refresh family    gsi1: USER#<uid> / FAMILY#<id>   (ttl)
-  THROTTLE#<key> / THROTTLE           login failures    (ttl)
-  PROJECT#<id>   / PROJECT            project           gsi1: USER#<owner> / PROJECT#<createdAt>#<id>
-  ASSET#<id>     / ASSET              asset             gsi1: PROJECT#<pid> / ASSET#<createdAt>#<id>
-  JOB#<id>       / JOB                job               gsi1: PROJECT#<pid> / JOB#<createdAt>#<id>
-                                                        gsi2: USER#<owner> / JOB#<createdAt>#<id>
-                                                        gsi3: STATUS#<status> / <updatedAt>
-  JOB#<id>       / REFUND             refund marker (makes a refund happen exactly once)
-  WORKER#<name>  / WORKER             worker heartbeat
-"""
+"""PynamoDB models of the one table (pk/sk plus three generic indexes; key layout in chalicelib/contract/keys.py)."""
 from __future__ import annotations
 
-import os
 import functools
+import os
 from datetime import datetime, timezone
 
 from pynamodb.attributes import (
@@ -36,6 +19,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import settings
+from chalicelib.contract import keys
 
 
 def now_iso() -> str:
@@ -126,7 +110,7 @@ class User(Base):
     @staticmethod
     def key(user_id: str) -> tuple[str, str]:
         """(pk, sk) of a user."""
-        return f"USER#{user_id}", "PROFILE"
+        return keys.user(user_id)
 
 
 class EmailClaim(Base):
