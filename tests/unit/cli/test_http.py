@@ -204,8 +204,8 @@ def test_api_validation_errors_exit_2_and_unknown_ids_exit_4(ai3d, user, project
 def pipeline(monkeypatch):
     """Replace starting a job's state machine with a fake run: {"outcome": "COMPLETED" | "FAILED"}."""
     from chalicelib import assets, jobs
-    from chalicelib.aws import client
-    from chalicelib.models import Asset, Job, now_iso
+    from chalicelib.store.aws import client
+    from chalicelib.store.db import Asset, Job, now_iso
 
     plan = {"outcome": "COMPLETED"}
     threads = []
