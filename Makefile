@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-unit test-integration test-e2e bench demo admin clean
+.PHONY: setup lint format run test test-unit test-integration test-e2e bench demo admin clean
 
 $(STAMP): requirements.txt requirements-dev.txt container_workers/gpu_worker/requirements.txt container_workers/blender_worker/requirements.txt pyproject.toml package.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (bpy 5.0 supports only 3.11): set PYTHON=/path/to/python3.11")'
@@ -18,7 +18,17 @@ $(STAMP): requirements.txt requirements-dev.txt container_workers/gpu_worker/req
 setup: $(STAMP) ## create the environment and install everything
 
 run: setup ## start emulator, infrastructure, API (127.0.0.1:8000), event runner and workers; Ctrl-C stops all
-	$(PY) -m localstack.stack
+	$(PY) -m devstack
+
+lint: setup ## ruff (lint + format check), mypy, and the import-layering contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+format: setup ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 test: setup ## install what tests need and run them all
 	$(PY) -m pytest tests/unit tests/integration tests/e2e
@@ -39,7 +49,7 @@ clean:
 	rm -rf $(VENV) node_modules .stack
 
 admin: setup ## create or promote the first admin (stack running): make admin EMAIL=... PASSWORD=...
-	$(PY) -m localstack.admin --email "$(EMAIL)" $(if $(PASSWORD),--password "$(PASSWORD)")
+	$(PY) -m devstack.admin --email "$(EMAIL)" $(if $(PASSWORD),--password "$(PASSWORD)")
 
 demo: setup ## mocap + avatar + animate end to end against the running stack
 	$(PY) -m ai3d.demo

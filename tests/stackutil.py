@@ -1,4 +1,4 @@
-"""Start the real stack (`python -m localstack.stack`) for integration and e2e tests, and talk to it."""
+"""Start the real stack (`python -m devstack`) for integration and e2e tests, and talk to it."""
 from __future__ import annotations
 
 import json
@@ -70,7 +70,7 @@ def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeo
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     env.update(BCRYPT_ROUNDS="4", WORKER_KEEPALIVE_SECONDS="3")
     process = subprocess.Popen(
-        [sys.executable, "-m", "localstack.stack", "--api-port", str(api_port), "--emulator-port", str(emulator_port),
+        [sys.executable, "-m", "devstack", "--api-port", str(api_port), "--emulator-port", str(emulator_port),
          "--web-port", str(web_port),
          "--schedule-scale", str(schedule_scale), "--heartbeat-seconds", str(heartbeat_seconds), "--state-dir", str(state)],
         cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True,

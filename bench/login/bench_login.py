@@ -43,7 +43,7 @@ def login_costs(rounds: list[int], repeat: int) -> dict[int, dict]:
     from moto import mock_aws
 
     from chalicelib import accounts, passwords, settings
-    from infrastructure.deploy import deploy
+    from devstack.deploy import deploy
 
     result = {}
     with mock_aws():

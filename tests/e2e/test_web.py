@@ -21,7 +21,7 @@ VIEWER_BACKGROUND = (0x1D, 0x23, 0x30)
 
 @pytest.fixture
 def web_url(stack):
-    """The stack's web app (`python -m localstack.web`, started by the supervisor) once it answers."""
+    """The stack's web app (`python -m devstack.web`, started by the supervisor) once it answers."""
     deadline = time.time() + 30
     while True:
         try:

@@ -41,7 +41,7 @@ def test_a_taken_port_fails_fast_with_a_clear_message():
         sock.listen()
         port = sock.getsockname()[1]
         started = time.time()
-        result = subprocess.run([sys.executable, "-m", "localstack.stack", "--api-port", str(port)], cwd=ROOT,
+        result = subprocess.run([sys.executable, "-m", "devstack", "--api-port", str(port)], cwd=ROOT,
                                 capture_output=True, text=True, timeout=60,
                                 env={k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"})
     assert result.returncode == 1
@@ -55,7 +55,7 @@ def test_ctrl_c_stops_every_process():
     try:
         children = psutil.Process(running.process.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
-        for module in ("localstack.emulator", "localstack.api", "localstack.events", "localstack.web",
+        for module in ("devstack.emulator.server", "devstack.api", "devstack.events", "devstack.web",
                        "container_workers.gpu_worker", "container_workers.blender_worker"):
             assert module in names
     finally:

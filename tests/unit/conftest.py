@@ -14,8 +14,8 @@ def aws(monkeypatch):
     from moto import mock_aws
 
     from chalicelib import settings
-    from infrastructure.deploy import deploy
-    from localstack.atomic_dynamodb import serialize_dynamodb_writes
+    from devstack.deploy import deploy
+    from devstack.emulator.patch_atomic_dynamodb import serialize_dynamodb_writes
 
     serialize_dynamodb_writes()
 

@@ -44,10 +44,10 @@ def api_url():
 
     from chalicelib import settings
     from chalicelib.observability import metrics
-    from infrastructure.deploy import deploy
-    from localstack.api import GatewayResponses
-    from localstack.atomic_dynamodb import serialize_dynamodb_writes
-    from localstack.events import EventRunner
+    from devstack.api import GatewayResponses
+    from devstack.deploy import deploy
+    from devstack.emulator.patch_atomic_dynamodb import serialize_dynamodb_writes
+    from devstack.events import EventRunner
 
     class QuietHandler(GatewayResponses):
         def log_message(self, *args) -> None:

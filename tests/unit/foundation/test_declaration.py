@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 
 from chalicelib import settings
-from infrastructure.deploy import TEMPLATE, deploy, load_template
+from devstack.deploy import TEMPLATE, deploy, load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 

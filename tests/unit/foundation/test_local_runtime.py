@@ -1,31 +1,7 @@
-"""The local runtime pieces: S3 POST policy checks, the event runner's Lambda events and schedules."""
-import base64
-import json
-from datetime import datetime, timedelta, timezone
-
+"""The local runtime pieces: the event runner's Lambda events and schedules (the emulator's patches: tests/unit/devstack)."""
 import pytest
 
-from localstack import events, s3_post_policy
-
-
-def policy(conditions, minutes=5):
-    expiration = (datetime.now(timezone.utc) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return base64.b64encode(json.dumps({"expiration": expiration, "conditions": conditions}).encode()).decode()
-
-
-def test_post_policy_enforces_size_key_type_and_expiry():
-    p = policy([{"bucket": "b"}, {"key": "uploads/k"}, {"Content-Type": "image/png"}, ["content-length-range", 10, 10],
-                ["starts-with", "$x-amz-meta-tag", "ok"]])
-    fields = {"key": "uploads/k", "Content-Type": "image/png", "x-amz-meta-tag": "ok-1"}
-    assert s3_post_policy.check(p, fields, 10, "b") is None
-    assert s3_post_policy.check(p, fields, 11, "b")[0] == "EntityTooLarge"
-    assert s3_post_policy.check(p, fields, 9, "b")[0] == "EntityTooSmall"
-    assert s3_post_policy.check(p, {**fields, "key": "uploads/other"}, 10, "b")[0] == "AccessDenied"
-    assert s3_post_policy.check(p, {**fields, "Content-Type": "text/html"}, 10, "b")[0] == "AccessDenied"
-    assert s3_post_policy.check(p, fields, 10, "other-bucket")[0] == "AccessDenied"
-    assert s3_post_policy.check(p, {**fields, "x-amz-meta-tag": "bad"}, 10, "b")[0] == "AccessDenied"
-    assert s3_post_policy.check(policy([], minutes=-1), fields, 10, "b")[0] == "AccessDenied"
-    assert s3_post_policy.check("not base64 json", fields, 10, "b")[0] == "InvalidPolicyDocument"
+from devstack import events
 
 
 def test_rate_schedules_parse_and_others_are_refused():

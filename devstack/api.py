@@ -8,7 +8,7 @@ import threading
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer
 
-from localstack import wait_for_stop_signal
+from devstack import wait_for_stop_signal
 
 GATEWAY_CODES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 500: "INTERNAL_ERROR"}
 

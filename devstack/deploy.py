@@ -19,7 +19,7 @@ import boto3
 import yaml
 from botocore.exceptions import ClientError
 
-TEMPLATE = Path(__file__).with_name("template.yaml")
+TEMPLATE = Path(__file__).resolve().parents[1] / "infrastructure" / "template.yaml"
 ACCOUNT_ID = "123456789012"
 
 

@@ -1,4 +1,5 @@
-"""The embedded AWS emulator: moto's server on 127.0.0.1:4566, state-machine execution on, S3 POST policies enforced."""
+"""The embedded AWS emulator: moto's server on 127.0.0.1:4566, state-machine execution on, S3 POST policies enforced,
+DynamoDB writes atomic."""
 from __future__ import annotations
 
 import argparse
@@ -7,12 +8,23 @@ import threading
 
 import requests
 
-from localstack import wait_for_stop_signal
+from devstack import wait_for_stop_signal
 
 
 def enable_state_machine_execution(endpoint: str) -> None:
     """Tell moto to really run Step Functions executions (service integrations call back into it)."""
     requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10).raise_for_status()
+
+
+def make_app():
+    """moto's WSGI app with the emulator's patches: DynamoDB writes made atomic, S3 POST policies enforced."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    from devstack.emulator.patch_atomic_dynamodb import serialize_dynamodb_writes
+    from devstack.emulator.patch_s3_post_policy import S3PostPolicy
+
+    serialize_dynamodb_writes()
+    return S3PostPolicy(DomainDispatcherApplication(create_backend_app))
 
 
 def main() -> None:
@@ -24,13 +36,7 @@ def main() -> None:
     # moto's Step Functions integrations call the other services over HTTP on this port.
     os.environ["MOTO_PORT"] = str(args.port)
     from moto.moto_server.threaded_moto_server import MotoRequestHandler
-    from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
-
-    from localstack.atomic_dynamodb import serialize_dynamodb_writes
-    from localstack.s3_post_policy import S3PostPolicy
-
-    serialize_dynamodb_writes()
 
     class QuietHandler(MotoRequestHandler):
         """Log only failed requests: workers long-poll SQS all the time."""
@@ -39,8 +45,7 @@ def main() -> None:
             if str(getattr(code, "value", code))[:1] in ("4", "5"):
                 super().log_request(code, size)
 
-    app = S3PostPolicy(DomainDispatcherApplication(create_backend_app))
-    server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
+    server = make_server(args.host, args.port, make_app(), threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     enable_state_machine_execution(f"http://{args.host}:{args.port}")
     print(f"AWS emulator (moto) listening on http://{args.host}:{args.port}", flush=True)

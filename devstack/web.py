@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from localstack import wait_for_stop_signal
+from devstack import wait_for_stop_signal
 
 ROOT = Path(__file__).resolve().parents[1]
 THREE = ROOT / "node_modules" / "three"

@@ -1,6 +1,6 @@
 """Bring the whole stack up in the foreground: emulator, infrastructure, API, event runner, workers and web app.
 
-`make run` calls this. If AWS_ENDPOINT_URL is already set (a LocalStack, say) it is used instead
+`python -m devstack` (and so `make run`) calls this. If AWS_ENDPOINT_URL is already set (a LocalStack, say) it is used instead
 of the embedded emulator. Ctrl-C (or SIGTERM) stops every process; a worker that dies is
 restarted, as a container service would be; any other process dying stops the stack. Children get
 PR_SET_PDEATHSIG so none outlives this process, even if it is killed with SIGKILL.
@@ -110,12 +110,12 @@ class Stack:
                 raise SystemExit(f"port {self.emulator_port} is already in use (another emulator or LocalStack?): "
                                  f"stop it, pass --emulator-port, or set AWS_ENDPOINT_URL to use it")
             endpoint = f"http://127.0.0.1:{self.emulator_port}"
-            self.spawn("emulator", ["-m", "localstack.emulator", "--port", str(self.emulator_port)])
+            self.spawn("emulator", ["-m", "devstack.emulator.server", "--port", str(self.emulator_port)])
             self._wait(f"{endpoint}/moto-api/", "emulator", 60)
         self.env["AWS_ENDPOINT_URL"] = endpoint
         self.say("stack", "deploying infrastructure/template.yaml")
         outputs_file = self.state_dir / "outputs.json"
-        deploy = subprocess.run([sys.executable, "-m", "infrastructure.deploy", "--out", str(outputs_file),
+        deploy = subprocess.run([sys.executable, "-m", "devstack.deploy", "--out", str(outputs_file),
                                  "--param", f"TaskHeartbeatSeconds={self.heartbeat_seconds}"],
                                 cwd=ROOT, env=self.env, capture_output=True, text=True)
         if deploy.returncode != 0:
@@ -123,11 +123,11 @@ class Stack:
         outputs = json.loads(outputs_file.read_text())
         self.env.update(outputs)
         (self.state_dir / "outputs.env").write_text("".join(f"{k}={v}\n" for k, v in outputs.items()))
-        self.spawn("api", ["-m", "localstack.api", "--port", str(self.api_port)])
-        self.spawn("events", ["-m", "localstack.events", "--schedule-scale", str(self.schedule_scale)])
+        self.spawn("api", ["-m", "devstack.api", "--port", str(self.api_port)])
+        self.spawn("events", ["-m", "devstack.events", "--schedule-scale", str(self.schedule_scale)])
         for worker in WORKERS:
             self.spawn(worker, ["-m", f"container_workers.{worker}_worker"])
-        self.spawn("web", ["-m", "localstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"])
+        self.spawn("web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"])
         self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
         self.say("stack", f"API ready at http://127.0.0.1:{self.api_port}  (AWS endpoint {endpoint}) - Ctrl-C stops everything")
 

@@ -1,4 +1,8 @@
-"""Running the platform locally: the embedded AWS emulator, the API server, the event-source runner and the stack supervisor."""
+"""The local runtime that plays AWS on one machine: the embedded AWS emulator (moto, patched), the deployer of
+infrastructure/template.yaml, the API server, the event-source runner, the web server and the stack supervisor.
+
+`python -m devstack` brings the whole stack up (see devstack/stack.py).
+"""
 from __future__ import annotations
 
 import signal
