@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from container_workers.gpu_worker.avatar import avatar
-from container_workers.gpu_worker.image_to_3d import reconstruct
+from container_workers.gpu_worker.avatar.stage import avatar
+from container_workers.gpu_worker.image_to_3d.stage import reconstruct
 
 PROMPTS = (
     "tall muscular woman with short red hair, blue jacket and black jeans",

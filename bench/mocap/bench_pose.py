@@ -61,7 +61,7 @@ def raw_mediapipe_seconds(video: Path) -> tuple[float, int]:
 def stage_seconds(video: Path, workdir: Path) -> tuple[float, float, dict]:
     """Wall seconds of the whole stage (model load, decode, track, preview, clean-up, outputs), seconds per
     frame in its steady tracking phase (first to last tracked frame), and its metadata."""
-    from container_workers.gpu_worker.pose_capture import pose
+    from container_workers.gpu_worker.mocap.stage import pose
 
     tracked: list[tuple[float, int]] = []
 
@@ -86,7 +86,7 @@ def status_mib(field: str) -> float:
 
 def memory_child(video: str, workdir: str) -> None:
     """In a fresh process: run the stage, sampling RSS as tracking progresses; print JSON."""
-    from container_workers.gpu_worker.pose_capture import pose
+    from container_workers.gpu_worker.mocap.stage import pose
 
     samples: list[tuple[float, float]] = []
 

@@ -1,1 +1,1 @@
-"""The GPU worker: MediaPipe and OpenCV stages (motion capture's `pose` stage lives in pose_capture.py)."""
+"""The GPU worker: MediaPipe and OpenCV stages, grouped by feature (mocap/, image_to_3d/, avatar/; exchange/ holds the file formats)."""

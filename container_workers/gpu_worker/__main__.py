@@ -2,9 +2,9 @@
 import os
 
 from container_workers.common.worker import Worker
-from container_workers.gpu_worker.avatar import avatar
-from container_workers.gpu_worker.image_to_3d import reconstruct
-from container_workers.gpu_worker.pose_capture import pose
+from container_workers.gpu_worker.avatar.stage import avatar
+from container_workers.gpu_worker.image_to_3d.stage import reconstruct
+from container_workers.gpu_worker.mocap.stage import pose
 
 STAGES = {"pose": pose, "reconstruct": reconstruct, "avatar": avatar}
 

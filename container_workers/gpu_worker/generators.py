@@ -1,6 +1,6 @@
 """The generation backend interface: a registry of generators per job type (IMAGE_TO_3D, TEXT_TO_AVATAR).
 
-The stage functions (`image_to_3d.reconstruct`, `avatar.avatar`) validate their params and call `run`, which hands
+The stage functions (`image_to_3d.stage.reconstruct`, `avatar.stage.avatar`) validate their params and call `run`, which hands
 them to the backend the environment selects (IMAGE_TO_3D_BACKEND / TEXT_TO_AVATAR_BACKEND) or else the default. The
 classical backends register themselves as defaults when their modules are imported. A learned backend (e.g. TripoSR
 on a GPU) implements `Generator`, calls `register` when its module is imported by the worker, and is selected by

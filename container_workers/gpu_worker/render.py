@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 _SUBPIXEL_BITS = 4
+THUMBNAIL_SIZE = 512  # the stages' thumbnail.png edge in pixels
 
 
 def rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
@@ -97,7 +98,7 @@ def sample(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def shaded(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray, uvs: np.ndarray, texture: np.ndarray, size: int = 512, yaw: float = 30.0, pitch: float = 12.0, supersample: int = 2) -> np.ndarray:
+def shaded(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray, uvs: np.ndarray, texture: np.ndarray, size: int = THUMBNAIL_SIZE, yaw: float = 30.0, pitch: float = 12.0, supersample: int = 2) -> np.ndarray:
     """An RGBA thumbnail (transparent background) of a textured mesh lit by a key and a fill light."""
     big = size * supersample
     pixels, depth = project(vertices, big, yaw, pitch, perspective=25.0)

@@ -10,10 +10,10 @@ from container_workers.blender_worker.export import export  # noqa: E402
 from container_workers.blender_worker.optimize import optimize  # noqa: E402
 from container_workers.blender_worker.retarget import retarget  # noqa: E402
 from container_workers.common import skeleton  # noqa: E402
-from container_workers.gpu_worker.avatar import avatar  # noqa: E402
-from container_workers.gpu_worker.bvh import parse_bvh  # noqa: E402
-from container_workers.gpu_worker.image_to_3d import reconstruct  # noqa: E402
-from container_workers.gpu_worker.pose_capture import pose  # noqa: E402
+from container_workers.gpu_worker.avatar.stage import avatar  # noqa: E402
+from container_workers.gpu_worker.exchange.bvh import parse_bvh  # noqa: E402
+from container_workers.gpu_worker.image_to_3d.stage import reconstruct  # noqa: E402
+from container_workers.gpu_worker.mocap.stage import pose  # noqa: E402
 from tests import media  # noqa: E402
 from tests.gltf_validator import assert_valid  # noqa: E402
 

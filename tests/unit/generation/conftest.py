@@ -80,7 +80,7 @@ def media(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def shape_runs(media, tmp_path_factory) -> dict[str, tuple[np.ndarray, Run]]:
     """reconstruct on each drawn shape (alpha path): {name: (mask, run)}."""
-    from container_workers.gpu_worker.image_to_3d import reconstruct
+    from container_workers.gpu_worker.image_to_3d.stage import reconstruct
 
     out = {}
     for name, make in SHAPES.items():
@@ -103,7 +103,7 @@ def astronaut(media) -> Path:
 @pytest.fixture(scope="session")
 def astronaut_run(astronaut, tmp_path_factory) -> Run:
     """reconstruct on the astronaut with default params."""
-    from container_workers.gpu_worker.image_to_3d import reconstruct
+    from container_workers.gpu_worker.image_to_3d.stage import reconstruct
 
     return run(reconstruct, {"image": astronaut}, {}, tmp_path_factory.mktemp("astronaut"))
 
@@ -111,7 +111,7 @@ def astronaut_run(astronaut, tmp_path_factory) -> Run:
 @pytest.fixture(scope="session")
 def avatar_run(tmp_path_factory) -> Run:
     """avatar for the example prompt, T-pose."""
-    from container_workers.gpu_worker.avatar import avatar
+    from container_workers.gpu_worker.avatar.stage import avatar
 
     return run(avatar, {}, {"prompt": EXAMPLE_PROMPT, "seed": 7, **SMALL}, tmp_path_factory.mktemp("avatar-T"))
 
@@ -119,7 +119,7 @@ def avatar_run(tmp_path_factory) -> Run:
 @pytest.fixture(scope="session")
 def a_pose_run(tmp_path_factory) -> Run:
     """avatar in the A-pose wearing extra shapes (coat tails, hat brim and crown) and a beard."""
-    from container_workers.gpu_worker.avatar import avatar
+    from container_workers.gpu_worker.avatar.stage import avatar
 
     params = {"prompt": "old man with a grey beard, a brown hat and a long dark blue coat", "seed": 3, "pose": "A", **SMALL}
     return run(avatar, {}, params, tmp_path_factory.mktemp("avatar-A"))

@@ -6,8 +6,8 @@ import pytest
 
 from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError
-from container_workers.gpu_worker.avatar import avatar
-from container_workers.gpu_worker.gltf_writer import Skeleton
+from container_workers.gpu_worker.avatar.stage import avatar
+from container_workers.gpu_worker.exchange.gltf import Skeleton
 from tests.gltf_validator import assert_valid
 
 from .conftest import EXAMPLE_PROMPT, SMALL, run

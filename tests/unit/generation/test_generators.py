@@ -5,8 +5,8 @@ import pytest
 
 from container_workers.common.stage import StageError, StageResult
 from container_workers.gpu_worker import generators
-from container_workers.gpu_worker.avatar import avatar
-from container_workers.gpu_worker.image_to_3d import reconstruct
+from container_workers.gpu_worker.avatar.stage import avatar
+from container_workers.gpu_worker.image_to_3d.stage import reconstruct
 
 
 def test_the_classical_backends_are_the_defaults(monkeypatch):

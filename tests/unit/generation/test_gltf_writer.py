@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import trimesh
 
-from container_workers.gpu_worker import gltf_writer as gw
+from container_workers.gpu_worker.exchange import gltf as gw
 from tests.gltf_validator import assert_valid
 
 from .glb import Glb

@@ -1,7 +1,7 @@
 """The avatar prompt parser: the documented vocabulary maps to attributes, unknown words are ignored, seeds fill the rest."""
 from __future__ import annotations
 
-from container_workers.gpu_worker.prompt import COLOURS, HAIR_COLOURS, parse, tokens
+from container_workers.gpu_worker.avatar.prompt import COLOURS, HAIR_COLOURS, parse, tokens
 
 from .conftest import EXAMPLE_PROMPT
 

@@ -8,8 +8,8 @@ import trimesh
 
 from container_workers.common.stage import BadInputError
 from container_workers.gpu_worker import render
-from container_workers.gpu_worker.foreground import person_foreground
-from container_workers.gpu_worker.image_to_3d import reconstruct
+from container_workers.gpu_worker.image_to_3d.foreground import person_foreground
+from container_workers.gpu_worker.image_to_3d.stage import reconstruct
 from tests.gltf_validator import assert_valid
 
 from .conftest import SHAPES, rgba_png, run

@@ -28,7 +28,7 @@ class StageRun:
 
 def run_stage(video: Path, workdir: Path, params: dict | None = None, known=None) -> StageRun:
     """Run the pose stage, recording progress."""
-    from container_workers.gpu_worker.pose_capture import pose
+    from container_workers.gpu_worker.mocap.stage import pose
 
     calls: list[tuple[float, str]] = []
     result = pose({"video": video}, params or {}, workdir, lambda pct, msg: calls.append((pct, msg)))

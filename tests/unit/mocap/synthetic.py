@@ -5,8 +5,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.mocap_solve import forward_kinematics, world_rotations
-from container_workers.gpu_worker.pose_estimation import LM, NUM_LANDMARKS
+from container_workers.gpu_worker.mocap.estimation import LM, NUM_LANDMARKS
+from container_workers.gpu_worker.mocap.solve import forward_kinematics, world_rotations
 
 J = skeleton.INDEX
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.bvh import parse_bvh
-from container_workers.gpu_worker.mocap_solve import forward_kinematics, world_rotations
+from container_workers.gpu_worker.exchange.bvh import parse_bvh
+from container_workers.gpu_worker.mocap.solve import forward_kinematics, world_rotations
 
 SCRIPT = Path(__file__).with_name("blender_bvh_import.py")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.bvh import parse_bvh, write_bvh
+from container_workers.gpu_worker.exchange.bvh import parse_bvh, write_bvh
 
 import synthetic
 

@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 
-from container_workers.gpu_worker import mocap_cleanup as cleanup
-from container_workers.gpu_worker.mocap_solve import local_rotations, solve_world_rotations
-from container_workers.gpu_worker.pose_estimation import LM
+from container_workers.gpu_worker.mocap import cleanup
+from container_workers.gpu_worker.mocap.estimation import LM
+from container_workers.gpu_worker.mocap.solve import local_rotations, solve_world_rotations
 
 import synthetic
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.mocap_feet import (
+from container_workers.gpu_worker.mocap.feet import (
     SOLE_LOCAL, detect_contacts, foot_slide, lock_feet, sole_points, stand_on_floor,
 )
-from container_workers.gpu_worker.mocap_solve import forward_kinematics, world_rotations
+from container_workers.gpu_worker.mocap.solve import forward_kinematics, world_rotations
 
 import synthetic
 

@@ -10,10 +10,10 @@ import pytest
 
 from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError
-from container_workers.gpu_worker.bvh import parse_bvh
-from container_workers.gpu_worker.mocap_feet import sole_points
-from container_workers.gpu_worker.mocap_solve import forward_kinematics, world_rotations
-from container_workers.gpu_worker.pose_capture import PoseParams, parse_params, pose
+from container_workers.gpu_worker.exchange.bvh import parse_bvh
+from container_workers.gpu_worker.mocap.feet import sole_points
+from container_workers.gpu_worker.mocap.solve import forward_kinematics, world_rotations
+from container_workers.gpu_worker.mocap.stage import PoseParams, parse_params, pose
 
 import media
 from conftest import FPS, SIZE, run_stage

@@ -5,7 +5,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.mocap_solve import (
+from container_workers.gpu_worker.mocap.solve import (
     forward_kinematics, local_rotations, solve_world_rotations, world_rotations,
 )
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from container_workers.common.stage import BadInputError
-from container_workers.gpu_worker.video import PreviewWriter, VideoReader
+from container_workers.gpu_worker.mocap.video import PreviewWriter, VideoReader
 
 import media
 

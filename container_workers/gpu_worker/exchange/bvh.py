@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from container_workers.common import skeleton
 
 ROTATION_ORDER = "ZXY"  # channels "Zrotation Xrotation Yrotation": R = Rz @ Rx @ Ry
+_ROTATION_CHANNELS = " ".join(f"{axis}rotation" for axis in ROTATION_ORDER)
 
 
 @dataclass
@@ -70,7 +71,7 @@ def write_bvh(path: Path, local_rot: np.ndarray, root_pos: np.ndarray, fps: floa
         lines.append(f"{pad}{{")
         lines.append(f"{pad}  OFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}")
         position = "Xposition Yposition Zposition " if parent is None else ""
-        lines.append(f"{pad}  CHANNELS {6 if parent is None else 3} {position}Zrotation Xrotation Yrotation")
+        lines.append(f"{pad}  CHANNELS {6 if parent is None else 3} {position}{_ROTATION_CHANNELS}")
         kids = skeleton.children(name)
         for child in kids:
             emit(child, depth + 1)

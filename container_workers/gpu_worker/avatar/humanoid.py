@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker import gltf_writer, sdf
-from container_workers.gpu_worker.prompt import AvatarSpec
+from container_workers.gpu_worker.avatar import sdf
+from container_workers.gpu_worker.avatar.prompt import AvatarSpec
+from container_workers.gpu_worker.exchange import gltf
 
 A_POSE_DEGREES = 45.0
+SPINE = ("Hips", "Spine", "Spine1", "Spine2")  # the torso's joints, bottom to top
 REFERENCE_TOP = 0.155  # the top of the head above the Head joint on the 1.75 m reference skeleton
 REACH = 0.12  # metres (x scale): beyond this from a shape's bounding sphere, the sphere's distance stands in for it
 # Face layout relative to the Head joint, in units of the head scale: eyes (x, y), eyebrows y, mouth y.
@@ -122,7 +124,7 @@ class Humanoid:
         f = _factors(spec)
         chain = np.array([f[_CHAINS[name]] for name in skeleton.NAMES])
         unit = skeleton.offsets() * chain[:, None]
-        head_chain = [skeleton.INDEX[n] for n in ("Hips", "Spine", "Spine1", "Spine2", "Neck", "Head")]
+        head_chain = [skeleton.INDEX[n] for n in (*SPINE, "Neck", "Head")]
         self.scale = spec.height / (unit[head_chain, 1].sum() + REFERENCE_TOP * f["head"])
         self.head = self.scale * f["head"]
         self.translations = unit * self.scale
@@ -133,9 +135,9 @@ class Humanoid:
         self.rotations = np.tile([0.0, 0.0, 0.0, 1.0], (len(skeleton.NAMES), 1))
         if pose == "A":
             angle = np.radians(A_POSE_DEGREES)
-            self.rotations[skeleton.INDEX["LeftArm"]] = gltf_writer.quat_from_axis_angle((0, 0, 1), -angle)
-            self.rotations[skeleton.INDEX["RightArm"]] = gltf_writer.quat_from_axis_angle((0, 0, 1), angle)
-        self.rest = gltf_writer.Skeleton(list(skeleton.NAMES), self.parents, self.translations).world_matrices()[:, :3, 3]
+            self.rotations[skeleton.INDEX["LeftArm"]] = gltf.quat_from_axis_angle((0, 0, 1), -angle)
+            self.rotations[skeleton.INDEX["RightArm"]] = gltf.quat_from_axis_angle((0, 0, 1), angle)
+        self.rest = gltf.Skeleton(list(skeleton.NAMES), self.parents, self.translations).world_matrices()[:, :3, 3]
         self.world = self.skeleton().world_matrices()
         self._arm_joints = [skeleton.INDEX[f"{side}{part}"] for side in ("Left", "Right") for part in ("Arm", "ForeArm", "Hand")]
         self.shapes = self._body_shapes()
@@ -143,9 +145,9 @@ class Humanoid:
         self.extras = self._extras()
 
     # ---- skeleton -------------------------------------------------------------------------------------------------
-    def skeleton(self) -> gltf_writer.Skeleton:
+    def skeleton(self) -> gltf.Skeleton:
         """The glTF skeleton: skeleton.py's joints and hierarchy, offsets scaled per chain, the pose as rotations."""
-        return gltf_writer.Skeleton(list(skeleton.NAMES), self.parents, self.translations, self.rotations)
+        return gltf.Skeleton(list(skeleton.NAMES), self.parents, self.translations, self.rotations)
 
     def joint(self, name: str) -> np.ndarray:
         """The rest (T-pose) position of a joint."""

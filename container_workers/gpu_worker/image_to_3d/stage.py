@@ -10,15 +10,12 @@ import scipy.ndimage
 import trimesh
 from PIL import Image, ImageOps
 
-from container_workers.common.stage import (
-    BadInputError,
-    Output,
-    ProgressFn,
-    StageResult,
-)
-from container_workers.gpu_worker import generators, gltf_writer, inflate, render
+from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
+from container_workers.gpu_worker import generators, render
 from container_workers.gpu_worker import params as params_
-from container_workers.gpu_worker.foreground import METHODS, Foreground, find_foreground
+from container_workers.gpu_worker.exchange import gltf
+from container_workers.gpu_worker.image_to_3d import inflate
+from container_workers.gpu_worker.image_to_3d.foreground import METHODS, Foreground, find_foreground
 
 MAX_SIDE = 2048  # photos are processed at most this large
 MIN_SIDE = 32
@@ -184,11 +181,11 @@ class InflateReconstructor:
         atlas, regions = build_texture(rgb, foreground, box, size)
         vertices, faces, normals, uvs, welded = textured_mesh(mesh, working_size, regions, size)
         progress(80, "writing GLB")
-        material = gltf_writer.Material("photo", texture_png=render.png_bytes(atlas), roughness=0.85)
-        model = gltf_writer.write_glb(workdir / "model.glb", [gltf_writer.Mesh("model", vertices, faces, normals, uvs, material=material)], name="IMAGE_TO_3D")
+        material = gltf.Material("photo", texture_png=render.png_bytes(atlas), roughness=0.85)
+        model = gltf.write_glb(workdir / "model.glb", [gltf.Mesh("model", vertices, faces, normals, uvs, material=material)], name="IMAGE_TO_3D")
         progress(90, "rendering thumbnail")
         thumbnail = workdir / "thumbnail.png"
-        thumbnail.write_bytes(render.png_bytes(render.shaded(vertices, faces, normals, uvs, atlas, 512)))
+        thumbnail.write_bytes(render.png_bytes(render.shaded(vertices, faces, normals, uvs, atlas)))
         closed = trimesh.Trimesh(welded, mesh.faces, process=False)
         progress(100, "done")
         return StageResult(

@@ -5,12 +5,11 @@ import numpy as np
 import scipy.sparse
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker import sdf
-from container_workers.gpu_worker.humanoid import Humanoid
+from container_workers.gpu_worker.avatar import sdf
+from container_workers.gpu_worker.avatar.humanoid import SPINE, Humanoid
 
 MAX_INFLUENCES = 4
 SMOOTHING_ITERATIONS = 14
-_TORSO_BONES = ("Hips", "Spine", "Spine1", "Spine2")
 
 
 def adjacency(faces: np.ndarray, count: int) -> scipy.sparse.csr_matrix:
@@ -31,9 +30,9 @@ def rigid_weights(humanoid: Humanoid, vertices: np.ndarray) -> tuple[np.ndarray,
     fields = humanoid.fields(vertices)
     layered, extras, rest = fields.layered, fields.extras, fields.rest
     bone = np.array([skeleton.INDEX[s.joint] for s in humanoid.shapes])[fields.nearest]
-    torso = np.isin(bone, [skeleton.INDEX[b] for b in _TORSO_BONES])
-    heights = np.array([humanoid.joint(b)[1] for b in _TORSO_BONES[1:]])
-    bone[torso] = np.array([skeleton.INDEX[b] for b in _TORSO_BONES])[np.searchsorted(heights, rest[torso, 1])]
+    torso = np.isin(bone, [skeleton.INDEX[b] for b in SPINE])
+    heights = np.array([humanoid.joint(b)[1] for b in SPINE[1:]])
+    bone[torso] = np.array([skeleton.INDEX[b] for b in SPINE])[np.searchsorted(heights, rest[torso, 1])]
     weights = np.zeros((len(vertices), len(skeleton.NAMES)))
     weights[np.arange(len(vertices)), bone] = 1.0
     if extras:

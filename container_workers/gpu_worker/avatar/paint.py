@@ -6,15 +6,15 @@ from collections.abc import Callable
 import numpy as np
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker import sdf
-from container_workers.gpu_worker.humanoid import BROW_Y, EYE, MOUTH_Y, Humanoid
-from container_workers.gpu_worker.uv_atlas import Chart
+from container_workers.gpu_worker.avatar import sdf
+from container_workers.gpu_worker.avatar.humanoid import BROW_Y, EYE, MOUTH_Y, SPINE, Humanoid
+from container_workers.gpu_worker.avatar.uv_atlas import Chart
 
 MATERIALS = ("skin", "hair", "beard", "top", "dress", "outer", "bottom", "feet", "hands", "head")
 _KNIT = {"sweater", "turtleneck", "beanie"}
 _CHART_BONES = {
     "head": ("Head", "Neck"),
-    "torso": ("Hips", "Spine", "Spine1", "Spine2", "LeftShoulder", "RightShoulder"),
+    "torso": (*SPINE, "LeftShoulder", "RightShoulder"),
     "armL": ("LeftArm", "LeftForeArm", "LeftHand"),
     "armR": ("RightArm", "RightForeArm", "RightHand"),
     "legL": ("LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase"),

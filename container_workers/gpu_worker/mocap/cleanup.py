@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import median_filter
 
-from container_workers.gpu_worker.pose_estimation import LM, NUM_LANDMARKS
+from container_workers.gpu_worker.mocap.estimation import LM, NUM_LANDMARKS
 
 DETECTED, INTERPOLATED, HELD = 0, 1, 2
 STATUS_NAMES = ("detected", "interpolated", "held")

@@ -5,8 +5,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.mocap_cleanup import HIP_MID, SHOULDER_MID, with_midpoints
-from container_workers.gpu_worker.pose_estimation import LM
+from container_workers.gpu_worker.mocap.cleanup import HIP_MID, SHOULDER_MID, with_midpoints
+from container_workers.gpu_worker.mocap.estimation import LM
 
 J = skeleton.INDEX
 PARENT_INDEX = np.array([J[p] if p else -1 for _, p, _ in skeleton.JOINTS])
@@ -119,10 +119,16 @@ def forward_kinematics(G: np.ndarray, root: np.ndarray, offsets: np.ndarray | No
     return pos
 
 
+def leg_lengths() -> tuple[float, float]:
+    """The shared skeleton's thigh (hip to knee) and shin (knee to ankle) lengths in metres."""
+    off = skeleton.offsets()
+    return float(np.linalg.norm(off[J["LeftLeg"]])), float(np.linalg.norm(off[J["LeftFoot"]]))
+
+
 def performer_scale(lengths: dict[str, float]) -> float:
     """The performer's size relative to the shared skeleton, from torso + thigh + shin lengths (metres)."""
     rest = skeleton.rest_positions()
     shoulders = 0.5 * (rest[J["LeftArm"]] + rest[J["RightArm"]])
-    reference = (np.linalg.norm(shoulders - rest[J["Hips"]])
-                 + np.linalg.norm(skeleton.offsets()[J["LeftLeg"]]) + np.linalg.norm(skeleton.offsets()[J["LeftFoot"]]))
+    thigh, shin = leg_lengths()
+    reference = np.linalg.norm(shoulders - rest[J["Hips"]]) + thigh + shin
     return (lengths["torso"] + lengths["thigh"] + lengths["shin"]) / reference

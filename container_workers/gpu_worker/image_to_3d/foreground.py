@@ -6,11 +6,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from container_workers.gpu_worker.mocap.estimation import LM
+
 METHODS = ("auto", "alpha", "person", "grabcut")
 MIN_COVERAGE = 0.002  # a foreground smaller than this fraction of the image counts as none
 _PERSON_SIDE = 640  # MediaPipe runs on at most this many pixels per side
 _GRABCUT_SIDE = 400  # GrabCut runs on at most this many pixels per side
 _BORDER_CLUSTERS = 5
+_TORSO = tuple(LM[name] for name in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
 
 
 @dataclass
@@ -95,7 +98,7 @@ def person_foreground(rgb: np.ndarray) -> Foreground | None:
         with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as pose:
             landmarks = pose.process(small).pose_landmarks
         if landmarks is not None:
-            torso = [landmarks.landmark[i] for i in (11, 12, 23, 24)]  # shoulders and hips
+            torso = [landmarks.landmark[i] for i in _TORSO]
             if np.mean([p.visibility for p in torso]) >= 0.5:
                 anchors = [(p.x, p.y) for p in landmarks.landmark if p.visibility >= 0.5 and 0 <= p.x < 1 and 0 <= p.y < 1]
     if not anchors:

@@ -6,7 +6,7 @@ from scipy.ndimage import maximum_filter1d, uniform_filter1d
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.mocap_solve import J, X, Y, align, forward_kinematics, twist_cue
+from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kinematics, leg_lengths, twist_cue
 
 SIDES = ("Left", "Right")
 CONTACT_HEIGHT = 0.04  # metres: a sole this close to the floor can be in contact
@@ -45,7 +45,7 @@ def stand_on_floor(G: np.ndarray, root: np.ndarray) -> np.ndarray:
     return out
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (start, end) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
@@ -60,10 +60,10 @@ def detect_contacts(G: np.ndarray, root: np.ndarray, fps: float) -> np.ndarray:
     contact = (height < CONTACT_HEIGHT) & (speed < CONTACT_SPEED)
     min_frames = max(2, int(round(CONTACT_MIN_SECONDS * fps)))
     for k in range(2):
-        for a, b in _runs(~contact[:, k]):  # close one- or two-frame holes inside a contact
+        for a, b in runs(~contact[:, k]):  # close one- or two-frame holes inside a contact
             if a > 0 and b < len(G) - 1 and b - a + 1 <= 2:
                 contact[a:b + 1, k] = True
-        for a, b in _runs(contact[:, k]):
+        for a, b in runs(contact[:, k]):
             if b - a + 1 < min_frames:
                 contact[a:b + 1, k] = False
     return contact
@@ -105,7 +105,7 @@ def _foot_targets(G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: in
     weight = np.zeros(T)
     target = pos[:, foot].copy()
     target_rot = G[:, foot].copy()
-    for a, b in _runs(contacts):
+    for a, b in runs(contacts):
         rot = G[(a + b) // 2, foot]
         spot = np.median(pos[a:b + 1, foot], axis=0)
         spot[1] = -(rot @ SOLE_LOCAL.T)[1].min()  # lowest sole point exactly on the floor
@@ -133,9 +133,8 @@ def lock_feet(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float)
     leg cannot reach; then stand the result on the floor. Returns (G, root)."""
     G, root = G.copy(), root.copy()
     pos = forward_kinematics(G, root)
-    off = skeleton.offsets()
     blend = max(1, int(round(BLEND_SECONDS * fps)))
-    thigh, shin = float(np.linalg.norm(off[J["LeftLeg"]])), float(np.linalg.norm(off[J["LeftFoot"]]))
+    thigh, shin = leg_lengths()
     locks = [_foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend) for k, side in enumerate(SIDES)]
     drop = np.zeros(len(G))
     for (weight, target, _), side in zip(locks, SIDES):
@@ -162,7 +161,7 @@ def foot_slide(G: np.ndarray, root: np.ndarray, contacts: np.ndarray) -> float:
     soles = sole_points(G, forward_kinematics(G, root))
     worst = 0.0
     for k in range(2):
-        for a, b in _runs(contacts[:, k]):
+        for a, b in runs(contacts[:, k]):
             span = soles[a:b + 1, k]
             worst = max(worst, float(np.linalg.norm(span - span[0], axis=-1).max()))
     return worst

@@ -15,6 +15,7 @@ LANDMARK_NAMES: tuple[str, ...] = (
 )
 LM: dict[str, int] = {name: i for i, name in enumerate(LANDMARK_NAMES)}
 NUM_LANDMARKS = len(LANDMARK_NAMES)
+BODY = slice(LM["left_shoulder"], None)  # the body's landmarks (0-10 are the face's)
 
 # MediaPipe world axes (x: image right, y: image down, z: away from the camera) -> the skeleton's
 # (+Y up, a person facing the camera faces +Z, their left on +X). A proper rotation (det +1).

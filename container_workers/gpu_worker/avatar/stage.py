@@ -9,18 +9,11 @@ import trimesh
 
 from container_workers.common import skeleton
 from container_workers.common.stage import Output, ProgressFn, StageResult
-from container_workers.gpu_worker import (
-    avatar_paint,
-    generators,
-    gltf_writer,
-    isosurface,
-    prompt,
-    render,
-    skinning,
-    uv_atlas,
-)
+from container_workers.gpu_worker import generators, render
 from container_workers.gpu_worker import params as params_
-from container_workers.gpu_worker.humanoid import Humanoid
+from container_workers.gpu_worker.avatar import isosurface, paint, prompt, skinning, uv_atlas
+from container_workers.gpu_worker.avatar.humanoid import Humanoid
+from container_workers.gpu_worker.exchange import gltf
 
 _VOXEL = 0.009  # marching-cubes voxel for a 1.75 m avatar and the default budget
 _VOXEL_RANGE = (0.0065, 0.013)
@@ -34,7 +27,7 @@ def voxel_size(height: float, target_triangles: int) -> float:
     return float(np.clip(voxel, *_VOXEL_RANGE) * height / 1.75)
 
 
-def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_size: int, progress: ProgressFn) -> tuple[gltf_writer.Mesh, gltf_writer.Skeleton, np.ndarray]:
+def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_size: int, progress: ProgressFn) -> tuple[gltf.Mesh, gltf.Skeleton, np.ndarray]:
     """The skinned, textured avatar mesh, its skeleton and the texture (RGB)."""
     humanoid = Humanoid(spec, pose)
     progress(10, "sculpting")
@@ -46,17 +39,17 @@ def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_siz
     progress(45, "skinning")
     joints, weights, bones, rest = skinning.skin(humanoid, vertices, faces)
     progress(60, "unwrapping")
-    charts, joint_chart = avatar_paint.charts(humanoid)
+    charts, joint_chart = paint.charts(humanoid)
     source, uv_faces, chart_uv, chart_of = uv_atlas.unwrap(rest[:, :3], faces, joint_chart[bones], charts)
     uvs = uv_atlas.pack(chart_uv, chart_of, texture_size)
     progress(70, "painting")
     fields = humanoid.fields(vertices)
-    ao = avatar_paint.occlusion(humanoid.distance, vertices, normals, 0.025 * humanoid.scale)
+    ao = paint.occlusion(humanoid.distance, vertices, normals, 0.025 * humanoid.scale)
     margins = [fields.layered - d for d in fields.extras]
     attributes = np.column_stack([rest, ao] + margins)[source]
-    texture = uv_atlas.bake(texture_size, uvs, uv_faces, attributes, avatar_paint.colour_function(humanoid, len(margins)))
-    material = gltf_writer.Material("avatar", texture_png=render.png_bytes(texture), roughness=0.75)
-    mesh = gltf_writer.Mesh("Avatar", vertices[source], uv_faces, normals[source], uvs, joints[source], weights[source], material)
+    texture = uv_atlas.bake(texture_size, uvs, uv_faces, attributes, paint.colour_function(humanoid, len(margins)))
+    material = gltf.Material("avatar", texture_png=render.png_bytes(texture), roughness=0.75)
+    mesh = gltf.Mesh("Avatar", vertices[source], uv_faces, normals[source], uvs, joints[source], weights[source], material)
     return mesh, humanoid.skeleton(), texture
 
 
@@ -72,10 +65,10 @@ class ParametricAvatarGenerator:
         spec = prompt.parse(params["prompt"], params["seed"])
         mesh, bones, texture = build(spec, params["pose"], params["targetTriangles"], params["textureSize"], progress)
         progress(85, "writing GLB")
-        path = gltf_writer.write_glb(workdir / "avatar.glb", [mesh], bones, name="TEXT_TO_AVATAR")
+        path = gltf.write_glb(workdir / "avatar.glb", [mesh], bones, name="TEXT_TO_AVATAR")
         progress(92, "rendering thumbnail")
         thumbnail = workdir / "thumbnail.png"
-        thumbnail.write_bytes(render.png_bytes(render.shaded(mesh.positions, mesh.indices, mesh.normals, mesh.uvs, texture, 512, yaw=20.0, pitch=5.0)))
+        thumbnail.write_bytes(render.png_bytes(render.shaded(mesh.positions, mesh.indices, mesh.normals, mesh.uvs, texture, yaw=20.0, pitch=5.0)))
         progress(100, "done")
         return StageResult(
             outputs=[Output(path, "MODEL_3D", "glb"), Output(thumbnail, "IMAGE", "thumbnail")],

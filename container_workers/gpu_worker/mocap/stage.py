@@ -14,24 +14,25 @@ import numpy as np
 
 from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
-from container_workers.gpu_worker import mocap_cleanup as cleanup
-from container_workers.gpu_worker.bvh import ROTATION_ORDER, write_bvh
-from container_workers.gpu_worker.mocap_feet import SIDES, detect_contacts, foot_slide, lock_feet, stand_on_floor
-from container_workers.gpu_worker.mocap_solve import forward_kinematics, local_rotations, performer_scale, solve_world_rotations
-from container_workers.gpu_worker.pose_estimation import LANDMARK_NAMES, LM, NUM_LANDMARKS, PoseEstimator
-from container_workers.gpu_worker.video import PreviewWriter, VideoReader
+from container_workers.gpu_worker.exchange.bvh import ROTATION_ORDER, write_bvh
+from container_workers.gpu_worker.mocap import cleanup
+from container_workers.gpu_worker.mocap.estimation import BODY, LANDMARK_NAMES, LM, NUM_LANDMARKS, PoseEstimator
+from container_workers.gpu_worker.mocap.feet import SIDES, detect_contacts, foot_slide, lock_feet, runs, stand_on_floor
+from container_workers.gpu_worker.mocap.solve import forward_kinematics, local_rotations, performer_scale, solve_world_rotations
+from container_workers.gpu_worker.mocap.video import PreviewWriter, VideoReader
 
 MAX_DURATION_SECONDS = 600.0
 PREVIEW_MAX_SIDE = 1280
 TRACKING_SHARE = 90.0  # percent of the stage's progress spent decoding and tracking
 QUEUE_FRAMES = 4
 
-PREVIEW_BONES: tuple[tuple[int, int], ...] = tuple(
+
+def _too_long() -> BadInputError:
+    return BadInputError("VIDEO_TOO_LONG", f"The video is longer than {MAX_DURATION_SECONDS:.0f} seconds.")
+
+# The preview draws the limbs and torso that give the person's scale, plus feet, hands and the head's lines.
+PREVIEW_BONES: tuple[tuple[int, int], ...] = cleanup.SCALE_BONES + tuple(
     (LM[a], LM[b]) for a, b in (
-        ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
-        ("right_shoulder", "right_hip"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
-        ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("left_hip", "left_knee"),
-        ("left_knee", "left_ankle"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
         ("left_ankle", "left_heel"), ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
         ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"), ("right_ankle", "right_foot_index"),
         ("left_wrist", "left_index"), ("right_wrist", "right_index"), ("left_ear", "right_ear"), ("left_eye", "right_eye"),
@@ -151,7 +152,7 @@ def track_video(reader: VideoReader, preview_path: Path, params: PoseParams, pro
     """Decode, track and draw the preview in one streamed pass (decoder and encoder in their own threads)."""
     info = reader.info
     if info.frame_count and info.frame_count / info.fps > MAX_DURATION_SECONDS * 1.01:
-        raise BadInputError("VIDEO_TOO_LONG", f"The video is longer than {MAX_DURATION_SECONDS:.0f} seconds.")
+        raise _too_long()
     scale = min(1.0, PREVIEW_MAX_SIDE / max(info.width, info.height))
     size = (2 * max(1, round(info.width * scale / 2)), 2 * max(1, round(info.height * scale / 2)))
     writer = PreviewWriter(preview_path, info.fps, size)
@@ -183,7 +184,7 @@ def track_video(reader: VideoReader, preview_path: Path, params: PoseParams, pro
         with PoseEstimator() as estimator:
             for bgr, rgb in _drain(decoded, stop, decoder):
                 if len(detected) >= MAX_DURATION_SECONDS * info.fps:
-                    raise BadInputError("VIDEO_TOO_LONG", f"The video is longer than {MAX_DURATION_SECONDS:.0f} seconds.")
+                    raise _too_long()
                 det = estimator.detect(rgb)
                 detected.append(det is not None)
                 world.append(nan33 if det is None else det.world)
@@ -266,8 +267,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
 
 
 def _contact_runs(mask: np.ndarray) -> list[list[int]]:
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return [[int(a), int(b) - 1] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+    return [[int(a), int(b)] for a, b in runs(mask)]
 
 
 def _frames_json(rows: np.ndarray, digits: int, present: np.ndarray | None = None) -> Iterator[str]:
@@ -289,7 +289,7 @@ def write_landmarks(path: Path, track: Track, motion: Motion, joints: np.ndarray
         "landmarkNames": list(LANDMARK_NAMES),
         "jointNames": list(skeleton.NAMES),
         "frameStatus": [cleanup.STATUS_NAMES[s] for s in motion.status],
-        "confidence": np.round(np.where(track.detected, track.visibility[:, 11:].mean(axis=1), 0.0), 3).tolist(),
+        "confidence": np.round(np.where(track.detected, track.visibility[:, BODY].mean(axis=1), 0.0), 3).tolist(),
         "contacts": {f"{side}Foot": _contact_runs(motion.contacts[:, k]) for k, side in enumerate(SIDES)},
         "gaps": [{"startFrame": g.start, "endFrame": g.end, "flagged": g.flagged} for g in motion.gaps],
     }
@@ -314,18 +314,19 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
     if video is None or not Path(video).is_file():
         raise BadInputError("MISSING_INPUT", "The stage needs a video file as input 'video'.")
     workdir.mkdir(parents=True, exist_ok=True)
+    bvh, preview, landmarks = workdir / "motion.bvh", workdir / "preview.mp4", workdir / "landmarks.json"
     progress(0.0, "opening video")
     with VideoReader(Path(video)) as reader:
         info = reader.info
-        track, codec = track_video(reader, workdir / "preview.mp4", settings, progress)
+        track, codec = track_video(reader, preview, settings, progress)
     if not track.detected.any():
         raise BadInputError("NO_PERSON_DETECTED", "No person was found in any frame of the video.")
     progress(TRACKING_SHARE + 2, "cleaning up the motion")
     motion = clean_motion(track, info.fps, info.width, info.height, settings)
     joints = forward_kinematics(motion.world_rot, motion.root)
     progress(TRACKING_SHARE + 6, "writing BVH and landmarks")
-    write_bvh(workdir / "motion.bvh", local_rotations(motion.world_rot), motion.root, info.fps)
-    write_landmarks(workdir / "landmarks.json", track, motion, joints, info.fps, info.width, info.height)
+    write_bvh(bvh, local_rotations(motion.world_rot), motion.root, info.fps)
+    write_landmarks(landmarks, track, motion, joints, info.fps, info.width, info.height)
     frames = len(track.detected)
     fps = info.fps
     metadata = {
@@ -342,7 +343,7 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
             {"startFrame": g.start, "endFrame": g.end, "startSeconds": round(g.start / fps, 3), "endSeconds": round((g.end + 1) / fps, 3)}
             for g in motion.gaps if g.flagged
         ],
-        "meanConfidence": round(float(track.visibility[track.detected, 11:].mean()), 3),
+        "meanConfidence": round(float(track.visibility[track.detected, BODY].mean()), 3),
         "performerScale": round(motion.scale, 3),
         "footContacts": {f"{side}Foot": len(_contact_runs(motion.contacts[:, k])) for k, side in enumerate(SIDES)},
         "maxFootSlideCm": round(100 * foot_slide(motion.world_rot, motion.root, motion.contacts), 2),
@@ -354,9 +355,9 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
     progress(100.0, "done")
     return StageResult(
         outputs=[
-            Output(path=workdir / "motion.bvh", kind="ANIMATION", role="bvh"),
-            Output(path=workdir / "preview.mp4", kind="VIDEO", role="preview"),
-            Output(path=workdir / "landmarks.json", kind="ANIMATION", role="landmarks"),
+            Output(path=bvh, kind="ANIMATION", role="bvh"),
+            Output(path=preview, kind="VIDEO", role="preview"),
+            Output(path=landmarks, kind="ANIMATION", role="landmarks"),
         ],
         metadata=metadata,
     )

@@ -1,0 +1,1 @@
+"""Exchange formats shared by the stages: glTF binary (gltf.py) and BVH (bvh.py)."""
