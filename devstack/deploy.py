@@ -46,8 +46,14 @@ def _loader() -> type[yaml.SafeLoader]:
 
 
 def load_template(path: Path = TEMPLATE) -> dict:
-    """Parse the template, keeping intrinsic functions as markers."""
-    return yaml.load(path.read_text(), Loader=_loader())
+    """Parse the template, keeping intrinsic functions as markers; local files it points at are read in
+    (a state machine's `DefinitionS3Location`, as `aws cloudformation package` would upload them)."""
+    template = yaml.load(path.read_text(), Loader=_loader())
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::StepFunctions::StateMachine" and isinstance(props.get("DefinitionS3Location"), str):
+            props["Definition"] = json.loads((path.parent / props.pop("DefinitionS3Location")).read_text())
+    return template
 
 
 def _refs(value) -> set[str]:
