@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from chalicelib.contract.jobtypes import stage_params
+from chalicelib.contract.params import InvalidParams
+
 ProgressFn = Callable[[float, str], None]
 """progress(percent 0-100 within this stage, short human message)."""
 
@@ -49,6 +52,14 @@ class TransientError(StageError):
     """A passing fault (S3 hiccup, resource busy): the task may be retried."""
 
     retryable = True
+
+
+def params_for(stage: str, params) -> dict:
+    """A stage's params by the contract (bounds checked, defaults filled, other keys kept); INVALID_PARAMS if wrong."""
+    try:
+        return stage_params(stage, params)
+    except InvalidParams as exc:
+        raise BadInputError(exc.code, str(exc)) from None
 
 
 class StageFn(Protocol):

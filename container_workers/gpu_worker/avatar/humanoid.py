@@ -118,7 +118,7 @@ def _factors(spec: AvatarSpec) -> dict[str, float]:
 class Humanoid:
     """The skeleton, shapes and layers for one AvatarSpec in a "T" or "A" rest pose."""
 
-    def __init__(self, spec: AvatarSpec, pose: str = "T"):
+    def __init__(self, spec: AvatarSpec, pose: str):
         self.spec = spec
         self.pose = pose
         f = _factors(spec)

@@ -277,7 +277,7 @@ def _colour_of(pending: list[tuple[str, float]], fallback: str) -> tuple[str, tu
     return (f"{shade} {colour}" if shade else colour), _shade(COLOURS[colour], shade)
 
 
-def parse(prompt: str, seed: int = 0) -> AvatarSpec:
+def parse(prompt: str, seed: int) -> AvatarSpec:
     """Parse a prompt into an AvatarSpec; unspecified attributes come from `seed`."""
     reader = _Reader()
     pending: list[tuple[str, float]] = []

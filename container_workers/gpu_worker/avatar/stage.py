@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from chalicelib.contract.jobtypes import PROMPT_MAX_CHARS
 from container_workers.common import skeleton
-from container_workers.common.stage import Output, ProgressFn, StageResult
+from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker import generators, render
-from container_workers.gpu_worker import params as params_
 from container_workers.gpu_worker.avatar import isosurface, paint, prompt, skinning, uv_atlas
 from container_workers.gpu_worker.avatar.humanoid import Humanoid
 from container_workers.gpu_worker.exchange import gltf
@@ -88,23 +88,15 @@ class ParametricAvatarGenerator:
 
 
 generators.register(generators.TEXT_TO_AVATAR, ParametricAvatarGenerator(), default=True)
-MAX_PROMPT = 500
 
 
 def avatar_params(params: dict) -> dict:
-    """TEXT_TO_AVATAR params with defaults: prompt (required), seed, pose (T|A), targetTriangles, textureSize."""
-    text = params.get("prompt")
-    if not isinstance(text, str) or not text.strip():
-        raise params_.invalid("prompt must be a non-empty text.")
-    if len(text) > MAX_PROMPT:
-        raise params_.invalid(f"prompt must be at most {MAX_PROMPT} characters.")
-    return {
-        "prompt": text.strip(),
-        "seed": params_.number(params, "seed", 0, 0, 2**31 - 1, integer=True),
-        "pose": params_.choice(params, "pose", "T", ("T", "A")),
-        "targetTriangles": params_.number(params, "targetTriangles", 30000, 2000, 150000, integer=True),
-        "textureSize": params_.texture_size(params),
-    }
+    """TEXT_TO_AVATAR params: the contract's (seed, pose, targetTriangles, textureSize; defaults filled) and the prompt."""
+    checked = params_for("avatar", params)
+    text = checked.get("prompt")
+    if not isinstance(text, str) or not text.strip() or len(text) > PROMPT_MAX_CHARS:
+        raise BadInputError("INVALID_PARAMS", f"prompt must be a non-empty text of at most {PROMPT_MAX_CHARS} characters.")
+    return {**checked, "prompt": text.strip()}
 
 
 def avatar(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:

@@ -8,7 +8,6 @@ import numpy as np
 
 from container_workers.gpu_worker.mocap.estimation import LM
 
-METHODS = ("auto", "alpha", "person", "grabcut")
 MIN_COVERAGE = 0.002  # a foreground smaller than this fraction of the image counts as none
 _PERSON_SIDE = 640  # MediaPipe runs on at most this many pixels per side
 _GRABCUT_SIDE = 400  # GrabCut runs on at most this many pixels per side
@@ -35,8 +34,9 @@ def has_transparency(alpha: np.ndarray | None) -> bool:
     return alpha is not None and bool((alpha < 128).any()) and bool((alpha >= 128).any())
 
 
-def find_foreground(rgb: np.ndarray, alpha: np.ndarray | None, method: str = "auto") -> Foreground | None:
-    """The foreground by `method` ("auto": alpha if it has transparency, else a detected person, else GrabCut); None if nothing."""
+def find_foreground(rgb: np.ndarray, alpha: np.ndarray | None, method: str) -> Foreground | None:
+    """The foreground by `method` (the contract's FOREGROUND_METHODS; "auto": alpha if it has transparency, else a detected
+    person, else GrabCut); None if nothing."""
     if method in ("auto", "alpha") and has_transparency(alpha):
         return _accept(Foreground(clean(alpha >= 128, smooth=False), "alpha"))
     if method == "alpha":

@@ -10,12 +10,11 @@ import scipy.ndimage
 import trimesh
 from PIL import Image, ImageOps
 
-from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
+from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker import generators, render
-from container_workers.gpu_worker import params as params_
 from container_workers.gpu_worker.exchange import gltf
 from container_workers.gpu_worker.image_to_3d import inflate
-from container_workers.gpu_worker.image_to_3d.foreground import METHODS, Foreground, find_foreground
+from container_workers.gpu_worker.image_to_3d.foreground import Foreground, find_foreground
 
 MAX_SIDE = 2048  # photos are processed at most this large
 MIN_SIDE = 32
@@ -208,18 +207,8 @@ class InflateReconstructor:
 generators.register(generators.IMAGE_TO_3D, InflateReconstructor(), default=True)
 
 
-def reconstruct_params(params: dict) -> dict:
-    """IMAGE_TO_3D params with defaults: foreground, detail 0..1, targetTriangles, textureSize."""
-    return {
-        "foreground": params_.choice(params, "foreground", "auto", METHODS),
-        "detail": params_.number(params, "detail", 0.5, 0.0, 1.0),
-        "targetTriangles": params_.number(params, "targetTriangles", 20000, 1000, 200000, integer=True),
-        "textureSize": params_.texture_size(params),
-    }
-
-
 def reconstruct(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
     """IMAGE_TO_3D stage: inputs {"image"} -> outputs glb (MODEL_3D) and thumbnail (IMAGE), by the selected backend."""
     if "image" not in inputs:
         raise BadInputError("MISSING_INPUT", "IMAGE_TO_3D needs an image.")
-    return generators.run(generators.IMAGE_TO_3D, inputs, reconstruct_params(params), workdir, progress)
+    return generators.run(generators.IMAGE_TO_3D, inputs, params_for("reconstruct", params), workdir, progress)

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import json
-import math
 import queue
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
 
+from chalicelib.contract.jobtypes import STAGE_PARAMS
 from container_workers.common import skeleton
-from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
+from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker.exchange.bvh import ROTATION_ORDER, write_bvh
 from container_workers.gpu_worker.mocap import cleanup
 from container_workers.gpu_worker.mocap.estimation import BODY, LANDMARK_NAMES, LM, NUM_LANDMARKS, PoseEstimator
@@ -41,39 +41,24 @@ PREVIEW_BONES: tuple[tuple[int, int], ...] = cleanup.SCALE_BONES + tuple(
 PREVIEW_POINTS = tuple(sorted({i for bone in PREVIEW_BONES for i in bone} | {LM["nose"]}))
 
 
+_SPEC = STAGE_PARAMS["pose"]  # bounds, defaults and what each param does
+
+
 @dataclass(frozen=True)
 class PoseParams:
-    """The stage's validated parameters."""
+    """The stage's validated parameters (defaults from the contract)."""
 
-    smoothing: float = 0.5  # One Euro strength, 0 (off) .. 1 (heavy)
-    rootMotion: bool = True  # move the Hips across the floor as the person moves across the frame
-    footLock: bool = True  # pin feet that are on the floor
-    maxGapSeconds: float = 0.5  # longer runs without a person are held and flagged instead of interpolated
-    cameraFovDegrees: float = 65.0  # the camera's field of view across the frame's longer side (depth of root motion)
-
-
-_RANGES = {"smoothing": (0.0, 1.0), "maxGapSeconds": (0.0, 10.0), "cameraFovDegrees": (20.0, 150.0)}
+    smoothing: float = _SPEC["smoothing"].default
+    rootMotion: bool = _SPEC["rootMotion"].default
+    footLock: bool = _SPEC["footLock"].default
+    maxGapSeconds: float = _SPEC["maxGapSeconds"].default
+    cameraFovDegrees: float = _SPEC["cameraFovDegrees"].default
 
 
 def parse_params(params: dict | None) -> PoseParams:
-    """Validate the job's params (unknown keys are ignored, None means default); BadInputError INVALID_PARAMS otherwise."""
-    if params is not None and not isinstance(params, dict):
-        raise BadInputError("INVALID_PARAMS", "params must be an object")
-    values: dict[str, Any] = {}
-    for name, default in asdict(PoseParams()).items():
-        value = (params or {}).get(name)
-        if value is None:
-            continue
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise BadInputError("INVALID_PARAMS", f"{name} must be true or false")
-        else:
-            low, high = _RANGES[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
-                raise BadInputError("INVALID_PARAMS", f"{name} must be a number from {low:g} to {high:g}")
-            value = float(value)
-        values[name] = value
-    return PoseParams(**values)
+    """The job's params checked and completed by the contract (unknown keys ignored); BadInputError INVALID_PARAMS otherwise."""
+    checked = params_for("pose", params)
+    return PoseParams(**{f.name: checked[f.name] for f in fields(PoseParams)})
 
 
 @dataclass
