@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import (
@@ -283,27 +284,40 @@ def _queue_name(url: str, default: str) -> str:
     return url.rsplit("/", 1)[-1] if url else default
 
 
+def _each_record(event, handle) -> dict:
+    """Handle each SQS record on its own; the failed ones come back as `batchItemFailures` (only they are retried)."""
+    try:
+        return process_partial_response(event=event.to_dict(), record_handler=lambda record: handle(record.body),
+                                        processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    finally:
+        observability.flush()
+
+
+def _judge_upload(body: str) -> None:
+    for key, etag in assets.s3_records(body):
+        judged = assets.process_upload(key, etag)
+        if judged is not None:
+            jobs.start_waiting(judged)
+
+
+def _job_event(body: str) -> None:
+    message = json.loads(body)
+    if message.get("type") == "webhook":
+        webhooks.deliver(str(message["jobId"]), int(message.get("attempt", 0)))
+    else:
+        jobs.on_pipeline_event(message)
+
+
 @app.on_sqs_message(queue=_queue_name(settings.UPLOAD_EVENTS_QUEUE_URL, "ai3d-local-upload-events"), batch_size=5)
 def on_upload(event):
     """S3 ObjectCreated (via SQS): verify the bytes, mark the asset READY/REJECTED, start waiting jobs."""
-    for record in event:
-        for key, etag in assets.s3_records(record.body):
-            judged = assets.process_upload(key, etag)
-            if judged is not None:
-                jobs.start_waiting(judged)
-    observability.flush()
+    return _each_record(event, _judge_upload)
 
 
 @app.on_sqs_message(queue=_queue_name(settings.JOB_EVENTS_QUEUE_URL, "ai3d-local-job-events"), batch_size=10)
 def on_job_event(event):
     """Pipeline reports (settle COMPLETED / FAILED with refund) and webhook delivery attempts."""
-    for record in event:
-        message = json.loads(record.body)
-        if message.get("type") == "webhook":
-            webhooks.deliver(str(message["jobId"]), int(message.get("attempt", 0)))
-        else:
-            jobs.on_pipeline_event(message)
-    observability.flush()
+    return _each_record(event, _job_event)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

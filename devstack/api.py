@@ -6,7 +6,7 @@ import json
 import threading
 
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer
+from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
 from devstack import wait_for_stop_signal
 
@@ -27,6 +27,13 @@ class GatewayResponses(ChaliceRequestHandler):
         self._send_http_response(error.CODE, {**error.headers, "Content-Type": "application/json"}, body)
 
 
+class BurstTolerantServer(ThreadedHTTPServer):
+    """One thread per connection with a listen backlog that absorbs bursts (the default of 5 resets connections)."""
+
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 def main() -> None:
     """Serve until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -36,8 +43,7 @@ def main() -> None:
     from app import app
 
     server = LocalDevServer(app, Config.create(app_name=app.app_name, lambda_timeout=900), args.host, args.port,
-                            handler_cls=GatewayResponses)
-    server.server.daemon_threads = True
+                            handler_cls=GatewayResponses, server_cls=BurstTolerantServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     wait_for_stop_signal()
     server.shutdown()

@@ -2,8 +2,9 @@
 
 It reads the event sources the Chalice app declares (`@app.on_sqs_message`, `@app.schedule`) and
 drives them: an SQS event source mapping per queue (long-poll, invoke the handler in-process with a
-Lambda-shaped event, delete the batch only when the handler succeeded, so failures are redelivered
-and end in the queue's dead-letter queue), and a timer per `rate(...)` schedule. S3 notifications
+Lambda-shaped event; as with `ReportBatchItemFailures`, delete every message except those the handler
+lists in `batchItemFailures`, and none when it raises, so failures are redelivered and end in the
+queue's dead-letter queue), and a timer per `rate(...)` schedule. S3 notifications
 reach the handlers through SQS, exactly as declared in infrastructure/template.yaml.
 """
 from __future__ import annotations
@@ -106,16 +107,20 @@ class EventRunner:
                 found.append(("schedule", source))
         return found
 
-    def _invoke(self, name: str, event: dict) -> bool:
+    def _invoke(self, name: str, event: dict) -> set[str] | None:
+        """Run a handler; None when it raised, else the message ids it reported as failed."""
         handler = self.app.handler_map[name]
         started = time.time()
         try:
-            handler(event, LambdaContext(name))
+            result = handler(event, LambdaContext(name))
         except Exception as exc:  # a failed invocation leaves SQS messages for redelivery, as Lambda does
             self.log(f"{name}: invocation failed: {type(exc).__name__}: {exc}")
-            return False
-        self.log(f"{name}: invoked in {1000 * (time.time() - started):.0f} ms")
-        return True
+            return None
+        failed = {str(item.get("itemIdentifier")) for item in (result or {}).get("batchItemFailures", [])} \
+            if isinstance(result, dict) else set()
+        self.log(f"{name}: invoked in {1000 * (time.time() - started):.0f} ms"
+                 + (f", {len(failed)} record(s) failed" if failed else ""))
+        return failed
 
     def poll_queue(self, config) -> None:
         """One SQS event source mapping: receive, invoke, delete on success."""
@@ -131,9 +136,13 @@ class EventRunner:
                 self.stop.wait(1)
                 continue
             messages = received.get("Messages", [])
-            if messages and self._invoke(config.name, sqs_event(messages, arn, self.region)):
+            if not messages:
+                continue
+            failed = self._invoke(config.name, sqs_event(messages, arn, self.region))
+            done = [m for m in messages if failed is not None and m["MessageId"] not in failed]
+            if done:
                 self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
 
     def run_schedule(self, config) -> None:
         """One schedule: fire now, then every period (scaled by schedule_scale)."""

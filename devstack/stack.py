@@ -1,9 +1,10 @@
 """Bring the whole stack up in the foreground: emulator, infrastructure, API, event runner, workers and web app.
 
 `python -m devstack` (and so `make run`) calls this. If AWS_ENDPOINT_URL is already set (a LocalStack, say) it is used instead
-of the embedded emulator. Ctrl-C (or SIGTERM) stops every process; a worker that dies is
-restarted, as a container service would be; any other process dying stops the stack. Children get
-PR_SET_PDEATHSIG so none outlives this process, even if it is killed with SIGKILL.
+of the embedded emulator. Ctrl-C (or SIGTERM) stops every process. Any process that dies is
+restarted with backoff - workers as a container service would be, the API and the event runner as Lambda
+would start a fresh instance; only the emulator's death stops the stack. Children get PR_SET_PDEATHSIG so
+none outlives this process, even if it is killed with SIGKILL.
 """
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class Stack:
         self.heartbeat_seconds = heartbeat_seconds
         self.state_dir = state_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, list[str]] = {}
         self.restarts: dict[str, int] = {}
         self.stopping = threading.Event()
         self.failed: str | None = None
@@ -82,7 +84,8 @@ class Stack:
             print(prefix + line, flush=True)
 
     def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        """Start a child with prefixed logs."""
+        """Start a child with prefixed logs (and remember how, to restart it)."""
+        self.commands[name] = args
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1,
                                 preexec_fn=_die_with_parent, process_group=0)  # Ctrl-C reaches only this supervisor
@@ -148,7 +151,7 @@ class Stack:
         raise SystemExit(f"{name} did not come up at {url} within {seconds:.0f} s")
 
     def supervise(self) -> None:
-        """Restart dead workers (with backoff); stop the stack when another process dies.
+        """Restart any process that dies (with backoff); stop the stack when the emulator dies.
 
         Runs on the main thread, like every spawn: PR_SET_PDEATHSIG fires when the spawning *thread* ends.
         """
@@ -157,15 +160,16 @@ class Stack:
             for name, when in list(due.items()):
                 if time.time() >= when:
                     del due[name]
-                    self.spawn(name, ["-m", f"container_workers.{name}_worker"])
+                    self.spawn(name, self.commands[name])
             for name, proc in list(self.procs.items()):
                 code = proc.poll()
                 if code is None or name in due:
                     continue
-                if name in WORKERS:
+                if name != "emulator":
                     self.restarts[name] = self.restarts.get(name, 0) + 1
                     delay = min(30, 2 ** (self.restarts[name] - 1))
-                    self.say("stack", f"{name} worker exited with code {code}; restarting it in {delay} s")
+                    what = f"{name} worker" if name in WORKERS else name
+                    self.say("stack", f"{what} exited with code {code}; restarting it in {delay} s")
                     due[name] = time.time() + delay
                 else:
                     self.failed = f"{name} exited with code {code}"

@@ -12,6 +12,11 @@ class InvalidParams(ValueError):
     code = "INVALID_PARAMS"
 
 
+def _number(value: float | None) -> str:
+    """A bound as people write it: 2147483647, 0.5, 1e-05."""
+    return str(int(value)) if value is not None and float(value).is_integer() else str(value)
+
+
 @dataclass(frozen=True)
 class Param:
     """One accepted param: its type, bounds or choices, default, the stages that receive it, and what it does."""
@@ -53,7 +58,7 @@ class Param:
         if self.choices is not None and value not in self.choices:
             raise InvalidParams(f"params.{name} must be one of {', '.join(map(str, self.choices))}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise InvalidParams(f"params.{name} must be between {self.low:g} and {self.high:g}")
+            raise InvalidParams(f"params.{name} must be between {_number(self.low)} and {_number(self.high)}")
         return value
 
     def describe(self) -> dict:

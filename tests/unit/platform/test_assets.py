@@ -142,3 +142,29 @@ def test_deleting_a_project_deletes_its_assets(client, alice_project):
     assert call(client, "GET", f"/assets/{ticket['asset']['id']}", alice)[0] == 404
     listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=settings.ASSETS_BUCKET, Prefix=f"uploads/{alice['id']}/")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_one_failing_upload_record_does_not_fail_its_batch_mates(client, alice_project, monkeypatch):
+    """A record whose handling raises is reported in batchItemFailures; the others in its batch are judged."""
+    alice, pid = alice_project
+    status, ticket = request(client, alice, pid, size=len(png_bytes()))
+    good_key = ticket["upload"]["fields"]["key"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    etag = s3.put_object(Bucket=settings.ASSETS_BUCKET, Key=good_key, Body=png_bytes())["ETag"].strip('"')
+    real = assets.process_upload
+
+    def crash_on_bad(key, tag):
+        if key == "uploads/bad":
+            raise ValueError("a checker bug")
+        return real(key, tag)
+
+    monkeypatch.setattr(assets, "process_upload", crash_on_bad)
+    event = {"Records": [{"messageId": "m-bad", "receiptHandle": "r1", "body": s3_event("uploads/bad", "e"),
+                          "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"},
+                         {"messageId": "m-good", "receiptHandle": "r2", "body": s3_event(good_key, etag),
+                          "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
+    result = client.lambda_.invoke("on_upload", event).payload
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
+    assert call(client, "GET", f"/assets/{ticket['asset']['id']}", alice)[1]["status"] == "READY"
