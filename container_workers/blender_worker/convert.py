@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from container_workers.blender_worker import formats, scene, stats
-from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
+from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 
 
 def output_kind(s: stats.SceneStats) -> str:
@@ -17,16 +17,16 @@ def refuse_losses(s: stats.SceneStats, target: str) -> list[str]:
     lost = s.features - formats.HOLDS[target]
     essential = sorted(lost & formats.ESSENTIAL)
     if essential:
-        keepers = ", ".join(f for f in formats.MODEL_FORMATS if formats.ESSENTIAL <= formats.HOLDS[f])
+        keepers = ", ".join(f for f in formats.MODEL_FORMATS if formats.HOLDS[f] >= formats.ESSENTIAL)
         raise BadInputError("FORMAT_CANNOT_HOLD", f"{target.upper()} cannot hold the model's {' and '.join(essential)}; use one of {keepers}")
     return sorted(lost)
 
 
 def convert(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
     """Convert inputs["model"] to params["format"]; output role "model"."""
-    target = params.get("format")
-    if target not in formats.MODEL_FORMATS:
-        raise BadInputError("BAD_PARAMS", f"format must be one of {', '.join(formats.MODEL_FORMATS)}")
+    target = params_for("convert", params)["format"]
+    if target is None:
+        raise BadInputError("INVALID_PARAMS", f"params.format is required: one of {', '.join(formats.MODEL_FORMATS)}")
     progress(5, "reading model")
     scene.reset()
     source = formats.load_upload(inputs["model"], workdir)

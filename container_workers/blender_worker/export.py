@@ -9,9 +9,7 @@ from pathlib import Path
 import bpy
 
 from container_workers.blender_worker import formats, mannequin, render, scene, stats
-from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
-
-TARGETS = ("glb", "fbx", "blend")
+from container_workers.common.stage import Output, ProgressFn, StageResult, params_for
 
 
 def bare_armatures() -> list[bpy.types.Object]:
@@ -21,10 +19,8 @@ def bare_armatures() -> list[bpy.types.Object]:
 
 
 def export(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
-    """Export inputs["model"] to params["formats"] (default all of glb, fbx, blend; roles = format) and a "thumbnail"."""
-    wanted = params.get("formats", list(TARGETS))
-    if not isinstance(wanted, list) or not wanted or len(set(wanted)) != len(wanted) or not set(wanted) <= set(TARGETS):
-        raise BadInputError("BAD_PARAMS", f"formats must be a non-empty list of distinct values from {', '.join(TARGETS)}")
+    """Export inputs["model"] to params["formats"] (contract: default all of glb, fbx, blend; roles = format) and a "thumbnail"."""
+    wanted = list(dict.fromkeys(params_for("export", params)["formats"]))  # each format once, in the order asked
     progress(5, "reading input")
     scene.reset()
     source = formats.load_upload(inputs["model"], workdir, accepted=(*formats.MODEL_FORMATS, "bvh"))

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import bpy
 
+from chalicelib.contract.formats import MODEL_FORMATS
 from container_workers.blender_worker import gltf_file, safety, stats
 from container_workers.common.skeleton import BVH_UNITS_PER_METRE
 from container_workers.common.stage import BadInputError
-
-MODEL_FORMATS = ("glb", "gltf", "fbx", "obj", "stl", "ply", "usdz", "blend")
 
 _RICH = frozenset({"materials", "textures", "uv", "colors", "skeleton", "animation", "morphs"})
 HOLDS: dict[str, frozenset[str]] = {

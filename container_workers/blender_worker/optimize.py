@@ -8,42 +8,19 @@ from pathlib import Path
 import bpy
 
 from container_workers.blender_worker import formats, geometry, scene, stats
-from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult
-
-COMPRESSIONS = ("none", "draco")
-DEFAULT_MERGE_DISTANCE = 1e-5  # metres: merges coincident vertices only
-
-
-def _bad(message: str) -> BadInputError:
-    return BadInputError("BAD_PARAMS", message)
+from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 
 
 def _validate(params: dict) -> dict:
-    """Check optimize's params and fill in defaults."""
-    target, ratio = params.get("targetTriangles"), params.get("ratio")
-    if target is not None and ratio is not None:
-        raise _bad("give targetTriangles or ratio, not both")
-    if target is not None and (not isinstance(target, int) or isinstance(target, bool) or target < 4):
-        raise _bad("targetTriangles must be an integer >= 4")
-    if ratio is not None and (not isinstance(ratio, (int, float)) or not 0 < ratio <= 1):
-        raise _bad("ratio must be a number in (0, 1]")
-    size = params.get("maxTextureSize")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 16384):
-        raise _bad("maxTextureSize must be an integer in [1, 16384]")
-    merge = params.get("mergeDistance", DEFAULT_MERGE_DISTANCE)
-    if not isinstance(merge, (int, float)) or not 0 <= merge <= 1:
-        raise _bad("mergeDistance must be a number of metres in [0, 1]")
-    compression = params.get("compression", "none")
-    if compression == "meshopt":
+    """Optimize's params checked against the contract's bounds (INVALID_PARAMS), defaults filled in."""
+    if isinstance(params, dict) and params.get("compression") == "meshopt":
         raise BadInputError("UNSUPPORTED_COMPRESSION", "meshopt needs the external gltfpack tool, which this worker does not ship; use draco")
-    if compression not in COMPRESSIONS:
-        raise _bad(f"compression must be one of {', '.join(COMPRESSIONS)}")
-    lods = params.get("lods", [])
-    if not isinstance(lods, list) or len(lods) > 6 or any(not isinstance(r, (int, float)) or not 0 < r < 1 for r in lods):
-        raise _bad("lods must be a list of at most 6 ratios in (0, 1)")
-    if sorted(lods, reverse=True) != lods or len(set(lods)) != len(lods):
-        raise _bad("lods must be strictly decreasing")
-    return {"target": target, "ratio": ratio, "maxTextureSize": size, "merge": float(merge), "compression": compression, "lods": lods}
+    p = params_for("optimize", params)
+    target, ratio = p["targetTriangles"], p["ratio"]
+    if target is not None and ratio is not None:
+        raise BadInputError("INVALID_PARAMS", "give targetTriangles or ratio, not both")
+    return {"target": target, "ratio": ratio, "maxTextureSize": p["maxTextureSize"], "merge": float(p["mergeDistance"]),
+            "compression": p["compression"], "lods": p["lods"]}
 
 
 def clean_meshes(merge_distance: float) -> None:

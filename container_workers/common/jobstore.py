@@ -1,6 +1,7 @@
 """The worker's view of the platform's table and bucket: read a job, report progress, record outputs.
 
-Key layout is the one documented in chalicelib/models.py (workers ship without chalicelib).
+Keys, statuses and content types come from the shared contract (`chalicelib.contract`, which the worker
+images copy: pure Python, no AWS imports).
 """
 from __future__ import annotations
 
@@ -8,26 +9,25 @@ import json
 import mimetypes
 import os
 import time
-import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import boto3
 from botocore.exceptions import ClientError
 
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
-CONTENT_TYPES = {
-    ".glb": "model/gltf-binary", ".gltf": "model/gltf+json", ".fbx": "application/octet-stream",
-    ".obj": "model/obj", ".stl": "model/stl", ".ply": "application/octet-stream", ".usdz": "model/vnd.usdz+zip",
-    ".blend": "application/octet-stream", ".bvh": "application/octet-stream", ".mp4": "video/mp4",
-    ".png": "image/png", ".jpg": "image/jpeg", ".json": "application/json", ".zip": "application/zip",
-}
+from chalicelib.contract import formats, keys
+from chalicelib.contract.statuses import TERMINAL
 
 
 def now_iso() -> str:
     """UTC now, ISO-8601 with milliseconds and Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _key(pair: keys.Key) -> dict:
+    """A contract key (pk, sk) as a DynamoDB Key."""
+    return {"pk": pair[0], "sk": pair[1]}
 
 
 def _plain(value):
@@ -52,7 +52,7 @@ class JobStore:
 
     def job(self, job_id: str) -> dict | None:
         """The job item (JSON attributes decoded), or None."""
-        item = self.table.get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"}, ConsistentRead=True).get("Item")
+        item = self.table.get_item(Key=_key(keys.job(job_id)), ConsistentRead=True).get("Item")
         if not item:
             return None
         item = _plain(item)
@@ -63,12 +63,12 @@ class JobStore:
 
     def asset(self, asset_id: str) -> dict | None:
         """An asset item, or None."""
-        item = self.table.get_item(Key={"pk": f"ASSET#{asset_id}", "sk": "ASSET"}).get("Item")
+        item = self.table.get_item(Key=_key(keys.asset(asset_id))).get("Item")
         return _plain(item) if item else None
 
     def status(self, job_id: str) -> str | None:
         """The job's current status."""
-        item = self.table.get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"}, ProjectionExpression="#s",
+        item = self.table.get_item(Key=_key(keys.job(job_id)), ProjectionExpression="#s",
                                    ExpressionAttributeNames={"#s": "status"}, ConsistentRead=True).get("Item")
         return item["status"] if item else None
 
@@ -76,7 +76,7 @@ class JobStore:
         """Raise the job's progress (never lowers it); False when the job is no longer PROCESSING."""
         try:
             self.table.update_item(
-                Key={"pk": f"JOB#{job_id}", "sk": "JOB"},
+                Key=_key(keys.job(job_id)),
                 UpdateExpression="SET progress = :p, progressMessage = :m, updatedAt = :now",
                 ConditionExpression="#s = :processing AND (attribute_not_exists(progress) OR progress <= :p)",
                 ExpressionAttributeNames={"#s": "status"},
@@ -90,14 +90,14 @@ class JobStore:
 
     def record_error(self, job_id: str, code: str, message: str) -> None:
         """Remember why a stage failed, for the user (kept only while the job is not finished)."""
+        terminal = {f":t{i}": status for i, status in enumerate(TERMINAL)}
         try:
             self.table.update_item(
-                Key={"pk": f"JOB#{job_id}", "sk": "JOB"},
+                Key=_key(keys.job(job_id)),
                 UpdateExpression="SET #e = :e, updatedAt = :now",
-                ConditionExpression="NOT #s IN (:c, :f, :x)",
+                ConditionExpression=f"NOT #s IN ({', '.join(terminal)})",
                 ExpressionAttributeNames={"#e": "error", "#s": "status"},
-                ExpressionAttributeValues={":e": {"code": code, "message": message[:500]}, ":now": now_iso(),
-                                           ":c": "COMPLETED", ":f": "FAILED", ":x": "CANCELLED"},
+                ExpressionAttributeValues={":e": {"code": code, "message": message[:500]}, ":now": now_iso(), **terminal},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -118,23 +118,25 @@ class JobStore:
         published, by_role = [], {}
         for out in outputs:
             path = Path(out.path)
-            asset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ai3d:{job_id}:{stage}:{out.role}"))
-            key = f"outputs/{owner_id}/{project_id}/{job_id}/{stage}/{out.role}{path.suffix.lower()}"
-            content_type = CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            filename = f"{job['type'].lower()}-{job_id[:8]}-{stage}-{out.role}{path.suffix.lower()}"
+            ext = path.suffix.lower()
+            asset_id = keys.output_asset_id(job_id, stage, out.role)
+            key = keys.output_object(owner_id, project_id, job_id, stage, out.role, ext)
+            content_type = (formats.CONTENT_TYPES.get(ext.lstrip(".")) or mimetypes.guess_type(path.name)[0]
+                            or formats.content_type(ext))
+            filename = keys.output_filename(job["type"], job_id, stage, out.role, ext)
             self.s3.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
             now = now_iso()
             self.table.put_item(Item={
-                "pk": f"ASSET#{asset_id}", "sk": "ASSET", "id": asset_id, "projectId": project_id, "ownerId": owner_id,
-                "kind": out.kind, "filename": filename, "contentType": content_type, "format": path.suffix.lower().lstrip("."),
+                **_key(keys.asset(asset_id)), "id": asset_id, "projectId": project_id, "ownerId": owner_id,
+                "kind": out.kind, "filename": filename, "contentType": content_type, "format": ext.lstrip("."),
                 "sizeBytes": path.stat().st_size, "status": "READY", "key": key, "metadata": json.dumps({"role": out.role, "stage": stage}),
                 "sourceJobId": job_id, "role": out.role, "createdAt": now, "updatedAt": now,
-                "gsi1pk": f"PROJECT#{project_id}", "gsi1sk": f"ASSET#{now}#{asset_id}",
+                "gsi1pk": keys.project_partition(project_id), "gsi1sk": keys.listed(keys.ASSET_PREFIX, now, asset_id),
             })
             published.append({"assetId": asset_id, "key": key, "role": out.role, "kind": out.kind})
             by_role[out.role] = {"assetId": asset_id, "key": key}
         self.table.update_item(
-            Key={"pk": f"JOB#{job_id}", "sk": "JOB"},
+            Key=_key(keys.job(job_id)),
             UpdateExpression="SET stageOutputs = :so, outputs = list_append(if_not_exists(outputs, :empty), :ids), "
                              "#r = :r, updatedAt = :now REMOVE #e",
             ExpressionAttributeNames={"#r": "result", "#e": "error"},
@@ -150,5 +152,5 @@ class JobStore:
 
     def heartbeat(self, worker: str, state: str) -> None:
         """Tell /health this worker is alive."""
-        self.table.put_item(Item={"pk": f"WORKER#{worker}", "sk": "WORKER", "lastSeen": Decimal(str(round(time.time(), 3))),
+        self.table.put_item(Item={**_key(keys.worker(worker)), "lastSeen": Decimal(str(round(time.time(), 3))),
                                   "pid": os.getpid(), "host": os.uname().nodename, "state": state})

@@ -11,7 +11,7 @@ from chalicelib.contract.params import InvalidParams
 ProgressFn = Callable[[float, str], None]
 """progress(percent 0-100 within this stage, short human message)."""
 
-ASSET_KINDS = ("IMAGE", "VIDEO", "MODEL_3D", "ANIMATION")
+from chalicelib.contract.statuses import ASSET_KINDS  # noqa: E402, F401  (re-exported: the contract's kinds)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from container_workers.common.jobstore import TERMINAL, JobStore, now_iso
+from chalicelib.contract.statuses import TERMINAL
+from container_workers.common.jobstore import JobStore, now_iso
 from container_workers.common.stage import BadInputError, StageError, StageFn, StageResult, TransientError
 
 KEEPALIVE_SECONDS = float(os.environ.get("WORKER_KEEPALIVE_SECONDS", "10"))

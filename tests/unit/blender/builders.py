@@ -23,7 +23,7 @@ def to_blender(v) -> tuple[float, float, float]:
     return (float(v[0]), -float(v[2]), float(v[1]))
 
 
-def textured_sphere(subdivisions: int = 2) -> bpy.types.Object:
+def textured_sphere(subdivisions: int = 2, texture_px: int = 16) -> bpy.types.Object:
     """A trimesh icosphere with a UV map, vertex colours and a material with a small generated texture."""
     ico = trimesh.creation.icosphere(subdivisions=subdivisions, radius=0.5)
     mesh = bpy.data.meshes.new("Sphere")
@@ -38,7 +38,7 @@ def textured_sphere(subdivisions: int = 2) -> bpy.types.Object:
     rgba[:, :3] = (ico.vertices + 0.5).clip(0, 1)
     colors.data.foreach_set("color", rgba.ravel())
     png = Path(tempfile.mkdtemp()) / "checker.png"
-    checks = (np.indices((16, 16)).sum(axis=0) % 2 * 200 + 40).astype(np.uint8)
+    checks = (np.indices((texture_px, texture_px)).sum(axis=0) % 2 * 200 + 40).astype(np.uint8)
     Image.fromarray(np.stack([checks, checks[::-1], np.full_like(checks, 128)], axis=-1)).save(png)
     image = bpy.data.images.load(str(png))
     image.pack()

@@ -56,7 +56,7 @@ def test_refuses_targets_that_cannot_hold_motion(animated_sources, source, targe
 def test_unknown_target_format_is_refused(static_sources, tmp_path):
     with pytest.raises(BadInputError) as err:
         convert({"model": static_sources["glb"][0]}, {"format": "dae"}, tmp_path, no_progress)
-    assert err.value.code == "BAD_PARAMS"
+    assert err.value.code == "INVALID_PARAMS"
 
 
 def test_gltf_is_one_self_contained_file(static_sources, tmp_path):
@@ -98,3 +98,9 @@ def test_morph_targets_refused_by_obj(morph_source, tmp_path):
     with pytest.raises(BadInputError) as err:
         convert({"model": morph_source}, {"format": "obj"}, tmp_path, no_progress)
     assert err.value.code == "FORMAT_CANNOT_HOLD" and "morphs" in err.value.message
+
+
+def test_missing_target_format_is_refused(tmp_path):
+    with pytest.raises(BadInputError) as err:
+        convert({"model": tmp_path / "never-read.glb"}, {}, tmp_path, no_progress)
+    assert err.value.code == "INVALID_PARAMS" and "glb" in err.value.message

@@ -59,4 +59,4 @@ def test_static_model_is_model_3d(static_sources, tmp_path):
 def test_unknown_format_is_refused(bvh_file, tmp_path):
     with pytest.raises(BadInputError) as err:
         export({"model": bvh_file}, {"formats": ["glb", "obj"]}, tmp_path, no_progress)
-    assert err.value.code == "BAD_PARAMS"
+    assert err.value.code == "INVALID_PARAMS"

@@ -31,9 +31,9 @@ def test_million_triangles_to_budget(tmp_path):
 
 def test_lods_draco_and_texture_downsizing(tmp_path):
     scene.reset()
-    builders.textured_sphere(subdivisions=4)  # 5120 triangles, 16 px texture
+    builders.textured_sphere(subdivisions=4, texture_px=128)  # 5120 triangles, 128 px texture
     source = builders.export_raw("glb", tmp_path / "ball")
-    params = {"ratio": 0.5, "lods": [0.5, 0.25], "compression": "draco", "maxTextureSize": 8}
+    params = {"ratio": 0.5, "lods": [0.5, 0.25], "compression": "draco", "maxTextureSize": 64}  # the contract's smallest
     result = optimize({"model": source}, params, tmp_path, no_progress)
     assert [o.role for o in result.outputs] == ["model", "lod1", "lod2"]
     assert result.metadata["trianglesAfter"] == 2560
@@ -45,7 +45,7 @@ def test_lods_draco_and_texture_downsizing(tmp_path):
         report = assert_valid(out.path)
         assert "KHR_draco_mesh_compression" in report["info"].get("extensionsRequired", [])
         assert reimport(out.path, tmp_path / out.role).triangles == tris
-        assert max(bpy.data.images[0].size) == 8
+        assert max(bpy.data.images[0].size) == 64
 
 
 def test_merges_split_vertices_and_fixes_flipped_faces(tmp_path):
@@ -65,9 +65,9 @@ def test_merges_split_vertices_and_fixes_flipped_faces(tmp_path):
 
 
 @pytest.mark.parametrize("params, code", [
-    ({"targetTriangles": 10, "ratio": 0.5}, "BAD_PARAMS"),
-    ({"ratio": 1.5}, "BAD_PARAMS"),
-    ({"lods": [0.25, 0.5]}, "BAD_PARAMS"),
+    ({"targetTriangles": 10, "ratio": 0.5}, "INVALID_PARAMS"),
+    ({"ratio": 1.5}, "INVALID_PARAMS"),
+    ({"lods": [0.25, 0.5]}, "INVALID_PARAMS"),
     ({"compression": "meshopt"}, "UNSUPPORTED_COMPRESSION"),
 ])
 def test_bad_params(static_sources, tmp_path, params, code):
