@@ -11,34 +11,30 @@ from pathlib import Path
 
 from ai3d.client import DEFAULT_API, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Client, CliError, TokenStore
 from ai3d.progress import Progress, human_bytes
+from chalicelib.contract import formats, jobtypes, statuses
+from chalicelib.contract.params import InvalidParams
 
-# What the API accepts: extension -> (default kind, content type), and which extensions each kind takes.
-FILE_TYPES = {
-    "png": ("IMAGE", "image/png"), "jpg": ("IMAGE", "image/jpeg"), "jpeg": ("IMAGE", "image/jpeg"),
-    "webp": ("IMAGE", "image/webp"),
-    "mp4": ("VIDEO", "video/mp4"), "mov": ("VIDEO", "video/quicktime"), "webm": ("VIDEO", "video/webm"),
-    "bvh": ("ANIMATION", "text/plain"),
-    "glb": ("MODEL_3D", "model/gltf-binary"), "gltf": ("MODEL_3D", "model/gltf+json"),
-    "fbx": ("MODEL_3D", "application/octet-stream"), "obj": ("MODEL_3D", "model/obj"), "stl": ("MODEL_3D", "model/stl"),
-    "ply": ("MODEL_3D", "application/octet-stream"), "usdz": ("MODEL_3D", "model/vnd.usdz+zip"),
-    "blend": ("MODEL_3D", "application/octet-stream"),
-}
-KIND_EXTENSIONS = {
-    "IMAGE": ("png", "jpg", "jpeg", "webp"),
-    "VIDEO": ("mp4", "mov", "webm"),
-    "MODEL_3D": ("glb", "gltf", "fbx", "obj", "stl", "ply", "usdz", "blend"),
-    "ANIMATION": ("bvh", "fbx", "glb"),
-}
-# Job type -> its asset inputs in order: (API input name, short name, accepted kinds). TEXT_TO_AVATAR takes a prompt.
-JOB_INPUTS = {
-    "MOTION_CAPTURE": (("videoAssetId", "video", ("VIDEO",)),),
-    "IMAGE_TO_3D": (("imageAssetId", "image", ("IMAGE",)),),
-    "TEXT_TO_AVATAR": (),
-    "ANIMATE": (("avatarAssetId", "avatar", ("MODEL_3D", "ANIMATION")), ("motionAssetId", "motion", ("ANIMATION",))),
-    "CONVERT": (("modelAssetId", "model", ("MODEL_3D", "ANIMATION")),),
-    "OPTIMIZE": (("modelAssetId", "model", ("MODEL_3D", "ANIMATION")),),
-}
-JOB_STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED")
+# Everything below comes from the contract (chalicelib/contract), the one declaration the API validates against.
+# What the API accepts: extension -> (default kind, preferred content type), and which extensions each kind takes.
+FILE_TYPES = {ext: (formats.default_kind(ext), formats.UPLOADS[formats.default_kind(ext)][ext][0])
+              for exts in formats.UPLOADS.values() for ext in exts}
+KIND_EXTENSIONS = {kind: tuple(exts) for kind, exts in formats.UPLOADS.items()}
+TEXT = "text"  # the "kind" of a prompt input
+
+
+def short_name(field: str) -> str:
+    """An input's command-line name from its API field: "videoAssetId" -> "video", "prompt" -> "prompt"."""
+    return field.removesuffix("AssetId")
+
+
+# Job type -> its asset inputs in order: (API input name, short name, accepted kinds); prompts are separate.
+JOB_INPUTS = {name: tuple((field, short_name(field), kinds) for field, kinds in spec.inputs.items() if TEXT not in kinds)
+              for name, spec in jobtypes.JOB_TYPES.items()}
+# Job type -> its text inputs (given with --prompt).
+JOB_PROMPTS = {name: tuple(field for field, kinds in spec.inputs.items() if TEXT in kinds)
+               for name, spec in jobtypes.JOB_TYPES.items()}
+NAMED_INPUTS = tuple(dict.fromkeys(short for slots in JOB_INPUTS.values() for _, short, _ in slots))
+JOB_STATUSES = statuses.JOB_STATUSES
 ASSET_ID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
 
@@ -86,9 +82,46 @@ def parse_params(items: list[str]) -> dict:
 def job_type(text: str) -> str:
     """A job type from the command line, case- and dash-insensitive."""
     name = text.upper().replace("-", "_")
-    if name not in JOB_INPUTS:
-        raise argparse.ArgumentTypeError(f"unknown job type {text!r} (choose from {', '.join(JOB_INPUTS)})")
+    if name not in jobtypes.JOB_TYPES:
+        raise argparse.ArgumentTypeError(f"unknown job type {text!r} (choose from {', '.join(jobtypes.JOB_TYPES)})")
     return name
+
+
+def check_params(job_type_name: str, params: dict) -> dict:
+    """The params checked against the contract before anything is uploaded (a usage error, exit 2, if wrong)."""
+    try:
+        return jobtypes.validate_params(job_type_name, params)
+    except InvalidParams as exc:
+        raise CliError(f"{exc} (see `ai3d job-types {job_type_name}`)", EXIT_USAGE, InvalidParams.code) from None
+
+
+def describe_param(spec: dict) -> str:
+    """A param's accepted values in a few characters: "float 0..1", "str auto|alpha", "ratios in 0.001..0.999"."""
+    if "choices" in spec:
+        values = "|".join(map(str, spec["choices"]))
+        return f"{spec['type']} of {values}" if spec["type"] == "list" else f"{spec['type']} {values}"
+    if "min" in spec or "max" in spec:
+        bounds = f"{spec.get('min', '')}..{spec.get('max', '')}"
+        return f"list of ratios in {bounds}" if spec["type"] == "ratios" else f"{spec['type']} {bounds}"
+    return spec["type"]
+
+
+def describe_job_type(name: str, spec: dict) -> str:
+    """A job type's inputs, cost and params (name, accepted values, default, meaning) as text."""
+    cost = f"{spec['cost']} credits" + (f" + {spec['costPer10s']} per started 10 s of video" if spec.get("costPer10s") else "")
+    slots = [f"--prompt TEXT (up to {jobtypes.PROMPT_MAX_CHARS} characters)" if TEXT in kinds
+             else f"--{short_name(field)} {'|'.join(kinds)}" for field, kinds in spec["inputs"].items()]
+    files = any(TEXT not in kinds for kinds in spec["inputs"].values())
+    where = " (files or asset ids: by name, or as --input in this order)" if files else ""
+    lines = [f"{name}: {cost}  (stages: {' -> '.join(spec['stages'])})", f"  inputs{where}: {', '.join(slots)}"]
+    rules = [f"required: {', '.join(spec['requiredParams'])}"] if spec["requiredParams"] else []
+    rules += [f"exactly one of: {', '.join(spec['oneOfParams'])}"] if spec["oneOfParams"] else []
+    if not spec["params"]:
+        return "\n".join(lines + ["  params: none"])
+    rows = [[f"  {param}", describe_param(p), json.dumps(p["default"]) if "default" in p else "-", p["doc"]]
+            for param, p in spec["params"].items()]
+    lines += [f"  params ({'; '.join(rules)}):" if rules else "  params:"]
+    return "\n".join(lines + ["  " + line for line in table(rows, ["  NAME", "VALUES", "DEFAULT", "MEANING"]).splitlines()])
 
 
 def table(rows: list[list], headers: list[str]) -> str:
@@ -129,7 +162,7 @@ def describe_job(job: dict) -> str:
     """A few lines about a job: status, stage, error and outputs."""
     lines = [f"job {job['id']}  {job['type']}  {job['status']}  {job['progress']}%"
              + (f"  stage {job['stage']}" if job.get("stage") else "") + f"  ({job['creditsUsed']} credits)"]
-    if job.get("progressMessage") and job["status"] not in ("COMPLETED", "FAILED", "CANCELLED"):
+    if job.get("progressMessage") and job["status"] not in statuses.TERMINAL:
         lines.append(f"  {job['progressMessage']}")
     if job.get("error"):
         lines.append(f"  error: {job['error']['message']} ({job['error']['code']})")
@@ -304,31 +337,36 @@ def cmd_upload(client: Client, out: Output, args) -> int:
 
 
 def job_inputs(client: Client, out: Output, args) -> dict:
-    """The job's `inputs` from --input/--avatar/--motion/--prompt, uploading files first."""
-    slots = JOB_INPUTS[args.type]
-    named = {"avatar": args.avatar, "motion": args.motion}
-    if any(named.values()) and args.type != "ANIMATE":
-        raise CliError("--avatar and --motion are for ANIMATE", EXIT_USAGE)
-    if args.type == "TEXT_TO_AVATAR":
-        if args.input:
-            raise CliError("TEXT_TO_AVATAR takes no --input; describe the avatar with --prompt", EXIT_USAGE)
-        if not args.prompt:
-            raise CliError("TEXT_TO_AVATAR needs --prompt", EXIT_USAGE)
-        return {"prompt": args.prompt}
-    if args.prompt:
+    """The job's `inputs` from --input, the named --<input> options and --prompt, uploading files first."""
+    slots, prompts = JOB_INPUTS[args.type], JOB_PROMPTS[args.type]
+    named = {short: getattr(args, short, None) for short in NAMED_INPUTS}
+    own = {short for _, short, _ in slots}
+    stray = [short for short, value in named.items() if value and short not in own]
+    if stray:
+        accepted = ", ".join(f"--{short}" for short in own) or "no named inputs"
+        raise CliError(f"--{stray[0]} is not an input of {args.type} (it takes {accepted})", EXIT_USAGE)
+    if prompts and not args.prompt:
+        raise CliError(f"{args.type} needs --prompt", EXIT_USAGE)
+    if args.prompt and not prompts:
         raise CliError(f"{args.type} takes no --prompt", EXIT_USAGE)
+    if prompts and (not args.prompt.strip() or len(args.prompt) > jobtypes.PROMPT_MAX_CHARS):
+        raise CliError(f"--prompt must be a non-empty text of at most {jobtypes.PROMPT_MAX_CHARS} characters", EXIT_USAGE)
+    if not slots and args.input:
+        raise CliError(f"{args.type} takes no --input; describe it with --prompt", EXIT_USAGE)
     given = list(args.input)
     values = [named.get(short) or (given.pop(0) if given else None) for _, short, _ in slots]
     if given or None in values:
         names = ", ".join(short for _, short, _ in slots)
         raise CliError(f"{args.type} takes {len(slots)} input(s): {names}", EXIT_USAGE)
-    return {name: resolve_input(client, out, args.project, value, kinds)
-            for (name, _, kinds), value in zip(slots, values)}
+    inputs = dict.fromkeys(prompts, args.prompt)
+    return {**inputs, **{name: resolve_input(client, out, args.project, value, kinds)
+                         for (name, _, kinds), value in zip(slots, values)}}
 
 
 def cmd_run(client: Client, out: Output, args) -> int:
     """ai3d run."""
     params = parse_params(args.param)
+    check_params(args.type, params)
     inputs = job_inputs(client, out, args)
     job = client.create_job(args.type, args.project, inputs, params, args.webhook)
     out.note(f"started {job['type']} job {job['id']} ({job['creditsUsed']} credits)")
@@ -347,6 +385,15 @@ def cmd_run(client: Client, out: Output, args) -> int:
         error = job.get("error") or {}
         raise CliError(f"job {job['id']} {job['status'].lower()}: {error.get('message', 'no reason given')}",
                        EXIT_FAILED, error.get("code"))
+    return EXIT_OK
+
+
+def cmd_job_types(client: Client, out: Output, args) -> int:
+    """ai3d job-types."""
+    described = jobtypes.describe()
+    if args.type:
+        described = {args.type: described[args.type]}
+    out.result(described, "\n\n".join(describe_job_type(name, spec) for name, spec in described.items()))
     return EXIT_OK
 
 
@@ -436,19 +483,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--no-wait", action="store_true", help="do not wait for the asset to be checked")
 
     sub = command(commands, "run", cmd_run, "start a job; with --wait follow it and download its outputs")
-    sub.add_argument("type", type=job_type, metavar="TYPE", help=", ".join(JOB_INPUTS))
+    sub.add_argument("type", type=job_type, metavar="TYPE", help=", ".join(jobtypes.JOB_TYPES))
     sub.add_argument("--project", required=True)
     sub.add_argument("--input", action="append", default=[], metavar="FILE_OR_ASSET",
-                     help="a file to upload or an asset id, in the type's input order (ANIMATE: avatar, motion)")
-    sub.add_argument("--avatar", metavar="FILE_OR_ASSET", help="ANIMATE's avatar")
-    sub.add_argument("--motion", metavar="FILE_OR_ASSET", help="ANIMATE's motion")
-    sub.add_argument("--prompt", help="TEXT_TO_AVATAR's description")
+                     help="a file to upload or an asset id, in the type's input order (see `ai3d job-types`)")
+    for short in NAMED_INPUTS:
+        users = [name for name, slots in JOB_INPUTS.items() if any(s == short for _, s, _ in slots)]
+        sub.add_argument(f"--{short}", metavar="FILE_OR_ASSET", help=f"the {short} input of {', '.join(users)}")
+    sub.add_argument("--prompt", help=f"the description for {', '.join(t for t, p in JOB_PROMPTS.items() if p)}")
     sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="a job parameter; VALUE is parsed as JSON when it can be (numbers, true/false)")
+                     help="a job parameter (checked before anything is uploaded; `ai3d job-types TYPE` lists them); "
+                          "VALUE is parsed as JSON when it can be (numbers, true/false, lists)")
     sub.add_argument("--webhook", metavar="URL", help="POSTed the job's final state when it ends")
     sub.add_argument("--wait", action="store_true", help="follow the job and download its outputs")
     sub.add_argument("--out", metavar="DIR", help="where outputs go (default ./outputs/<job-id>/)")
     sub.add_argument("--timeout", type=float, metavar="SECONDS", help="give up waiting after this long (exit 1)")
+
+    sub = command(commands, "job-types", cmd_job_types, "the job types: inputs, params (bounds, defaults) and costs")
+    sub.add_argument("type", type=job_type, nargs="?", metavar="TYPE", help="only this type")
 
     jobs = commands.add_parser("jobs", help="list, show or cancel jobs").add_subparsers(
         dest="action", required=True, metavar="ACTION")

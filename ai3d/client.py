@@ -14,10 +14,11 @@ from typing import BinaryIO
 
 import requests
 
+from chalicelib.contract.statuses import TERMINAL as TERMINAL_JOB_STATUSES
+
 DEFAULT_API = "http://127.0.0.1:8000"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_UNREACHABLE = 0, 1, 2, 3, 4, 5
-TERMINAL_JOB_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 
 
 class CliError(Exception):

@@ -84,6 +84,16 @@ export async function call(method, path, body) {
   }
 }
 
+let jobTypesRequest = null; // one GET /job-types per page load (the contract does not change while the app runs)
+
+/** The job types as the API describes them (inputs, params with bounds and defaults, costs); no sign-in needed. */
+export function jobTypes() {
+  if (!jobTypesRequest) {
+    jobTypesRequest = send("GET", "/job-types").catch((error) => { jobTypesRequest = null; throw error; });
+  }
+  return jobTypesRequest;
+}
+
 /** Sign in with email and password; returns the user. */
 export async function login(email, password) {
   const data = await send("POST", "/auth/login", { email, password });

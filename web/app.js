@@ -2,12 +2,10 @@
 import * as api from "./api.js";
 import { h, formatBytes, formatTime } from "./dom.js";
 import { ACCEPT, describeFile } from "./files.js";
+import { formSpec, readForm } from "./jobforms.js";
 import { Viewer } from "./viewer.js";
 
 const ACTIVE = new Set(["PENDING", "PROCESSING"]);
-const MODEL_FORMATS = ["glb", "gltf", "fbx", "obj", "stl", "ply", "usdz", "blend"];
-const COSTS = { MOTION_CAPTURE: "5 + 2 per started 10 s of video", IMAGE_TO_3D: "10", TEXT_TO_AVATAR: "10",
-  ANIMATE: "5", CONVERT: "1", OPTIMIZE: "2" };
 
 const app = document.getElementById("app");
 const account = document.getElementById("account");
@@ -237,69 +235,76 @@ function projectPage(root, projectId) {
   };
   const field = (label, control, hint) => h("label", { for: control.id }, label, control,
     hint ? h("span", { class: "muted small" }, hint) : null);
-  const number = (id, attrs) => h("input", { id, type: "number", ...attrs });
-  const select = (id, values, selected) => h("select", { id },
-    ...values.map((v) => h("option", { value: v, selected: v === selected }, v)));
 
-  const JOB_FORMS = {
-    MOTION_CAPTURE: () => {
-      const video = assetSelect("job-video", ["VIDEO"]);
-      const smoothing = number("job-smoothing", { min: 0, max: 1, step: 0.05, value: 0.5 });
-      const rootMotion = h("input", { id: "job-root-motion", type: "checkbox", checked: true });
-      return { fields: [field("Video", video), field("Smoothing (0-1)", smoothing), field("Root motion", rootMotion)],
-        read: () => ({ inputs: { videoAssetId: video.value },
-          params: { smoothing: Number(smoothing.value), rootMotion: rootMotion.checked } }) };
-    },
-    IMAGE_TO_3D: () => {
-      const image = assetSelect("job-image", ["IMAGE"]);
-      const foreground = select("job-foreground", ["auto", "alpha", "person", "grabcut"], "auto");
-      return { fields: [field("Image", image), field("Foreground", foreground)],
-        read: () => ({ inputs: { imageAssetId: image.value }, params: { foreground: foreground.value } }) };
-    },
-    TEXT_TO_AVATAR: () => {
-      const prompt = h("textarea", { id: "job-prompt", required: true, rows: 2, maxlength: "500",
-        placeholder: "a tall athletic woman in a red jacket" });
-      const pose = select("job-pose", ["T", "A"], "T");
-      const seed = number("job-seed", { min: 0, step: 1, value: 1 });
-      return { fields: [field("Prompt", prompt), field("Pose", pose), field("Seed", seed)],
-        read: () => ({ inputs: { prompt: prompt.value },
-          params: { pose: pose.value, ...(seed.value !== "" ? { seed: Number(seed.value) } : {}) } }) };
-    },
-    ANIMATE: () => {
-      const avatar = assetSelect("job-avatar", ["MODEL_3D", "ANIMATION"]);
-      const motion = assetSelect("job-motion", ["ANIMATION"]);
-      return { fields: [field("Avatar", avatar), field("Motion", motion)],
-        read: () => ({ inputs: { avatarAssetId: avatar.value, motionAssetId: motion.value }, params: {} }) };
-    },
-    CONVERT: () => {
-      const model = assetSelect("job-model", ["MODEL_3D", "ANIMATION"]);
-      const format = select("job-format", MODEL_FORMATS, "glb");
-      return { fields: [field("Model", model), field("Convert to", format)],
-        read: () => ({ inputs: { modelAssetId: model.value }, params: { format: format.value } }) };
-    },
-    OPTIMIZE: () => {
-      const model = assetSelect("job-model", ["MODEL_3D", "ANIMATION"]);
-      const mode = select("job-mode", ["ratio", "targetTriangles"], "ratio");
-      const amount = number("job-amount", { min: 0, step: "any", value: 0.5, required: true });
-      mode.addEventListener("change", () => { amount.value = mode.value === "ratio" ? 0.5 : 5000; });
-      return { fields: [field("Model", model), field("Reduce by", mode), field("Value", amount,
-        "ratio: 0-1 of the triangles to keep; or a triangle budget")],
-      read: () => ({ inputs: { modelAssetId: model.value }, params: { [mode.value]: Number(amount.value) } }) };
-    },
+  // One control per input and param of the chosen type, built from GET /job-types (see jobforms.js).
+  const inputControl = (input) => (input.control === "textarea"
+    ? h("textarea", { id: input.id, required: true, rows: 2, maxlength: String(input.maxlength),
+      placeholder: "a tall athletic woman in a red jacket" })
+    : assetSelect(input.id, input.kinds));
+  const paramControl = (param) => {
+    if (param.control === "checkbox") return h("input", { id: param.id, type: "checkbox", checked: param.checked });
+    if (param.control === "checkboxes") {
+      return h("fieldset", { id: param.id, class: "choices" }, h("legend", {}, param.label),
+        ...param.choices.map((choice) => h("label", {}, h("input", { id: `job-choice-${param.name}-${choice}`,
+          type: "checkbox", value: choice, checked: param.checked.includes(choice) }), choice)));
+    }
+    if (param.control === "select") {
+      return h("select", { id: param.id, required: param.required },
+        param.blank ? h("option", { value: "" }, param.required ? "choose…" : "—") : null,
+        ...param.choices.map((choice) => h("option", { value: choice, selected: choice === param.value }, choice)));
+    }
+    if (param.control === "number") {
+      return h("input", { id: param.id, type: "number", min: param.min, max: param.max, step: param.step,
+        value: param.value, placeholder: param.placeholder, required: param.required });
+    }
+    return h("input", { id: param.id, value: param.value, placeholder: param.placeholder, required: param.required });
   };
-  const typeSelect = h("select", { id: "job-type" }, ...Object.keys(JOB_FORMS).map((t) => h("option", { value: t }, t)));
+  /** Every control's value by id: strings, checkbox booleans, lists of checked choices. */
+  const formValues = (form) => Object.fromEntries([...form.querySelectorAll("[id^='job-']")].map((element) => [element.id,
+    element.tagName === "FIELDSET" ? [...element.querySelectorAll("input:checked")].map((box) => box.value)
+      : element.type === "checkbox" ? element.checked : element.value]));
+  const restoreValues = (form, values) => {
+    for (const [id, value] of Object.entries(values)) {
+      const element = id === "job-type" ? null : form.querySelector(`#${CSS.escape(id)}`);
+      if (!element) continue;
+      if (element.tagName === "FIELDSET") element.querySelectorAll("input").forEach((box) => { box.checked = value.includes(box.value); });
+      else if (element.type === "checkbox") element.checked = value;
+      else if (element.tagName !== "SELECT" || [...element.options].some((option) => option.value === value)) element.value = value;
+    }
+  };
+
+  let jobTypes = null; // GET /job-types, once
+  const typeSelect = h("select", { id: "job-type" });
   typeSelect.addEventListener("change", () => renderJobForm());
   const jobError = errorBox();
   function renderJobForm() {
+    if (!jobTypes) return;
     const type = typeSelect.value;
-    const spec = JOB_FORMS[type]();
+    const spec = formSpec(jobTypes[type]);
+    const old = jobForm.querySelector("form");
+    const kept = old && old.dataset.type === type ? formValues(old) : null; // what the user typed, when re-rendering
     const submit = h("button", { type: "submit", class: "primary" }, "Run job");
-    jobForm.replaceChildren(h("form", { class: "job-form", onsubmit: async (event) => {
+    const row = (param) => (param.control === "checkboxes"
+      ? h("div", { class: "field" }, paramControl(param), h("span", { class: "muted small" }, param.hint))
+      : field(param.label, paramControl(param), param.hint));
+    const rows = new Map(spec.params.map((param) => [param.name, row(param)]));
+    const chooser = spec.oneOf ? h("select", { id: spec.oneOf.id },
+      ...spec.oneOf.options.map((option) => h("option", { value: option.value }, option.label))) : null;
+    const showChosen = () => {
+      for (const param of spec.params.filter((p) => p.oneOf)) {
+        const line = rows.get(param.name);
+        const control = line.querySelector(`#${CSS.escape(param.id)}`);
+        line.hidden = control.disabled = param.name !== chooser.value;
+        control.required = !line.hidden;
+      }
+    };
+    if (chooser) chooser.addEventListener("change", showChosen);
+    const form = h("form", { class: "job-form", "data-type": type, onsubmit: async (event) => {
       event.preventDefault();
       submit.disabled = true;
       jobError.show("");
       try {
-        const { inputs, params } = spec.read();
+        const { inputs, params } = readForm(spec, formValues(form));
         const job = await api.call("POST", "/jobs", { projectId, type, inputs, params });
         state.jobs.set(job.id, job);
         renderJobs();
@@ -310,8 +315,22 @@ function projectPage(root, projectId) {
       } finally {
         submit.disabled = false;
       }
-    } }, field("Job type", typeSelect, `costs ${COSTS[type]} credits`), ...spec.fields, jobError, submit));
+    } }, field("Job type", typeSelect, `costs ${spec.cost}`),
+    ...spec.inputs.map((input) => field(input.label, inputControl(input))),
+    chooser ? field(spec.oneOf.label, chooser) : null, ...rows.values(), jobError, submit);
+    if (kept) restoreValues(form, kept);
+    if (chooser) showChosen();
+    jobForm.replaceChildren(form);
   }
+  const loadJobTypes = async () => {
+    try {
+      jobTypes = await api.jobTypes();
+      typeSelect.replaceChildren(...Object.keys(jobTypes).map((t) => h("option", { value: t }, t)));
+      renderJobForm();
+    } catch (err) {
+      jobForm.replaceChildren(h("p", { class: "error" }, `Job types: ${err.message}`));
+    }
+  };
 
   // jobs and their outputs
   const rows = new Map(); // job id -> {key, element}: a row is rebuilt only when what it shows changed
@@ -405,7 +424,8 @@ function projectPage(root, projectId) {
       h("div", { class: "column wide" },
         h("section", { class: "card" }, h("h2", {}, "Viewer"), viewerBox),
         h("section", { class: "card" }, h("h2", {}, "Jobs"), jobList))));
-  renderJobForm();
+  jobForm.replaceChildren(h("p", { class: "muted" }, "Loading job types…"));
+  loadJobTypes();
   renderJobs();
   load();
   return () => {

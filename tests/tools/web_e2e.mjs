@@ -42,16 +42,53 @@ try {
   await page.getByRole("heading", { name: "Browser test" }).waitFor();
   step("project created");
 
+  // Every job type's form shows one picker per input and one control per param of the contract (GET /job-types),
+  // with the contract's defaults filled in.
+  const jobTypes = await (await fetch(`${apiUrl}/job-types`)).json();
+  const typeOptions = await page.locator("#job-type option").evaluateAll((options) => options.map((o) => o.value));
+  if (JSON.stringify(typeOptions) !== JSON.stringify(Object.keys(jobTypes))) {
+    throw new Error(`job types offered ${typeOptions}, contract ${Object.keys(jobTypes)}`);
+  }
+  result.forms = {};
+  for (const [name, type] of Object.entries(jobTypes)) {
+    await page.getByLabel("Job type").selectOption(name);
+    await page.locator(`.job-form[data-type="${name}"]`).waitFor();
+    const form = await page.locator(".job-form").evaluate((element) => ({
+      inputs: [...element.querySelectorAll('[id^="job-input-"]')].map((e) => e.id.slice("job-input-".length)),
+      params: [...element.querySelectorAll('[id^="job-param-"]')].map((e) => e.id.slice("job-param-".length)),
+      values: Object.fromEntries([...element.querySelectorAll('[id^="job-param-"]')].map((e) => [e.id.slice("job-param-".length),
+        e.type === "checkbox" ? e.checked : e.tagName === "FIELDSET" ? [...e.querySelectorAll("input:checked")].map((b) => b.value) : e.value])),
+      cost: element.querySelector("label[for='job-type'] .muted").textContent,
+    }));
+    result.forms[name] = form;
+    const expected = { inputs: Object.keys(type.inputs), params: Object.keys(type.params) };
+    for (const key of ["inputs", "params"]) {
+      if (JSON.stringify(form[key]) !== JSON.stringify(expected[key])) {
+        throw new Error(`${name} form ${key}: shows ${form[key]}, contract ${expected[key]}`);
+      }
+    }
+    for (const [param, spec] of Object.entries(type.params)) {
+      if (!("default" in spec)) continue;
+      const shown = form.values[param];
+      const ok = typeof shown === "boolean" ? shown === spec.default
+        : Array.isArray(spec.default) ? String(shown) === (Array.isArray(shown) ? String(spec.default) : spec.default.join(", "))
+          : Number.isFinite(spec.default) ? Number(shown) === spec.default : shown === String(spec.default);
+      if (!ok) throw new Error(`${name} ${param}: shows ${JSON.stringify(shown)}, contract default ${JSON.stringify(spec.default)}`);
+    }
+    if (!form.cost.includes(`${type.cost} credits`)) throw new Error(`${name} cost: ${form.cost}`);
+  }
+  step("job forms match the contract");
+
   await page.locator("#upload-file").setInputFiles(modelPath);
   await page.getByRole("button", { name: "Upload" }).click();
   await page.locator('.asset[data-status="READY"]').waitFor();
   step("uploaded and READY");
 
   await page.getByLabel("Job type").selectOption("OPTIMIZE");
-  const model = page.locator("#job-model");
+  const model = page.locator("#job-input-modelAssetId");
   await model.selectOption({ index: 1 });
   await page.getByLabel("Reduce by").selectOption("ratio");
-  await page.getByLabel("Value").fill("0.5");
+  await page.locator("#job-param-ratio").fill("0.5");
   await page.getByRole("button", { name: "Run job" }).click();
   const job = page.locator(".job").first();
   await job.waitFor();
