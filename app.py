@@ -1,4 +1,5 @@
 """The API and event Lambdas: routes, the authorizer and event wiring only; logic lives in chalicelib/."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,10 @@ app = Chalice(app_name="ai3d")
 app.api.cors = True
 if settings.ON_AWS:
     tokens.signing_secret()  # refuse to start on AWS with the default (or a short) secret
-JSON_HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}  # errors are readable by the SPA too
+JSON_HEADERS = {
+    "Content-Type": "application/json",
+    "Access-Control-Allow-Origin": "*",
+}  # errors are readable by the SPA too
 
 
 # ---------------------------------------------------------------- cross-cutting
@@ -63,16 +67,22 @@ def errors_and_auth(event, get_response):
         if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
             # Chalice's own refusals (e.g. 415 for a non-JSON content type) in the API's error shape
             code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(response.body["Code"])).upper()
-            response = Response(body={"error": {"code": code, "message": str(response.body.get("Message", ""))}},
-                                status_code=response.status_code, headers=JSON_HEADERS)
+            response = Response(
+                body={"error": {"code": code, "message": str(response.body.get("Message", ""))}},
+                status_code=response.status_code,
+                headers=JSON_HEADERS,
+            )
         return response
     except AppError as exc:
         logger.info("request refused", extra={"status": exc.status, "code": exc.code})
         return Response(body=exc.body(), status_code=exc.status, headers={**JSON_HEADERS, **exc.headers})
     except Exception:
         logger.exception("unhandled error")
-        return Response(body={"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}, status_code=500,
-                        headers=JSON_HEADERS)
+        return Response(
+            body={"error": {"code": "INTERNAL_ERROR", "message": "internal error"}},
+            status_code=500,
+            headers=JSON_HEADERS,
+        )
     finally:
         observability.flush()
         logger.remove_keys(["request_id", "path", "method", "user_id"])
@@ -287,8 +297,12 @@ def _queue_name(url: str, default: str) -> str:
 def _each_record(event, handle) -> dict:
     """Handle each SQS record on its own; the failed ones come back as `batchItemFailures` (only they are retried)."""
     try:
-        return process_partial_response(event=event.to_dict(), record_handler=lambda record: handle(record.body),
-                                        processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+        return process_partial_response(
+            event=event.to_dict(),
+            record_handler=lambda record: handle(record.body),
+            processor=BatchProcessor(event_type=EventType.SQS),
+            context=event.context,
+        )
     finally:
         observability.flush()
 

@@ -1,4 +1,5 @@
 """The `ai3d` command line: accounts, projects, uploads, jobs and downloads over the platform's public HTTP API."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,11 @@ from chalicelib.contract.params import InvalidParams
 
 # Everything below comes from the contract (chalicelib/contract), the one declaration the API validates against.
 # What the API accepts: extension -> (default kind, preferred content type), and which extensions each kind takes.
-FILE_TYPES = {ext: (formats.default_kind(ext), formats.UPLOADS[formats.default_kind(ext)][ext][0])
-              for exts in formats.UPLOADS.values() for ext in exts}
+FILE_TYPES = {
+    ext: (formats.default_kind(ext), formats.UPLOADS[formats.default_kind(ext)][ext][0])
+    for exts in formats.UPLOADS.values()
+    for ext in exts
+}
 KIND_EXTENSIONS = {kind: tuple(exts) for kind, exts in formats.UPLOADS.items()}
 TEXT = "text"  # the "kind" of a prompt input
 
@@ -28,11 +32,15 @@ def short_name(field: str) -> str:
 
 
 # Job type -> its asset inputs in order: (API input name, short name, accepted kinds); prompts are separate.
-JOB_INPUTS = {name: tuple((field, short_name(field), kinds) for field, kinds in spec.inputs.items() if TEXT not in kinds)
-              for name, spec in jobtypes.JOB_TYPES.items()}
+JOB_INPUTS = {
+    name: tuple((field, short_name(field), kinds) for field, kinds in spec.inputs.items() if TEXT not in kinds)
+    for name, spec in jobtypes.JOB_TYPES.items()
+}
 # Job type -> its text inputs (given with --prompt).
-JOB_PROMPTS = {name: tuple(field for field, kinds in spec.inputs.items() if TEXT in kinds)
-               for name, spec in jobtypes.JOB_TYPES.items()}
+JOB_PROMPTS = {
+    name: tuple(field for field, kinds in spec.inputs.items() if TEXT in kinds)
+    for name, spec in jobtypes.JOB_TYPES.items()
+}
 NAMED_INPUTS = tuple(dict.fromkeys(short for slots in JOB_INPUTS.values() for _, short, _ in slots))
 JOB_STATUSES = statuses.JOB_STATUSES
 ASSET_ID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
@@ -43,8 +51,9 @@ def guess_kind(path: Path, accepted: tuple[str, ...] | None = None) -> str:
     """The asset kind of a file from its extension; with `accepted`, the first accepted kind that takes it."""
     ext = path.suffix.lower().lstrip(".")
     if ext not in FILE_TYPES:
-        raise CliError(f"{path.name}: unsupported file type .{ext or '?'} (supported: {', '.join(sorted(FILE_TYPES))})",
-                       EXIT_USAGE)
+        raise CliError(
+            f"{path.name}: unsupported file type .{ext or '?'} (supported: {', '.join(sorted(FILE_TYPES))})", EXIT_USAGE
+        )
     default = FILE_TYPES[ext][0]
     if accepted is None or default in accepted:
         return default
@@ -108,9 +117,15 @@ def describe_param(spec: dict) -> str:
 
 def describe_job_type(name: str, spec: dict) -> str:
     """A job type's inputs, cost and params (name, accepted values, default, meaning) as text."""
-    cost = f"{spec['cost']} credits" + (f" + {spec['costPer10s']} per started 10 s of video" if spec.get("costPer10s") else "")
-    slots = [f"--prompt TEXT (up to {jobtypes.PROMPT_MAX_CHARS} characters)" if TEXT in kinds
-             else f"--{short_name(field)} {'|'.join(kinds)}" for field, kinds in spec["inputs"].items()]
+    cost = f"{spec['cost']} credits" + (
+        f" + {spec['costPer10s']} per started 10 s of video" if spec.get("costPer10s") else ""
+    )
+    slots = [
+        f"--prompt TEXT (up to {jobtypes.PROMPT_MAX_CHARS} characters)"
+        if TEXT in kinds
+        else f"--{short_name(field)} {'|'.join(kinds)}"
+        for field, kinds in spec["inputs"].items()
+    ]
     files = any(TEXT not in kinds for kinds in spec["inputs"].values())
     where = " (files or asset ids: by name, or as --input in this order)" if files else ""
     lines = [f"{name}: {cost}  (stages: {' -> '.join(spec['stages'])})", f"  inputs{where}: {', '.join(slots)}"]
@@ -118,10 +133,14 @@ def describe_job_type(name: str, spec: dict) -> str:
     rules += [f"exactly one of: {', '.join(spec['oneOfParams'])}"] if spec["oneOfParams"] else []
     if not spec["params"]:
         return "\n".join(lines + ["  params: none"])
-    rows = [[f"  {param}", describe_param(p), json.dumps(p["default"]) if "default" in p else "-", p["doc"]]
-            for param, p in spec["params"].items()]
+    rows = [
+        [f"  {param}", describe_param(p), json.dumps(p["default"]) if "default" in p else "-", p["doc"]]
+        for param, p in spec["params"].items()
+    ]
     lines += [f"  params ({'; '.join(rules)}):" if rules else "  params:"]
-    return "\n".join(lines + ["  " + line for line in table(rows, ["  NAME", "VALUES", "DEFAULT", "MEANING"]).splitlines()])
+    return "\n".join(
+        lines + ["  " + line for line in table(rows, ["  NAME", "VALUES", "DEFAULT", "MEANING"]).splitlines()]
+    )
 
 
 def table(rows: list[list], headers: list[str]) -> str:
@@ -160,22 +179,28 @@ def describe_asset(asset: dict) -> str:
 
 def describe_job(job: dict) -> str:
     """A few lines about a job: status, stage, error and outputs."""
-    lines = [f"job {job['id']}  {job['type']}  {job['status']}  {job['progress']}%"
-             + (f"  stage {job['stage']}" if job.get("stage") else "") + f"  ({job['creditsUsed']} credits)"]
+    lines = [
+        f"job {job['id']}  {job['type']}  {job['status']}  {job['progress']}%"
+        + (f"  stage {job['stage']}" if job.get("stage") else "")
+        + f"  ({job['creditsUsed']} credits)"
+    ]
     if job.get("progressMessage") and job["status"] not in statuses.TERMINAL:
         lines.append(f"  {job['progressMessage']}")
     if job.get("error"):
         lines.append(f"  error: {job['error']['message']} ({job['error']['code']})")
     for output in job.get("outputs", []):
         where = f"  -> {output['path']}" if output.get("path") else ""
-        lines.append(f"  {output.get('role') or '-':<10} {output['kind']:<10} {output['filename']:<24} "
-                     f"{human_bytes(output['sizeBytes']):>9}  {output['assetId']}{where}")
+        lines.append(
+            f"  {output.get('role') or '-':<10} {output['kind']:<10} {output['filename']:<24} "
+            f"{human_bytes(output['sizeBytes']):>9}  {output['assetId']}{where}"
+        )
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- operations (also used by the demo)
-def upload_file(client: Client, out: Output, project_id: str, path: Path, kind: str | None = None,
-                wait: bool = True) -> dict:
+def upload_file(
+    client: Client, out: Output, project_id: str, path: Path, kind: str | None = None, wait: bool = True
+) -> dict:
     """Upload a file as an asset with a progress bar; with `wait`, the asset once READY or REJECTED."""
     if not path.is_file():
         raise CliError(f"{path}: no such file", EXIT_USAGE)
@@ -205,10 +230,14 @@ def resolve_input(client: Client, out: Output, project_id: str, value: str, kind
 def follow_job(client: Client, out: Output, job: dict, timeout: float | None = None) -> dict:
     """Wait for a job to end, showing its stage and progress; the final job."""
     with out.bar(job["type"]) as bar:
+
         def show(current: dict) -> None:
             stage = current.get("stage") or current["status"].lower()
             message = current.get("progressMessage") or ""
-            bar.update(current["progress"], f"{stage}: {message}" if message and not message.startswith(stage) else message or stage)
+            bar.update(
+                current["progress"],
+                f"{stage}: {message}" if message and not message.startswith(stage) else message or stage,
+            )
 
         return client.wait_job(job["id"], show, timeout=timeout)
 
@@ -280,8 +309,11 @@ def cmd_logout(client: Client, out: Output, args) -> int:
 def cmd_me(client: Client, out: Output, args) -> int:
     """ai3d me."""
     user = client.me()
-    out.result(user, f"{user['email']} ({user['name']})  role {user['role']}  tier {user['tier']}  "
-                     f"{user['credits']} credits  id {user['id']}")
+    out.result(
+        user,
+        f"{user['email']} ({user['name']})  role {user['role']}  tier {user['tier']}  "
+        f"{user['credits']} credits  id {user['id']}",
+    )
     return EXIT_OK
 
 
@@ -289,8 +321,11 @@ def cmd_credits(client: Client, out: Output, args) -> int:
     """ai3d credits."""
     data = client.credits(args.limit)
     rows = [[e["createdAt"], e["type"], f"{e['amount']:+d}", e.get("reason") or ""] for e in data["entries"]]
-    out.result(data, f"{data['balance']} credits ({data['tier']} tier: {data['monthlyCredits']} a month)\n\n"
-                     + table(rows, ["WHEN", "TYPE", "AMOUNT", "REASON"]))
+    out.result(
+        data,
+        f"{data['balance']} credits ({data['tier']} tier: {data['monthlyCredits']} a month)\n\n"
+        + table(rows, ["WHEN", "TYPE", "AMOUNT", "REASON"]),
+    )
     return EXIT_OK
 
 
@@ -350,7 +385,9 @@ def job_inputs(client: Client, out: Output, args) -> dict:
     if args.prompt and not prompts:
         raise CliError(f"{args.type} takes no --prompt", EXIT_USAGE)
     if prompts and (not args.prompt.strip() or len(args.prompt) > jobtypes.PROMPT_MAX_CHARS):
-        raise CliError(f"--prompt must be a non-empty text of at most {jobtypes.PROMPT_MAX_CHARS} characters", EXIT_USAGE)
+        raise CliError(
+            f"--prompt must be a non-empty text of at most {jobtypes.PROMPT_MAX_CHARS} characters", EXIT_USAGE
+        )
     if not slots and args.input:
         raise CliError(f"{args.type} takes no --input; describe it with --prompt", EXIT_USAGE)
     given = list(args.input)
@@ -359,8 +396,13 @@ def job_inputs(client: Client, out: Output, args) -> dict:
         names = ", ".join(short for _, short, _ in slots)
         raise CliError(f"{args.type} takes {len(slots)} input(s): {names}", EXIT_USAGE)
     inputs = dict.fromkeys(prompts, args.prompt)
-    return {**inputs, **{name: resolve_input(client, out, args.project, value, kinds)
-                         for (name, _, kinds), value in zip(slots, values)}}
+    return {
+        **inputs,
+        **{
+            name: resolve_input(client, out, args.project, value, kinds)
+            for (name, _, kinds), value in zip(slots, values)
+        },
+    }
 
 
 def cmd_run(client: Client, out: Output, args) -> int:
@@ -383,8 +425,11 @@ def cmd_run(client: Client, out: Output, args) -> int:
     out.result(job, describe_job(job))
     if job["status"] != "COMPLETED":
         error = job.get("error") or {}
-        raise CliError(f"job {job['id']} {job['status'].lower()}: {error.get('message', 'no reason given')}",
-                       EXIT_FAILED, error.get("code"))
+        raise CliError(
+            f"job {job['id']} {job['status'].lower()}: {error.get('message', 'no reason given')}",
+            EXIT_FAILED,
+            error.get("code"),
+        )
     return EXIT_OK
 
 
@@ -434,18 +479,29 @@ def cmd_download(client: Client, out: Output, args) -> int:
 # ---------------------------------------------------------------- parsing
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
+
     def global_options(target: argparse.ArgumentParser, suppress: bool) -> None:
-        target.add_argument("--api", default=argparse.SUPPRESS if suppress else None,
-                            help=f"API URL (default $AI3D_API or {DEFAULT_API})")
-        target.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                            help="machine-readable output on stdout, no progress bars")
+        target.add_argument(
+            "--api",
+            default=argparse.SUPPRESS if suppress else None,
+            help=f"API URL (default $AI3D_API or {DEFAULT_API})",
+        )
+        target.add_argument(
+            "--json",
+            action="store_true",
+            default=argparse.SUPPRESS if suppress else False,
+            help="machine-readable output on stdout, no progress bars",
+        )
 
     # Accepted before and after the command: each command's copy only sets them when given.
     common = argparse.ArgumentParser(add_help=False)
     global_options(common, suppress=True)
-    parser = argparse.ArgumentParser(prog="ai3d", description="The AI 3D platform from the command line.",
-                                     epilog="exit codes: 0 ok, 1 job failed or asset rejected, 2 usage, 3 auth, "
-                                            "4 not found/forbidden, 5 server unreachable")
+    parser = argparse.ArgumentParser(
+        prog="ai3d",
+        description="The AI 3D platform from the command line.",
+        epilog="exit codes: 0 ok, 1 job failed or asset rejected, 2 usage, 3 auth, "
+        "4 not found/forbidden, 5 server unreachable",
+    )
     global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -454,12 +510,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    for name, handler, help_text in (("register", cmd_register, "create an account and log in"),
-                                     ("login", cmd_login, "log in (the session is saved for this API URL)")):
+    for name, handler, help_text in (
+        ("register", cmd_register, "create an account and log in"),
+        ("login", cmd_login, "log in (the session is saved for this API URL)"),
+    ):
         sub = command(commands, name, handler, help_text)
         sub.add_argument("--email")
-        sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin "
-                                                                       "(else $AI3D_PASSWORD, else a prompt)")
+        sub.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from stdin (else $AI3D_PASSWORD, else a prompt)",
+        )
         if name == "register":
             sub.add_argument("--name", help="display name (default: the email's local part)")
     command(commands, "logout", cmd_logout, "end the saved session")
@@ -467,33 +528,49 @@ def build_parser() -> argparse.ArgumentParser:
     command(commands, "credits", cmd_credits, "show your balance and credit history").add_argument("--limit", type=int)
 
     projects = commands.add_parser("projects", help="list, create, show or delete projects").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     command(projects, "list", cmd_projects_list, "your projects").add_argument("--limit", type=int)
     sub = command(projects, "create", cmd_projects_create, "create a project (prints its id)")
     sub.add_argument("name")
     sub.add_argument("--description")
     command(projects, "show", cmd_projects_show, "a project and its assets").add_argument("project")
-    command(projects, "delete", cmd_projects_delete, "delete a project, its assets and running jobs").add_argument("project")
+    command(projects, "delete", cmd_projects_delete, "delete a project, its assets and running jobs").add_argument(
+        "project"
+    )
 
     sub = command(commands, "upload", cmd_upload, "upload a file as an asset and wait until it is checked")
     sub.add_argument("project")
     sub.add_argument("file")
-    sub.add_argument("--kind", choices=tuple(KIND_EXTENSIONS), help="override the kind guessed from the extension "
-                                                                    "(e.g. ANIMATION for an animated glb/fbx)")
+    sub.add_argument(
+        "--kind",
+        choices=tuple(KIND_EXTENSIONS),
+        help="override the kind guessed from the extension (e.g. ANIMATION for an animated glb/fbx)",
+    )
     sub.add_argument("--no-wait", action="store_true", help="do not wait for the asset to be checked")
 
     sub = command(commands, "run", cmd_run, "start a job; with --wait follow it and download its outputs")
     sub.add_argument("type", type=job_type, metavar="TYPE", help=", ".join(jobtypes.JOB_TYPES))
     sub.add_argument("--project", required=True)
-    sub.add_argument("--input", action="append", default=[], metavar="FILE_OR_ASSET",
-                     help="a file to upload or an asset id, in the type's input order (see `ai3d job-types`)")
+    sub.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="FILE_OR_ASSET",
+        help="a file to upload or an asset id, in the type's input order (see `ai3d job-types`)",
+    )
     for short in NAMED_INPUTS:
         users = [name for name, slots in JOB_INPUTS.items() if any(s == short for _, s, _ in slots)]
         sub.add_argument(f"--{short}", metavar="FILE_OR_ASSET", help=f"the {short} input of {', '.join(users)}")
     sub.add_argument("--prompt", help=f"the description for {', '.join(t for t, p in JOB_PROMPTS.items() if p)}")
-    sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="a job parameter (checked before anything is uploaded; `ai3d job-types TYPE` lists them); "
-                          "VALUE is parsed as JSON when it can be (numbers, true/false, lists)")
+    sub.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a job parameter (checked before anything is uploaded; `ai3d job-types TYPE` lists them); "
+        "VALUE is parsed as JSON when it can be (numbers, true/false, lists)",
+    )
     sub.add_argument("--webhook", metavar="URL", help="POSTed the job's final state when it ends")
     sub.add_argument("--wait", action="store_true", help="follow the job and download its outputs")
     sub.add_argument("--out", metavar="DIR", help="where outputs go (default ./outputs/<job-id>/)")
@@ -503,7 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("type", type=job_type, nargs="?", metavar="TYPE", help="only this type")
 
     jobs = commands.add_parser("jobs", help="list, show or cancel jobs").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     sub = command(jobs, "list", cmd_jobs_list, "your jobs, newest first")
     sub.add_argument("--project")
     sub.add_argument("--status", type=str.upper, choices=JOB_STATUSES)

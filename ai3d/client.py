@@ -1,4 +1,5 @@
 """The HTTP client of the public API: token store, automatic refresh, presigned uploads/downloads, errors with exit codes."""
+
 from __future__ import annotations
 
 import contextlib
@@ -57,8 +58,12 @@ def s3_error(response: requests.Response) -> CliError:
     """A CliError from an S3 XML error response (presigned upload or download)."""
     code = re.search(r"<Code>(.*?)</Code>", response.text or "")
     message = re.search(r"<Message>(.*?)</Message>", response.text or "")
-    return CliError(f"storage refused the transfer: {message.group(1) if message else response.status_code}",
-                    EXIT_FAILED, code.group(1) if code else None, response.status_code)
+    return CliError(
+        f"storage refused the transfer: {message.group(1) if message else response.status_code}",
+        EXIT_FAILED,
+        code.group(1) if code else None,
+        response.status_code,
+    )
 
 
 def config_dir() -> Path:
@@ -121,14 +126,25 @@ class TokenStore:
 class MultipartFile:
     """A multipart/form-data body (the form fields, then the file) read in blocks, reporting the file's bytes as they go."""
 
-    def __init__(self, fields: dict, file: BinaryIO, size: int, filename: str, content_type: str,
-                 on_read: Callable[[int], None] = lambda n: None):
+    def __init__(
+        self,
+        fields: dict,
+        file: BinaryIO,
+        size: int,
+        filename: str,
+        content_type: str,
+        on_read: Callable[[int], None] = lambda n: None,
+    ):
         self.boundary = uuid.uuid4().hex
-        head = b"".join(f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-                        for name, value in fields.items())
+        head = b"".join(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        )
         quoted = filename.replace('"', "%22").replace("\r", "").replace("\n", "")
-        head += (f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
-                 f"Content-Type: {content_type}\r\n\r\n").encode()
+        head += (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
         self._file = file
         self._parts = [head, file, f"\r\n--{self.boundary}--\r\n".encode()]
         self._length = len(head) + size + len(self._parts[2])
@@ -155,7 +171,7 @@ class MultipartFile:
                     continue
                 self.on_read(len(chunk))
             else:
-                chunk = part[self._offset:self._offset + wanted]
+                chunk = part[self._offset : self._offset + wanted]
                 self._offset += len(chunk)
                 if self._offset >= len(part):
                     self._index, self._offset = self._index + 1, 0
@@ -224,23 +240,32 @@ class Client:
             response = self._send("POST", f"{self.api}/auth/refresh", json={"refreshToken": session["refreshToken"]})
             if not response.ok:
                 self.store.delete(self.api)
-                raise CliError("your session has expired: run `ai3d login`", EXIT_AUTH, self._error_code(response),
-                               response.status_code)
+                raise CliError(
+                    "your session has expired: run `ai3d login`",
+                    EXIT_AUTH,
+                    self._error_code(response),
+                    response.status_code,
+                )
             pair = response.json()
-            self.store.save(self.api, {**session, "accessToken": pair["accessToken"], "refreshToken": pair["refreshToken"]})
+            self.store.save(
+                self.api, {**session, "accessToken": pair["accessToken"], "refreshToken": pair["refreshToken"]}
+            )
             return pair["accessToken"]
 
     # ------------------------------------------------------------ accounts
     def _open_session(self, answer: dict) -> dict:
         user = answer["user"]
-        self.store.save(self.api, {"email": user["email"], "accessToken": answer["accessToken"],
-                                   "refreshToken": answer["refreshToken"]})
+        self.store.save(
+            self.api,
+            {"email": user["email"], "accessToken": answer["accessToken"], "refreshToken": answer["refreshToken"]},
+        )
         return user
 
     def register(self, email: str, password: str, name: str) -> dict:
         """Sign up and save the session; the new user."""
-        return self._open_session(self.call("POST", "/auth/register", {"email": email, "password": password, "name": name},
-                                            auth=False))
+        return self._open_session(
+            self.call("POST", "/auth/register", {"email": email, "password": password, "name": name}, auth=False)
+        )
 
     def login(self, email: str, password: str) -> dict:
         """Log in and save the session; the user."""
@@ -290,16 +315,25 @@ class Client:
         """One asset (with a signed download URL once READY)."""
         return self.call("GET", f"/assets/{asset_id}")
 
-    def upload(self, project_id: str, path: Path, kind: str, content_type: str,
-               on_read: Callable[[int], None] = lambda n: None) -> dict:
+    def upload(
+        self, project_id: str, path: Path, kind: str, content_type: str, on_read: Callable[[int], None] = lambda n: None
+    ) -> dict:
         """Register an asset and POST the file's bytes to its presigned URL, streamed; the asset (PENDING_UPLOAD)."""
         size = path.stat().st_size
-        ticket = self.call("POST", f"/projects/{project_id}/assets",
-                           {"filename": path.name, "contentType": content_type, "sizeBytes": size, "kind": kind})
+        ticket = self.call(
+            "POST",
+            f"/projects/{project_id}/assets",
+            {"filename": path.name, "contentType": content_type, "sizeBytes": size, "kind": kind},
+        )
         with open(path, "rb") as handle:
             body = MultipartFile(ticket["upload"]["fields"], handle, size, path.name, content_type, on_read)
-            response = self._send("POST", ticket["upload"]["url"], data=body, headers={"Content-Type": body.content_type},
-                                  timeout=max(self.timeout, 600))
+            response = self._send(
+                "POST",
+                ticket["upload"]["url"],
+                data=body,
+                headers={"Content-Type": body.content_type},
+                timeout=max(self.timeout, 600),
+            )
         if not response.ok:
             raise s3_error(response)
         return ticket["asset"]
@@ -331,7 +365,9 @@ class Client:
         return dest
 
     # ------------------------------------------------------------ jobs
-    def create_job(self, job_type: str, project_id: str, inputs: dict, params: dict, webhook_url: str | None = None) -> dict:
+    def create_job(
+        self, job_type: str, project_id: str, inputs: dict, params: dict, webhook_url: str | None = None
+    ) -> dict:
         """Start a job (debits its credits)."""
         body = {"type": job_type, "projectId": project_id, "inputs": inputs, "params": params}
         if webhook_url:
@@ -350,8 +386,13 @@ class Client:
         """Cancel a running job (it is refunded)."""
         return self.call("POST", f"/jobs/{job_id}/cancel")
 
-    def wait_job(self, job_id: str, on_update: Callable[[dict], None] = lambda job: None, timeout: float | None = None,
-                 interval: float = 1.0) -> dict:
+    def wait_job(
+        self,
+        job_id: str,
+        on_update: Callable[[dict], None] = lambda job: None,
+        timeout: float | None = None,
+        interval: float = 1.0,
+    ) -> dict:
         """Poll a job until it is COMPLETED, FAILED or CANCELLED, calling on_update with each state seen."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -360,6 +401,8 @@ class Client:
             if job["status"] in TERMINAL_JOB_STATUSES:
                 return job
             if deadline is not None and time.monotonic() > deadline:
-                raise CliError(f"job {job_id} is still {job['status']} after {timeout:.0f} s; "
-                               f"follow it with `ai3d jobs show {job_id}`")
+                raise CliError(
+                    f"job {job_id} is still {job['status']} after {timeout:.0f} s; "
+                    f"follow it with `ai3d jobs show {job_id}`"
+                )
             time.sleep(interval)

@@ -1,4 +1,5 @@
 """`make demo`: a demo user films a moving person (made in code), captures its motion, makes an avatar and animates it."""
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,9 @@ def finish(client: Client, out: Output, job: dict, dest: Path) -> dict:
     job = follow_job(client, out, job)
     if job["status"] != "COMPLETED":
         error = job.get("error") or {}
-        raise CliError(f"{job['type']} job {job['id']} {job['status'].lower()}: {error.get('message', '')}", EXIT_FAILED)
+        raise CliError(
+            f"{job['type']} job {job['id']} {job['status'].lower()}: {error.get('message', '')}", EXIT_FAILED
+        )
     job = download_outputs(client, out, job, dest / job["id"])
     out.note(f"{job['type']} done: {len(job['outputs'])} files in {dest / job['id']}")
     return job
@@ -92,8 +95,9 @@ def run(api: str, dest: Path) -> dict:
 
     motion = pick_output(mocap, ("ANIMATION",), ("bvh", "glb", "fbx"))
     model = pick_output(avatar, ("MODEL_3D", "ANIMATION"), ("glb", "fbx"))
-    animate = client.create_job("ANIMATE", project["id"], {"avatarAssetId": model["assetId"],
-                                                          "motionAssetId": motion["assetId"]}, {})
+    animate = client.create_job(
+        "ANIMATE", project["id"], {"avatarAssetId": model["assetId"], "motionAssetId": motion["assetId"]}, {}
+    )
     out.note(f"started ANIMATE {animate['id']}: {model['filename']} moved by {motion['filename']}")
     animate = finish(client, out, animate, dest)
     return {"motion capture": mocap, "avatar": avatar, "animated avatar": animate}

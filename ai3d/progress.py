@@ -1,4 +1,5 @@
 """A small one-line terminal progress bar on stderr, silent when stderr is not a terminal or output is JSON."""
+
 from __future__ import annotations
 
 import shutil
@@ -24,14 +25,21 @@ def render(fraction: float, label: str = "", detail: str = "", width: int = 80) 
     filled = round(bar_width * fraction)
     line = f"{label} [{'#' * filled}{'-' * (bar_width - filled)}] {percent}" + (f" {detail}" if detail else "")
     line = line.lstrip()
-    return line if len(line) <= width else line[:width - 1] + "…"
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 class Progress:
     """A bar updated in place; a no-op unless enabled and the stream is a terminal."""
 
-    def __init__(self, label: str = "", total: float = 100.0, enabled: bool = True, show_bytes: bool = False,
-                 stream: TextIO | None = None, min_interval: float = 0.1):
+    def __init__(
+        self,
+        label: str = "",
+        total: float = 100.0,
+        enabled: bool = True,
+        show_bytes: bool = False,
+        stream: TextIO | None = None,
+        min_interval: float = 0.1,
+    ):
         self.stream = stream or sys.stderr
         self.enabled = enabled and self.stream.isatty()
         self.label, self.total, self.done, self.detail = label, total, 0.0, ""

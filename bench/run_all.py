@@ -1,4 +1,5 @@
 """Run every benchmark (bench/*/bench_*.py) one after another and print their reports; `make bench` calls this."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,5 @@
 """Accounts: sign-up, login with throttling, rotating refresh tokens, profiles and admin user management."""
+
 from __future__ import annotations
 
 import hashlib
@@ -123,9 +124,21 @@ def create_user(email: str, password: str, name: str, role: str = "USER") -> Use
     user_id = uuid.uuid4().hex
     at = now_iso()
     tier = settings.DEFAULT_TIER
-    user = User(*keys.user(user_id), id=user_id, email=email, name=name, password_hash=hash_password(password),
-                role=role, tier=tier, credits=settings.TIERS[tier].monthly_credits, disabled=False,
-                created_at=at, updated_at=at, gsi1pk=keys.USERS, gsi1sk=keys.listed("", at, user_id))
+    user = User(
+        *keys.user(user_id),
+        id=user_id,
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        role=role,
+        tier=tier,
+        credits=settings.TIERS[tier].monthly_credits,
+        disabled=False,
+        created_at=at,
+        updated_at=at,
+        gsi1pk=keys.USERS,
+        gsi1sk=keys.listed("", at, user_id),
+    )
     attempts = 0
     while True:
         try:
@@ -162,22 +175,38 @@ def _digest(token: str) -> str:
 def _refresh_item(user_id: str, family_id: str, now: float) -> tuple[str, RefreshToken]:
     token = secrets.token_urlsafe(32)
     expires = int(now) + settings.REFRESH_TOKEN_SECONDS
-    item = RefreshToken(*keys.refresh_token(_digest(token)), user_id=user_id, family_id=family_id, used=False,
-                        expires_at=expires, ttl=expires)
+    item = RefreshToken(
+        *keys.refresh_token(_digest(token)),
+        user_id=user_id,
+        family_id=family_id,
+        used=False,
+        expires_at=expires,
+        ttl=expires,
+    )
     return token, item
 
 
 def _token_pair(user: User, refresh_token: str) -> dict:
-    return {"accessToken": tokens.issue_access_token(user.id, user.role), "refreshToken": refresh_token,
-            "expiresIn": settings.ACCESS_TOKEN_SECONDS}
+    return {
+        "accessToken": tokens.issue_access_token(user.id, user.role),
+        "refreshToken": refresh_token,
+        "expiresIn": settings.ACCESS_TOKEN_SECONDS,
+    }
 
 
 def _open_session(user: User) -> dict:
     now = _now()
     family_id = uuid.uuid4().hex
     token, item = _refresh_item(user.id, family_id, now)
-    family = TokenFamily(*keys.family(family_id), user_id=user.id, revoked=False, created_at=now_iso(),
-                         ttl=item.ttl, gsi1pk=keys.user_partition(user.id), gsi1sk=keys.family(family_id)[0])
+    family = TokenFamily(
+        *keys.family(family_id),
+        user_id=user.id,
+        revoked=False,
+        created_at=now_iso(),
+        ttl=item.ttl,
+        gsi1pk=keys.user_partition(user.id),
+        gsi1sk=keys.family(family_id)[0],
+    )
     with transaction() as tx:
         tx.save(family, condition=TokenFamily.pk.does_not_exist())
         tx.save(item, condition=RefreshToken.pk.does_not_exist())
@@ -186,8 +215,9 @@ def _open_session(user: User) -> dict:
 
 def _revoke_family(family_id: str) -> None:
     try:
-        TokenFamily(*keys.family(family_id)).update(actions=[TokenFamily.revoked.set(True)],
-                                                            condition=TokenFamily.pk.exists())
+        TokenFamily(*keys.family(family_id)).update(
+            actions=[TokenFamily.revoked.set(True)], condition=TokenFamily.pk.exists()
+        )
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
@@ -210,7 +240,9 @@ def _refused() -> Unauthorized:
 
 def _reused(family_id: str) -> Unauthorized:
     _revoke_family(family_id)
-    return Unauthorized("this refresh token was already used; the session has been revoked", code="REFRESH_TOKEN_REUSED")
+    return Unauthorized(
+        "this refresh token was already used; the session has been revoked", code="REFRESH_TOKEN_REUSED"
+    )
 
 
 def refresh(data: dict) -> dict:
@@ -232,8 +264,8 @@ def refresh(data: dict) -> dict:
     new_token, item = _refresh_item(user.id, record.family_id, now)
     try:
         with transaction() as tx:
-            tx.update(record, [RefreshToken.used.set(True)], condition=RefreshToken.used == False)
-            tx.update(family, [TokenFamily.ttl.set(item.ttl)], condition=TokenFamily.revoked == False)
+            tx.update(record, [RefreshToken.used.set(True)], condition=RefreshToken.used == False)  # noqa: E712 (a PynamoDB condition)
+            tx.update(family, [TokenFamily.ttl.set(item.ttl)], condition=TokenFamily.revoked == False)  # noqa: E712
             tx.save(item, condition=RefreshToken.pk.does_not_exist())
     except TransactWriteError:
         current = _get(RefreshToken, record.pk, record.sk)
@@ -256,16 +288,19 @@ def logout(data: dict) -> None:
 
 # ---------------------------------------------------------------- login and its throttle
 def _throttle_keys(email: str, source_ip: str) -> list[tuple[str, int]]:
-    return [(f"email:{email}", settings.LOGIN_MAX_FAILURES),
-            (f"ip:{source_ip}", settings.LOGIN_MAX_FAILURES * IP_FAILURE_FACTOR)]
+    return [
+        (f"email:{email}", settings.LOGIN_MAX_FAILURES),
+        (f"ip:{source_ip}", settings.LOGIN_MAX_FAILURES * IP_FAILURE_FACTOR),
+    ]
 
 
-def _check_throttle(throttles: list[tuple[str, int]], now: float, message: str = "too many failed logins; try again later") -> None:
+def _check_throttle(
+    throttles: list[tuple[str, int]], now: float, message: str = "too many failed logins; try again later"
+) -> None:
     for key, limit in throttles:
         item = _get(Throttle, *keys.throttle(key))
         if item is not None and item.ttl > now and item.failures >= limit:
-            raise TooManyRequests(message,
-                                  headers={"Retry-After": str(max(1, math.ceil(item.ttl - now)))})
+            raise TooManyRequests(message, headers={"Retry-After": str(max(1, math.ceil(item.ttl - now)))})
 
 
 def _count(key: str, now: float) -> None:
@@ -278,7 +313,8 @@ def _count(key: str, now: float) -> None:
                 raise
         try:  # no window (or an expired one DynamoDB has not deleted yet): open one
             Throttle(*keys.throttle(key), failures=1, ttl=int(now) + settings.LOGIN_FAILURE_WINDOW_SECONDS).save(
-                condition=Throttle.pk.does_not_exist() | (Throttle.ttl <= int(now)))
+                condition=Throttle.pk.does_not_exist() | (Throttle.ttl <= int(now))
+            )
             return
         except PutError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":

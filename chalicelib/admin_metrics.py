@@ -4,9 +4,10 @@ Read from the status index (gsi3, keyed by status and last update) and the user 
 every job of the period, which suits an admin dashboard at this scale (EMF metrics carry the same
 numbers to CloudWatch on AWS).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chalicelib import accounts
 from chalicelib.contract import keys
@@ -19,15 +20,15 @@ from chalicelib.tokens import Principal
 def _since(params: dict) -> str:
     raw = params.get("since")
     if raw is None:
-        start = datetime.now(timezone.utc) - timedelta(days=30)
+        start = datetime.now(UTC) - timedelta(days=30)
     else:
         try:
             start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError as exc:
             raise ValidationError("since must be an ISO-8601 date or time", code="INVALID_SINCE") from exc
         if start.tzinfo is None:
-            start = start.replace(tzinfo=timezone.utc)
-    return start.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            start = start.replace(tzinfo=UTC)
+    return start.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def report(principal: Principal, params: dict) -> dict:
@@ -37,14 +38,19 @@ def report(principal: Principal, params: dict) -> dict:
     jobs, credits = {}, {}
     for status in JOB_STATUSES:
         count = total = 0
-        for job in Job.by_status.query(keys.status_partition(status), Job.gsi3sk >= since, attributes_to_get=["creditsUsed"]):
+        for job in Job.by_status.query(
+            keys.status_partition(status), Job.gsi3sk >= since, attributes_to_get=["creditsUsed"]
+        ):
             count += 1
             total += int(job.credits_used)
         jobs[status], credits[status] = count, total
     return {
         "since": since,
         "jobs": jobs,
-        "credits": {"spent": credits["COMPLETED"], "refunded": credits["FAILED"] + credits["CANCELLED"],
-                    "held": credits["PENDING"] + credits["PROCESSING"]},
+        "credits": {
+            "spent": credits["COMPLETED"],
+            "refunded": credits["FAILED"] + credits["CANCELLED"],
+            "held": credits["PENDING"] + credits["PROCESSING"],
+        },
         "users": User.by_parent.count(keys.USERS),
     }

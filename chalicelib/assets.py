@@ -1,4 +1,5 @@
 """Assets: presigned direct-to-S3 uploads, the upload event that verifies the bytes, signed downloads."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,12 @@ def safe_filename(name: str, ext: str) -> str:
 
 
 def _upload_request(data: dict, tier: settings.Tier) -> tuple[str, str, str, int, str]:
-    kind, filename, content_type, size = data.get("kind"), data.get("filename"), data.get("contentType"), data.get("sizeBytes")
+    kind, filename, content_type, size = (
+        data.get("kind"),
+        data.get("filename"),
+        data.get("contentType"),
+        data.get("sizeBytes"),
+    )
     if kind not in formats.UPLOADS:
         raise ValidationError(f"kind must be one of {', '.join(statuses.ASSET_KINDS)}", code="INVALID_KIND")
     if not isinstance(filename, str) or not filename.strip() or len(filename) > 255:
@@ -38,13 +44,15 @@ def _upload_request(data: dict, tier: settings.Tier) -> tuple[str, str, str, int
     if ext not in accepted:
         raise ValidationError(f"{kind} files must be one of: {', '.join(sorted(accepted))}", code="UNSUPPORTED_FORMAT")
     if not isinstance(content_type, str) or content_type.lower() not in accepted[ext]:
-        raise ValidationError(f"contentType for .{ext} must be one of: {', '.join(accepted[ext])}",
-                              code="INVALID_CONTENT_TYPE")
+        raise ValidationError(
+            f"contentType for .{ext} must be one of: {', '.join(accepted[ext])}", code="INVALID_CONTENT_TYPE"
+        )
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
         raise ValidationError("sizeBytes must be a positive whole number", code="INVALID_SIZE")
     if size > tier.max_upload_bytes:
-        raise PayloadTooLarge(f"files are limited to {tier.max_upload_bytes // (1024 * 1024)} MB on your tier",
-                              code="FILE_TOO_LARGE")
+        raise PayloadTooLarge(
+            f"files are limited to {tier.max_upload_bytes // (1024 * 1024)} MB on your tier", code="FILE_TOO_LARGE"
+        )
     return kind, safe_filename(filename, ext), content_type.lower(), size, ext
 
 
@@ -55,10 +63,24 @@ def request_upload(principal: Principal, project_id: str, data: dict) -> dict:
     kind, filename, content_type, size, ext = _upload_request(data, settings.TIERS[owner.tier])
     asset_id, now = str(uuid.uuid4()), now_iso()
     key = keys.upload_object(project.owner_id, project.id, asset_id, ext)
-    asset = Asset(*keys.asset(asset_id), id=asset_id, project_id=project.id, owner_id=project.owner_id, kind=kind,
-                  filename=filename, content_type=content_type, format=ext, size_bytes=size, status="PENDING_UPLOAD",
-                  s3_key=key, metadata={}, created_at=now, updated_at=now,
-                  gsi1pk=keys.project_partition(project.id), gsi1sk=keys.listed(keys.ASSET_PREFIX, now, asset_id))
+    asset = Asset(
+        *keys.asset(asset_id),
+        id=asset_id,
+        project_id=project.id,
+        owner_id=project.owner_id,
+        kind=kind,
+        filename=filename,
+        content_type=content_type,
+        format=ext,
+        size_bytes=size,
+        status="PENDING_UPLOAD",
+        s3_key=key,
+        metadata={},
+        created_at=now,
+        updated_at=now,
+        gsi1pk=keys.project_partition(project.id),
+        gsi1sk=keys.listed(keys.ASSET_PREFIX, now, asset_id),
+    )
     asset.save(condition=Asset.pk.does_not_exist())
     return {"asset": views.asset(asset), "upload": storage.presigned_upload(key, content_type, size)}
 
@@ -71,8 +93,13 @@ def get(principal: Principal, asset_id: str) -> Asset:
 def list_for_project(principal: Principal, project_id: str, params: dict) -> dict:
     """A project's assets, newest first, paginated."""
     project = get_owned(Project, *keys.project(project_id), principal, "project")
-    items, token = page(Asset.by_parent, "gsi1pk", keys.project_partition(project.id), params,
-                        Asset.gsi1sk.startswith(keys.ASSET_PREFIX))
+    items, token = page(
+        Asset.by_parent,
+        "gsi1pk",
+        keys.project_partition(project.id),
+        params,
+        Asset.gsi1sk.startswith(keys.ASSET_PREFIX),
+    )
     return {"items": [views.asset(a) for a in items], "nextToken": token}
 
 
@@ -103,7 +130,9 @@ def _probe(asset: Asset, path: Path, tier: settings.Tier) -> dict:
     if asset.kind == "IMAGE":
         return probe.image(path, asset.format)
     if asset.kind == "VIDEO":
-        return probe.video(path, asset.format, tier.max_video_seconds, settings.MAX_VIDEO_PIXELS, settings.MAX_VIDEO_FRAMES)
+        return probe.video(
+            path, asset.format, tier.max_video_seconds, settings.MAX_VIDEO_PIXELS, settings.MAX_VIDEO_FRAMES
+        )
     return probe.model(path, asset.format)
 
 
@@ -140,10 +169,16 @@ def process_upload(key: str, etag: str) -> Asset | None:
             except probe.Rejected as exc:
                 reason = str(exc)
     status = "REJECTED" if reason else "READY"
-    asset.update(actions=[Asset.status.set(status), Asset.metadata.set(metadata), Asset.etag.set(etag),
-                          Asset.reject_reason.set(reason) if reason else Asset.reject_reason.remove(),
-                          Asset.updated_at.set(now_iso())],
-                 condition=Asset.pk.exists())
+    asset.update(
+        actions=[
+            Asset.status.set(status),
+            Asset.metadata.set(metadata),
+            Asset.etag.set(etag),
+            Asset.reject_reason.set(reason) if reason else Asset.reject_reason.remove(),
+            Asset.updated_at.set(now_iso()),
+        ],
+        condition=Asset.pk.exists(),
+    )
     if reason:
         storage.delete(key)
     logger.info("upload verified", extra={"asset_id": asset.id, "status": status, "reason": reason})

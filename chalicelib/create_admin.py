@@ -1,4 +1,5 @@
 """Create the first admin, or promote an existing account: python -m chalicelib.create_admin --email E --password P [--name N]."""
+
 from __future__ import annotations
 
 import argparse

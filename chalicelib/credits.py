@@ -1,4 +1,5 @@
 """The credit ledger: every balance change writes a LedgerEntry in the same DynamoDB transaction as the change."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,14 +18,30 @@ def month_of(at: str) -> str:
     return at[:7]
 
 
-def add_entry(tx: TransactWrite, user_id: str, entry_type: str, amount: int, at: str, *,
-              reason: str | None = None, job_id: str | None = None) -> LedgerEntry:
+def add_entry(
+    tx: TransactWrite,
+    user_id: str,
+    entry_type: str,
+    amount: int,
+    at: str,
+    *,
+    reason: str | None = None,
+    job_id: str | None = None,
+) -> LedgerEntry:
     """Put one ledger entry (sk LEDGER#<at>#<id>) into `tx`; the caller updates the balance in the same `tx`."""
     if entry_type not in ENTRY_TYPES:
         raise ValueError(f"unknown ledger entry type {entry_type!r}")
     entry_id = uuid.uuid4().hex
-    entry = LedgerEntry(keys.user_partition(user_id), keys.ledger_sk(at, entry_id), id=entry_id, type=entry_type, amount=amount,
-                        reason=reason, job_id=job_id, created_at=at)
+    entry = LedgerEntry(
+        keys.user_partition(user_id),
+        keys.ledger_sk(at, entry_id),
+        id=entry_id,
+        type=entry_type,
+        amount=amount,
+        reason=reason,
+        job_id=job_id,
+        created_at=at,
+    )
     tx.save(entry, condition=LedgerEntry.pk.does_not_exist())
     return entry
 
@@ -34,7 +51,9 @@ def add_grant(tx: TransactWrite, user_id: str, tier: str, at: str) -> int:
     amount = settings.TIERS[tier].monthly_credits
     month = month_of(at)
     add_entry(tx, user_id, "GRANT", amount, at, reason=f"monthly grant {month} ({tier})")
-    tx.save(Marker(keys.user_partition(user_id), keys.grant_sk(month), created_at=at), condition=Marker.pk.does_not_exist())
+    tx.save(
+        Marker(keys.user_partition(user_id), keys.grant_sk(month), created_at=at), condition=Marker.pk.does_not_exist()
+    )
     return amount
 
 
@@ -43,12 +62,31 @@ def ledger(user_id: str, params: dict) -> dict:
     from chalicelib.paging import decode, encode, limit
 
     user = User.get(*keys.user(user_id), consistent_read=True)
-    result = LedgerEntry.query(keys.user_partition(user_id), LedgerEntry.sk.startswith(keys.LEDGER_PREFIX), scan_index_forward=False,
-                               limit=limit(params, 50), last_evaluated_key=decode(params.get("nextToken"), "pk", keys.user_partition(user_id)))
-    entries = [{"id": e.id, "type": e.type, "amount": int(e.amount), "jobId": e.job_id, "reason": e.reason,
-                "createdAt": e.created_at} for e in result]
-    return {"balance": int(user.credits), "tier": user.tier, "monthlyCredits": settings.TIERS[user.tier].monthly_credits,
-            "entries": entries, "nextToken": encode(result.last_evaluated_key)}
+    result = LedgerEntry.query(
+        keys.user_partition(user_id),
+        LedgerEntry.sk.startswith(keys.LEDGER_PREFIX),
+        scan_index_forward=False,
+        limit=limit(params, 50),
+        last_evaluated_key=decode(params.get("nextToken"), "pk", keys.user_partition(user_id)),
+    )
+    entries = [
+        {
+            "id": e.id,
+            "type": e.type,
+            "amount": int(e.amount),
+            "jobId": e.job_id,
+            "reason": e.reason,
+            "createdAt": e.created_at,
+        }
+        for e in result
+    ]
+    return {
+        "balance": int(user.credits),
+        "tier": user.tier,
+        "monthlyCredits": settings.TIERS[user.tier].monthly_credits,
+        "entries": entries,
+        "nextToken": encode(result.last_evaluated_key),
+    }
 
 
 def grant_month(user: User, at: str) -> bool:

@@ -1,4 +1,5 @@
 """Domain errors with an HTTP status and a stable code; app.py turns them into JSON responses."""
+
 from __future__ import annotations
 
 from chalice import ChaliceUnhandledError

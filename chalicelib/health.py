@@ -1,4 +1,5 @@
 """The /health report: can we reach DynamoDB, S3, SQS and Step Functions, and are the workers alive."""
+
 from __future__ import annotations
 
 import time
@@ -36,11 +37,20 @@ def report() -> tuple[bool, dict]:
     checks = {
         "dynamodb": _check(lambda: client("dynamodb").describe_table(TableName=settings.TABLE_NAME)),
         "s3": _check(lambda: client("s3").head_bucket(Bucket=settings.ASSETS_BUCKET)),
-        "sqs": _check(lambda: [client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-                               for url in (settings.UPLOAD_EVENTS_QUEUE_URL, settings.GPU_QUEUE_URL,
-                                           settings.BLENDER_QUEUE_URL, settings.JOB_EVENTS_QUEUE_URL)]),
-        "stepfunctions": _check(lambda: client("stepfunctions").describe_state_machine(
-            stateMachineArn=settings.PIPELINE_STATE_MACHINE_ARN)),
+        "sqs": _check(
+            lambda: [
+                client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+                for url in (
+                    settings.UPLOAD_EVENTS_QUEUE_URL,
+                    settings.GPU_QUEUE_URL,
+                    settings.BLENDER_QUEUE_URL,
+                    settings.JOB_EVENTS_QUEUE_URL,
+                )
+            ]
+        ),
+        "stepfunctions": _check(
+            lambda: client("stepfunctions").describe_state_machine(stateMachineArn=settings.PIPELINE_STATE_MACHINE_ARN)
+        ),
     }
     for name in WORKERS:
         checks[f"worker:{name}"] = _worker(name)

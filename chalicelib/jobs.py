@@ -1,4 +1,5 @@
 """Jobs: paid units of work. Creation debits credits in one transaction; settlement refunds exactly once."""
+
 from __future__ import annotations
 
 import json
@@ -29,14 +30,18 @@ def _inputs(principal: Principal, project: Project, job_type: str, raw) -> tuple
         raise ValidationError("inputs must be an object", code="INVALID_INPUTS")
     unknown = sorted(set(raw) - set(spec))
     if unknown:
-        raise ValidationError(f"unknown inputs for {job_type}: {', '.join(unknown)} (expected: {', '.join(spec)})", code="INVALID_INPUTS")
+        raise ValidationError(
+            f"unknown inputs for {job_type}: {', '.join(unknown)} (expected: {', '.join(spec)})", code="INVALID_INPUTS"
+        )
     inputs, input_assets = {}, []
     for name, kinds in spec.items():
         value = raw.get(name)
         if kinds == ("text",):
             if not isinstance(value, str) or not value.strip() or len(value) > jobtypes.PROMPT_MAX_CHARS:
-                raise ValidationError(f"inputs.{name} must be a non-empty text of at most {jobtypes.PROMPT_MAX_CHARS} "
-                                      "characters", code="INVALID_INPUTS")
+                raise ValidationError(
+                    f"inputs.{name} must be a non-empty text of at most {jobtypes.PROMPT_MAX_CHARS} characters",
+                    code="INVALID_INPUTS",
+                )
             inputs[name] = value.strip()
             continue
         if not isinstance(value, str) or not value:
@@ -48,7 +53,9 @@ def _inputs(principal: Principal, project: Project, job_type: str, raw) -> tuple
         if asset.owner_id != project.owner_id:
             raise NotFound(f"inputs.{name}: asset not found", code="INPUT_NOT_FOUND")
         if asset.kind not in kinds:
-            raise ValidationError(f"inputs.{name} must be a {' or '.join(kinds)} asset, not {asset.kind}", code="INVALID_INPUTS")
+            raise ValidationError(
+                f"inputs.{name} must be a {' or '.join(kinds)} asset, not {asset.kind}", code="INVALID_INPUTS"
+            )
         if asset.status == "REJECTED":
             raise ValidationError(f"inputs.{name} was rejected: {asset.reject_reason}", code="INPUT_REJECTED")
         inputs[name] = asset.id
@@ -91,26 +98,52 @@ def create(principal: Principal, data: dict) -> dict:
     user = User.get(*keys.user(project.owner_id))
     tier = settings.TIERS[user.tier]
     job_id, now = str(uuid.uuid4()), now_iso()
-    job = Job(*keys.job(job_id), id=job_id, project_id=project.id, owner_id=project.owner_id, type=job_type,
-              status="PENDING", progress=0, credits_used=price, inputs=inputs, params=params,
-              pipeline=jobtypes.plan(job_type, inputs, params), webhook_url=webhook_url, created_at=now, updated_at=now,
-              gsi1pk=keys.project_partition(project.id), gsi1sk=keys.listed(keys.JOB_PREFIX, now, job_id),
-              gsi2pk=keys.user_partition(project.owner_id), gsi2sk=keys.listed(keys.JOB_PREFIX, now, job_id),
-              gsi3pk=keys.status_partition("PENDING"), gsi3sk=now)
+    job = Job(
+        *keys.job(job_id),
+        id=job_id,
+        project_id=project.id,
+        owner_id=project.owner_id,
+        type=job_type,
+        status="PENDING",
+        progress=0,
+        credits_used=price,
+        inputs=inputs,
+        params=params,
+        pipeline=jobtypes.plan(job_type, inputs, params),
+        webhook_url=webhook_url,
+        created_at=now,
+        updated_at=now,
+        gsi1pk=keys.project_partition(project.id),
+        gsi1sk=keys.listed(keys.JOB_PREFIX, now, job_id),
+        gsi2pk=keys.user_partition(project.owner_id),
+        gsi2sk=keys.listed(keys.JOB_PREFIX, now, job_id),
+        gsi3pk=keys.status_partition("PENDING"),
+        gsi3sk=now,
+    )
     try:
         with transaction() as tx:
-            tx.update(user, actions=[User.credits.add(-price), User.active_jobs.add(1)],
-                      condition=(User.credits >= price) & (User.active_jobs < tier.max_concurrent_jobs) & (User.disabled == False))  # noqa: E712
+            tx.update(
+                user,
+                actions=[User.credits.add(-price), User.active_jobs.add(1)],
+                condition=(User.credits >= price)
+                & (User.active_jobs < tier.max_concurrent_jobs)
+                & (User.disabled == False),  # noqa: E712 (a PynamoDB condition)
+            )
             tx.save(job, condition=Job.pk.does_not_exist())
             credits.add_entry(tx, user.id, "DEBIT", -price, now, job_id=job_id, reason=f"{job_type} job")
     except TransactWriteError:
         current = User.get(*keys.user(project.owner_id), consistent_read=True)
         if current.credits < price:
-            raise PaymentRequired(f"this job costs {price} credits; the balance is {int(current.credits)}",
-                                  details={"balance": int(current.credits), "cost": price}) from None
+            raise PaymentRequired(
+                f"this job costs {price} credits; the balance is {int(current.credits)}",
+                details={"balance": int(current.credits), "cost": price},
+            ) from None
         if current.active_jobs >= tier.max_concurrent_jobs:
-            raise TooManyRequests(f"your tier runs at most {tier.max_concurrent_jobs} jobs at once",
-                                  code="TOO_MANY_ACTIVE_JOBS", headers={"Retry-After": "30"}) from None
+            raise TooManyRequests(
+                f"your tier runs at most {tier.max_concurrent_jobs} jobs at once",
+                code="TOO_MANY_ACTIVE_JOBS",
+                headers={"Retry-After": "30"},
+            ) from None
         raise Conflict("the account cannot start jobs right now", code="ACCOUNT_UNAVAILABLE") from None
     metrics.add_metric(name="JobsCreated", unit="Count", value=1)
     metrics.add_metric(name="CreditsDebited", unit="Count", value=price)
@@ -127,37 +160,54 @@ def queue_url(worker: str) -> str:
 
 def execution_input(job_id: str, stages: list[dict]) -> dict:
     """The state machine's input for a job."""
-    return {"jobId": job_id, "stageCount": len(stages),
-            "stages": [{"index": i, "name": s["name"], "queueUrl": queue_url(s["worker"])} for i, s in enumerate(stages)]}
+    return {
+        "jobId": job_id,
+        "stageCount": len(stages),
+        "stages": [{"index": i, "name": s["name"], "queueUrl": queue_url(s["worker"])} for i, s in enumerate(stages)],
+    }
 
 
 def start(job: Job) -> None:
     """Start the job's state machine (idempotent: the execution is named after the job)."""
     sfn = client("stepfunctions")
     try:
-        arn = sfn.start_execution(stateMachineArn=settings.PIPELINE_STATE_MACHINE_ARN, name=job.id,
-                                  input=json.dumps(execution_input(job.id, job.pipeline)))["executionArn"]
+        arn = sfn.start_execution(
+            stateMachineArn=settings.PIPELINE_STATE_MACHINE_ARN,
+            name=job.id,
+            input=json.dumps(execution_input(job.id, job.pipeline)),
+        )["executionArn"]
     except sfn.exceptions.ExecutionAlreadyExists:
         return
     except Exception:
         logger.exception("could not start the pipeline", extra={"job_id": job.id})
-        settle(job.id, "FAILED", {"code": "START_FAILED", "message": "the job could not be started; credits were returned"})
+        settle(
+            job.id, "FAILED", {"code": "START_FAILED", "message": "the job could not be started; credits were returned"}
+        )
         return
     try:
-        job.update(actions=[Job.execution_arn.set(arn), Job.started_at.set(now_iso()), Job.updated_at.set(now_iso())],
-                   condition=Job.status.is_in(*ACTIVE))
+        job.update(
+            actions=[Job.execution_arn.set(arn), Job.started_at.set(now_iso()), Job.updated_at.set(now_iso())],
+            condition=Job.status.is_in(*ACTIVE),
+        )
     except UpdateError:
         pass  # finished (or cancelled) already
 
 
 def start_waiting(asset: Asset) -> None:
     """After an upload is judged: start the PENDING jobs waiting for it, or fail them if it was rejected."""
-    for job in Job.by_parent.query(keys.project_partition(asset.project_id), Job.gsi1sk.startswith(keys.JOB_PREFIX),
-                                   filter_condition=Job.status == "PENDING"):
+    for job in Job.by_parent.query(
+        keys.project_partition(asset.project_id),
+        Job.gsi1sk.startswith(keys.JOB_PREFIX),
+        filter_condition=Job.status == "PENDING",
+    ):
         if asset.id not in job.inputs.values() or job.execution_arn:
             continue
         if asset.status == "REJECTED":
-            settle(job.id, "FAILED", {"code": "INPUT_REJECTED", "message": f"the input was rejected: {asset.reject_reason}"})
+            settle(
+                job.id,
+                "FAILED",
+                {"code": "INPUT_REJECTED", "message": f"the input was rejected: {asset.reject_reason}"},
+            )
             continue
         ids = [v for k, v in job.inputs.items() if k.endswith("AssetId")]
         ready = [a for a in Asset.batch_get([keys.asset(i) for i in ids]) if a.status == "READY"]
@@ -179,11 +229,23 @@ def list_jobs(principal: Principal, params: dict) -> dict:
     condition = (Job.status == status) if status else None
     if params.get("projectId"):
         project = get_owned(Project, *keys.project(params["projectId"]), principal, "project")
-        items, token = page(Job.by_parent, "gsi1pk", keys.project_partition(project.id), params,
-                            Job.gsi1sk.startswith(keys.JOB_PREFIX), filter_condition=condition)
+        items, token = page(
+            Job.by_parent,
+            "gsi1pk",
+            keys.project_partition(project.id),
+            params,
+            Job.gsi1sk.startswith(keys.JOB_PREFIX),
+            filter_condition=condition,
+        )
     else:
-        items, token = page(Job.by_owner, "gsi2pk", keys.user_partition(principal.user_id), params,
-                            Job.gsi2sk.startswith(keys.JOB_PREFIX), filter_condition=condition)
+        items, token = page(
+            Job.by_owner,
+            "gsi2pk",
+            keys.user_partition(principal.user_id),
+            params,
+            Job.gsi2sk.startswith(keys.JOB_PREFIX),
+            filter_condition=condition,
+        )
     return {"items": [views.job(j) for j in items], "nextToken": token}
 
 
@@ -207,15 +269,30 @@ def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
         with transaction() as tx:
             tx.save(Marker(*keys.settlement(job_id), created_at=now), condition=Marker.pk.does_not_exist())
             if refund:
-                actions: list[Action] = [Job.status.set(outcome), Job.finished_at.set(now), Job.updated_at.set(now),
-                           Job.gsi3pk.set(keys.status_partition(outcome)), Job.gsi3sk.set(now)]
+                actions: list[Action] = [
+                    Job.status.set(outcome),
+                    Job.finished_at.set(now),
+                    Job.updated_at.set(now),
+                    Job.gsi3pk.set(keys.status_partition(outcome)),
+                    Job.gsi3sk.set(now),
+                ]
                 if error:
                     actions.append(Job.error.set(error))
                 tx.update(job, actions=actions, condition=Job.status.is_in(*ACTIVE))
-                tx.update(user, actions=[User.credits.add(int(job.credits_used)), User.active_jobs.add(-1)],
-                          condition=User.pk.exists())
-                credits.add_entry(tx, job.owner_id, "REFUND", int(job.credits_used), now, job_id=job_id,
-                                  reason=f"{job.type} job {outcome.lower()}")
+                tx.update(
+                    user,
+                    actions=[User.credits.add(int(job.credits_used)), User.active_jobs.add(-1)],
+                    condition=User.pk.exists(),
+                )
+                credits.add_entry(
+                    tx,
+                    job.owner_id,
+                    "REFUND",
+                    int(job.credits_used),
+                    now,
+                    job_id=job_id,
+                    reason=f"{job.type} job {outcome.lower()}",
+                )
             else:
                 tx.condition_check(Job, job.pk, job.sk, condition=Job.status == "COMPLETED")
                 tx.update(user, actions=[User.active_jobs.add(-1)], condition=User.pk.exists())
@@ -294,12 +371,18 @@ def sweep(now: float | None = None) -> int:
                     continue
                 if execution["status"] == "SUCCEEDED" and job.status == "COMPLETED":
                     continue
-                error = {"code": "PIPELINE_ENDED", "message": f"processing ended ({execution['status'].lower()}); credits were returned"}
+                error = {
+                    "code": "PIPELINE_ENDED",
+                    "message": f"processing ended ({execution['status'].lower()}); credits were returned",
+                }
             else:
                 age = now - _epoch(job.created_at)
                 if age < settings.UPLOAD_URL_SECONDS + 300:
                     continue
-                error = {"code": "INPUT_NEVER_UPLOADED", "message": "the input was never uploaded; credits were returned"}
+                error = {
+                    "code": "INPUT_NEVER_UPLOADED",
+                    "message": "the input was never uploaded; credits were returned",
+                }
             if settle(job.id, "FAILED", error):
                 swept += 1
     return swept
@@ -307,4 +390,3 @@ def sweep(now: float | None = None) -> int:
 
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-

@@ -1,4 +1,5 @@
 """Powertools Logger, Metrics and Tracer shared by every handler (structured JSON logs, EMF metrics)."""
+
 from __future__ import annotations
 
 import os

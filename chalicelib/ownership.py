@@ -1,4 +1,5 @@
 """The one place that decides who may see a record: its owner or an ADMIN; anyone else gets 404."""
+
 from __future__ import annotations
 
 from chalicelib.errors import NotFound

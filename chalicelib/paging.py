@@ -1,4 +1,5 @@
 """Opaque pagination cursors over DynamoDB queries."""
+
 from __future__ import annotations
 
 import base64
@@ -40,15 +41,27 @@ def encode(last_key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def page(index, partition_attr: str, partition: str, params: dict, range_condition=None, newest_first: bool = True,
-         filter_condition=None) -> tuple[list, str | None]:
+def page(
+    index,
+    partition_attr: str,
+    partition: str,
+    params: dict,
+    range_condition=None,
+    newest_first: bool = True,
+    filter_condition=None,
+) -> tuple[list, str | None]:
     """Query one page of a PynamoDB index partition; returns (items, nextToken)."""
     from pynamodb.exceptions import QueryError
 
     try:
-        result = index.query(partition, range_condition, filter_condition=filter_condition, limit=limit(params),
-                             scan_index_forward=not newest_first,
-                             last_evaluated_key=decode(params.get("nextToken"), partition_attr, partition))
+        result = index.query(
+            partition,
+            range_condition,
+            filter_condition=filter_condition,
+            limit=limit(params),
+            scan_index_forward=not newest_first,
+            last_evaluated_key=decode(params.get("nextToken"), partition_attr, partition),
+        )
         items = list(result)
     except QueryError as exc:
         raise ValidationError("nextToken is not valid", code="INVALID_CURSOR") from exc

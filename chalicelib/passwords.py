@@ -1,4 +1,5 @@
 """Password policy and bcrypt hashing, with a dummy hash so unknown accounts cost as much as known ones."""
+
 from __future__ import annotations
 
 import functools
@@ -16,7 +17,9 @@ def check_policy(password, email: str) -> str:
     if not isinstance(password, str) or not password:
         raise ValidationError("password is required")
     if len(password) < settings.PASSWORD_MIN_LENGTH:
-        raise ValidationError(f"the password must be at least {settings.PASSWORD_MIN_LENGTH} characters", code="WEAK_PASSWORD")
+        raise ValidationError(
+            f"the password must be at least {settings.PASSWORD_MIN_LENGTH} characters", code="WEAK_PASSWORD"
+        )
     if len(password.encode()) > MAX_BYTES:
         raise ValidationError(f"the password must be at most {MAX_BYTES} bytes (UTF-8)", code="PASSWORD_TOO_LONG")
     folded = password.strip().casefold()

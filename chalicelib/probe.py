@@ -1,4 +1,5 @@
 """Check what an uploaded file really is, from its bytes (never its name or declared type)."""
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,13 @@ def video(path: Path, fmt: str, max_seconds: float, max_pixels: int, max_frames:
         raise Rejected("the video has too many frames")
     if duration > max_seconds:
         raise Rejected(f"the video lasts {duration:.1f} s; your tier accepts up to {max_seconds:.0f} s")
-    return {"width": width, "height": height, "fps": round(fps, 3), "frameCount": frames, "durationSeconds": round(duration, 3)}
+    return {
+        "width": width,
+        "height": height,
+        "fps": round(fps, 3),
+        "frameCount": frames,
+        "durationSeconds": round(duration, 3),
+    }
 
 
 def _glb(path: Path) -> dict:
@@ -102,8 +109,13 @@ def _gltf_summary(doc: dict) -> dict:
             ref = prim.get("indices", prim.get("attributes", {}).get("POSITION"))
             if isinstance(ref, int) and 0 <= ref < len(accessors):
                 triangles += int(accessors[ref].get("count", 0)) // 3
-    return {"meshes": len(doc.get("meshes", [])), "triangles": triangles, "skins": len(doc.get("skins", [])),
-            "animations": len(doc.get("animations", [])), "nodes": len(doc.get("nodes", []))}
+    return {
+        "meshes": len(doc.get("meshes", [])),
+        "triangles": triangles,
+        "skins": len(doc.get("skins", [])),
+        "animations": len(doc.get("animations", [])),
+        "nodes": len(doc.get("nodes", [])),
+    }
 
 
 def _trimesh(path: Path, fmt: str) -> dict:
@@ -118,8 +130,12 @@ def _trimesh(path: Path, fmt: str) -> dict:
     if not meshes or triangles == 0:
         raise Rejected(f"the {fmt.upper()} file holds no triangles")
     bounds = loaded.bounds
-    return {"meshes": len(meshes), "triangles": triangles, "vertices": int(sum(len(g.vertices) for g in meshes)),
-            "bounds": [[round(float(v), 6) for v in row] for row in bounds]}
+    return {
+        "meshes": len(meshes),
+        "triangles": triangles,
+        "vertices": int(sum(len(g.vertices) for g in meshes)),
+        "bounds": [[round(float(v), 6) for v in row] for row in bounds],
+    }
 
 
 def _bvh(path: Path) -> dict:
@@ -132,8 +148,12 @@ def _bvh(path: Path) -> dict:
     if not joints or not frames or not frame_time or float(frame_time.group(1)) <= 0:
         raise Rejected("the BVH header is incomplete")
     n = int(frames.group(1))
-    return {"joints": joints, "frameCount": n, "fps": round(1.0 / float(frame_time.group(1)), 3),
-            "durationSeconds": round(n * float(frame_time.group(1)), 3)}
+    return {
+        "joints": joints,
+        "frameCount": n,
+        "fps": round(1.0 / float(frame_time.group(1)), 3),
+        "durationSeconds": round(n * float(frame_time.group(1)), 3),
+    }
 
 
 def model(path: Path, fmt: str) -> dict:
@@ -164,7 +184,7 @@ def model(path: Path, fmt: str) -> dict:
     if fmt == "blend":
         if head.startswith(b"BLENDER"):
             return {"compressed": False}
-        if head.startswith(b"\x28\xb5\x2f\xfd") or head.startswith(b"\x1f\x8b"):
+        if head.startswith((b"\x28\xb5\x2f\xfd", b"\x1f\x8b")):  # zstd or gzip
             return {"compressed": True}
         raise Rejected("the file is not a .blend")
     if fmt == "bvh":

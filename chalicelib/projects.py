@@ -1,4 +1,5 @@
 """Projects: a user's folders of assets and jobs."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,8 +22,10 @@ def _text(data: dict, field: str, max_len: int, required: bool) -> str | None:
             raise ValidationError(f"{field} is required", code="INVALID_" + field.upper())
         return None
     if not isinstance(value, str) or (required and not value.strip()) or len(value) > max_len:
-        raise ValidationError(f"{field} must be a string of at most {max_len} characters" + (" and not blank" if required else ""),
-                              code="INVALID_" + field.upper())
+        raise ValidationError(
+            f"{field} must be a string of at most {max_len} characters" + (" and not blank" if required else ""),
+            code="INVALID_" + field.upper(),
+        )
     return value.strip()
 
 
@@ -31,9 +34,17 @@ def create(principal: Principal, data: dict) -> dict:
     name = _text(data, "name", 100, required=True)
     description = _text(data, "description", 2000, required=False) or ""
     project_id, now = str(uuid.uuid4()), now_iso()
-    project = Project(*keys.project(project_id), id=project_id, owner_id=principal.user_id, name=name,
-                      description=description, created_at=now, updated_at=now,
-                      gsi1pk=keys.user_partition(principal.user_id), gsi1sk=keys.listed(keys.PROJECT_PREFIX, now, project_id))
+    project = Project(
+        *keys.project(project_id),
+        id=project_id,
+        owner_id=principal.user_id,
+        name=name,
+        description=description,
+        created_at=now,
+        updated_at=now,
+        gsi1pk=keys.user_partition(principal.user_id),
+        gsi1sk=keys.listed(keys.PROJECT_PREFIX, now, project_id),
+    )
     project.save(condition=Project.pk.does_not_exist())
     return views.project(project)
 
@@ -45,8 +56,13 @@ def get(principal: Principal, project_id: str) -> Project:
 
 def list_mine(principal: Principal, params: dict) -> dict:
     """The caller's projects, newest first, paginated."""
-    items, token = page(Project.by_parent, "gsi1pk", keys.user_partition(principal.user_id), params,
-                        Project.gsi1sk.startswith(keys.PROJECT_PREFIX))
+    items, token = page(
+        Project.by_parent,
+        "gsi1pk",
+        keys.user_partition(principal.user_id),
+        params,
+        Project.gsi1sk.startswith(keys.PROJECT_PREFIX),
+    )
     return {"items": [views.project(p) for p in items], "nextToken": token}
 
 

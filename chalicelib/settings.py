@@ -1,4 +1,5 @@
 """All configuration, read once from the environment, and the subscription tiers."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,15 @@ GPU_QUEUE_URL = os.environ.get("GPU_QUEUE_URL", "")
 BLENDER_QUEUE_URL = os.environ.get("BLENDER_QUEUE_URL", "")
 JOB_EVENTS_QUEUE_URL = os.environ.get("JOB_EVENTS_QUEUE_URL", "")
 PIPELINE_STATE_MACHINE_ARN = os.environ.get("PIPELINE_STATE_MACHINE_ARN", "")
-RESOURCE_SETTINGS = ("TABLE_NAME", "ASSETS_BUCKET", "UPLOAD_EVENTS_QUEUE_URL", "GPU_QUEUE_URL",
-                     "BLENDER_QUEUE_URL", "JOB_EVENTS_QUEUE_URL", "PIPELINE_STATE_MACHINE_ARN")
+RESOURCE_SETTINGS = (
+    "TABLE_NAME",
+    "ASSETS_BUCKET",
+    "UPLOAD_EVENTS_QUEUE_URL",
+    "GPU_QUEUE_URL",
+    "BLENDER_QUEUE_URL",
+    "JOB_EVENTS_QUEUE_URL",
+    "PIPELINE_STATE_MACHINE_ARN",
+)
 
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 # Set on AWS by the Lambda runtime; absent locally. Used to refuse a default secret in the cloud.
@@ -32,7 +40,9 @@ BCRYPT_ROUNDS = int(os.environ.get("BCRYPT_ROUNDS", "12"))
 LOGIN_MAX_FAILURES = 5  # per email, and 4x that per source address, within the window
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 PASSWORD_MIN_LENGTH = 10
-REGISTER_MAX_PER_ADDRESS = int(os.environ.get("REGISTER_MAX_PER_ADDRESS", "20"))  # sign-ups per source address per window
+REGISTER_MAX_PER_ADDRESS = int(
+    os.environ.get("REGISTER_MAX_PER_ADDRESS", "20")
+)  # sign-ups per source address per window
 
 # ---------------------------------------------------------------- uploads and downloads
 UPLOAD_URL_SECONDS = 15 * 60
@@ -57,7 +67,9 @@ TIERS: dict[str, Tier] = {
     "FREE": Tier(monthly_credits=100, max_concurrent_jobs=2, max_upload_bytes=50 * MB, max_video_seconds=30),
     "STARTER": Tier(monthly_credits=500, max_concurrent_jobs=3, max_upload_bytes=200 * MB, max_video_seconds=120),
     "PRO": Tier(monthly_credits=2000, max_concurrent_jobs=5, max_upload_bytes=1024 * MB, max_video_seconds=600),
-    "ENTERPRISE": Tier(monthly_credits=10000, max_concurrent_jobs=20, max_upload_bytes=4096 * MB, max_video_seconds=3600),
+    "ENTERPRISE": Tier(
+        monthly_credits=10000, max_concurrent_jobs=20, max_upload_bytes=4096 * MB, max_video_seconds=3600
+    ),
 }
 DEFAULT_TIER = "FREE"
 

@@ -1,4 +1,5 @@
 """Access tokens (JWT, HS256 pinned) and the signing secret; the authorizer's only dependency."""
+
 from __future__ import annotations
 
 import functools
@@ -31,7 +32,9 @@ def signing_secret() -> str:
     if settings.JWT_SECRET_SSM_NAME:
         from chalicelib.store.aws import client
 
-        secret = client("ssm").get_parameter(Name=settings.JWT_SECRET_SSM_NAME, WithDecryption=True)["Parameter"]["Value"]
+        secret = client("ssm").get_parameter(Name=settings.JWT_SECRET_SSM_NAME, WithDecryption=True)["Parameter"][
+            "Value"
+        ]
     else:
         secret = settings.JWT_SECRET
     if settings.ON_AWS and secret == settings.DEFAULT_JWT_SECRET:

@@ -1,4 +1,5 @@
 """Every JSON shape the API returns for a stored entity: users, projects, assets and jobs."""
+
 from __future__ import annotations
 
 from chalicelib.contract import keys, statuses
@@ -8,14 +9,28 @@ from chalicelib.store.db import Asset, Job, Project, User
 
 def user(item: User) -> dict:
     """The public view of a user (never the password hash)."""
-    return {"id": item.id, "email": item.email, "name": item.name, "role": item.role, "tier": item.tier,
-            "credits": int(item.credits), "disabled": bool(item.disabled), "createdAt": item.created_at}
+    return {
+        "id": item.id,
+        "email": item.email,
+        "name": item.name,
+        "role": item.role,
+        "tier": item.tier,
+        "credits": int(item.credits),
+        "disabled": bool(item.disabled),
+        "createdAt": item.created_at,
+    }
 
 
 def project(item: Project) -> dict:
     """The API shape of a project."""
-    return {"id": item.id, "name": item.name, "description": item.description, "ownerId": item.owner_id,
-            "createdAt": item.created_at, "updatedAt": item.updated_at}
+    return {
+        "id": item.id,
+        "name": item.name,
+        "description": item.description,
+        "ownerId": item.owner_id,
+        "createdAt": item.created_at,
+        "updatedAt": item.updated_at,
+    }
 
 
 def download_link(item: Asset) -> dict:
@@ -26,9 +41,16 @@ def download_link(item: Asset) -> dict:
 def asset(item: Asset, with_url: bool = False) -> dict:
     """The API shape of an asset; with a short-lived signed download URL when READY and asked for."""
     data = {
-        "id": item.id, "projectId": item.project_id, "kind": item.kind, "filename": item.filename,
-        "contentType": item.content_type, "format": item.format, "sizeBytes": int(item.size_bytes),
-        "status": item.status, "metadata": item.metadata or {}, "createdAt": item.created_at,
+        "id": item.id,
+        "projectId": item.project_id,
+        "kind": item.kind,
+        "filename": item.filename,
+        "contentType": item.content_type,
+        "format": item.format,
+        "sizeBytes": int(item.size_bytes),
+        "status": item.status,
+        "metadata": item.metadata or {},
+        "createdAt": item.created_at,
         "updatedAt": item.updated_at,
     }
     if item.reject_reason:
@@ -43,19 +65,43 @@ def asset(item: Asset, with_url: bool = False) -> dict:
 def job(item: Job, with_urls: bool = False) -> dict:
     """The API shape of a job; outputs carry signed download URLs when asked for."""
     data = {
-        "id": item.id, "projectId": item.project_id, "type": item.type, "status": item.status, "stage": item.stage,
-        "progress": int(item.progress or 0), "progressMessage": item.progress_message,
-        "creditsUsed": int(item.credits_used), "inputs": item.inputs, "params": item.params, "result": item.result or {},
-        "error": ({"code": item.error.code, "message": item.error.message}
-                  if item.error and item.status in statuses.REFUNDED else None),
-        "createdAt": item.created_at, "updatedAt": item.updated_at, "startedAt": item.started_at,
-        "finishedAt": item.finished_at, "webhookUrl": item.webhook_url, "outputs": [],
+        "id": item.id,
+        "projectId": item.project_id,
+        "type": item.type,
+        "status": item.status,
+        "stage": item.stage,
+        "progress": int(item.progress or 0),
+        "progressMessage": item.progress_message,
+        "creditsUsed": int(item.credits_used),
+        "inputs": item.inputs,
+        "params": item.params,
+        "result": item.result or {},
+        "error": (
+            {"code": item.error.code, "message": item.error.message}
+            if item.error and item.status in statuses.REFUNDED
+            else None
+        ),
+        "createdAt": item.created_at,
+        "updatedAt": item.updated_at,
+        "startedAt": item.started_at,
+        "finishedAt": item.finished_at,
+        "webhookUrl": item.webhook_url,
+        "outputs": [],
     }
     ids = [str(i) for i in item.outputs or []]
     if ids:
         found = {a.id: a for a in Asset.batch_get([keys.asset(i) for i in ids])}
-        data["outputs"] = [{"assetId": i, "role": found[i].role, "kind": found[i].kind, "format": found[i].format,
-                            "filename": found[i].filename, "sizeBytes": int(found[i].size_bytes),
-                            **({"download": download_link(found[i])} if with_urls else {})}
-                           for i in ids if i in found]
+        data["outputs"] = [
+            {
+                "assetId": i,
+                "role": found[i].role,
+                "kind": found[i].kind,
+                "format": found[i].format,
+                "filename": found[i].filename,
+                "sizeBytes": int(found[i].size_bytes),
+                **({"download": download_link(found[i])} if with_urls else {}),
+            }
+            for i in ids
+            if i in found
+        ]
     return data

@@ -1,4 +1,5 @@
 """Job webhooks: an HMAC-signed POST when a job ends, retried with backoff through the job-events queue."""
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,11 @@ def sign(body: bytes, timestamp: int) -> str:
 def schedule(job_id: str, attempt: int) -> None:
     """Queue a delivery attempt (attempt n waits 5 * 4^(n-1) s, at most 15 min)."""
     delay = 0 if attempt == 0 else min(900, 5 * 4 ** (attempt - 1))
-    client("sqs").send_message(QueueUrl=settings.JOB_EVENTS_QUEUE_URL, DelaySeconds=delay,
-                               MessageBody=json.dumps({"type": "webhook", "jobId": job_id, "attempt": attempt}))
+    client("sqs").send_message(
+        QueueUrl=settings.JOB_EVENTS_QUEUE_URL,
+        DelaySeconds=delay,
+        MessageBody=json.dumps({"type": "webhook", "jobId": job_id, "attempt": attempt}),
+    )
 
 
 def deliver(job_id: str, attempt: int) -> bool:
@@ -66,9 +70,16 @@ def deliver(job_id: str, attempt: int) -> bool:
         return False
     payload = {"event": f"job.{job.status.lower()}", "job": views.job(job)}
     body = json.dumps(payload, separators=(",", ":")).encode()
-    request = urllib.request.Request(job.webhook_url, data=body, method="POST", headers={
-        "Content-Type": "application/json", SIGNATURE_HEADER: sign(body, int(time.time())),
-        "X-AI3D-Delivery": f"{job_id}:{attempt}"})
+    request = urllib.request.Request(
+        job.webhook_url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(body, int(time.time())),
+            "X-AI3D-Delivery": f"{job_id}:{attempt}",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             ok = 200 <= response.status < 300

@@ -3,6 +3,7 @@ infrastructure/template.yaml, the API server, the event-source runner, the web s
 
 `python -m devstack` brings the whole stack up (see devstack/stack.py).
 """
+
 from __future__ import annotations
 
 import signal

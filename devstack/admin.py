@@ -1,4 +1,5 @@
 """Create or promote an admin on the locally running stack: sets the stack's environment, then runs chalicelib.create_admin."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Serve the Chalice app over HTTP like API Gateway does (chalice local's server, JSON gateway errors)."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,14 @@ def main() -> None:
     args = parser.parse_args()
     from app import app
 
-    server = LocalDevServer(app, Config.create(app_name=app.app_name, lambda_timeout=900), args.host, args.port,
-                            handler_cls=GatewayResponses, server_cls=BurstTolerantServer)
+    server = LocalDevServer(
+        app,
+        Config.create(app_name=app.app_name, lambda_timeout=900),
+        args.host,
+        args.port,
+        handler_cls=GatewayResponses,
+        server_cls=BurstTolerantServer,
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     wait_for_stop_signal()
     server.shutdown()

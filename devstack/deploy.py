@@ -6,6 +6,7 @@ resource with the service APIs instead. It understands the subset of CloudFormat
 uses (Ref, GetAtt .Arn, Sub, DependsOn, Parameters) and is idempotent: deploying twice is a no-op
 apart from updating what can change. On real AWS use `aws cloudformation deploy` on the template.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,6 +36,7 @@ def _loader() -> type[yaml.SafeLoader]:
         pass
 
     for tag, fn in (("!Ref", "Ref"), ("!GetAtt", "Fn::GetAtt"), ("!Sub", "Fn::Sub")):
+
         def construct(loader, node, fn=fn):
             if isinstance(node, yaml.ScalarNode):
                 value = loader.construct_scalar(node)
@@ -51,7 +53,9 @@ def load_template(path: Path = TEMPLATE) -> dict:
     template = yaml.load(path.read_text(), Loader=_loader())
     for resource in template.get("Resources", {}).values():
         props = resource.get("Properties", {})
-        if resource.get("Type") == "AWS::StepFunctions::StateMachine" and isinstance(props.get("DefinitionS3Location"), str):
+        if resource.get("Type") == "AWS::StepFunctions::StateMachine" and isinstance(
+            props.get("DefinitionS3Location"), str
+        ):
             props["Definition"] = json.loads((path.parent / props.pop("DefinitionS3Location")).read_text())
     return template
 
@@ -101,7 +105,9 @@ class Deployer:
                 return self.values[value.value]
             if value.fn == "Fn::GetAtt":
                 return self.attrs[value.value[0]][value.value[1]]
-            text, extra = (value.value, {}) if isinstance(value.value, str) else (value.value[0], self.resolve(value.value[1]))
+            text, extra = (
+                (value.value, {}) if isinstance(value.value, str) else (value.value[0], self.resolve(value.value[1]))
+            )
 
             def sub(match):
                 key = match.group(1)
@@ -146,7 +152,9 @@ class Deployer:
     # ------------------------------------------------------------------ resource types
     def _AWS_SQS_Queue(self, name: str, props: dict) -> None:
         sqs = self.client("sqs")
-        attributes = {k: (json.dumps(v) if isinstance(v, dict) else str(v)) for k, v in props.items() if k != "QueueName"}
+        attributes = {
+            k: (json.dumps(v) if isinstance(v, dict) else str(v)) for k, v in props.items() if k != "QueueName"
+        }
         try:
             url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
         except ClientError as exc:
@@ -160,7 +168,9 @@ class Deployer:
 
     def _AWS_SQS_QueuePolicy(self, name: str, props: dict) -> None:
         for url in props["Queues"]:
-            self.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+            self.client("sqs").set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+            )
         self.values[name] = name
 
     def _AWS_S3_Bucket(self, name: str, props: dict) -> None:
@@ -218,13 +228,17 @@ class Deployer:
         iam = self.client("iam")
         role = props["RoleName"]
         try:
-            arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))["Role"]["Arn"]
+            arn = iam.create_role(
+                RoleName=role, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+            )["Role"]["Arn"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "EntityAlreadyExists":
                 raise
             arn = iam.get_role(RoleName=role)["Role"]["Arn"]
         for policy in props.get("Policies", []):
-            iam.put_role_policy(RoleName=role, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+            iam.put_role_policy(
+                RoleName=role, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
         self.values[name] = role
         self.attrs[name] = {"Arn": arn}
 
@@ -245,7 +259,9 @@ class Deployer:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "StateMachineDoesNotExist":
                 raise
-            arn = sfn.create_state_machine(name=sm_name, definition=definition, roleArn=props["RoleArn"])["stateMachineArn"]
+            arn = sfn.create_state_machine(name=sm_name, definition=definition, roleArn=props["RoleArn"])[
+                "stateMachineArn"
+            ]
         self.values[name] = arn
         self.attrs[name] = {"Arn": arn, "Name": sm_name}
 
@@ -262,7 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="write the Outputs as JSON to this file")
     args = parser.parse_args(argv)
     if not os.environ.get("AWS_ENDPOINT_URL"):
-        sys.exit("AWS_ENDPOINT_URL is not set: this deployer targets an emulator; use `aws cloudformation deploy` for AWS")
+        sys.exit(
+            "AWS_ENDPOINT_URL is not set: this deployer targets an emulator; use `aws cloudformation deploy` for AWS"
+        )
     outputs = deploy(dict(p.split("=", 1) for p in args.param))
     text = json.dumps(outputs, indent=2)
     if args.out:

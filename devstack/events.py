@@ -7,6 +7,7 @@ lists in `batchItemFailures`, and none when it raises, so failures are redeliver
 queue's dead-letter queue), and a timer per `rate(...)` schedule. S3 notifications
 reach the handlers through SQS, exactly as declared in infrastructure/template.yaml.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 
@@ -69,7 +70,7 @@ def scheduled_event(name: str, region: str) -> dict:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": ACCOUNT_ID,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/ai3d-{name}"],
         "detail": {},
@@ -116,10 +117,15 @@ class EventRunner:
         except Exception as exc:  # a failed invocation leaves SQS messages for redelivery, as Lambda does
             self.log(f"{name}: invocation failed: {type(exc).__name__}: {exc}")
             return None
-        failed = {str(item.get("itemIdentifier")) for item in (result or {}).get("batchItemFailures", [])} \
-            if isinstance(result, dict) else set()
-        self.log(f"{name}: invoked in {1000 * (time.time() - started):.0f} ms"
-                 + (f", {len(failed)} record(s) failed" if failed else ""))
+        failed = (
+            {str(item.get("itemIdentifier")) for item in (result or {}).get("batchItemFailures", [])}
+            if isinstance(result, dict)
+            else set()
+        )
+        self.log(
+            f"{name}: invoked in {1000 * (time.time() - started):.0f} ms"
+            + (f", {len(failed)} record(s) failed" if failed else "")
+        )
         return failed
 
     def poll_queue(self, config) -> None:
@@ -129,8 +135,12 @@ class EventRunner:
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         while not self.stop.is_set():
             try:
-                received = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, config.batch_size),
-                                                    WaitTimeSeconds=1, AttributeNames=["All"])
+                received = self.sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=min(10, config.batch_size),
+                    WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                )
             except Exception as exc:
                 self.log(f"{config.name}: receive failed: {exc}")
                 self.stop.wait(1)
@@ -141,8 +151,10 @@ class EventRunner:
             failed = self._invoke(config.name, sqs_event(messages, arn, self.region))
             done = [m for m in messages if failed is not None and m["MessageId"] not in failed]
             if done:
-                self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+                self.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
 
     def run_schedule(self, config) -> None:
         """One schedule: fire now, then every period (scaled by schedule_scale)."""
@@ -166,8 +178,12 @@ class EventRunner:
 def main() -> None:
     """Run the app's event sources until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--schedule-scale", type=float, default=1.0,
-                        help="multiply schedule periods (e.g. 0.05 makes rate(1 minute) fire every 3 s)")
+    parser.add_argument(
+        "--schedule-scale",
+        type=float,
+        default=1.0,
+        help="multiply schedule periods (e.g. 0.05 makes rate(1 minute) fire every 3 s)",
+    )
     args = parser.parse_args()
     from app import app
 

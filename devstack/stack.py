@@ -6,6 +6,7 @@ restarted with backoff - workers as a container service would be, the API and th
 would start a fresh instance; only the emulator's death stops the stack. Children get PR_SET_PDEATHSIG so
 none outlives this process, even if it is killed with SIGKILL.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,15 @@ def check_dependencies() -> list[str]:
 class Stack:
     """The supervised set of processes."""
 
-    def __init__(self, api_port: int, emulator_port: int, web_port: int, schedule_scale: float, heartbeat_seconds: int,
-                 state_dir: Path):
+    def __init__(
+        self,
+        api_port: int,
+        emulator_port: int,
+        web_port: int,
+        schedule_scale: float,
+        heartbeat_seconds: int,
+        state_dir: Path,
+    ):
         self.api_port = api_port
         self.web_port = web_port
         self.emulator_port = emulator_port
@@ -86,9 +94,18 @@ class Stack:
     def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         """Start a child with prefixed logs (and remember how, to restart it)."""
         self.commands[name] = args
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1,
-                                preexec_fn=_die_with_parent, process_group=0)  # Ctrl-C reaches only this supervisor
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            preexec_fn=_die_with_parent,
+            process_group=0,
+        )  # Ctrl-C reaches only this supervisor
         self.procs[name] = proc
         threading.Thread(target=self._pump, args=(name, proc), daemon=True).start()
         return proc
@@ -110,17 +127,31 @@ class Stack:
             self.say("stack", f"using the AWS endpoint already set: {endpoint}")
         else:
             if not port_free("127.0.0.1", self.emulator_port):
-                raise SystemExit(f"port {self.emulator_port} is already in use (another emulator or LocalStack?): "
-                                 f"stop it, pass --emulator-port, or set AWS_ENDPOINT_URL to use it")
+                raise SystemExit(
+                    f"port {self.emulator_port} is already in use (another emulator or LocalStack?): "
+                    f"stop it, pass --emulator-port, or set AWS_ENDPOINT_URL to use it"
+                )
             endpoint = f"http://127.0.0.1:{self.emulator_port}"
             self.spawn("emulator", ["-m", "devstack.emulator.server", "--port", str(self.emulator_port)])
             self._wait(f"{endpoint}/moto-api/", "emulator", 60)
         self.env["AWS_ENDPOINT_URL"] = endpoint
         self.say("stack", "deploying infrastructure/template.yaml")
         outputs_file = self.state_dir / "outputs.json"
-        deploy = subprocess.run([sys.executable, "-m", "devstack.deploy", "--out", str(outputs_file),
-                                 "--param", f"TaskHeartbeatSeconds={self.heartbeat_seconds}"],
-                                cwd=ROOT, env=self.env, capture_output=True, text=True)
+        deploy = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "devstack.deploy",
+                "--out",
+                str(outputs_file),
+                "--param",
+                f"TaskHeartbeatSeconds={self.heartbeat_seconds}",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
         if deploy.returncode != 0:
             raise SystemExit(f"deploying the infrastructure failed:\n{deploy.stderr[-2000:]}")
         outputs = json.loads(outputs_file.read_text())
@@ -130,9 +161,14 @@ class Stack:
         self.spawn("events", ["-m", "devstack.events", "--schedule-scale", str(self.schedule_scale)])
         for worker in WORKERS:
             self.spawn(worker, ["-m", f"container_workers.{worker}_worker"])
-        self.spawn("web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"])
+        self.spawn(
+            "web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"]
+        )
         self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
-        self.say("stack", f"API ready at http://127.0.0.1:{self.api_port}  (AWS endpoint {endpoint}) - Ctrl-C stops everything")
+        self.say(
+            "stack",
+            f"API ready at http://127.0.0.1:{self.api_port}  (AWS endpoint {endpoint}) - Ctrl-C stops everything",
+        )
 
     def _wait(self, url: str, name: str, seconds: float, any_status: bool = False) -> None:
         deadline = time.time() + seconds
@@ -204,9 +240,13 @@ def main() -> None:
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("AI3D_WEB_PORT", "8080")))
     parser.add_argument("--schedule-scale", type=float, default=1.0, help="speed up schedules (tests use < 1)")
     parser.add_argument("--heartbeat-seconds", type=int, default=60, help="task heartbeat timeout for the pipeline")
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".stack", help="where the deployed outputs are written")
+    parser.add_argument(
+        "--state-dir", type=Path, default=ROOT / ".stack", help="where the deployed outputs are written"
+    )
     args = parser.parse_args()
-    stack = Stack(args.api_port, args.emulator_port, args.web_port, args.schedule_scale, args.heartbeat_seconds, args.state_dir)
+    stack = Stack(
+        args.api_port, args.emulator_port, args.web_port, args.schedule_scale, args.heartbeat_seconds, args.state_dir
+    )
     signal.signal(signal.SIGTERM, lambda *_: stack.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stack.stopping.set())
     try:

@@ -1,4 +1,5 @@
 """Serve the creators' web app (web/), the three.js files it imports, and a config.js naming the API."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,15 +21,22 @@ MOUNTS = [
     ("/vendor/three/build/", THREE / "build"),
     ("/", ROOT / "web"),
 ]
-TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html",
-         ".json": "application/json", ".wasm": "application/wasm", ".svg": "image/svg+xml"}
+TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".svg": "image/svg+xml",
+}
 
 
 def resolve(url_path: str) -> Path | None:
     """The file a URL path names, or None when it is missing or outside its served directory."""
     for prefix, directory in MOUNTS:
         if url_path.startswith(prefix):
-            relative = url_path[len(prefix):] or "index.html"
+            relative = url_path[len(prefix) :] or "index.html"
             base = directory.resolve()
             target = (base / relative).resolve()
             if target != base and base not in target.parents:

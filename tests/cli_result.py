@@ -1,4 +1,5 @@
 """What one `ai3d` invocation did, shared by the CLI unit tests and the e2e tests."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Settings every test layer shares: fake credentials, a fixed region, fast bcrypt."""
+
 import os
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
@@ -8,7 +9,7 @@ os.environ.setdefault("BCRYPT_ROUNDS", "4")
 os.environ.setdefault("REGISTER_MAX_PER_ADDRESS", "100000")  # tests sign up many users from 127.0.0.1
 
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,10 @@ def stack():
 def pytest_collection_modifyitems(items):
     """Mark each test with its tier (unit / integration / e2e) from its folder, so `-m` can pick tiers."""
     for item in items:
-        tier = item.path.relative_to(item.config.rootpath).parts[1] if item.path.is_relative_to(item.config.rootpath) else ""
+        tier = (
+            item.path.relative_to(item.config.rootpath).parts[1]
+            if item.path.is_relative_to(item.config.rootpath)
+            else ""
+        )
         if tier in ("unit", "integration", "e2e"):
             item.add_marker(tier)

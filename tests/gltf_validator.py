@@ -1,4 +1,5 @@
 """Run the Khronos glTF validator (npm `gltf-validator`, installed by `npm ci`) on a file."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,9 @@ SCRIPT = ROOT / "tests" / "tools" / "validate_gltf.mjs"
 
 def validate(path: str | Path) -> dict:
     """Return the validator's report: {"issues": {"numErrors", "numWarnings", "messages": [...]}, "info": {...}}."""
-    out = subprocess.run(["node", str(SCRIPT), str(path)], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        ["node", str(SCRIPT), str(path)], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
     return json.loads(out.stdout)
 
 

@@ -1,4 +1,5 @@
 """Test media made in code: images, videos of a moving person (scikit-image's astronaut), models."""
+
 from __future__ import annotations
 
 import io
@@ -24,7 +25,9 @@ def png(width: int = 64, height: int = 48, rgba: bool = False) -> bytes:
     return buf.getvalue()
 
 
-def person_video(path: Path, seconds: float = 2.0, fps: int = 15, size: tuple[int, int] = (320, 240), shift: int = 40) -> Path:
+def person_video(
+    path: Path, seconds: float = 2.0, fps: int = 15, size: tuple[int, int] = (320, 240), shift: int = 40
+) -> Path:
     """An mp4 of the astronaut photo sliding horizontally across a grey canvas."""
     from skimage import data
 
@@ -38,7 +41,7 @@ def person_video(path: Path, seconds: float = 2.0, fps: int = 15, size: tuple[in
             canvas = np.full((h, w, 3), 128, np.uint8)
             x = int((w - person.shape[1]) / 2 - shift / 2 + shift * i / max(1, count - 1))
             x = max(0, min(w - person.shape[1], x))
-            canvas[h - person.shape[0]:, x:x + person.shape[1]] = person
+            canvas[h - person.shape[0] :, x : x + person.shape[1]] = person
             yield canvas
 
     return write_video(path, frames(), fps)

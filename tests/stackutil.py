@@ -1,4 +1,5 @@
 """Start the real stack (`python -m devstack`) for integration and e2e tests, and talk to it."""
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,9 @@ class RunningStack:
 
     def worker_pid(self, name: str) -> int | None:
         """The pid of a worker process, from its heartbeat."""
-        item = self.aws("dynamodb").get_item(TableName=self.outputs["TABLE_NAME"],
-                                             Key={"pk": {"S": f"WORKER#{name}"}, "sk": {"S": "WORKER"}})
+        item = self.aws("dynamodb").get_item(
+            TableName=self.outputs["TABLE_NAME"], Key={"pk": {"S": f"WORKER#{name}"}, "sk": {"S": "WORKER"}}
+        )
         pid = item.get("Item", {}).get("pid", {}).get("N")
         return int(pid) if pid else None
 
@@ -70,11 +72,28 @@ def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeo
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     env.update(BCRYPT_ROUNDS="4", WORKER_KEEPALIVE_SECONDS="3")
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--api-port", str(api_port), "--emulator-port", str(emulator_port),
-         "--web-port", str(web_port),
-         "--schedule-scale", str(schedule_scale), "--heartbeat-seconds", str(heartbeat_seconds), "--state-dir", str(state)],
-        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_stop_with_tests)  # a killed test run takes its stack down with it
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "--api-port",
+            str(api_port),
+            "--emulator-port",
+            str(emulator_port),
+            "--web-port",
+            str(web_port),
+            "--schedule-scale",
+            str(schedule_scale),
+            "--heartbeat-seconds",
+            str(heartbeat_seconds),
+            "--state-dir",
+            str(state),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log_path, "w"),  # noqa: SIM115 (the stack process owns the log file) stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_stop_with_tests,
+    )  # a killed test run takes its stack down with it
     api_url = f"http://127.0.0.1:{api_port}"
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -83,8 +102,15 @@ def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeo
         try:
             if requests.get(f"{api_url}/health", timeout=2).status_code == 200:
                 outputs = json.loads((state / "outputs.json").read_text())
-                return RunningStack(api_url, f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{emulator_port}", outputs,
-                                    process, log_path, env)
+                return RunningStack(
+                    api_url,
+                    f"http://127.0.0.1:{web_port}",
+                    f"http://127.0.0.1:{emulator_port}",
+                    outputs,
+                    process,
+                    log_path,
+                    env,
+                )
         except requests.RequestException:
             pass
         time.sleep(1)
@@ -92,12 +118,18 @@ def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeo
     raise RuntimeError(f"the stack did not become healthy in {timeout} s:\n{log_path.read_text()[-4000:]}")
 
 
-def make_admin(stack: RunningStack) -> "ApiUser":
+def make_admin(stack: RunningStack) -> ApiUser:
     """A registered user promoted with the documented command (python -m chalicelib.create_admin)."""
     admin = ApiUser(stack.api_url)
     env = dict(stack.env, AWS_ENDPOINT_URL=stack.endpoint, **stack.outputs)
-    subprocess.run([sys.executable, "-m", "chalicelib.create_admin", "--email", admin.email], cwd=ROOT, env=env,
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "chalicelib.create_admin", "--email", admin.email],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     admin.login()
     return admin
 
@@ -120,7 +152,9 @@ class ApiUser:
         self.api = api_url
         self.email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
         self.password = password
-        response = requests.post(f"{api_url}/auth/register", json={"email": self.email, "password": password, "name": "Test"})
+        response = requests.post(
+            f"{api_url}/auth/register", json={"email": self.email, "password": password, "name": "Test"}
+        )
         assert response.status_code == 201, response.text
         data = response.json()
         self.id = data["user"]["id"]
@@ -151,14 +185,23 @@ class ApiUser:
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
-    def upload(self, project_id: str, filename: str, data: bytes, kind: str, content_type: str, wait: bool = True) -> dict:
+    def upload(
+        self, project_id: str, filename: str, data: bytes, kind: str, content_type: str, wait: bool = True
+    ) -> dict:
         """Request an upload, POST the bytes to S3 like a browser, and wait until the asset is judged."""
-        response = self.call("POST", f"/projects/{project_id}/assets",
-                             json={"filename": filename, "contentType": content_type, "sizeBytes": len(data), "kind": kind})
+        response = self.call(
+            "POST",
+            f"/projects/{project_id}/assets",
+            json={"filename": filename, "contentType": content_type, "sizeBytes": len(data), "kind": kind},
+        )
         assert response.status_code == 201, response.text
         ticket = response.json()
-        posted = requests.post(ticket["upload"]["url"], data=ticket["upload"]["fields"],
-                               files={"file": (filename, data, content_type)}, timeout=60)
+        posted = requests.post(
+            ticket["upload"]["url"],
+            data=ticket["upload"]["fields"],
+            files={"file": (filename, data, content_type)},
+            timeout=60,
+        )
         assert posted.status_code == 204, posted.text
         return self.wait_asset(ticket["asset"]["id"]) if wait else ticket
 

@@ -9,6 +9,7 @@ run taken from the stage's progress reports.
 
 Run from the repo root: .venv/bin/python bench/generate/bench_generate.py [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from container_workers.gpu_worker.avatar.stage import avatar
-from container_workers.gpu_worker.image_to_3d.stage import reconstruct
+from container_workers.gpu_worker.avatar.stage import avatar  # noqa: E402 (after the path setup)
+from container_workers.gpu_worker.image_to_3d.stage import reconstruct  # noqa: E402
 
 PROMPTS = (
     "tall muscular woman with short red hair, blue jacket and black jeans",
@@ -51,8 +52,14 @@ def photos(folder: Path) -> dict[str, Path]:
     radii = np.where(np.arange(10) % 2 == 0, 460, 190)
     points = np.stack([512 + radii * np.sin(angles), 512 - radii * np.cos(angles)], axis=1).astype(np.int32)
     cv2.fillPoly(star, [points], (40, 160, 220, 255))
-    paths = {"person (astronaut)": folder / "astronaut.jpg", "grabcut (coffee)": folder / "coffee.jpg", "alpha (star)": folder / "star.png"}
-    cv2.imwrite(str(paths["person (astronaut)"]), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    paths = {
+        "person (astronaut)": folder / "astronaut.jpg",
+        "grabcut (coffee)": folder / "coffee.jpg",
+        "alpha (star)": folder / "star.png",
+    }
+    cv2.imwrite(
+        str(paths["person (astronaut)"]), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
+    )
     cv2.imwrite(str(paths["grabcut (coffee)"]), cv2.cvtColor(coffee, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
     cv2.imwrite(str(paths["alpha (star)"]), star)
     return paths
@@ -78,8 +85,10 @@ def bench(name: str, stage, inputs: dict, params: dict, work: Path, repeats: int
     _, meta, phases = runs[order[repeats // 2]]
     keep = ("foreground", "triangles", "vertices", "watertight", "pose", "heightMetres")
     return {
-        "case": name, "params": {k: v for k, v in params.items() if k != "prompt"},
-        "medianSeconds": round(statistics.median(r[0] for r in runs), 2), "minSeconds": round(min(r[0] for r in runs), 2),
+        "case": name,
+        "params": {k: v for k, v in params.items() if k != "prompt"},
+        "medianSeconds": round(statistics.median(r[0] for r in runs), 2),
+        "minSeconds": round(min(r[0] for r in runs), 2),
         "phases": {k: round(v, 2) for k, v in phases.items()},
         "made": {k: meta[k] for k in keep if k in meta},
     }
@@ -90,7 +99,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    report = {"cpus": os.cpu_count(), "loadAverage": [round(x, 2) for x in os.getloadavg()], "reconstruct": [], "avatar": []}
+    report = {
+        "cpus": os.cpu_count(),
+        "loadAverage": [round(x, 2) for x in os.getloadavg()],
+        "reconstruct": [],
+        "avatar": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         inputs = photos(work)
@@ -100,7 +114,16 @@ def main() -> None:
             report["reconstruct"].append(bench(name, reconstruct, {"image": path}, {}, work, args.repeats))
         for prompt in PROMPTS:
             for pose in ("T", "A"):
-                report["avatar"].append(bench(f"{prompt} [{pose}]", avatar, {}, {"prompt": prompt, "seed": 1, "pose": pose}, work, args.repeats))
+                report["avatar"].append(
+                    bench(
+                        f"{prompt} [{pose}]",
+                        avatar,
+                        {},
+                        {"prompt": prompt, "seed": 1, "pose": pose},
+                        work,
+                        args.repeats,
+                    )
+                )
     print(json.dumps(report, indent=2))
     print("\n| stage | case | median s | min s | made |\n|---|---|---|---|---|")
     for stage in ("reconstruct", "avatar"):

@@ -1,4 +1,5 @@
 """Cost of a login on this machine: bcrypt hash/verify at 10-13 rounds, and a whole login (moto in-process) at each."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,24 @@ def bcrypt_costs(rounds: list[int], repeat: int) -> list[dict]:
     rows = []
     for cost in rounds:
         hashed = bcrypt.hashpw(PASSWORD, bcrypt.gensalt(cost))
-        rows.append({"rounds": cost,
-                     "hashMs": _best_ms(lambda cost=cost: bcrypt.hashpw(PASSWORD, bcrypt.gensalt(cost)), repeat),
-                     "verifyMs": _best_ms(lambda hashed=hashed: bcrypt.checkpw(PASSWORD, hashed), repeat)})
+        rows.append(
+            {
+                "rounds": cost,
+                "hashMs": _best_ms(lambda cost=cost: bcrypt.hashpw(PASSWORD, bcrypt.gensalt(cost)), repeat),
+                "verifyMs": _best_ms(lambda hashed=hashed: bcrypt.checkpw(PASSWORD, hashed), repeat),
+            }
+        )
     return rows
 
 
 def login_costs(rounds: list[int], repeat: int) -> dict[int, dict]:
     """Best-of-`repeat` milliseconds of accounts.login (right password, unknown email) per cost, on moto in-process."""
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_DEFAULT_REGION", "us-east-1")):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
         os.environ.setdefault(name, value)
     from moto import mock_aws
 
@@ -62,8 +71,10 @@ def login_costs(rounds: list[int], repeat: int) -> dict[int, dict]:
                 except accounts.Unauthorized:
                     pass
 
-            result[cost] = {"loginMs": _best_ms(lambda good=good: accounts.login(good, "10.0.1.1"), repeat),
-                            "unknownEmailMs": _best_ms(refused, min(repeat, settings.LOGIN_MAX_FAILURES - 1))}
+            result[cost] = {
+                "loginMs": _best_ms(lambda good=good: accounts.login(good, "10.0.1.1"), repeat),
+                "unknownEmailMs": _best_ms(refused, min(repeat, settings.LOGIN_MAX_FAILURES - 1)),
+            }
     return result
 
 
@@ -84,7 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bcrypt on {os.cpu_count()} CPUs, best of {args.repeat} (load average {os.getloadavg()[0]:.1f})")
     print(f"{'rounds':>6} {'hash ms':>9} {'verify ms':>10} {'login ms':>9} {'unknown-email ms':>17}")
     for row in rows:
-        print(f"{row['rounds']:>6} {row['hashMs']:>9} {row['verifyMs']:>10} {row['loginMs']:>9} {row['unknownEmailMs']:>17}")
+        print(
+            f"{row['rounds']:>6} {row['hashMs']:>9} {row['verifyMs']:>10} {row['loginMs']:>9} {row['unknownEmailMs']:>17}"
+        )
 
 
 if __name__ == "__main__":

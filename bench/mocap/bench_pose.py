@@ -2,6 +2,7 @@
 
 Run from the repo root: .venv/bin/python bench/mocap/bench_pose.py [--fps-seconds 10] [--memory-seconds 120]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,8 +101,12 @@ def memory_child(video: str, workdir: str) -> None:
 
 def memory_run(video: Path, workdir: Path) -> dict:
     """memory_child in a subprocess so each clip's peak RSS is its own."""
-    out = subprocess.run([sys.executable, __file__, "--memory-child", str(video), str(workdir)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(video), str(workdir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -138,13 +143,21 @@ def main() -> None:
             cpu_stage.append((c2.user + c2.system - c1.user - c1.system) / frames)
         best_raw = min(raw) / frames
         print(f"load average (other processes share these {os.cpu_count()} cores): {os.getloadavg()[0]:.2f}")
-        print(f"fps clip: {frames} frames {SIZE[0]}x{SIZE[1]}, detected {meta['detectedFrames']}, preview codec {meta['previewCodec']}")
+        print(
+            f"fps clip: {frames} frames {SIZE[0]}x{SIZE[1]}, detected {meta['detectedFrames']}, preview codec {meta['previewCodec']}"
+        )
         print(f"raw MediaPipe Pose.process alone:    {1 / best_raw:6.1f} fps  (rounds: {fmt(frames, raw)})")
-        print(f"stage, steady tracking phase:        {1 / min(steady):6.1f} fps  (rounds: {fmt(1, steady)})"
-              f"  overhead {100 * (min(steady) / best_raw - 1):+.1f}%")
-        print(f"stage, whole (model load + outputs): {frames / min(stage):6.1f} fps  (rounds: {fmt(frames, stage)})"
-              f"  overhead {100 * (min(stage) / frames / best_raw - 1):+.1f}%")
-        print(f"CPU ms per frame: raw loop (decode+convert+process) {1000 * min(cpu_raw):.1f}, whole stage {1000 * min(cpu_stage):.1f}")
+        print(
+            f"stage, steady tracking phase:        {1 / min(steady):6.1f} fps  (rounds: {fmt(1, steady)})"
+            f"  overhead {100 * (min(steady) / best_raw - 1):+.1f}%"
+        )
+        print(
+            f"stage, whole (model load + outputs): {frames / min(stage):6.1f} fps  (rounds: {fmt(frames, stage)})"
+            f"  overhead {100 * (min(stage) / frames / best_raw - 1):+.1f}%"
+        )
+        print(
+            f"CPU ms per frame: raw loop (decode+convert+process) {1000 * min(cpu_raw):.1f}, whole stage {1000 * min(cpu_stage):.1f}"
+        )
 
         small = memory_run(short, tmp / "mem_short")
         long_clip = make_clip(tmp / "long.mp4", args.memory_seconds)
@@ -152,8 +165,13 @@ def main() -> None:
         big = memory_run(long_clip, tmp / "mem_long")
         elapsed = time.perf_counter() - start
         print(f"memory, {args.fps_seconds:g} s clip: peak RSS {small['peakMiB']} MiB")
-        print(f"memory, {args.memory_seconds:g} s clip: peak RSS {big['peakMiB']} MiB ({elapsed:.0f} s in a fresh process)")
-        print("RSS (MiB) as tracking progresses (% -> MiB): " + ", ".join(f"{p:.0f}->{m}" for p, m in big["rssByProgress"]))
+        print(
+            f"memory, {args.memory_seconds:g} s clip: peak RSS {big['peakMiB']} MiB ({elapsed:.0f} s in a fresh process)"
+        )
+        print(
+            "RSS (MiB) as tracking progresses (% -> MiB): "
+            + ", ".join(f"{p:.0f}->{m}" for p, m in big["rssByProgress"])
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ diagonal, 100k area-weighted samples + vertices per side, fixed seed).
 
 Run from the repo root: .venv/bin/python bench/optimize/bench_optimize.py [--grid 709] [--targets 100000 10000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,11 @@ def fast_simplification_run(vertices, faces, target: int) -> dict:
     started = time.perf_counter()
     points, tris = fast_simplification.simplify(vertices, faces, target_reduction=1 - target / len(faces))
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "triangles": len(tris), "error": geometry.surface_error((vertices, faces), (points, tris))}
+    return {
+        "seconds": seconds,
+        "triangles": len(tris),
+        "error": geometry.surface_error((vertices, faces), (points, tris)),
+    }
 
 
 def main() -> None:
@@ -59,21 +64,32 @@ def main() -> None:
         glb = work / "terrain.glb"
         grid.export(glb)
         started = time.perf_counter()
-        stage = optimize.optimize({"model": glb}, {"targetTriangles": args.targets[0]}, work / "stage", lambda p, m: None)
+        stage = optimize.optimize(
+            {"model": glb}, {"targetTriangles": args.targets[0]}, work / "stage", lambda p, m: None
+        )
         report["stage"] = {"seconds": time.perf_counter() - started, "target": args.targets[0], **stage.metadata}
         for target in args.targets:
-            report["runs"].append({"target": target, "blender": blender_decimation(glb, work / f"b{target}", target),
-                                   "fast_simplification": fast_simplification_run(vertices, faces, target)})
+            report["runs"].append(
+                {
+                    "target": target,
+                    "blender": blender_decimation(glb, work / f"b{target}", target),
+                    "fast_simplification": fast_simplification_run(vertices, faces, target),
+                }
+            )
     print(json.dumps(report, indent=1))
-    print(f"\n{report['inputTriangles']:,} input triangles; whole optimize stage to {args.targets[0]:,}: "
-          f"{report['stage']['seconds']:.1f} s, {report['stage']['bytesBefore']:,} -> {report['stage']['bytesAfter']:,} bytes\n")
+    print(
+        f"\n{report['inputTriangles']:,} input triangles; whole optimize stage to {args.targets[0]:,}: "
+        f"{report['stage']['seconds']:.1f} s, {report['stage']['bytesBefore']:,} -> {report['stage']['bytesAfter']:,} bytes\n"
+    )
     print("| target | tool | triangles | seconds | Hausdorff / diagonal | mean / diagonal |")
     print("|---|---|---|---|---|---|")
     for run in report["runs"]:
         for tool in ("blender", "fast_simplification"):
             r = run[tool]
-            print(f"| {run['target']:,} | {tool} | {r['triangles']:,} | {r['seconds']:.2f} | "
-                  f"{r['error']['hausdorff']:.2e} | {r['error']['mean']:.2e} |")
+            print(
+                f"| {run['target']:,} | {tool} | {r['triangles']:,} | {r['seconds']:.2f} | "
+                f"{r['error']['hausdorff']:.2e} | {r['error']['mean']:.2e} |"
+            )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ through SQS, the upload handler verified the file and started the execution, Ste
 the stage and queued the task, the worker picked it up) and (b) how much of the end-to-end time
 was not the stage's own work. Usage: python bench/pipeline/bench_pipeline.py [--runs 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests import media  # noqa: E402
-from tests.stackutil import ApiUser, start_stack, stop_stack_process  # noqa: E402
+from tests import media
+from tests.stackutil import ApiUser, start_stack, stop_stack_process
 
 
 def _ts(iso: str) -> float:
@@ -38,11 +39,29 @@ def main() -> None:
         data = media.box_glb()
         latencies, overheads, totals, stage_times = [], [], [], []
         for _ in range(args.runs):
-            ticket = user.call("POST", f"/projects/{pid}/assets", json={"filename": "box.glb", "contentType": "model/gltf-binary",
-                                                                         "sizeBytes": len(data), "kind": "MODEL_3D"}).json()
-            job = user.call("POST", "/jobs", json={"projectId": pid, "type": "CONVERT", "inputs": {"modelAssetId": ticket["asset"]["id"]},
-                                                   "params": {"format": "stl"}}).json()
-            posted = requests.post(ticket["upload"]["url"], data=ticket["upload"]["fields"], files={"file": ("box.glb", data)})
+            ticket = user.call(
+                "POST",
+                f"/projects/{pid}/assets",
+                json={
+                    "filename": "box.glb",
+                    "contentType": "model/gltf-binary",
+                    "sizeBytes": len(data),
+                    "kind": "MODEL_3D",
+                },
+            ).json()
+            job = user.call(
+                "POST",
+                "/jobs",
+                json={
+                    "projectId": pid,
+                    "type": "CONVERT",
+                    "inputs": {"modelAssetId": ticket["asset"]["id"]},
+                    "params": {"format": "stl"},
+                },
+            ).json()
+            posted = requests.post(
+                ticket["upload"]["url"], data=ticket["upload"]["fields"], files={"file": ("box.glb", data)}
+            )
             uploaded = time.time()
             assert posted.status_code == 204
             done = user.wait_job(job["id"], timeout=120)
@@ -53,12 +72,18 @@ def main() -> None:
             totals.append(finished - uploaded)
             stage_times.append(timing["stageSeconds"])
             overheads.append(finished - uploaded - timing["stageSeconds"])
-        print(f"runs: {args.runs} (CONVERT of a 12-triangle GLB to STL; times from the end of the S3 POST, client clock)")
-        for name, values in (("upload event -> worker starts the stage", latencies),
-                             ("stage function itself", stage_times),
-                             ("end to end (upload -> client sees COMPLETED)", totals),
-                             ("overhead (end to end minus stage)", overheads)):
-            print(f"  {name:48s} median {statistics.median(values):6.2f} s   min {min(values):6.2f} s   max {max(values):6.2f} s")
+        print(
+            f"runs: {args.runs} (CONVERT of a 12-triangle GLB to STL; times from the end of the S3 POST, client clock)"
+        )
+        for name, values in (
+            ("upload event -> worker starts the stage", latencies),
+            ("stage function itself", stage_times),
+            ("end to end (upload -> client sees COMPLETED)", totals),
+            ("overhead (end to end minus stage)", overheads),
+        ):
+            print(
+                f"  {name:48s} median {statistics.median(values):6.2f} s   min {min(values):6.2f} s   max {max(values):6.2f} s"
+            )
     finally:
         stop_stack_process(stack.process)
 

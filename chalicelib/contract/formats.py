@@ -1,4 +1,5 @@
 """File formats: what each asset kind accepts on upload, and the content type of every file the platform writes."""
+
 from __future__ import annotations
 
 MODEL_FORMATS = ("glb", "gltf", "fbx", "obj", "stl", "ply", "usdz", "blend")
@@ -26,10 +27,20 @@ UPLOADS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # The content type of each file extension the workers write (outputs).
 CONTENT_TYPES: dict[str, str] = {
-    "glb": "model/gltf-binary", "gltf": "model/gltf+json", "fbx": "application/octet-stream", "obj": "model/obj",
-    "stl": "model/stl", "ply": "application/octet-stream", "usdz": "model/vnd.usdz+zip",
-    "blend": "application/octet-stream", "bvh": "application/octet-stream", "mp4": "video/mp4", "png": "image/png",
-    "jpg": "image/jpeg", "json": "application/json", "zip": "application/zip",
+    "glb": "model/gltf-binary",
+    "gltf": "model/gltf+json",
+    "fbx": "application/octet-stream",
+    "obj": "model/obj",
+    "stl": "model/stl",
+    "ply": "application/octet-stream",
+    "usdz": "model/vnd.usdz+zip",
+    "blend": "application/octet-stream",
+    "bvh": "application/octet-stream",
+    "mp4": "video/mp4",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "json": "application/json",
+    "zip": "application/zip",
 }
 
 

@@ -4,6 +4,7 @@ Stage params are declared once per stage with bounds and defaults (`STAGE_PARAMS
 them to users (`JobType.params`). The API validates what users send; each stage fills its defaults with
 `stage_params`, so the API, the workers and the CLI share one table.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,23 +30,36 @@ def _param(kind: str, doc: str, **spec: Any) -> Param:
 # Every param each stage understands, with its bounds and default (the stage's own view).
 STAGE_PARAMS: dict[str, dict[str, Param]] = {
     "pose": {
-        "smoothing": _param("float", "One Euro smoothing strength, 0 (off) to 1 (heavy)", default=0.5, low=0.0, high=1.0),
-        "rootMotion": _param("bool", "move the hips across the floor as the person moves across the frame", default=True),
+        "smoothing": _param(
+            "float", "One Euro smoothing strength, 0 (off) to 1 (heavy)", default=0.5, low=0.0, high=1.0
+        ),
+        "rootMotion": _param(
+            "bool", "move the hips across the floor as the person moves across the frame", default=True
+        ),
         "footLock": _param("bool", "pin feet that are on the floor", default=True),
-        "maxGapSeconds": _param("float", "longer runs without a person are held and flagged, not interpolated",
-                                default=0.5, low=0.0, high=10.0),
-        "cameraFovDegrees": _param("float", "the camera's field of view across the frame's longer side",
-                                   default=65.0, low=20.0, high=150.0),
+        "maxGapSeconds": _param(
+            "float",
+            "longer runs without a person are held and flagged, not interpolated",
+            default=0.5,
+            low=0.0,
+            high=10.0,
+        ),
+        "cameraFovDegrees": _param(
+            "float", "the camera's field of view across the frame's longer side", default=65.0, low=20.0, high=150.0
+        ),
     },
     "reconstruct": {
-        "foreground": _param("str", "how the subject is cut out of the photo", default="auto", choices=FOREGROUND_METHODS),
+        "foreground": _param(
+            "str", "how the subject is cut out of the photo", default="auto", choices=FOREGROUND_METHODS
+        ),
         "detail": _param("float", "surface relief from the photo's shading, 0 to 1", default=0.5, low=0.0, high=1.0),
         "targetTriangles": _param("int", "triangle budget of the mesh", default=20_000, low=1_000, high=200_000),
         "textureSize": _param("int", "texture edge in pixels", default=1024, choices=GENERATED_TEXTURE_SIZES),
     },
     "avatar": {
-        "seed": _param("int", "variation seed: the same prompt and seed give the same avatar", default=0,
-                       low=0, high=2**31 - 1),
+        "seed": _param(
+            "int", "variation seed: the same prompt and seed give the same avatar", default=0, low=0, high=2**31 - 1
+        ),
         "pose": _param("str", "rest pose of the rig", default="T", choices=AVATAR_POSES),
         "targetTriangles": _param("int", "triangle budget of the mesh", default=30_000, low=2_000, high=150_000),
         "textureSize": _param("int", "texture edge in pixels", default=1024, choices=GENERATED_TEXTURE_SIZES),
@@ -54,10 +68,18 @@ STAGE_PARAMS: dict[str, dict[str, Param]] = {
         "targetTriangles": _param("int", "triangle budget", low=4, high=10_000_000),
         "ratio": _param("float", "fraction of the triangles to keep", low=0.001, high=1.0),
         "maxTextureSize": _param("int", "largest texture edge in pixels", choices=TEXTURE_SIZES),
-        "mergeDistance": _param("float", "merge vertices closer than this many metres", default=1e-5, low=0.0, high=1.0),
+        "mergeDistance": _param(
+            "float", "merge vertices closer than this many metres", default=1e-5, low=0.0, high=1.0
+        ),
         "compression": _param("str", "geometry compression of the GLB", default="none", choices=COMPRESSIONS),
-        "lods": Param("ratios", (), "extra levels of detail, as decreasing ratios of the optimized triangles",
-                      default=(), low=0.001, high=0.999),
+        "lods": Param(
+            "ratios",
+            (),
+            "extra levels of detail, as decreasing ratios of the optimized triangles",
+            default=(),
+            low=0.001,
+            high=0.999,
+        ),
     },
     "convert": {"format": _param("str", "the format to convert to", choices=MODEL_FORMATS)},
     "export": {"formats": _param("list", "formats to export", default=EXPORT_FORMATS, choices=EXPORT_FORMATS)},
@@ -94,25 +116,35 @@ class JobType:
 JOB_TYPES: dict[str, JobType] = {
     "MOTION_CAPTURE": JobType(
         inputs={"videoAssetId": ("VIDEO",)},
-        stages=(Stage("pose", "gpu", {"video": "input:videoAssetId"}),
-                Stage("export", "blender", {"model": "pose:bvh"}, {"formats": ["glb", "fbx"]})),
+        stages=(
+            Stage("pose", "gpu", {"video": "input:videoAssetId"}),
+            Stage("export", "blender", {"model": "pose:bvh"}, {"formats": ["glb", "fbx"]}),
+        ),
         cost=5,
-        params={name: ("pose",) for name in STAGE_PARAMS["pose"]},
+        params=dict.fromkeys(STAGE_PARAMS["pose"], ("pose",)),
     ),
     "IMAGE_TO_3D": JobType(
         inputs={"imageAssetId": ("IMAGE",)},
-        stages=(Stage("reconstruct", "gpu", {"image": "input:imageAssetId"}),
-                Stage("optimize", "blender", {"model": "reconstruct:glb"})),
+        stages=(
+            Stage("reconstruct", "gpu", {"image": "input:imageAssetId"}),
+            Stage("optimize", "blender", {"model": "reconstruct:glb"}),
+        ),
         cost=10,
-        params={"foreground": ("reconstruct",), "detail": ("reconstruct",),
-                "targetTriangles": ("reconstruct", "optimize"), "textureSize": ("reconstruct",)},
+        params={
+            "foreground": ("reconstruct",),
+            "detail": ("reconstruct",),
+            "targetTriangles": ("reconstruct", "optimize"),
+            "textureSize": ("reconstruct",),
+        },
     ),
     "TEXT_TO_AVATAR": JobType(
         inputs={"prompt": ("text",)},
-        stages=(Stage("avatar", "gpu", {}),
-                Stage("export", "blender", {"model": "avatar:glb"}, {"formats": ["fbx", "blend"]})),
+        stages=(
+            Stage("avatar", "gpu", {}),
+            Stage("export", "blender", {"model": "avatar:glb"}, {"formats": ["fbx", "blend"]}),
+        ),
         cost=10,
-        params={name: ("avatar",) for name in STAGE_PARAMS["avatar"]},
+        params=dict.fromkeys(STAGE_PARAMS["avatar"], ("avatar",)),
     ),
     "ANIMATE": JobType(
         inputs={"avatarAssetId": ("MODEL_3D", "ANIMATION"), "motionAssetId": ("ANIMATION",)},
@@ -130,7 +162,7 @@ JOB_TYPES: dict[str, JobType] = {
         inputs={"modelAssetId": ("MODEL_3D", "ANIMATION")},
         stages=(Stage("optimize", "blender", {"model": "input:modelAssetId"}),),
         cost=2,
-        params={name: ("optimize",) for name in STAGE_PARAMS["optimize"]},
+        params=dict.fromkeys(STAGE_PARAMS["optimize"], ("optimize",)),
         one_of_params=("targetTriangles", "ratio"),
     ),
 }
@@ -185,8 +217,9 @@ def plan(job_type: str, inputs: dict, params: dict) -> list[dict]:
         given = {k: v for k, v in params.items() if stage.name in spec.params[k]}
         if "prompt" in spec.inputs and stage.name == "avatar":
             given["prompt"] = inputs["prompt"]
-        planned.append({"name": stage.name, "worker": stage.worker, "inputs": refs,
-                        "params": {**stage.fixed_params, **given}})
+        planned.append(
+            {"name": stage.name, "worker": stage.worker, "inputs": refs, "params": {**stage.fixed_params, **given}}
+        )
     return planned
 
 
@@ -200,9 +233,15 @@ def cost(job_type: str, video_seconds: float | None = None) -> int:
 
 def describe() -> dict:
     """Every job type as JSON: inputs, user params (type, bounds, default, doc), required/one-of, cost."""
-    return {name: {"inputs": {k: list(v) for k, v in t.inputs.items()},
-                   "params": {p: t.param(p).describe() for p in t.params},
-                   "requiredParams": list(t.required_params), "oneOfParams": list(t.one_of_params),
-                   "cost": t.cost, **({"costPer10s": MOTION_CAPTURE_COST_PER_10S} if name == "MOTION_CAPTURE" else {}),
-                   "stages": [s.name for s in t.stages]}
-            for name, t in JOB_TYPES.items()}
+    return {
+        name: {
+            "inputs": {k: list(v) for k, v in t.inputs.items()},
+            "params": {p: t.param(p).describe() for p in t.params},
+            "requiredParams": list(t.required_params),
+            "oneOfParams": list(t.one_of_params),
+            "cost": t.cost,
+            **({"costPer10s": MOTION_CAPTURE_COST_PER_10S} if name == "MOTION_CAPTURE" else {}),
+            "stages": [s.name for s in t.stages],
+        }
+        for name, t in JOB_TYPES.items()
+    }

@@ -17,6 +17,7 @@
 
 Objects: uploads/<owner>/<project>/<asset>/source.<ext> and outputs/<owner>/<project>/<job>/<stage>/<role>.<ext>.
 """
+
 from __future__ import annotations
 
 import uuid

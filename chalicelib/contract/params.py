@@ -1,4 +1,5 @@
 """Parameter specs (type, bounds or choices, default) and their one validation, used by the API and the workers."""
+
 from __future__ import annotations
 
 import math

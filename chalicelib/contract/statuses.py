@@ -1,4 +1,5 @@
 """Lifecycles and kinds: job and asset statuses, asset kinds, roles, ledger entry types."""
+
 from __future__ import annotations
 
 JOB_STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED")

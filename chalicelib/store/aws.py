@@ -1,4 +1,5 @@
 """AWS clients, created lazily once per process and reused (boto3 reads AWS_ENDPOINT_URL itself)."""
+
 from __future__ import annotations
 
 import functools
@@ -12,5 +13,7 @@ from chalicelib import settings
 @functools.cache
 def client(service: str):
     """The shared boto3 client for `service` ("s3", "sqs", "stepfunctions", "dynamodb", "ssm")."""
-    config = Config(retries={"mode": "standard", "max_attempts": 4}, signature_version="s3v4" if service == "s3" else None)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 4}, signature_version="s3v4" if service == "s3" else None
+    )
     return boto3.client(service, region_name=settings.REGION, config=config)

@@ -1,9 +1,10 @@
 """PynamoDB models of the one table (pk/sk plus three generic indexes; key layout in chalicelib/contract/keys.py)."""
+
 from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -24,7 +25,7 @@ from chalicelib.contract import keys
 
 def now_iso() -> str:
     """UTC now as ISO-8601 with milliseconds and Z (the format Step Functions writes too)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @functools.cache

@@ -1,9 +1,10 @@
 """The assets bucket: presigned uploads pinned to key, type and size; signed downloads; reading and deleting objects."""
+
 from __future__ import annotations
 
 import time
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from chalicelib import settings
@@ -11,13 +12,15 @@ from chalicelib.store.aws import client
 
 
 def _expiry(seconds: int) -> str:
-    return datetime.fromtimestamp(time.time() + seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(time.time() + seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def presigned_upload(key: str, content_type: str, size: int) -> dict:
     """A presigned POST for exactly this key, Content-Type and byte count: {url, fields, expiresAt}."""
     post = client("s3").generate_presigned_post(
-        Bucket=settings.ASSETS_BUCKET, Key=key, Fields={"Content-Type": content_type},
+        Bucket=settings.ASSETS_BUCKET,
+        Key=key,
+        Fields={"Content-Type": content_type},
         Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
         ExpiresIn=settings.UPLOAD_URL_SECONDS,
     )
@@ -30,8 +33,12 @@ def download_link(key: str, filename: str, content_type: str) -> dict:
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(filename)}"
     url = client("s3").generate_presigned_url(
         "get_object",
-        Params={"Bucket": settings.ASSETS_BUCKET, "Key": key, "ResponseContentDisposition": disposition,
-                "ResponseContentType": content_type},
+        Params={
+            "Bucket": settings.ASSETS_BUCKET,
+            "Key": key,
+            "ResponseContentDisposition": disposition,
+            "ResponseContentType": content_type,
+        },
         ExpiresIn=settings.DOWNLOAD_URL_SECONDS,
     )
     return {"url": url, "expiresAt": _expiry(settings.DOWNLOAD_URL_SECONDS)}

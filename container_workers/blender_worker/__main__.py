@@ -1,4 +1,5 @@
 """Run the blender worker: poll BLENDER_QUEUE_URL and serve its stages (Blender is imported once, one task at a time)."""
+
 import os
 
 from container_workers.blender_worker import scene
@@ -13,5 +14,9 @@ TASK_SECONDS = int(os.environ.get("BLENDER_TASK_SECONDS", "600"))
 TASK_MEMORY_MB = int(os.environ.get("BLENDER_TASK_MEMORY_MB", "8192"))
 
 if __name__ == "__main__":
-    Worker("blender", os.environ["BLENDER_QUEUE_URL"], STAGES,
-           task_limit=lambda: scene.task(seconds=TASK_SECONDS, memory_mb=TASK_MEMORY_MB)).run()
+    Worker(
+        "blender",
+        os.environ["BLENDER_QUEUE_URL"],
+        STAGES,
+        task_limit=lambda: scene.task(seconds=TASK_SECONDS, memory_mb=TASK_MEMORY_MB),
+    ).run()

@@ -1,4 +1,5 @@
 """Matching an armature's bone names to the shared skeleton's (Mixamo names, with or without a prefix, and common aliases)."""
+
 from __future__ import annotations
 
 import re
@@ -8,14 +9,38 @@ from container_workers.common import skeleton
 _PREFIX = re.compile(r"^(?:mixamorig\d*|armature|skeleton|rig|def)[:_|.\-]", re.IGNORECASE)
 
 _SIDED_ALIASES = {  # alias (lower case, no side) -> shared-skeleton name without side
-    "shoulder": "Shoulder", "clavicle": "Shoulder", "arm": "Arm", "upperarm": "Arm", "forearm": "ForeArm",
-    "lowerarm": "ForeArm", "hand": "Hand", "wrist": "Hand", "upleg": "UpLeg", "upperleg": "UpLeg", "thigh": "UpLeg",
-    "leg": "Leg", "lowerleg": "Leg", "calf": "Leg", "shin": "Leg", "foot": "Foot", "ankle": "Foot",
-    "toebase": "ToeBase", "toes": "ToeBase", "toe": "ToeBase", "ball": "ToeBase",
+    "shoulder": "Shoulder",
+    "clavicle": "Shoulder",
+    "arm": "Arm",
+    "upperarm": "Arm",
+    "forearm": "ForeArm",
+    "lowerarm": "ForeArm",
+    "hand": "Hand",
+    "wrist": "Hand",
+    "upleg": "UpLeg",
+    "upperleg": "UpLeg",
+    "thigh": "UpLeg",
+    "leg": "Leg",
+    "lowerleg": "Leg",
+    "calf": "Leg",
+    "shin": "Leg",
+    "foot": "Foot",
+    "ankle": "Foot",
+    "toebase": "ToeBase",
+    "toes": "ToeBase",
+    "toe": "ToeBase",
+    "ball": "ToeBase",
 }
 _CENTRE_ALIASES = {
-    "hips": "Hips", "pelvis": "Hips", "spine": "Spine", "spine1": "Spine1", "chest": "Spine1",
-    "spine2": "Spine2", "upperchest": "Spine2", "neck": "Neck", "head": "Head",
+    "hips": "Hips",
+    "pelvis": "Hips",
+    "spine": "Spine",
+    "spine1": "Spine1",
+    "chest": "Spine1",
+    "spine2": "Spine2",
+    "upperchest": "Spine2",
+    "neck": "Neck",
+    "head": "Head",
 }
 _SIDES = (("left", "Left"), ("right", "Right"), ("l", "Left"), ("r", "Right"))
 

@@ -1,4 +1,5 @@
 """The convert stage: any supported model format to any other, refusing conversions that would lose motion."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,10 @@ def refuse_losses(s: stats.SceneStats, target: str) -> list[str]:
     essential = sorted(lost & formats.ESSENTIAL)
     if essential:
         keepers = ", ".join(f for f in formats.MODEL_FORMATS if formats.HOLDS[f] >= formats.ESSENTIAL)
-        raise BadInputError("FORMAT_CANNOT_HOLD", f"{target.upper()} cannot hold the model's {' and '.join(essential)}; use one of {keepers}")
+        raise BadInputError(
+            "FORMAT_CANNOT_HOLD",
+            f"{target.upper()} cannot hold the model's {' and '.join(essential)}; use one of {keepers}",
+        )
     return sorted(lost)
 
 
@@ -38,7 +42,11 @@ def convert(inputs: dict[str, Path], params: dict, workdir: Path, progress: Prog
     return StageResult(
         outputs=[Output(out, output_kind(before), "model")],
         metadata={
-            "from": source.format, "to": target, **before.as_dict(), "dropped": dropped,
-            "missingTextures": source.missing_textures, "bytes": out.stat().st_size,
+            "from": source.format,
+            "to": target,
+            **before.as_dict(),
+            "dropped": dropped,
+            "missingTextures": source.missing_textures,
+            "bytes": out.stat().st_size,
         },
     )

@@ -2,6 +2,7 @@
 
 A bare skeleton (a BVH, a skeleton-only file) gets a mannequin skinned to it so the outputs show a moving character.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,7 +39,13 @@ def export(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progr
     progress(85, "rendering thumbnail")
     outputs.append(Output(render.thumbnail(workdir / "thumbnail.png"), "IMAGE", "thumbnail"))
     progress(100, "done")
-    return StageResult(outputs, metadata={
-        "from": source.format, **content.as_dict(), "fps": round(bpy.context.scene.render.fps / bpy.context.scene.render.fps_base, 3),
-        "missingTextures": source.missing_textures, "bytes": {o.role: o.path.stat().st_size for o in outputs},
-    })
+    return StageResult(
+        outputs,
+        metadata={
+            "from": source.format,
+            **content.as_dict(),
+            "fps": round(bpy.context.scene.render.fps / bpy.context.scene.render.fps_base, 3),
+            "missingTextures": source.missing_textures,
+            "bytes": {o.role: o.path.stat().st_size for o in outputs},
+        },
+    )

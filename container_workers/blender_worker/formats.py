@@ -1,4 +1,5 @@
 """Import and export per file format, and what each format can hold."""
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,14 @@ def _import_gltf(path: Path) -> None:
     rate = gltf_file.read(path).frame_rate()
     if rate:
         bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = rate, 1.0
-    _run(bpy.ops.import_scene.gltf, filepath=str(path), import_pack_images=True, disable_bone_shape=True,
-         import_shading="NORMALS", merge_vertices=False)
+    _run(
+        bpy.ops.import_scene.gltf,
+        filepath=str(path),
+        import_pack_images=True,
+        disable_bone_shape=True,
+        import_shading="NORMALS",
+        merge_vertices=False,
+    )
 
 
 def _import_blend(path: Path) -> None:
@@ -62,11 +69,23 @@ _IMPORTERS = {
     "obj": lambda p: _run(bpy.ops.wm.obj_import, filepath=str(p), validate_meshes=True),
     "stl": lambda p: _run(bpy.ops.wm.stl_import, filepath=str(p), use_mesh_validate=True),
     "ply": lambda p: _run(bpy.ops.wm.ply_import, filepath=str(p), import_colors="SRGB"),
-    "usdz": lambda p: _run(bpy.ops.wm.usd_import, filepath=str(p), import_textures_mode="IMPORT_PACK", validate_meshes=True,
-                           import_cameras=False, import_lights=False, create_world_material=False),
+    "usdz": lambda p: _run(
+        bpy.ops.wm.usd_import,
+        filepath=str(p),
+        import_textures_mode="IMPORT_PACK",
+        validate_meshes=True,
+        import_cameras=False,
+        import_lights=False,
+        create_world_material=False,
+    ),
     "blend": _import_blend,
-    "bvh": lambda p: _run(bpy.ops.import_anim.bvh, filepath=str(p), global_scale=1.0 / BVH_UNITS_PER_METRE,
-                          update_scene_fps=True, rotate_mode="NATIVE"),
+    "bvh": lambda p: _run(
+        bpy.ops.import_anim.bvh,
+        filepath=str(p),
+        global_scale=1.0 / BVH_UNITS_PER_METRE,
+        update_scene_fps=True,
+        rotate_mode="NATIVE",
+    ),
 }
 
 
@@ -74,7 +93,16 @@ def load(path: Path, fmt: str) -> None:
     """Import a checked file into the current (empty) scene; an unreadable file is a BadInputError."""
     try:
         _IMPORTERS[fmt](path)
-    except (RuntimeError, ValueError, KeyError, IndexError, TypeError, AttributeError, OverflowError, MemoryError) as exc:
+    except (
+        RuntimeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        MemoryError,
+    ) as exc:
         detail = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
         raise BadInputError("CORRUPT_FILE", f"{path.name} could not be read as {fmt.upper()}: {detail}") from None
     if not any(o.type in ("MESH", "ARMATURE") for o in bpy.context.scene.objects):
@@ -105,14 +133,30 @@ def fit_frame_range() -> None:
 
 
 def _export_gltf(path: Path, embedded: bool, draco: bool = False) -> None:
-    _run(bpy.ops.export_scene.gltf, filepath=str(path), export_format="GLTF_EMBEDDED" if embedded else "GLB",
-         export_yup=True, export_apply=False, export_animations=True, export_animation_mode="ACTIONS",
-         export_skins=True, export_morph=True, export_cameras=False, export_lights=False, export_extras=False,
-         export_draco_mesh_compression_enable=draco)
+    _run(
+        bpy.ops.export_scene.gltf,
+        filepath=str(path),
+        export_format="GLTF_EMBEDDED" if embedded else "GLB",
+        export_yup=True,
+        export_apply=False,
+        export_animations=True,
+        export_animation_mode="ACTIONS",
+        export_skins=True,
+        export_morph=True,
+        export_cameras=False,
+        export_lights=False,
+        export_extras=False,
+        export_draco_mesh_compression_enable=draco,
+    )
 
 
 def _used_materials() -> set:
-    return {slot.material for o in stats.mesh_objects() for slot in o.material_slots if slot.material and slot.material.node_tree}
+    return {
+        slot.material
+        for o in stats.mesh_objects()
+        for slot in o.material_slots
+        if slot.material and slot.material.node_tree
+    }
 
 
 @contextmanager
@@ -159,9 +203,19 @@ def _images_to_files(folder: Path) -> None:
 
 def _export_fbx(path: Path) -> None:
     with _texture_linked_directly():
-        _run(bpy.ops.export_scene.fbx, filepath=str(path), path_mode="COPY", embed_textures=True, add_leaf_bones=False,
-             object_types={"EMPTY", "ARMATURE", "MESH"}, colors_type="SRGB", mesh_smooth_type="FACE",
-             bake_anim=stats.frame_range() is not None, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False)
+        _run(
+            bpy.ops.export_scene.fbx,
+            filepath=str(path),
+            path_mode="COPY",
+            embed_textures=True,
+            add_leaf_bones=False,
+            object_types={"EMPTY", "ARMATURE", "MESH"},
+            colors_type="SRGB",
+            mesh_smooth_type="FACE",
+            bake_anim=stats.frame_range() is not None,
+            bake_anim_use_all_actions=False,
+            bake_anim_use_nla_strips=False,
+        )
 
 
 def _export_obj(path: Path) -> Path:
@@ -172,8 +226,17 @@ def _export_obj(path: Path) -> Path:
     obj = folder / f"{path.stem}.obj"
     _images_to_files(folder)
     with _texture_linked_directly():
-        _run(bpy.ops.wm.obj_export, filepath=str(obj), export_materials=has_materials, path_mode="COPY",
-             export_colors=True, export_normals=True, export_uv=True, apply_modifiers=True, export_animation=False)
+        _run(
+            bpy.ops.wm.obj_export,
+            filepath=str(obj),
+            export_materials=has_materials,
+            path_mode="COPY",
+            export_colors=True,
+            export_normals=True,
+            export_uv=True,
+            apply_modifiers=True,
+            export_animation=False,
+        )
     if not has_materials:
         return obj
     archive = path.with_suffix(".zip")
@@ -185,9 +248,18 @@ def _export_obj(path: Path) -> Path:
 
 
 def _export_usdz(path: Path) -> None:
-    _run(bpy.ops.wm.usd_export, filepath=str(path), export_animation=stats.frame_range() is not None,
-         export_materials=True, export_armatures=True, export_shapekeys=True, export_lights=False, export_cameras=False,
-         convert_world_material=False, generate_preview_surface=True)
+    _run(
+        bpy.ops.wm.usd_export,
+        filepath=str(path),
+        export_animation=stats.frame_range() is not None,
+        export_materials=True,
+        export_armatures=True,
+        export_shapekeys=True,
+        export_lights=False,
+        export_cameras=False,
+        convert_world_material=False,
+        generate_preview_surface=True,
+    )
 
 
 def _export_blend(path: Path) -> None:
@@ -211,8 +283,15 @@ def save(fmt: str, stem: Path, draco: bool = False) -> Path:
         case "stl":
             _run(bpy.ops.wm.stl_export, filepath=str(path), ascii_format=False, apply_modifiers=True)
         case "ply":
-            _run(bpy.ops.wm.ply_export, filepath=str(path), export_colors="SRGB", export_uv=True, export_normals=True,
-                 apply_modifiers=True, ascii_format=False)
+            _run(
+                bpy.ops.wm.ply_export,
+                filepath=str(path),
+                export_colors="SRGB",
+                export_uv=True,
+                export_normals=True,
+                apply_modifiers=True,
+                ascii_format=False,
+            )
         case "usdz":
             _export_usdz(path)
         case "blend":

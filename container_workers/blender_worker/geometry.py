@@ -1,4 +1,5 @@
 """Surface geometry in numpy: world-space triangles from Blender and the Hausdorff distance between two surfaces."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +33,9 @@ def sample_surface(verts: np.ndarray, tris: np.ndarray, count: int, rng: np.rand
     """`count` points spread over the surface by area, plus up to `count` of its vertices (where error peaks)."""
     a, b, c = (verts[tris[:, i]] for i in range(3))
     area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    pick = rng.choice(len(tris), size=count, p=area / area.sum()) if area.sum() > 0 else rng.integers(0, len(tris), count)
+    pick = (
+        rng.choice(len(tris), size=count, p=area / area.sum()) if area.sum() > 0 else rng.integers(0, len(tris), count)
+    )
     u, v = rng.random(count), rng.random(count)
     flip = u + v > 1
     u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
@@ -55,12 +58,18 @@ def _closest_points(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) 
         denom = va + vb + vc
         out = a + ab * np.nan_to_num(vb / denom)[:, None] + ac * np.nan_to_num(vc / denom)[:, None]
         rules = (  # applied last-to-first so the earliest matching region wins, as in the scalar algorithm
-            (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0), b + np.nan_to_num((d4 - d3) / ((d4 - d3) + (d5 - d6)))[:, None] * (c - b),
-            (vb <= 0) & (d2 >= 0) & (d6 <= 0), a + np.nan_to_num(d2 / (d2 - d6))[:, None] * ac,
-            (d6 >= 0) & (d5 <= d6), c,
-            (vc <= 0) & (d1 >= 0) & (d3 <= 0), a + np.nan_to_num(d1 / (d1 - d3))[:, None] * ab,
-            (d3 >= 0) & (d4 <= d3), b,
-            (d1 <= 0) & (d2 <= 0), a,
+            (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0),
+            b + np.nan_to_num((d4 - d3) / ((d4 - d3) + (d5 - d6)))[:, None] * (c - b),
+            (vb <= 0) & (d2 >= 0) & (d6 <= 0),
+            a + np.nan_to_num(d2 / (d2 - d6))[:, None] * ac,
+            (d6 >= 0) & (d5 <= d6),
+            c,
+            (vc <= 0) & (d1 >= 0) & (d3 <= 0),
+            a + np.nan_to_num(d1 / (d1 - d3))[:, None] * ab,
+            (d3 >= 0) & (d4 <= d3),
+            b,
+            (d1 <= 0) & (d2 <= 0),
+            a,
         )
     for mask, point in zip(rules[0::2], rules[1::2]):
         out = np.where(mask[:, None], point, out)
@@ -80,7 +89,9 @@ def distances_to_surface(points: np.ndarray, verts: np.ndarray, tris: np.ndarray
     return best
 
 
-def surface_error(ref: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray], samples: int = 100_000, seed: int = 0) -> dict:
+def surface_error(
+    ref: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray], samples: int = 100_000, seed: int = 0
+) -> dict:
     """Symmetric Hausdorff and mean surface distance between two meshes, relative to the first's bounding-box diagonal."""
     rng = np.random.default_rng(seed)
     samples = min(samples, 10 * max(len(ref[1]), len(other[1])))  # small meshes need fewer samples

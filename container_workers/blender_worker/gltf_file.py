@@ -1,4 +1,5 @@
 """Reading glTF/GLB structure before Blender does: integrity checks and the animation's frame rate."""
+
 from __future__ import annotations
 
 import base64
@@ -113,7 +114,9 @@ def _inside(folder: Path, uri: str) -> Path:
     if not target.is_relative_to(folder.resolve()):
         raise BadInputError("EXTERNAL_REFERENCE", f"glTF refers to a file outside the upload: {uri[:80]}")
     if not target.is_file():
-        raise BadInputError("MISSING_FILE", f"glTF refers to a missing file: {uri[:80]} (upload a .glb or a .zip with all files)")
+        raise BadInputError(
+            "MISSING_FILE", f"glTF refers to a missing file: {uri[:80]} (upload a .glb or a .zip with all files)"
+        )
     return target
 
 
@@ -148,7 +151,11 @@ def _check_bounds(doc: dict, buffers: list[bytes]) -> None:
         if "bufferView" not in acc:
             continue
         v = acc["bufferView"]
-        if not 0 <= v < len(views) or acc.get("type") not in _TYPE_COMPONENTS or acc.get("componentType") not in _COMPONENT_BYTES:
+        if (
+            not 0 <= v < len(views)
+            or acc.get("type") not in _TYPE_COMPONENTS
+            or acc.get("componentType") not in _COMPONENT_BYTES
+        ):
             raise _corrupt("a glTF accessor is malformed")
         elem = _TYPE_COMPONENTS[acc["type"]] * _COMPONENT_BYTES[acc["componentType"]]
         stride = views[v].get("byteStride", elem)

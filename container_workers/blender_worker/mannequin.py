@@ -1,4 +1,5 @@
 """A simple mannequin for a bare armature: a capsule-like ellipsoid per limb, each rigidly skinned to its bone."""
+
 from __future__ import annotations
 
 import bpy
@@ -7,9 +8,23 @@ import numpy as np
 from container_workers.common.skeleton import canonical_name
 
 _SEGMENTS, _RINGS = 12, 6
-_SIDED = {"Shoulder": 0.05, "Arm": 0.05, "ForeArm": 0.04, "Hand": 0.04, "UpLeg": 0.075, "Leg": 0.055, "Foot": 0.045, "ToeBase": 0.035}
+_SIDED = {
+    "Shoulder": 0.05,
+    "Arm": 0.05,
+    "ForeArm": 0.04,
+    "Hand": 0.04,
+    "UpLeg": 0.075,
+    "Leg": 0.055,
+    "Foot": 0.045,
+    "ToeBase": 0.035,
+}
 RADIUS = {
-    "Hips": 0.11, "Spine": 0.11, "Spine1": 0.12, "Spine2": 0.12, "Neck": 0.045, "Head": 0.1,
+    "Hips": 0.11,
+    "Spine": 0.11,
+    "Spine1": 0.12,
+    "Spine2": 0.12,
+    "Neck": 0.045,
+    "Head": 0.1,
     **{side + part: r for part, r in _SIDED.items() for side in ("Left", "Right")},
 }
 """Limb radius in metres per bone of the shared skeleton; other bones get one from their length."""

@@ -1,4 +1,5 @@
 """The optimize stage: clean up, decimate to a triangle budget, downsize textures, compress, and make LODs."""
+
 from __future__ import annotations
 
 import math
@@ -14,13 +15,22 @@ from container_workers.common.stage import BadInputError, Output, ProgressFn, St
 def _validate(params: dict) -> dict:
     """Optimize's params checked against the contract's bounds (INVALID_PARAMS), defaults filled in."""
     if isinstance(params, dict) and params.get("compression") == "meshopt":
-        raise BadInputError("UNSUPPORTED_COMPRESSION", "meshopt needs the external gltfpack tool, which this worker does not ship; use draco")
+        raise BadInputError(
+            "UNSUPPORTED_COMPRESSION",
+            "meshopt needs the external gltfpack tool, which this worker does not ship; use draco",
+        )
     p = params_for("optimize", params)
     target, ratio = p["targetTriangles"], p["ratio"]
     if target is not None and ratio is not None:
         raise BadInputError("INVALID_PARAMS", "give targetTriangles or ratio, not both")
-    return {"target": target, "ratio": ratio, "maxTextureSize": p["maxTextureSize"], "merge": float(p["mergeDistance"]),
-            "compression": p["compression"], "lods": p["lods"]}
+    return {
+        "target": target,
+        "ratio": ratio,
+        "maxTextureSize": p["maxTextureSize"],
+        "merge": float(p["mergeDistance"]),
+        "compression": p["compression"],
+        "lods": p["lods"],
+    }
 
 
 def clean_meshes(merge_distance: float) -> None:
@@ -97,8 +107,10 @@ def optimize(inputs: dict[str, Path], params: dict, workdir: Path, progress: Pro
         raise BadInputError("EMPTY_MODEL", "the model has no triangles to optimize")
     wants_decimation = p["target"] is not None or (p["ratio"] or 1) < 1 or p["lods"]
     if "morphs" in before.features and wants_decimation:
-        raise BadInputError("CANNOT_DECIMATE_MORPHS",
-                            "meshes with shape keys (morph targets) cannot be decimated; optimize without a triangle budget")
+        raise BadInputError(
+            "CANNOT_DECIMATE_MORPHS",
+            "meshes with shape keys (morph targets) cannot be decimated; optimize without a triangle budget",
+        )
     original = geometry.world_triangles()
     progress(15, "cleaning meshes")
     clean_meshes(p["merge"])
@@ -123,14 +135,32 @@ def optimize(inputs: dict[str, Path], params: dict, workdir: Path, progress: Pro
         smooth_by_angle()
         lod = formats.save("glb", workdir / f"lod{i}", draco=draco)
         outputs.append(Output(lod, kind, f"lod{i}"))
-        lods.append({"role": f"lod{i}", "ratio": ratio, "triangles": stats.describe().triangles, "bytes": lod.stat().st_size,
-                     "geometricError": geometry.surface_error(original, geometry.world_triangles())})
+        lods.append(
+            {
+                "role": f"lod{i}",
+                "ratio": ratio,
+                "triangles": stats.describe().triangles,
+                "bytes": lod.stat().st_size,
+                "geometricError": geometry.surface_error(original, geometry.world_triangles()),
+            }
+        )
     progress(100, "done")
-    return StageResult(outputs, metadata={
-        "from": source.format,
-        "trianglesBefore": before.triangles, "trianglesAfter": after.triangles, "targetTriangles": target,
-        "verticesBefore": before.vertices, "verticesAfter": after.vertices,
-        "bytesBefore": inputs["model"].stat().st_size, "bytesAfter": out.stat().st_size,
-        "geometricError": error, "compression": p["compression"], "texturesDownsized": scaled,
-        "missingTextures": source.missing_textures, "lods": lods, "seconds": round(time.monotonic() - started, 3),
-    })
+    return StageResult(
+        outputs,
+        metadata={
+            "from": source.format,
+            "trianglesBefore": before.triangles,
+            "trianglesAfter": after.triangles,
+            "targetTriangles": target,
+            "verticesBefore": before.vertices,
+            "verticesAfter": after.vertices,
+            "bytesBefore": inputs["model"].stat().st_size,
+            "bytesAfter": out.stat().st_size,
+            "geometricError": error,
+            "compression": p["compression"],
+            "texturesDownsized": scaled,
+            "missingTextures": source.missing_textures,
+            "lods": lods,
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )

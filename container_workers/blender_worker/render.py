@@ -1,4 +1,5 @@
 """A small PNG thumbnail of the scene, rendered with Cycles on the CPU (no GPU or display needed)."""
+
 from __future__ import annotations
 
 import math

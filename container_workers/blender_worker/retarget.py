@@ -6,6 +6,7 @@ swing per bone along its chain). A source joint's rotation away from its T-pose 
 joint, so an A-pose rest, other bone rolls or another facing direction do not matter. The hips' travel is scaled by
 the ratio of the rigs' leg lengths.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -268,13 +269,18 @@ def retarget(inputs: dict[str, Path], params: dict, workdir: Path, progress: Pro
     outputs = [Output(formats.save(fmt, workdir / "animated"), "ANIMATION", fmt) for fmt in ("glb", "fbx")]
     content = stats.describe()
     progress(100, "done")
-    return StageResult(outputs, metadata={
-        "avatarFormat": avatar_src.format, "motionFormat": motion_src.format,
-        "matchedJoints": sorted(dst.joints.keys() & src.joints.keys()),
-        "unmatchedJoints": sorted(set(skeleton.NAMES) - (dst.joints.keys() & src.joints.keys())),
-        "scale": round(scale, 4), "frames": len(frames),
-        "fps": round(bpy.context.scene.render.fps / bpy.context.scene.render.fps_base, 3),
-        **{k: v for k, v in content.as_dict().items() if k in ("triangles", "bones", "meshes")},
-        "missingTextures": avatar_src.missing_textures,
-        "bytes": {o.role: o.path.stat().st_size for o in outputs},
-    })
+    return StageResult(
+        outputs,
+        metadata={
+            "avatarFormat": avatar_src.format,
+            "motionFormat": motion_src.format,
+            "matchedJoints": sorted(dst.joints.keys() & src.joints.keys()),
+            "unmatchedJoints": sorted(set(skeleton.NAMES) - (dst.joints.keys() & src.joints.keys())),
+            "scale": round(scale, 4),
+            "frames": len(frames),
+            "fps": round(bpy.context.scene.render.fps / bpy.context.scene.render.fps_base, 3),
+            **{k: v for k, v in content.as_dict().items() if k in ("triangles", "bones", "meshes")},
+            "missingTextures": avatar_src.missing_textures,
+            "bytes": {o.role: o.path.stat().st_size for o in outputs},
+        },
+    )

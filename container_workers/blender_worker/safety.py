@@ -1,4 +1,5 @@
 """Checks on uploaded files before and after Blender reads them: formats, sizes, counts, archives, references, scripts."""
+
 from __future__ import annotations
 
 import mmap
@@ -25,8 +26,15 @@ MAX_BVH_JOINTS = 1000
 MAX_BVH_VALUES = 50_000_000  # frames x channels
 
 MODEL_EXTENSIONS = {
-    ".glb": "glb", ".gltf": "gltf", ".fbx": "fbx", ".obj": "obj", ".stl": "stl", ".ply": "ply",
-    ".usdz": "usdz", ".blend": "blend", ".bvh": "bvh",
+    ".glb": "glb",
+    ".gltf": "gltf",
+    ".fbx": "fbx",
+    ".obj": "obj",
+    ".stl": "stl",
+    ".ply": "ply",
+    ".usdz": "usdz",
+    ".blend": "blend",
+    ".bvh": "bvh",
 }
 
 
@@ -52,7 +60,9 @@ def prepare(path: Path, workdir: Path, accepted: tuple[str, ...], role: str = "m
         path = _link(path, upload)
     fmt = MODEL_EXTENSIONS.get(path.suffix.lower())
     if fmt not in accepted:
-        raise BadInputError("UNSUPPORTED_FORMAT", f"{path.name}: expected one of {', '.join(accepted)} (or a .zip of one)")
+        raise BadInputError(
+            "UNSUPPORTED_FORMAT", f"{path.name}: expected one of {', '.join(accepted)} (or a .zip of one)"
+        )
     _CHECKS[fmt](path)
     return path, fmt
 
@@ -94,7 +104,9 @@ def _unzip(path: Path, dest: Path) -> Path:
         infos = _safe_members(zf, path.name)
         models = [i.filename for i in infos if not i.is_dir() and Path(i.filename).suffix.lower() in MODEL_EXTENSIONS]
         if len(models) != 1:
-            raise BadInputError("AMBIGUOUS_ARCHIVE", f"{path.name} must hold exactly one model file; found {len(models)}")
+            raise BadInputError(
+                "AMBIGUOUS_ARCHIVE", f"{path.name} must hold exactly one model file; found {len(models)}"
+            )
         try:
             zf.extractall(dest)
         except (zipfile.BadZipFile, zlib.error, OSError) as exc:
@@ -137,8 +149,22 @@ def _check_stl(path: Path) -> None:
 
 
 _PLY_SIZES = {
-    "char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort": 2, "int16": 2, "uint16": 2,
-    "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8, "float64": 8,
+    "char": 1,
+    "uchar": 1,
+    "int8": 1,
+    "uint8": 1,
+    "short": 2,
+    "ushort": 2,
+    "int16": 2,
+    "uint16": 2,
+    "int": 4,
+    "uint": 4,
+    "int32": 4,
+    "uint32": 4,
+    "float": 4,
+    "float32": 4,
+    "double": 8,
+    "float64": 8,
 }
 
 
@@ -168,10 +194,14 @@ def _check_ply(path: Path) -> None:
 
 def _check_obj(path: Path) -> None:
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        libs = [m.group(1).decode("utf-8", "replace").strip() for m in re.finditer(rb"^mtllib[ \t]+(.+)$", mm, re.MULTILINE)]
+        libs = [
+            m.group(1).decode("utf-8", "replace").strip() for m in re.finditer(rb"^mtllib[ \t]+(.+)$", mm, re.MULTILINE)
+        ]
     for lib in libs:
         if not (path.parent / lib).resolve().is_relative_to(path.parent.resolve()):
-            raise BadInputError("EXTERNAL_REFERENCE", f"{path.name} refers to a material file outside the upload: {lib[:80]}")
+            raise BadInputError(
+                "EXTERNAL_REFERENCE", f"{path.name} refers to a material file outside the upload: {lib[:80]}"
+            )
 
 
 def _check_bvh(path: Path) -> None:
@@ -185,7 +215,9 @@ def _check_bvh(path: Path) -> None:
     if not joints or not frames:
         raise _corrupt(f"{path.name} has no joints or no frame count")
     if joints > MAX_BVH_JOINTS or int(frames.group(1)) * channels > MAX_BVH_VALUES:
-        raise BadInputError("TOO_COMPLEX", f"{path.name} declares {joints} joints and {frames.group(1)} frames; too large")
+        raise BadInputError(
+            "TOO_COMPLEX", f"{path.name} declares {joints} joints and {frames.group(1)} frames; too large"
+        )
 
 
 _FBX_MAGIC = b"Kaydara FBX Binary  \x00"
@@ -254,7 +286,9 @@ class _FbxScan:
             raise _corrupt(f"{name}: an FBX array runs past its record")
         self.total += nbytes
         if nbytes > MAX_FBX_ARRAY_BYTES or self.total > MAX_FBX_TOTAL_BYTES:
-            raise BadInputError("TOO_COMPLEX", f"{name}: FBX arrays declare {self.total} bytes; the limit is {MAX_FBX_TOTAL_BYTES}")
+            raise BadInputError(
+                "TOO_COMPLEX", f"{name}: FBX arrays declare {self.total} bytes; the limit is {MAX_FBX_TOTAL_BYTES}"
+            )
         if encoding == 0:
             if clen != nbytes:
                 raise _corrupt(f"{name}: an FBX array's size does not match its element count")
@@ -271,8 +305,15 @@ class _FbxScan:
 
 
 _CHECKS = {
-    "glb": _check_gltf, "gltf": _check_gltf, "fbx": _check_fbx, "obj": _check_obj, "stl": _check_stl,
-    "ply": _check_ply, "usdz": _check_usdz, "blend": _check_blend, "bvh": _check_bvh,
+    "glb": _check_gltf,
+    "gltf": _check_gltf,
+    "fbx": _check_fbx,
+    "obj": _check_obj,
+    "stl": _check_stl,
+    "ply": _check_ply,
+    "usdz": _check_usdz,
+    "blend": _check_blend,
+    "bvh": _check_bvh,
 }
 
 
@@ -283,7 +324,9 @@ def check_loaded(upload_dir: Path, fmt: str) -> list[str]:
     never read from the worker's disk); they are removed from the scene.
     """
     if bpy.data.libraries:
-        raise BadInputError("EXTERNAL_REFERENCE", "the file links data from other .blend files; make them local and re-upload")
+        raise BadInputError(
+            "EXTERNAL_REFERENCE", "the file links data from other .blend files; make them local and re-upload"
+        )
     root = upload_dir.resolve()
     missing = []
     for img in list(bpy.data.images):
@@ -292,7 +335,9 @@ def check_loaded(upload_dir: Path, fmt: str) -> list[str]:
             bpy.data.images.remove(img)
     for ref in bpy.utils.blend_paths(absolute=True):
         if not Path(ref).resolve().is_relative_to(root):
-            raise BadInputError("EXTERNAL_REFERENCE", f"the file refers to a file outside the upload: {Path(ref).name[:80]}")
+            raise BadInputError(
+                "EXTERNAL_REFERENCE", f"the file refers to a file outside the upload: {Path(ref).name[:80]}"
+            )
     if fmt == "blend":
         _check_no_python()
     return sorted(missing)
@@ -321,4 +366,7 @@ def _check_no_python() -> None:
     ]
     if scripts or drivers or bpy.app.autoexec_fail:
         found = ", ".join([*scripts[:3], *(f"driver '{e[:40]}'" for e in drivers[:3])]) or "auto-run Python"
-        raise BadInputError("BLEND_HAS_SCRIPTS", f"the .blend file contains Python ({found}); scripts are never run; remove them and re-upload")
+        raise BadInputError(
+            "BLEND_HAS_SCRIPTS",
+            f"the .blend file contains Python ({found}); scripts are never run; remove them and re-upload",
+        )

@@ -1,4 +1,5 @@
 """The Blender session: one bpy per process, an empty scene per task, and per-task time and memory caps."""
+
 from __future__ import annotations
 
 import ctypes
@@ -69,7 +70,9 @@ class _Watchdog(threading.Thread):
                 tripped_at = now
             if now - tripped_at > self.grace_s or rss > 1.5 * self.memory_bytes:
                 os._exit(HARD_LIMIT_EXIT_CODE)
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target_thread), ctypes.py_object(_LimitExceeded))
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self.target_thread), ctypes.py_object(_LimitExceeded)
+            )
 
     def stop(self) -> None:
         """Stop polling and cancel an interrupt not yet delivered."""

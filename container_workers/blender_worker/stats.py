@@ -1,4 +1,5 @@
 """What the current scene holds: triangles, bones, frames, materials, and the features a format must keep."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 Keys, statuses and content types come from the shared contract (`chalicelib.contract`, which the worker
 images copy: pure Python, no AWS imports).
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,12 @@ class JobStore:
 
     def status(self, job_id: str) -> str | None:
         """The job's current status."""
-        item = self.table.get_item(Key=_key(keys.job(job_id)), ProjectionExpression="#s",
-                                   ExpressionAttributeNames={"#s": "status"}, ConsistentRead=True).get("Item")
+        item = self.table.get_item(
+            Key=_key(keys.job(job_id)),
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "status"},
+            ConsistentRead=True,
+        ).get("Item")
         return item["status"] if item else None
 
     def progress(self, job_id: str, percent: int, message: str) -> bool:
@@ -80,7 +85,12 @@ class JobStore:
                 UpdateExpression="SET progress = :p, progressMessage = :m, updatedAt = :now",
                 ConditionExpression="#s = :processing AND (attribute_not_exists(progress) OR progress <= :p)",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":p": percent, ":m": message[:200], ":now": now_iso(), ":processing": "PROCESSING"},
+                ExpressionAttributeValues={
+                    ":p": percent,
+                    ":m": message[:200],
+                    ":now": now_iso(),
+                    ":processing": "PROCESSING",
+                },
             )
             return True
         except ClientError as exc:
@@ -97,7 +107,11 @@ class JobStore:
                 UpdateExpression="SET #e = :e, updatedAt = :now",
                 ConditionExpression=f"NOT #s IN ({', '.join(terminal)})",
                 ExpressionAttributeNames={"#e": "error", "#s": "status"},
-                ExpressionAttributeValues={":e": {"code": code, "message": message[:500]}, ":now": now_iso(), **terminal},
+                ExpressionAttributeValues={
+                    ":e": {"code": code, "message": message[:500]},
+                    ":now": now_iso(),
+                    **terminal,
+                },
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -121,24 +135,42 @@ class JobStore:
             ext = path.suffix.lower()
             asset_id = keys.output_asset_id(job_id, stage, out.role)
             key = keys.output_object(owner_id, project_id, job_id, stage, out.role, ext)
-            content_type = (formats.CONTENT_TYPES.get(ext.lstrip(".")) or mimetypes.guess_type(path.name)[0]
-                            or formats.content_type(ext))
+            content_type = (
+                formats.CONTENT_TYPES.get(ext.lstrip("."))
+                or mimetypes.guess_type(path.name)[0]
+                or formats.content_type(ext)
+            )
             filename = keys.output_filename(job["type"], job_id, stage, out.role, ext)
             self.s3.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
             now = now_iso()
-            self.table.put_item(Item={
-                **_key(keys.asset(asset_id)), "id": asset_id, "projectId": project_id, "ownerId": owner_id,
-                "kind": out.kind, "filename": filename, "contentType": content_type, "format": ext.lstrip("."),
-                "sizeBytes": path.stat().st_size, "status": "READY", "key": key, "metadata": json.dumps({"role": out.role, "stage": stage}),
-                "sourceJobId": job_id, "role": out.role, "createdAt": now, "updatedAt": now,
-                "gsi1pk": keys.project_partition(project_id), "gsi1sk": keys.listed(keys.ASSET_PREFIX, now, asset_id),
-            })
+            self.table.put_item(
+                Item={
+                    **_key(keys.asset(asset_id)),
+                    "id": asset_id,
+                    "projectId": project_id,
+                    "ownerId": owner_id,
+                    "kind": out.kind,
+                    "filename": filename,
+                    "contentType": content_type,
+                    "format": ext.lstrip("."),
+                    "sizeBytes": path.stat().st_size,
+                    "status": "READY",
+                    "key": key,
+                    "metadata": json.dumps({"role": out.role, "stage": stage}),
+                    "sourceJobId": job_id,
+                    "role": out.role,
+                    "createdAt": now,
+                    "updatedAt": now,
+                    "gsi1pk": keys.project_partition(project_id),
+                    "gsi1sk": keys.listed(keys.ASSET_PREFIX, now, asset_id),
+                }
+            )
             published.append({"assetId": asset_id, "key": key, "role": out.role, "kind": out.kind})
             by_role[out.role] = {"assetId": asset_id, "key": key}
         self.table.update_item(
             Key=_key(keys.job(job_id)),
             UpdateExpression="SET stageOutputs = :so, outputs = list_append(if_not_exists(outputs, :empty), :ids), "
-                             "#r = :r, updatedAt = :now REMOVE #e",
+            "#r = :r, updatedAt = :now REMOVE #e",
             ExpressionAttributeNames={"#r": "result", "#e": "error"},
             ExpressionAttributeValues={
                 ":so": json.dumps({**(job.get("stageOutputs") or {}), stage: by_role}),
@@ -152,5 +184,12 @@ class JobStore:
 
     def heartbeat(self, worker: str, state: str) -> None:
         """Tell /health this worker is alive."""
-        self.table.put_item(Item={**_key(keys.worker(worker)), "lastSeen": Decimal(str(round(time.time(), 3))),
-                                  "pid": os.getpid(), "host": os.uname().nodename, "state": state})
+        self.table.put_item(
+            Item={
+                **_key(keys.worker(worker)),
+                "lastSeen": Decimal(str(round(time.time(), 3))),
+                "pid": os.getpid(),
+                "host": os.uname().nodename,
+                "state": state,
+            }
+        )

@@ -4,6 +4,7 @@ Conventions (glTF's): metres, +Y up, the character faces +Z, its left hand is on
 Rest pose is a T-pose in which every joint's local rotation is the identity, so a joint's rest
 transform is only the translation `offset` from its parent. BVH files use centimetres.
 """
+
 from __future__ import annotations
 
 import numpy as np

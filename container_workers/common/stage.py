@@ -1,9 +1,11 @@
 """The contract between a worker and its stage functions (files in, files out)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from chalicelib.contract.jobtypes import stage_params
 from chalicelib.contract.params import InvalidParams

@@ -7,6 +7,7 @@ where a cancelled job stops), upload the outputs as project assets, and answer S
 working, a keep-alive thread extends the message's visibility and sends task heartbeats. The
 message is deleted only after the answer is sent. SIGTERM lets the current task finish.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,13 @@ class Worker:
     def poll_once(self, wait_seconds: int = 2) -> int:
         """Receive at most one message and process it; returns how many were handled."""
         try:
-            received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=wait_seconds,
-                                                VisibilityTimeout=VISIBILITY_SECONDS, AttributeNames=["All"])
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=1,
+                WaitTimeSeconds=wait_seconds,
+                VisibilityTimeout=VISIBILITY_SECONDS,
+                AttributeNames=["All"],
+            )
         except (BotoCoreError, ClientError) as exc:
             self.log.warning("receive failed", extra={"error": str(exc)})
             self.stopping.wait(2)
@@ -106,7 +112,9 @@ class Worker:
         try:
             task = Task(message)
         except (ValueError, KeyError, TypeError) as exc:
-            self.log.error("dropping malformed task message", extra={"error": str(exc), "body": message.get("Body", "")[:200]})
+            self.log.error(
+                "dropping malformed task message", extra={"error": str(exc), "body": message.get("Body", "")[:200]}
+            )
             self._delete(message)
             return
         self.log.append_keys(job_id=task.job_id, stage=task.stage)
@@ -129,10 +137,14 @@ class Worker:
             return self._fail(task, "CANCELLED", "the job is no longer running", retryable=False, record=False)
         pipeline = job.get("pipeline") or []
         if task.index >= len(pipeline) or pipeline[task.index]["name"] != task.stage or task.stage not in self.stages:
-            return self._fail(task, "UNKNOWN_STAGE", f"stage {task.stage!r} is not served by the {self.name} worker", retryable=False)
+            return self._fail(
+                task, "UNKNOWN_STAGE", f"stage {task.stage!r} is not served by the {self.name} worker", retryable=False
+            )
         spec = pipeline[task.index]
         self.state = f"busy:{task.stage}"
-        self.log.info("task started", extra={"receiveCount": task.message.get("Attributes", {}).get("ApproximateReceiveCount")})
+        self.log.info(
+            "task started", extra={"receiveCount": task.message.get("Attributes", {}).get("ApproximateReceiveCount")}
+        )
         keepalive = threading.Thread(target=self._keepalive, args=(task,), daemon=True)
         keepalive.start()
         try:
@@ -145,8 +157,12 @@ class Worker:
                 if task.stopped.is_set():
                     raise JobStopped(task.reason)
                 timing = {"workerStartedAt": started_iso, "stageSeconds": round(time.time() - started, 3)}
-                published = self.store.publish_outputs(job, task.stage, result.outputs, {**result.metadata, "timing": timing})
-            self.sfn.send_task_success(taskToken=task.token, output=json.dumps({"stage": task.stage, "outputs": published}))
+                published = self.store.publish_outputs(
+                    job, task.stage, result.outputs, {**result.metadata, "timing": timing}
+                )
+            self.sfn.send_task_success(
+                taskToken=task.token, output=json.dumps({"stage": task.stage, "outputs": published})
+            )
             self.log.info("task succeeded", extra={"outputs": [p["role"] for p in published]})
             self.metrics.add_metric(name="StageSucceeded", unit=MetricUnit.Count, value=1)
             return True
@@ -154,11 +170,15 @@ class Worker:
             self.log.info("task stopped", extra={"reason": str(exc)})
             return self._fail(task, "CANCELLED", str(exc) or "the job was cancelled", retryable=False, record=False)
         except StageError as exc:
-            self.log.info("stage refused the task", extra={"code": exc.code, "error": exc.message, "retryable": exc.retryable})
+            self.log.info(
+                "stage refused the task", extra={"code": exc.code, "error": exc.message, "retryable": exc.retryable}
+            )
             return self._fail(task, exc.code, exc.message, retryable=exc.retryable)
         except (BotoCoreError, ClientError) as exc:
             self.log.warning("AWS call failed during the task", extra={"error": str(exc)})
-            return self._fail(task, "TRANSIENT_ERROR", "a storage error interrupted processing; retrying", retryable=True)
+            return self._fail(
+                task, "TRANSIENT_ERROR", "a storage error interrupted processing; retrying", retryable=True
+            )
         except Exception:
             self.log.exception("stage crashed")
             return self._fail(task, "PROCESSING_ERROR", f"the {task.stage} stage failed unexpectedly", retryable=True)
@@ -213,8 +233,11 @@ class Worker:
         """Extend visibility, heartbeat the task and watch for cancellation until the task ends."""
         while not task.stopped.wait(KEEPALIVE_SECONDS):
             try:
-                self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=task.message["ReceiptHandle"],
-                                                   VisibilityTimeout=VISIBILITY_SECONDS)
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=task.message["ReceiptHandle"],
+                    VisibilityTimeout=VISIBILITY_SECONDS,
+                )
                 self.sfn.send_task_heartbeat(taskToken=task.token)
                 if self.store.status(task.job_id) in TERMINAL:
                     task.reason = "the job was cancelled"
@@ -237,8 +260,11 @@ class Worker:
             except (BotoCoreError, ClientError) as exc:
                 self.log.warning("could not record the error", extra={"error": str(exc)})
         try:
-            self.sfn.send_task_failure(taskToken=task.token, error="TRANSIENT" if retryable else "BAD_INPUT",
-                                       cause=json.dumps({"code": code, "message": message})[:32000])
+            self.sfn.send_task_failure(
+                taskToken=task.token,
+                error="TRANSIENT" if retryable else "BAD_INPUT",
+                cause=json.dumps({"code": code, "message": message})[:32000],
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
                 self.log.warning("could not answer the task; it will be redelivered", extra={"error": str(exc)})

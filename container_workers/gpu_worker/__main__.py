@@ -1,4 +1,5 @@
 """Run the gpu worker: poll GPU_QUEUE_URL and serve its stages."""
+
 import os
 
 from container_workers.common.worker import Worker

@@ -6,6 +6,7 @@ classical backends register themselves as defaults when their modules are import
 on a GPU) implements `Generator`, calls `register` when its module is imported by the worker, and is selected by
 name; the pipeline keeps calling the same two stage functions.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,7 +48,9 @@ def backend(job_type: str) -> Generator:
     """The generator the environment selects for `job_type`, else the default one."""
     name = os.environ.get(ENVIRONMENT[job_type]) or _DEFAULTS.get(job_type)
     if name not in _REGISTRY[job_type]:
-        raise StageError("BACKEND_UNAVAILABLE", f"No {job_type} backend named {name!r} (available: {', '.join(backends(job_type))}).")
+        raise StageError(
+            "BACKEND_UNAVAILABLE", f"No {job_type} backend named {name!r} (available: {', '.join(backends(job_type))})."
+        )
     return _REGISTRY[job_type][name]
 
 

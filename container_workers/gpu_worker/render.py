@@ -1,4 +1,5 @@
 """A tiny numpy/OpenCV rasterizer: triangle-id buffers with barycentrics, silhouettes and shaded thumbnails."""
+
 from __future__ import annotations
 
 import cv2
@@ -16,7 +17,14 @@ def rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
     return rx @ ry
 
 
-def project(vertices: np.ndarray, size: int, yaw: float = 0.0, pitch: float = 0.0, perspective: float = 0.0, margin: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
+def project(
+    vertices: np.ndarray,
+    size: int,
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    perspective: float = 0.0,
+    margin: float = 0.06,
+) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates (N, 2) and depth (N,, larger is nearer) of vertices seen from +Z, fitted into a size x size frame.
 
     `perspective` is the field of view in degrees (0: orthographic).
@@ -36,7 +44,9 @@ def project(vertices: np.ndarray, size: int, yaw: float = 0.0, pitch: float = 0.
     return pixels, v[:, 2]
 
 
-def rasterize(pixels: np.ndarray, faces: np.ndarray, shape: tuple[int, int], depth: np.ndarray | None = None, cull: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def rasterize(
+    pixels: np.ndarray, faces: np.ndarray, shape: tuple[int, int], depth: np.ndarray | None = None, cull: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Face-id buffer (H, W; -1 where empty) and barycentrics (H, W, 3) of triangles given in pixel coordinates.
 
     With `depth`, faces are painted far to near (painter's algorithm); `cull` drops triangles seen from behind
@@ -98,7 +108,17 @@ def sample(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def shaded(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray, uvs: np.ndarray, texture: np.ndarray, size: int = THUMBNAIL_SIZE, yaw: float = 30.0, pitch: float = 12.0, supersample: int = 2) -> np.ndarray:
+def shaded(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    normals: np.ndarray,
+    uvs: np.ndarray,
+    texture: np.ndarray,
+    size: int = THUMBNAIL_SIZE,
+    yaw: float = 30.0,
+    pitch: float = 12.0,
+    supersample: int = 2,
+) -> np.ndarray:
     """An RGBA thumbnail (transparent background) of a textured mesh lit by a key and a fill light."""
     big = size * supersample
     pixels, depth = project(vertices, big, yaw, pitch, perspective=25.0)
@@ -106,11 +126,14 @@ def shaded(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray, uvs: np
     mask = ids >= 0
     normal = interpolate(ids, bary, faces, np.asarray(normals, dtype=np.float64) @ rotation(yaw, pitch).T)
     normal /= np.maximum(np.linalg.norm(normal, axis=2, keepdims=True), 1e-9)
-    albedo = sample(texture, interpolate(ids, bary, faces, np.asarray(uvs, dtype=np.float64)))[..., :3].astype(np.float32) / 255.0
+    albedo = (
+        sample(texture, interpolate(ids, bary, faces, np.asarray(uvs, dtype=np.float64)))[..., :3].astype(np.float32)
+        / 255.0
+    )
     key = np.array([-0.45, 0.55, 0.70]) / np.linalg.norm([-0.45, 0.55, 0.70])
     fill = np.array([0.6, 0.1, 0.5]) / np.linalg.norm([0.6, 0.1, 0.5])
     light = 0.30 + 0.75 * np.clip(normal @ key, 0, None) + 0.25 * np.clip(normal @ fill, 0, None)
-    linear = (albedo ** 2.2) * light[..., None]
+    linear = (albedo**2.2) * light[..., None]
     rgb = np.clip(linear, 0.0, 1.0) ** (1 / 2.2)
     rgba = np.zeros((big, big, 4), dtype=np.float32)
     rgba[..., :3] = rgb * mask[..., None]

@@ -9,6 +9,7 @@ Checked against moto 5.2.5 (the gap is there). The canary test
 tests/unit/devstack/test_emulator_canaries.py::test_moto_still_lets_racing_conditional_puts_both_succeed
 runs unpatched moto and fails once moto closes the gap: then drop this module.
 """
+
 from __future__ import annotations
 
 import functools

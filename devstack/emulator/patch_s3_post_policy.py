@@ -8,6 +8,7 @@ Checked against moto 5.2.5 (the gap is there). The canary test
 tests/unit/devstack/test_emulator_canaries.py::test_moto_still_ignores_presigned_post_policies
 runs unpatched moto and fails once moto closes the gap: then drop this module.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,10 +21,13 @@ from werkzeug.formparser import parse_form_data
 
 
 def _error(start_response, code: str, message: str):
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
-            f"</Error>").encode()
-    start_response("400 Bad Request" if code != "AccessDenied" else "403 Forbidden",
-                   [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    ).encode()
+    start_response(
+        "400 Bad Request" if code != "AccessDenied" else "403 Forbidden",
+        [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+    )
     return [body]
 
 
@@ -40,7 +44,7 @@ def check(policy_b64: str, fields: dict, size: int, bucket: str, now: float | No
     values["bucket"] = bucket
     for condition in policy.get("conditions", []):
         if isinstance(condition, dict):
-            (name, expected), = condition.items()
+            ((name, expected),) = condition.items()
             op = "eq"
         elif condition[0] == "content-length-range":
             low, high = int(condition[1]), int(condition[2])
@@ -52,8 +56,11 @@ def check(policy_b64: str, fields: dict, size: int, bucket: str, now: float | No
         else:
             op, name, expected = condition[0], condition[1].lstrip("$"), condition[2]
         actual = values.get(name.lower())
-        if op == "eq" and actual != expected or op == "starts-with" and not str(actual or "").startswith(expected):
-            return "AccessDenied", f"Invalid according to Policy: Policy Condition failed: [\"{op}\", \"${name}\", \"{expected}\"]"
+        if (op == "eq" and actual != expected) or (op == "starts-with" and not str(actual or "").startswith(expected)):
+            return (
+                "AccessDenied",
+                f'Invalid according to Policy: Policy Condition failed: ["{op}", "${name}", "{expected}"]',
+            )
     return None
 
 
@@ -66,8 +73,12 @@ class S3PostPolicy:
     def __call__(self, environ, start_response):
         content_type = environ.get("CONTENT_TYPE", "")
         path = environ.get("PATH_INFO", "")
-        if environ.get("REQUEST_METHOD") != "POST" or not content_type.startswith("multipart/form-data") \
-                or path.count("/") != 1 or environ.get("HTTP_AUTHORIZATION"):
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or not content_type.startswith("multipart/form-data")
+            or path.count("/") != 1
+            or environ.get("HTTP_AUTHORIZATION")
+        ):
             return self.app(environ, start_response)
         raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         form_env = dict(environ, **{"wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw))})

@@ -1,5 +1,6 @@
 """The embedded AWS emulator: moto's server on 127.0.0.1:4566, state-machine execution on, S3 POST policies enforced,
 DynamoDB writes atomic."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,9 @@ from devstack import wait_for_stop_signal
 
 def enable_state_machine_execution(endpoint: str) -> None:
     """Tell moto to really run Step Functions executions (service integrations call back into it)."""
-    requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10).raise_for_status()
+    requests.post(
+        f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+    ).raise_for_status()
 
 
 def make_app():

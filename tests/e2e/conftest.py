@@ -1,4 +1,5 @@
 """End-to-end fixtures (the stack is tests/conftest.py's): CLI users, and the creator's motion capture and avatar runs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,13 +32,37 @@ def creator(stack, tmp_path_factory):
 def mocap_run(creator, media_dir) -> Result:
     """`ai3d run MOTION_CAPTURE --input astronaut.mp4 --wait` by the creator."""
     user, project, out = creator
-    return user("run", "MOTION_CAPTURE", "--project", project, "--input", make_person_video(media_dir), "--wait",
-                "--out", out / "mocap", "--timeout", JOB_TIMEOUT)
+    return user(
+        "run",
+        "MOTION_CAPTURE",
+        "--project",
+        project,
+        "--input",
+        make_person_video(media_dir),
+        "--wait",
+        "--out",
+        out / "mocap",
+        "--timeout",
+        JOB_TIMEOUT,
+    )
 
 
 @pytest.fixture(scope="session")
 def avatar_run(creator) -> Result:
     """`ai3d run TEXT_TO_AVATAR --prompt ... --wait` by the creator."""
     user, project, out = creator
-    return user("run", "TEXT_TO_AVATAR", "--project", project, "--prompt", "a tall knight in silver armour",
-                "--param", "seed=3", "--wait", "--out", out / "avatar", "--timeout", JOB_TIMEOUT)
+    return user(
+        "run",
+        "TEXT_TO_AVATAR",
+        "--project",
+        project,
+        "--prompt",
+        "a tall knight in silver armour",
+        "--param",
+        "seed=3",
+        "--wait",
+        "--out",
+        out / "avatar",
+        "--timeout",
+        JOB_TIMEOUT,
+    )

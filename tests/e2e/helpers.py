@@ -1,4 +1,5 @@
 """End-to-end helpers: a user who drives the stack only through the `ai3d` CLI, and test media made in code."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,8 +13,8 @@ import cv2
 import numpy as np
 
 from ai3d.cli import main
-from tests.cli_result import Result
 from ai3d.demo import person_frames, write_video
+from tests.cli_result import Result
 
 PASSWORD = "correct horse battery staple"
 JOB_TIMEOUT = 600  # seconds a job may take on a busy 2-core machine
@@ -75,8 +76,13 @@ def make_empty_video(folder: Path) -> Path:
 def make_star_png(folder: Path) -> Path:
     """A 256x256 RGBA PNG: an orange five-pointed star on a transparent background."""
     angles = [math.pi / 2 + i * math.pi / 5 for i in range(10)]
-    points = np.array([[128 + (100 if i % 2 == 0 else 42) * math.cos(a), 128 - (100 if i % 2 == 0 else 42) * math.sin(a)]
-                       for i, a in enumerate(angles)], np.int32)
+    points = np.array(
+        [
+            [128 + (100 if i % 2 == 0 else 42) * math.cos(a), 128 - (100 if i % 2 == 0 else 42) * math.sin(a)]
+            for i, a in enumerate(angles)
+        ],
+        np.int32,
+    )
     image = np.zeros((256, 256, 4), np.uint8)
     cv2.fillPoly(image, [points], (30, 140, 240, 255))  # BGRA
     path = folder / "star.png"

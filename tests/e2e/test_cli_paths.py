@@ -1,4 +1,5 @@
 """The CLI's other paths on the real stack: a failing job refunded, cancel, download, logout (exit 3), unreachable (exit 5)."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,19 @@ AI3D = Path(sys.executable).with_name("ai3d")
 def test_motion_capture_of_nobody_fails_with_exit_1_and_refunds(cli, tmp_path):
     project = cli.project()
     before = cli.balance()
-    result = cli("run", "MOTION_CAPTURE", "--project", project, "--input", make_empty_video(tmp_path), "--wait",
-                 "--out", tmp_path / "out", "--timeout", JOB_TIMEOUT)
+    result = cli(
+        "run",
+        "MOTION_CAPTURE",
+        "--project",
+        project,
+        "--input",
+        make_empty_video(tmp_path),
+        "--wait",
+        "--out",
+        tmp_path / "out",
+        "--timeout",
+        JOB_TIMEOUT,
+    )
     assert result.code == 1, result.err
     job = result.json
     assert job["status"] == "FAILED" and job["error"]["code"] and job["error"]["message"]
@@ -47,8 +59,25 @@ def test_cancel_a_running_job_returns_its_credits(cli):
 def test_download_an_output_and_an_upload(cli, tmp_path):
     project = cli.project()
     box = make_box_glb(tmp_path)
-    job = cli("run", "CONVERT", "--project", project, "--input", box, "--param", "format=stl", "--wait",
-              "--out", tmp_path / "run", "--timeout", JOB_TIMEOUT).ok().json
+    job = (
+        cli(
+            "run",
+            "CONVERT",
+            "--project",
+            project,
+            "--input",
+            box,
+            "--param",
+            "format=stl",
+            "--wait",
+            "--out",
+            tmp_path / "run",
+            "--timeout",
+            JOB_TIMEOUT,
+        )
+        .ok()
+        .json
+    )
     output = next(o for o in job["outputs"] if o["format"] == "stl")
     saved = cli("download", output["assetId"], "--out", tmp_path / "again").ok().json
     assert Path(saved["path"]).read_bytes() == Path(output["path"]).read_bytes()
@@ -64,8 +93,9 @@ def _ai3d(home: Path, *argv: str, stdin: str | None = None) -> subprocess.Comple
     """The installed `ai3d` entry point as a subprocess."""
     env = dict(os.environ, XDG_CONFIG_HOME=str(home))
     env.pop("AI3D_PASSWORD", None)
-    return subprocess.run([str(AI3D), *argv], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [str(AI3D), *argv], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.mark.skipif(not AI3D.exists(), reason="run `make setup` (pip install -e .) to install the ai3d entry point")

@@ -1,4 +1,5 @@
 """`make demo` (python -m ai3d.demo) against the real stack: three jobs, outputs on disk."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,14 @@ from tests.stackutil import ROOT
 @pytest.mark.slow
 def test_demo_runs_and_says_where_the_outputs_are(stack, tmp_path):
     out = tmp_path / "demo"
-    result = subprocess.run([sys.executable, "-m", "ai3d.demo", "--api", stack.api_url, "--out", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=1800, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "ai3d.demo", "--api", stack.api_url, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "demo finished" in result.stdout
     printed = [Path(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("    ")]

@@ -1,4 +1,5 @@
 """Every job type end to end through `ai3d run --wait`: real stack, real workers, outputs downloaded and checked."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,8 +50,21 @@ def test_animate_the_captured_motion_onto_the_avatar(creator, mocap_run, avatar_
     assert mocap_run.code == 0 and avatar_run.code == 0, "ANIMATE needs the motion capture and avatar runs to succeed"
     motion = pick_output(mocap_run.json, ("ANIMATION",), ("bvh", "glb", "fbx"))
     avatar = pick_output(avatar_run.json, ("MODEL_3D", "ANIMATION"), ("glb", "fbx"))
-    result = user("run", "ANIMATE", "--project", project, "--input", avatar["assetId"], "--input", motion["assetId"],
-                  "--wait", "--out", out / "animate", "--timeout", JOB_TIMEOUT).ok()
+    result = user(
+        "run",
+        "ANIMATE",
+        "--project",
+        project,
+        "--input",
+        avatar["assetId"],
+        "--input",
+        motion["assetId"],
+        "--wait",
+        "--out",
+        out / "animate",
+        "--timeout",
+        JOB_TIMEOUT,
+    ).ok()
     job = result.json
     assert job["inputs"] == {"avatarAssetId": avatar["assetId"], "motionAssetId": motion["assetId"]}
     downloaded(job, out / "animate")
@@ -63,8 +77,25 @@ def test_image_to_3d_of_an_image_with_alpha(cli, tmp_path):
     project = cli.project()
     asset = cli("upload", project, make_star_png(tmp_path)).ok().json
     assert (asset["status"], asset["kind"]) == ("READY", "IMAGE")
-    job = cli("run", "IMAGE_TO_3D", "--project", project, "--input", asset["id"], "--param", "foreground=alpha", "--wait",
-              "--out", tmp_path / "out", "--timeout", JOB_TIMEOUT).ok().json
+    job = (
+        cli(
+            "run",
+            "IMAGE_TO_3D",
+            "--project",
+            project,
+            "--input",
+            asset["id"],
+            "--param",
+            "foreground=alpha",
+            "--wait",
+            "--out",
+            tmp_path / "out",
+            "--timeout",
+            JOB_TIMEOUT,
+        )
+        .ok()
+        .json
+    )
     downloaded(job, tmp_path / "out")
     models = [o for o in job["outputs"] if o["kind"] == "MODEL_3D" and o["format"] == "glb"]
     assert models
@@ -77,8 +108,25 @@ def test_image_to_3d_of_an_image_with_alpha(cli, tmp_path):
 
 def test_convert_a_box_to_obj(cli, tmp_path):
     project = cli.project()
-    job = cli("run", "CONVERT", "--project", project, "--input", make_box_glb(tmp_path), "--param", "format=obj", "--wait",
-              "--out", tmp_path / "out", "--timeout", JOB_TIMEOUT).ok().json
+    job = (
+        cli(
+            "run",
+            "CONVERT",
+            "--project",
+            project,
+            "--input",
+            make_box_glb(tmp_path),
+            "--param",
+            "format=obj",
+            "--wait",
+            "--out",
+            tmp_path / "out",
+            "--timeout",
+            JOB_TIMEOUT,
+        )
+        .ok()
+        .json
+    )
     assert job["creditsUsed"] == 1
     outputs = downloaded(job, tmp_path / "out")
     obj = next(o for o in outputs.values() if o["format"] == "obj")
@@ -88,8 +136,25 @@ def test_convert_a_box_to_obj(cli, tmp_path):
 
 def test_optimize_an_icosphere_to_half_its_triangles(cli, tmp_path):
     project = cli.project()
-    job = cli("run", "OPTIMIZE", "--project", project, "--input", make_icosphere_glb(tmp_path), "--param", "ratio=0.5",
-              "--wait", "--out", tmp_path / "out", "--timeout", JOB_TIMEOUT).ok().json
+    job = (
+        cli(
+            "run",
+            "OPTIMIZE",
+            "--project",
+            project,
+            "--input",
+            make_icosphere_glb(tmp_path),
+            "--param",
+            "ratio=0.5",
+            "--wait",
+            "--out",
+            tmp_path / "out",
+            "--timeout",
+            JOB_TIMEOUT,
+        )
+        .ok()
+        .json
+    )
     assert job["params"] == {"ratio": 0.5}
     outputs = downloaded(job, tmp_path / "out")
     mesh = trimesh.load(outputs["model"]["path"], force="mesh")

@@ -1,4 +1,5 @@
 """The web app in a real headless Chromium: sign up, upload a GLB, optimise it and see the result in the 3D viewer."""
+
 from __future__ import annotations
 
 import json
@@ -39,32 +40,49 @@ def test_static_server_refuses_traversal(web_url):
     config = requests.get(f"{web_url}/config.js", timeout=5)
     assert config.headers["Content-Type"].startswith("text/javascript") and "API_URL" in config.text
     assert requests.get(f"{web_url}/vendor/three/build/three.module.js", timeout=5).status_code == 200
-    for path in ("/../app.py", "/%2e%2e/app.py", "/vendor/three/build/../../../package.json", "/vendor/three/build/%2e%2e/%2e%2e/%2e%2e/app.py"):
+    for path in (
+        "/../app.py",
+        "/%2e%2e/app.py",
+        "/vendor/three/build/../../../package.json",
+        "/vendor/three/build/%2e%2e/%2e%2e/%2e%2e/app.py",
+    ):
         assert requests.get(f"{web_url}{path}", timeout=5).status_code == 404, path
 
 
 def test_browser_uploads_optimizes_and_views(stack, web_url, tmp_path):
     """A person's path through the UI ends with the optimised model drawn in the viewer (not a blank canvas)."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser test")
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser test"
+        )
     if not shutil.which("node") or not (ROOT / "node_modules" / "playwright-core").exists():
         pytest.skip("node and `npm ci` (playwright-core) are needed for the browser test")
     model = tmp_path / "icosphere.glb"
     model.write_bytes(trimesh.creation.icosphere(subdivisions=3).export(file_type="glb"))  # 1280 triangles
 
-    run = subprocess.run(["node", str(ROOT / "tests" / "tools" / "web_e2e.mjs"), web_url, stack.api_url, str(tmp_path), str(model)],
-                         check=False, cwd=ROOT, capture_output=True, text=True, timeout=150)
+    run = subprocess.run(
+        ["node", str(ROOT / "tests" / "tools" / "web_e2e.mjs"), web_url, stack.api_url, str(tmp_path), str(model)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
     lines = run.stdout.strip().splitlines()
     assert lines, f"no result from the browser script:\n{run.stderr}"
     result = json.loads(lines[-1])
-    assert result["ok"], f"{result.get('error')}\nsteps: {result['steps']}\nconsole: {result['consoleErrors']}\nscreenshot: {result.get('failureScreenshot')}"
+    assert result["ok"], (
+        f"{result.get('error')}\nsteps: {result['steps']}\nconsole: {result['consoleErrors']}\nscreenshot: {result.get('failureScreenshot')}"
+    )
     assert result["jobStatus"] == "COMPLETED"
     assert 300 <= result["triangles"] <= 900, result  # about half of 1280
     assert result["creditsAfter"] != result["creditsBefore"]  # OPTIMIZE spent credits, and the header shows it
 
     box = result["viewerBox"]
     with Image.open(result["screenshot"]) as shot:
-        canvas = shot.convert("RGB").crop((int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"])))
+        canvas = shot.convert("RGB").crop(
+            (int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"]))
+        )
     pixels = list(canvas.getdata())
     differing = sum(1 for p in pixels if max(abs(a - b) for a, b in zip(p, VIEWER_BACKGROUND)) > 24)
     assert len(set(pixels)) > 200, "the viewer canvas is nearly one colour"

@@ -1,4 +1,5 @@
 """Integration fixtures: a fresh API user on the session's stack (see tests/conftest.py)."""
+
 import pytest
 
 from tests.stackutil import ApiUser

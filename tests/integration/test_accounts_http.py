@@ -1,4 +1,5 @@
 """Accounts over HTTP against the running stack: register -> login -> refresh -> me, and the refusals on the way."""
+
 from __future__ import annotations
 
 import uuid
@@ -23,7 +24,9 @@ def test_register_login_refresh_me(stack):
     assert duplicate.status_code == 409 and duplicate.json()["error"]["code"] == "EMAIL_TAKEN"
 
     wrong = post(stack, "/auth/login", {"email": email, "password": "not the password"})
-    assert wrong.status_code == 401 and wrong.json() == {"error": {"code": "INVALID_CREDENTIALS", "message": "wrong email or password"}}
+    assert wrong.status_code == 401 and wrong.json() == {
+        "error": {"code": "INVALID_CREDENTIALS", "message": "wrong email or password"}
+    }
 
     login = post(stack, "/auth/login", {"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
@@ -33,7 +36,9 @@ def test_register_login_refresh_me(stack):
     assert refreshed.status_code == 200, refreshed.text
     pair = refreshed.json()
 
-    me = requests.get(f"{stack.api_url}/users/me", headers={"Authorization": f"Bearer {pair['accessToken']}"}, timeout=30)
+    me = requests.get(
+        f"{stack.api_url}/users/me", headers={"Authorization": f"Bearer {pair['accessToken']}"}, timeout=30
+    )
     assert me.status_code == 200 and me.json() == user
 
     reused = post(stack, "/auth/refresh", {"refreshToken": login.json()["refreshToken"]})
@@ -42,5 +47,7 @@ def test_register_login_refresh_me(stack):
 
     anonymous = requests.get(f"{stack.api_url}/users/me", timeout=30)  # refused before the authorizer runs
     assert anonymous.status_code == 401 and set(anonymous.json()["error"]) == {"code", "message"}
-    forged = requests.get(f"{stack.api_url}/users/me", headers={"Authorization": "Bearer forged.token.here"}, timeout=30)
+    forged = requests.get(
+        f"{stack.api_url}/users/me", headers={"Authorization": "Bearer forged.token.here"}, timeout=30
+    )
     assert forged.status_code == 401 and forged.json()["error"]["code"] == "INVALID_TOKEN"

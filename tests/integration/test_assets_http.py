@@ -1,4 +1,5 @@
 """Uploads over HTTP like a browser: presigned POST straight to S3, verification, signed downloads, isolation."""
+
 import requests
 
 from tests import media
@@ -41,14 +42,25 @@ def test_png_renamed_mp4_is_rejected(user):
 def test_file_larger_than_declared_is_refused_by_s3(user):
     pid = user.project()
     data = media.png()
-    response = user.call("POST", f"/projects/{pid}/assets",
-                         json={"filename": "a.png", "contentType": "image/png", "sizeBytes": len(data), "kind": "IMAGE"})
+    response = user.call(
+        "POST",
+        f"/projects/{pid}/assets",
+        json={"filename": "a.png", "contentType": "image/png", "sizeBytes": len(data), "kind": "IMAGE"},
+    )
     ticket = response.json()
-    posted = requests.post(ticket["upload"]["url"], data=ticket["upload"]["fields"],
-                           files={"file": ("a.png", data + b"\0" * 100, "image/png")}, timeout=30)
+    posted = requests.post(
+        ticket["upload"]["url"],
+        data=ticket["upload"]["fields"],
+        files={"file": ("a.png", data + b"\0" * 100, "image/png")},
+        timeout=30,
+    )
     assert posted.status_code == 400 and "EntityTooLarge" in posted.text
-    posted = requests.post(ticket["upload"]["url"], data={**ticket["upload"]["fields"], "Content-Type": "text/html"},
-                           files={"file": ("a.png", data, "text/html")}, timeout=30)
+    posted = requests.post(
+        ticket["upload"]["url"],
+        data={**ticket["upload"]["fields"], "Content-Type": "text/html"},
+        files={"file": ("a.png", data, "text/html")},
+        timeout=30,
+    )
     assert posted.status_code == 403 and "Policy Condition failed" in posted.text
     assert user.call("GET", f"/assets/{ticket['asset']['id']}").json()["status"] == "PENDING_UPLOAD"
 
@@ -65,8 +77,21 @@ def test_another_user_cannot_touch_my_project(stack, user):
         bob.call("GET", f"/assets/{asset['id']}"),
         bob.call("DELETE", f"/assets/{asset['id']}"),
         bob.call("DELETE", f"/projects/{pid}"),
-        bob.call("POST", f"/projects/{pid}/assets", json={"filename": "x.png", "contentType": "image/png", "sizeBytes": 5, "kind": "IMAGE"}),
-        bob.call("POST", "/jobs", json={"projectId": pid, "type": "CONVERT", "inputs": {"modelAssetId": asset["id"]}, "params": {"format": "obj"}}),
+        bob.call(
+            "POST",
+            f"/projects/{pid}/assets",
+            json={"filename": "x.png", "contentType": "image/png", "sizeBytes": 5, "kind": "IMAGE"},
+        ),
+        bob.call(
+            "POST",
+            "/jobs",
+            json={
+                "projectId": pid,
+                "type": "CONVERT",
+                "inputs": {"modelAssetId": asset["id"]},
+                "params": {"format": "obj"},
+            },
+        ),
     ]
     for response in checks:
         assert response.status_code == 404, (response.request.method, response.request.url, response.text)

@@ -1,4 +1,5 @@
 """Jobs over HTTP with real workers: lifecycle, failure with refund, concurrency, worker crash, webhooks."""
+
 import hashlib
 import hmac
 import http.server
@@ -20,8 +21,16 @@ def test_convert_job_runs_to_completion_with_progress_and_output(user):
     # 82k triangles: big enough that the stage takes a moment, so PROCESSING is seen between polls
     model = user.upload(pid, "sphere.glb", media.sphere_glb(subdivisions=6), "MODEL_3D", "model/gltf-binary")
     before = user.credits()
-    response = user.call("POST", "/jobs", json={"projectId": pid, "type": "CONVERT", "inputs": {"modelAssetId": model["id"]},
-                                                "params": {"format": "obj"}})
+    response = user.call(
+        "POST",
+        "/jobs",
+        json={
+            "projectId": pid,
+            "type": "CONVERT",
+            "inputs": {"modelAssetId": model["id"]},
+            "params": {"format": "obj"},
+        },
+    )
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] in ("PENDING", "PROCESSING") and job["creditsUsed"] == 1
@@ -48,7 +57,9 @@ def test_bad_input_fails_the_job_with_its_message_and_refunds_once(user, tmp_pat
     video = user.upload(pid, "empty.mp4", media.empty_video(tmp_path / "empty.mp4").read_bytes(), "VIDEO", "video/mp4")
     assert video["status"] == "READY"
     before = user.credits()
-    job = user.call("POST", "/jobs", json={"projectId": pid, "type": "MOTION_CAPTURE", "inputs": {"videoAssetId": video["id"]}}).json()
+    job = user.call(
+        "POST", "/jobs", json={"projectId": pid, "type": "MOTION_CAPTURE", "inputs": {"videoAssetId": video["id"]}}
+    ).json()
     assert user.credits() == before - job["creditsUsed"]
     done = user.wait_job(job["id"], timeout=180)
     assert done["status"] == "FAILED"
@@ -63,16 +74,30 @@ def test_100_concurrent_jobs_against_a_balance_for_10(stack, user):
     admin = make_admin(stack)
     pid = user.project()
     # an input that never finishes uploading keeps the jobs PENDING (no worker time spent)
-    ticket = user.call("POST", f"/projects/{pid}/assets", json={"filename": "m.glb", "contentType": "model/gltf-binary",
-                                                                 "sizeBytes": 100, "kind": "MODEL_3D"}).json()
-    patched = admin.call("PATCH", f"/admin/users/{user.id}", json={"tier": "ENTERPRISE", "creditAdjustment": 10 - user.credits(),
-                                                                    "reason": "concurrency test"})
+    ticket = user.call(
+        "POST",
+        f"/projects/{pid}/assets",
+        json={"filename": "m.glb", "contentType": "model/gltf-binary", "sizeBytes": 100, "kind": "MODEL_3D"},
+    ).json()
+    patched = admin.call(
+        "PATCH",
+        f"/admin/users/{user.id}",
+        json={"tier": "ENTERPRISE", "creditAdjustment": 10 - user.credits(), "reason": "concurrency test"},
+    )
     assert patched.status_code == 200, patched.text
     assert user.credits() == 10
 
     def create(_):
-        return user.call("POST", "/jobs", json={"projectId": pid, "type": "CONVERT", "inputs": {"modelAssetId": ticket["asset"]["id"]},
-                                                "params": {"format": "stl"}}).status_code
+        return user.call(
+            "POST",
+            "/jobs",
+            json={
+                "projectId": pid,
+                "type": "CONVERT",
+                "inputs": {"modelAssetId": ticket["asset"]["id"]},
+                "params": {"format": "stl"},
+            },
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         codes = list(pool.map(create, range(100)))
@@ -90,9 +115,16 @@ def test_100_concurrent_jobs_against_a_balance_for_10(stack, user):
 def start_motion_capture_mid_pose(user, tmp_path, seconds: int) -> dict:
     """Upload a video of a person, start MOTION_CAPTURE and return the job once the gpu worker is mid-pose."""
     pid = user.project()
-    video = user.upload(pid, "walk.mp4", media.person_video(tmp_path / "walk.mp4", seconds=seconds, fps=15).read_bytes(),
-                        "VIDEO", "video/mp4")
-    job = user.call("POST", "/jobs", json={"projectId": pid, "type": "MOTION_CAPTURE", "inputs": {"videoAssetId": video["id"]}}).json()
+    video = user.upload(
+        pid,
+        "walk.mp4",
+        media.person_video(tmp_path / "walk.mp4", seconds=seconds, fps=15).read_bytes(),
+        "VIDEO",
+        "video/mp4",
+    )
+    job = user.call(
+        "POST", "/jobs", json={"projectId": pid, "type": "MOTION_CAPTURE", "inputs": {"videoAssetId": video["id"]}}
+    ).json()
     deadline = time.time() + 120
     while time.time() < deadline:
         current = user.call("GET", f"/jobs/{job['id']}").json()
@@ -136,8 +168,16 @@ def test_webhook_is_signed_and_retried(user):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Hook.received, _Hook.fail_first = [], 1
     pid = user.project()
-    job = user.call("POST", "/jobs", json={"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "short man"},
-                                           "webhookUrl": f"http://127.0.0.1:{server.server_port}/hook"}).json()
+    job = user.call(
+        "POST",
+        "/jobs",
+        json={
+            "projectId": pid,
+            "type": "TEXT_TO_AVATAR",
+            "inputs": {"prompt": "short man"},
+            "webhookUrl": f"http://127.0.0.1:{server.server_port}/hook",
+        },
+    ).json()
     user.call("POST", f"/jobs/{job['id']}/cancel")
     deadline = time.time() + 60
     while len(_Hook.received) < 2 and time.time() < deadline:
@@ -165,6 +205,9 @@ def test_sigterm_lets_a_worker_finish_its_task(stack, user, tmp_path):
         time.sleep(0.2)
     log = stack.log()
     assert "gpu worker exited with code 0" in log  # it exited cleanly
-    pose_starts = [line for line in log.splitlines()
-                   if job["id"] in line and '"message":"task started"' in line and '"stage":"pose"' in line]
+    pose_starts = [
+        line
+        for line in log.splitlines()
+        if job["id"] in line and '"message":"task started"' in line and '"stage":"pose"' in line
+    ]
     assert len(pose_starts) == 1, pose_starts  # and only after answering: the task was never redelivered

@@ -1,4 +1,5 @@
 """The local stack stays up under a burst and when a Lambda-playing process dies (only the emulator's death stops it)."""
+
 import os
 import signal
 import time

@@ -1,4 +1,5 @@
 """The running stack: health of every part, S3 events through SQS to the handler, fail-fast and clean shutdown."""
+
 import os
 import socket
 import subprocess
@@ -26,8 +27,11 @@ def test_s3_object_created_event_reaches_the_handler_through_sqs(stack, user):
     """Put the bytes with boto3 (no presigned POST): only S3 -> SQS -> on_upload can mark the asset READY."""
     pid = user.project()
     data = media.png()
-    response = user.call("POST", f"/projects/{pid}/assets",
-                         json={"filename": "direct.png", "contentType": "image/png", "sizeBytes": len(data), "kind": "IMAGE"})
+    response = user.call(
+        "POST",
+        f"/projects/{pid}/assets",
+        json={"filename": "direct.png", "contentType": "image/png", "sizeBytes": len(data), "kind": "IMAGE"},
+    )
     ticket = response.json()
     stack.aws("s3").put_object(Bucket=stack.outputs["ASSETS_BUCKET"], Key=ticket["upload"]["fields"]["key"], Body=data)
     asset = user.wait_asset(ticket["asset"]["id"])
@@ -41,9 +45,14 @@ def test_a_taken_port_fails_fast_with_a_clear_message():
         sock.listen()
         port = sock.getsockname()[1]
         started = time.time()
-        result = subprocess.run([sys.executable, "-m", "devstack", "--api-port", str(port)], cwd=ROOT,
-                                capture_output=True, text=True, timeout=60,
-                                env={k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"})
+        result = subprocess.run(
+            [sys.executable, "-m", "devstack", "--api-port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"},
+        )
     assert result.returncode == 1
     assert f"port {port} is already in use" in result.stdout
     assert time.time() - started < 30
@@ -55,8 +64,14 @@ def test_ctrl_c_stops_every_process():
     try:
         children = psutil.Process(running.process.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
-        for module in ("devstack.emulator.server", "devstack.api", "devstack.events", "devstack.web",
-                       "container_workers.gpu_worker", "container_workers.blender_worker"):
+        for module in (
+            "devstack.emulator.server",
+            "devstack.api",
+            "devstack.events",
+            "devstack.web",
+            "container_workers.gpu_worker",
+            "container_workers.blender_worker",
+        ):
             assert module in names
     finally:
         stop_stack_process(running.process)

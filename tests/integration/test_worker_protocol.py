@@ -1,4 +1,5 @@
 """The worker protocol against the real emulator and state machine, with small stages made for the test."""
+
 import json
 import threading
 import time
@@ -48,21 +49,50 @@ def harness(stack, user, monkeypatch):
     def run_job(stage: str, params: dict) -> str:
         job_id, now = str(uuid.uuid4()), time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         pid = user.project()
-        item = {"pk": f"JOB#{job_id}", "sk": "JOB", "id": job_id, "projectId": pid, "ownerId": user.id, "type": "CONVERT",
-                "status": "PENDING", "progress": 0, "creditsUsed": 0, "inputs": "{}", "params": "{}",
-                "pipeline": json.dumps([{"name": stage, "worker": "test", "inputs": {}, "params": params}]),
-                "createdAt": now, "updatedAt": now, "gsi1pk": f"PROJECT#{pid}", "gsi1sk": f"JOB#{now}#{job_id}",
-                "gsi2pk": f"USER#{user.id}", "gsi2sk": f"JOB#{now}#{job_id}"}
+        item = {
+            "pk": f"JOB#{job_id}",
+            "sk": "JOB",
+            "id": job_id,
+            "projectId": pid,
+            "ownerId": user.id,
+            "type": "CONVERT",
+            "status": "PENDING",
+            "progress": 0,
+            "creditsUsed": 0,
+            "inputs": "{}",
+            "params": "{}",
+            "pipeline": json.dumps([{"name": stage, "worker": "test", "inputs": {}, "params": params}]),
+            "createdAt": now,
+            "updatedAt": now,
+            "gsi1pk": f"PROJECT#{pid}",
+            "gsi1sk": f"JOB#{now}#{job_id}",
+            "gsi2pk": f"USER#{user.id}",
+            "gsi2sk": f"JOB#{now}#{job_id}",
+        }
         from boto3.dynamodb.types import TypeSerializer
 
-        table.put_item(TableName=stack.outputs["TABLE_NAME"], Item={k: TypeSerializer().serialize(v) for k, v in item.items()})
-        table.update_item(TableName=stack.outputs["TABLE_NAME"], Key={"pk": {"S": f"USER#{user.id}"}, "sk": {"S": "PROFILE"}},
-                          UpdateExpression="ADD activeJobs :one", ExpressionAttributeValues={":one": {"N": "1"}})
-        arn = sfn.start_execution(stateMachineArn=stack.outputs["PIPELINE_STATE_MACHINE_ARN"], name=job_id,
-                                  input=json.dumps({"jobId": job_id, "stageCount": 1,
-                                                    "stages": [{"index": 0, "name": stage, "queueUrl": queue_url}]}))["executionArn"]
-        table.update_item(TableName=stack.outputs["TABLE_NAME"], Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}},
-                          UpdateExpression="SET executionArn = :a", ExpressionAttributeValues={":a": {"S": arn}})
+        table.put_item(
+            TableName=stack.outputs["TABLE_NAME"], Item={k: TypeSerializer().serialize(v) for k, v in item.items()}
+        )
+        table.update_item(
+            TableName=stack.outputs["TABLE_NAME"],
+            Key={"pk": {"S": f"USER#{user.id}"}, "sk": {"S": "PROFILE"}},
+            UpdateExpression="ADD activeJobs :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        arn = sfn.start_execution(
+            stateMachineArn=stack.outputs["PIPELINE_STATE_MACHINE_ARN"],
+            name=job_id,
+            input=json.dumps(
+                {"jobId": job_id, "stageCount": 1, "stages": [{"index": 0, "name": stage, "queueUrl": queue_url}]}
+            ),
+        )["executionArn"]
+        table.update_item(
+            TableName=stack.outputs["TABLE_NAME"],
+            Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}},
+            UpdateExpression="SET executionArn = :a",
+            ExpressionAttributeValues={":a": {"S": arn}},
+        )
         return job_id
 
     yield run_job, calls

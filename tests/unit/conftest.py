@@ -1,4 +1,5 @@
 """Unit-test fixtures: moto in-process with the real template deployed, and a chalice test client."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ hair and beard are *layers*: the body's distance field pushed outwards by a thic
 T-pose ("rest") position is 1 (so a sleeve ends at a given distance along the arm in any pose). Skirts, coat tails,
 long hair, ponytails, buns, afros and hats are *extra* shapes united with the layered body.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,10 +27,28 @@ EYE = (0.031, 0.045)
 BROW_Y = 0.068
 MOUTH_Y = -0.026
 _CHAINS = {  # which proportion factor scales each joint's offset
-    "Hips": "leg", "Spine": "spine", "Spine1": "spine", "Spine2": "spine", "Neck": "neck", "Head": "neck",
-    "LeftShoulder": "shoulder", "RightShoulder": "shoulder", "LeftArm": "arm", "LeftForeArm": "arm", "LeftHand": "arm",
-    "RightArm": "arm", "RightForeArm": "arm", "RightHand": "arm", "LeftUpLeg": "leg", "LeftLeg": "leg",
-    "LeftFoot": "leg", "LeftToeBase": "leg", "RightUpLeg": "leg", "RightLeg": "leg", "RightFoot": "leg", "RightToeBase": "leg",
+    "Hips": "leg",
+    "Spine": "spine",
+    "Spine1": "spine",
+    "Spine2": "spine",
+    "Neck": "neck",
+    "Head": "neck",
+    "LeftShoulder": "shoulder",
+    "RightShoulder": "shoulder",
+    "LeftArm": "arm",
+    "LeftForeArm": "arm",
+    "LeftHand": "arm",
+    "RightArm": "arm",
+    "RightForeArm": "arm",
+    "RightHand": "arm",
+    "LeftUpLeg": "leg",
+    "LeftLeg": "leg",
+    "LeftFoot": "leg",
+    "LeftToeBase": "leg",
+    "RightUpLeg": "leg",
+    "RightLeg": "leg",
+    "RightFoot": "leg",
+    "RightToeBase": "leg",
 }
 _AGE_FACTORS = {
     "child": {"leg": 0.86, "arm": 0.9, "spine": 0.92, "neck": 0.78, "head": 1.32, "shoulder": 0.82},
@@ -37,12 +56,44 @@ _AGE_FACTORS = {
     "adult": {},
     "elderly": {"spine": 0.97, "neck": 0.95},
 }
-_SEX_FACTORS = {"female": {"shoulder": 0.9, "arm": 0.96, "head": 0.97, "neck": 0.95}, "male": {"shoulder": 1.04}, "neutral": {}}
-HAIR_THICKNESS = {"bald": 0.0, "buzz": 0.003, "short": 0.011, "medium": 0.014, "long": 0.014, "ponytail": 0.007, "bun": 0.007, "afro": 0.01}
-GARMENT_THICKNESS = {"tanktop": 0.004, "tshirt": 0.005, "shirt": 0.005, "turtleneck": 0.007, "sweater": 0.010,
-                     "dress": 0.004, "gown": 0.004, "jacket": 0.014, "coat": 0.016, "leggings": 0.002, "jeans": 0.006,
-                     "trousers": 0.007, "shorts": 0.007, "skirt": 0.004, "miniskirt": 0.004, "shoes": 0.011,
-                     "boots": 0.013, "gloves": 0.004, "hat": 0.006, "cap": 0.006, "beanie": 0.010}
+_SEX_FACTORS = {
+    "female": {"shoulder": 0.9, "arm": 0.96, "head": 0.97, "neck": 0.95},
+    "male": {"shoulder": 1.04},
+    "neutral": {},
+}
+HAIR_THICKNESS = {
+    "bald": 0.0,
+    "buzz": 0.003,
+    "short": 0.011,
+    "medium": 0.014,
+    "long": 0.014,
+    "ponytail": 0.007,
+    "bun": 0.007,
+    "afro": 0.01,
+}
+GARMENT_THICKNESS = {
+    "tanktop": 0.004,
+    "tshirt": 0.005,
+    "shirt": 0.005,
+    "turtleneck": 0.007,
+    "sweater": 0.010,
+    "dress": 0.004,
+    "gown": 0.004,
+    "jacket": 0.014,
+    "coat": 0.016,
+    "leggings": 0.002,
+    "jeans": 0.006,
+    "trousers": 0.007,
+    "shorts": 0.007,
+    "skirt": 0.004,
+    "miniskirt": 0.004,
+    "shoes": 0.011,
+    "boots": 0.013,
+    "gloves": 0.004,
+    "hat": 0.006,
+    "cap": 0.006,
+    "beanie": 0.010,
+}
 _SKIRTS = ("skirt", "miniskirt")
 
 
@@ -64,7 +115,9 @@ def ellipsoid(centre, radii) -> Primitive:
 def round_cone(a, b, ra: float, rb: float) -> Primitive:
     """A capsule from a (radius ra) to b (radius rb)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    return Primitive(lambda p: sdf.round_cone(p, a, b, ra, rb), (a + b) / 2, float(np.linalg.norm(b - a) / 2 + max(ra, rb)))
+    return Primitive(
+        lambda p: sdf.round_cone(p, a, b, ra, rb), (a + b) / 2, float(np.linalg.norm(b - a) / 2 + max(ra, rb))
+    )
 
 
 def clipped(primitive: Primitive, cut: Callable[[np.ndarray], np.ndarray]) -> Primitive:
@@ -139,7 +192,9 @@ class Humanoid:
             self.rotations[skeleton.INDEX["RightArm"]] = gltf.quat_from_axis_angle((0, 0, 1), angle)
         self.rest = gltf.Skeleton(list(skeleton.NAMES), self.parents, self.translations).world_matrices()[:, :3, 3]
         self.world = self.skeleton().world_matrices()
-        self._arm_joints = [skeleton.INDEX[f"{side}{part}"] for side in ("Left", "Right") for part in ("Arm", "ForeArm", "Hand")]
+        self._arm_joints = [
+            skeleton.INDEX[f"{side}{part}"] for side in ("Left", "Right") for part in ("Arm", "ForeArm", "Hand")
+        ]
         self.shapes = self._body_shapes()
         self.layers = self._layers()
         self.extras = self._extras()
@@ -201,7 +256,7 @@ class Humanoid:
             amount = layer.coverage(rest) if layer.profile is None else layer.coverage(rest) * layer.profile(rest)
             offset = np.maximum(offset, layer.thickness * amount)
         layered = body - offset
-        extras = own[len(self.shapes):]
+        extras = own[len(self.shapes) :]
         surface = layered
         for shape, d in zip(self.extras, extras):
             surface = sdf.smooth_min(surface, d, shape.blend)
@@ -241,55 +296,182 @@ class Humanoid:
         k_torso = 0.06 * s
         add("pelvis", "Hips", ellipsoid((0, -0.01 * s, -0.005 * s), (hips, 0.11 * s, 0.105 * depth)), 0)
         add("waist", "Spine", ellipsoid((0, 0.03 * s, 0.0), (waist, 0.11 * s, 0.095 * depth)), k_torso)
-        add("ribs", "Spine1", ellipsoid((0, 0.06 * s, 0.005 * s), ((chest + waist) / 2, 0.15 * s, 0.105 * depth)), k_torso)
+        add(
+            "ribs",
+            "Spine1",
+            ellipsoid((0, 0.06 * s, 0.005 * s), ((chest + waist) / 2, 0.15 * s, 0.105 * depth)),
+            k_torso,
+        )
         add("chest", "Spine2", ellipsoid((0, 0.055 * s, 0.0), (chest, 0.12 * s, 0.1 * depth)), k_torso)
         seat = 0.085 * s * (1.12 if female else 1.0) * fat
         for side, sign in (("Left", 1), ("Right", -1)):
-            add(f"{side}Seat", "Hips", ellipsoid((sign * 0.068 * s, -0.05 * s, -0.045 * s), (seat, 0.1 * s, 0.08 * s * fat)), 0.04 * s)
+            add(
+                f"{side}Seat",
+                "Hips",
+                ellipsoid((sign * 0.068 * s, -0.05 * s, -0.045 * s), (seat, 0.1 * s, 0.08 * s * fat)),
+                0.04 * s,
+            )
         if weight > 0.05:
-            add("belly", "Spine", ellipsoid((0, 0.0, 0.04 * s), (0.12 * torso_w, 0.11 * s, (0.06 + 0.07 * weight) * s)), 0.05 * s)
+            add(
+                "belly",
+                "Spine",
+                ellipsoid((0, 0.0, 0.04 * s), (0.12 * torso_w, 0.11 * s, (0.06 + 0.07 * weight) * s)),
+                0.05 * s,
+            )
         if female:
             bust = 0.056 * s * (1.0 + 0.25 * max(weight, 0.0))
             for sign in (1, -1):
-                add("bust", "Spine2", ellipsoid((sign * 0.075 * s, -0.005 * s, 0.062 * depth), (bust * 1.1, bust, bust * 0.9)), 0.03 * s)
+                add(
+                    "bust",
+                    "Spine2",
+                    ellipsoid((sign * 0.075 * s, -0.005 * s, 0.062 * depth), (bust * 1.1, bust, bust * 0.9)),
+                    0.03 * s,
+                )
         elif muscle > 0.45:
             pec = 0.07 * s * strong
             for sign in (1, -1):
-                add("pec", "Spine2", ellipsoid((sign * 0.07 * s, 0.03 * s, 0.06 * depth), (pec, pec * 0.7, 0.045 * s)), 0.03 * s)
+                add(
+                    "pec",
+                    "Spine2",
+                    ellipsoid((sign * 0.07 * s, 0.03 * s, 0.06 * depth), (pec, pec * 0.7, 0.045 * s)),
+                    0.03 * s,
+                )
         neck_r = 0.052 * s * (0.88 if female else 1.0) * (1.0 + 0.15 * (muscle - 0.2) + 0.1 * max(weight, 0))
         neck_top = j("Head")[1] - j("Neck")[1] + 0.02 * h
-        add("neck", "Neck", round_cone((0, -0.04 * s, -0.012 * s), (0, neck_top, -0.01 * h), neck_r * 1.1, neck_r), 0.03 * s)
+        add(
+            "neck",
+            "Neck",
+            round_cone((0, -0.04 * s, -0.012 * s), (0, neck_top, -0.01 * h), neck_r * 1.1, neck_r),
+            0.03 * s,
+        )
         for side, sign in (("Left", 1), ("Right", -1)):
             arm = j(f"{side}Arm") - j(f"{side}Shoulder")
-            add(f"{side}Trapezius", f"{side}Shoulder", round_cone((-sign * 0.03 * s, 0.045 * s, -0.015 * s), arm + (-sign * 0.035 * s, 0.01 * s, -0.01 * s), 0.045 * s, 0.05 * limb * strong), 0.05 * s)
-            add(f"{side}Deltoid", f"{side}Arm", ellipsoid((sign * 0.01 * s, 0.0, 0.0), np.array((0.07, 0.058, 0.06)) * limb * strong), 0.04 * s)
+            add(
+                f"{side}Trapezius",
+                f"{side}Shoulder",
+                round_cone(
+                    (-sign * 0.03 * s, 0.045 * s, -0.015 * s),
+                    arm + (-sign * 0.035 * s, 0.01 * s, -0.01 * s),
+                    0.045 * s,
+                    0.05 * limb * strong,
+                ),
+                0.05 * s,
+            )
+            add(
+                f"{side}Deltoid",
+                f"{side}Arm",
+                ellipsoid((sign * 0.01 * s, 0.0, 0.0), np.array((0.07, 0.058, 0.06)) * limb * strong),
+                0.04 * s,
+            )
             elbow = j(f"{side}ForeArm") - j(f"{side}Arm")
             wrist = j(f"{side}Hand") - j(f"{side}ForeArm")
-            add(f"{side}UpperArm", f"{side}Arm", round_cone((0, 0, 0), elbow, 0.05 * limb * strong, 0.038 * limb), 0.03 * s)
-            add(f"{side}Biceps", f"{side}Arm", ellipsoid(elbow * 0.5 + (0, 0.004 * s, 0.006 * s), (0.1 * s, 0.042 * limb * strong, 0.045 * limb * strong)), 0.02 * s)
+            add(
+                f"{side}UpperArm",
+                f"{side}Arm",
+                round_cone((0, 0, 0), elbow, 0.05 * limb * strong, 0.038 * limb),
+                0.03 * s,
+            )
+            add(
+                f"{side}Biceps",
+                f"{side}Arm",
+                ellipsoid(
+                    elbow * 0.5 + (0, 0.004 * s, 0.006 * s), (0.1 * s, 0.042 * limb * strong, 0.045 * limb * strong)
+                ),
+                0.02 * s,
+            )
             add(f"{side}LowerArm", f"{side}ForeArm", round_cone((0, 0, 0), wrist, 0.038 * limb, 0.026 * s), 0.02 * s)
-            add(f"{side}ForearmMuscle", f"{side}ForeArm", ellipsoid(wrist * 0.28, (0.085 * s, 0.036 * limb * strong, 0.04 * limb * strong)), 0.02 * s)
-            add(f"{side}Palm", f"{side}Hand", ellipsoid((sign * 0.045 * s, -0.004 * s, 0.0), (0.05 * s, 0.018 * s, 0.042 * s)), 0.02 * s)
-            add(f"{side}Fingers", f"{side}Hand", ellipsoid((sign * 0.12 * s, -0.01 * s, -0.004 * s), (0.05 * s, 0.013 * s, 0.038 * s)), 0.015 * s)
-            add(f"{side}Thumb", f"{side}Hand", round_cone((sign * 0.02 * s, -0.008 * s, 0.028 * s), (sign * 0.075 * s, -0.016 * s, 0.058 * s), 0.014 * s, 0.011 * s), 0.012 * s)
+            add(
+                f"{side}ForearmMuscle",
+                f"{side}ForeArm",
+                ellipsoid(wrist * 0.28, (0.085 * s, 0.036 * limb * strong, 0.04 * limb * strong)),
+                0.02 * s,
+            )
+            add(
+                f"{side}Palm",
+                f"{side}Hand",
+                ellipsoid((sign * 0.045 * s, -0.004 * s, 0.0), (0.05 * s, 0.018 * s, 0.042 * s)),
+                0.02 * s,
+            )
+            add(
+                f"{side}Fingers",
+                f"{side}Hand",
+                ellipsoid((sign * 0.12 * s, -0.01 * s, -0.004 * s), (0.05 * s, 0.013 * s, 0.038 * s)),
+                0.015 * s,
+            )
+            add(
+                f"{side}Thumb",
+                f"{side}Hand",
+                round_cone(
+                    (sign * 0.02 * s, -0.008 * s, 0.028 * s),
+                    (sign * 0.075 * s, -0.016 * s, 0.058 * s),
+                    0.014 * s,
+                    0.011 * s,
+                ),
+                0.012 * s,
+            )
             knee = j(f"{side}Leg") - j(f"{side}UpLeg")
             ankle = j(f"{side}Foot") - j(f"{side}Leg")
             thigh = 0.08 * limb * (1.0 + 0.12 * (muscle - 0.2)) * (1.06 if female else 1.0)
-            add(f"{side}Thigh", f"{side}UpLeg", round_cone((sign * 0.006 * s, 0.02 * s, 0), knee, thigh, 0.052 * limb), 0.06 * s)
-            add(f"{side}Quad", f"{side}UpLeg", ellipsoid(knee * 0.42 + (sign * 0.004 * s, 0, 0.012 * s), (0.068 * limb * strong, 0.14 * s, 0.068 * limb * strong)), 0.03 * s)
+            add(
+                f"{side}Thigh",
+                f"{side}UpLeg",
+                round_cone((sign * 0.006 * s, 0.02 * s, 0), knee, thigh, 0.052 * limb),
+                0.06 * s,
+            )
+            add(
+                f"{side}Quad",
+                f"{side}UpLeg",
+                ellipsoid(
+                    knee * 0.42 + (sign * 0.004 * s, 0, 0.012 * s),
+                    (0.068 * limb * strong, 0.14 * s, 0.068 * limb * strong),
+                ),
+                0.03 * s,
+            )
             add(f"{side}Shin", f"{side}Leg", round_cone((0, 0, 0), ankle, 0.05 * limb, 0.033 * s), 0.03 * s)
-            add(f"{side}Calf", f"{side}Leg", ellipsoid(ankle * 0.3 + (0, 0, -0.02 * s), (0.048 * limb * strong, 0.1 * s, 0.05 * limb * strong)), 0.03 * s)
+            add(
+                f"{side}Calf",
+                f"{side}Leg",
+                ellipsoid(ankle * 0.3 + (0, 0, -0.02 * s), (0.048 * limb * strong, 0.1 * s, 0.05 * limb * strong)),
+                0.03 * s,
+            )
             ground = self.lift - j(f"{side}Foot")[1]  # the sole's height in the foot's frame
             toe_ground = ground - (j(f"{side}ToeBase")[1] - j(f"{side}Foot")[1])
-            add(f"{side}Heel", f"{side}Foot", ellipsoid((0, ground + 0.035 * s, -0.025 * s), (0.034 * s, 0.035 * s, 0.045 * s)), 0.02 * s)
-            add(f"{side}Instep", f"{side}Foot", ellipsoid((0, ground + 0.045 * s, 0.045 * s), (0.04 * s, 0.035 * s, 0.075 * s)), 0.03 * s)
-            add(f"{side}Toes", f"{side}ToeBase", round_cone((0, toe_ground + 0.028 * s, -0.02 * s), (0, toe_ground + 0.018 * s, 0.045 * s), 0.028 * s, 0.018 * s), 0.03 * s)
+            add(
+                f"{side}Heel",
+                f"{side}Foot",
+                ellipsoid((0, ground + 0.035 * s, -0.025 * s), (0.034 * s, 0.035 * s, 0.045 * s)),
+                0.02 * s,
+            )
+            add(
+                f"{side}Instep",
+                f"{side}Foot",
+                ellipsoid((0, ground + 0.045 * s, 0.045 * s), (0.04 * s, 0.035 * s, 0.075 * s)),
+                0.03 * s,
+            )
+            add(
+                f"{side}Toes",
+                f"{side}ToeBase",
+                round_cone(
+                    (0, toe_ground + 0.028 * s, -0.02 * s), (0, toe_ground + 0.018 * s, 0.045 * s), 0.028 * s, 0.018 * s
+                ),
+                0.03 * s,
+            )
         add("cranium", "Head", ellipsoid((0, 0.06 * h, -0.005 * h), (0.077 * h, 0.095 * h, 0.098 * h)), 0.02 * s)
-        add("face", "Head", ellipsoid((0, 0.0, 0.028 * h), ((0.058 if female else 0.066) * h, 0.078 * h, 0.07 * h)), 0.03 * h)
+        add(
+            "face",
+            "Head",
+            ellipsoid((0, 0.0, 0.028 * h), ((0.058 if female else 0.066) * h, 0.078 * h, 0.07 * h)),
+            0.03 * h,
+        )
         add("chin", "Head", ellipsoid((0, -0.052 * h, 0.062 * h), (0.026 * h, 0.022 * h, 0.024 * h)), 0.02 * h)
         add("nose", "Head", ellipsoid((0, 0.02 * h, 0.094 * h), (0.012 * h, 0.024 * h, 0.016 * h)), 0.012 * h)
         for sign in (1, -1):
-            add("ear", "Head", ellipsoid((sign * 0.077 * h, 0.03 * h, -0.005 * h), (0.011 * h, 0.03 * h, 0.02 * h)), 0.008 * h)
+            add(
+                "ear",
+                "Head",
+                ellipsoid((sign * 0.077 * h, 0.03 * h, -0.005 * h), (0.011 * h, 0.03 * h, 0.02 * h)),
+                0.008 * h,
+            )
         return shapes
 
     # ---- clothes, hair and beard as layers --------------------------------------------------------------------------
@@ -315,7 +497,9 @@ class Humanoid:
             opening = 0.085 * s
             front = sdf.smoothstep(0.0, 0.05 * s, p[:, 2]) * np.clip(1.0 - (p[:, 0] / opening) ** 2, 0.0, 1.0)
             line = neck_y - 0.012 * s + collar - drop_front * front
-            near_neck = 1.0 - sdf.smoothstep(opening - edge, opening + edge, np.hypot(p[:, 0], np.minimum(p[:, 2], 0.0) * 1.3))
+            near_neck = 1.0 - sdf.smoothstep(
+                opening - edge, opening + edge, np.hypot(p[:, 0], np.minimum(p[:, 2], 0.0) * 1.3)
+            )
             return (1.0 - up(line, p) * near_neck) * down(neck_y + collar, p)
 
         sleeve_ends = {"none": shoulder_x - 0.03 * s, "short": shoulder_x + 0.11 * s, "long": wrist_x - 0.01 * s}
@@ -339,7 +523,9 @@ class Humanoid:
                 if is_outer:  # an open front shows what is worn under the jacket or coat
                     gap = np.clip((neck_y - p[:, 1]) * 0.25 + 0.008 * s, 0.0, 0.028 * s)
                     front = (p[:, 2] > 0.03 * s) & (np.abs(p[:, 0]) < 0.1 * s)
-                    torso = torso * np.where(front, sdf.smoothstep(gap - edge / 2, gap + edge / 2, np.abs(p[:, 0])), 1.0)
+                    torso = torso * np.where(
+                        front, sdf.smoothstep(gap - edge / 2, gap + edge / 2, np.abs(p[:, 0])), 1.0
+                    )
                 sleeves = 1.0 - sdf.smoothstep(sleeve - edge, sleeve + edge, np.abs(p[:, 0]))
                 return np.where(on_arm(p), sleeves, torso)
 
@@ -360,7 +546,13 @@ class Humanoid:
         g = garments.get("hands")
         if g is not None:
             start = wrist_x - 0.03 * s
-            layers.append(Layer("hands", GARMENT_THICKNESS[g.kind], lambda p: sdf.smoothstep(start - edge, start + edge, np.abs(p[:, 0])) * on_arm(p)))
+            layers.append(
+                Layer(
+                    "hands",
+                    GARMENT_THICKNESS[g.kind],
+                    lambda p: sdf.smoothstep(start - edge, start + edge, np.abs(p[:, 0])) * on_arm(p),
+                )
+            )
         hair = HAIR_THICKNESS[spec.hair_style] * hs
         if hair > 0:
             layers.append(Layer("hair", hair, self.hair_coverage, self.hair_profile))
@@ -379,7 +571,9 @@ class Humanoid:
         around = q[:, 2] / np.maximum(np.hypot(q[:, 0], q[:, 2]), 1e-9)  # 1 at the front, 0 at the ears, -1 at the back
         forehead = 0.11 if self.spec.hair_style in ("medium", "long") else 0.105
         hairline = (0.02 + forehead * np.maximum(around, 0.0) ** 1.5 - 0.06 * np.maximum(-around, 0.0)) * hs
-        ear = (np.abs(np.abs(q[:, 0]) - 0.077 * hs) < 0.018 * hs) & (q[:, 1] < 0.065 * hs) & (np.abs(q[:, 2]) < 0.03 * hs)
+        ear = (
+            (np.abs(np.abs(q[:, 0]) - 0.077 * hs) < 0.018 * hs) & (q[:, 1] < 0.065 * hs) & (np.abs(q[:, 2]) < 0.03 * hs)
+        )
         return sdf.smoothstep(-0.01 * hs, 0.01 * hs, q[:, 1] - hairline) * (q[:, 1] > -0.06 * hs) * ~ear
 
     def hair_profile(self, p: np.ndarray) -> np.ndarray:
@@ -395,7 +589,9 @@ class Humanoid:
         hs = self.head
         q = p[:, :3] - self.joint("Head")
         front = sdf.smoothstep(-0.01 * hs, 0.02 * hs, q[:, 2])
-        below = 1.0 - sdf.smoothstep(0.0, 0.008 * hs, q[:, 1] - (0.012 + 0.045 * (np.abs(q[:, 0]) / (0.07 * hs)) ** 2) * hs)
+        below = 1.0 - sdf.smoothstep(
+            0.0, 0.008 * hs, q[:, 1] - (0.012 + 0.045 * (np.abs(q[:, 0]) / (0.07 * hs)) ** 2) * hs
+        )
         chin = sdf.smoothstep(-0.085 * hs, -0.07 * hs, q[:, 1])
         mouth = ((q[:, 0] / (0.021 * hs)) ** 2 + ((q[:, 1] - MOUTH_Y * hs) / (0.007 * hs)) ** 2) < 1.0
         return front * below * chin * ~mouth
@@ -412,29 +608,82 @@ class Humanoid:
         style = spec.hair_style
         if style in ("medium", "long"):
             low = (-0.035 if style == "medium" else -0.02) * h
-            volume = clipped(ellipsoid((0, 0.06 * h, -0.02 * h), np.array((0.094, 0.11, 0.108)) * h),
-                             lambda p: np.maximum(p[:, 2] - 0.045 * h, low - p[:, 1]))  # the face and neck stay free
+            volume = clipped(
+                ellipsoid((0, 0.06 * h, -0.02 * h), np.array((0.094, 0.11, 0.108)) * h),
+                lambda p: np.maximum(p[:, 2] - 0.045 * h, low - p[:, 1]),
+            )  # the face and neck stay free
             extras.append(Shape("hairVolume", "Head", volume, 0.02 * h, "hair"))
             if style == "long":
                 top, bottom = 0.06 * h, j("Spine2")[1] - j("Head")[1] + 0.02 * s
-                centre, half = np.array((0, (top + bottom) / 2, -0.075 * h)), np.array((0.085 * h, (top - bottom) / 2, 0.03 * h))
-                fall = Primitive(lambda p: sdf.round_box(p - centre, half, 0.025 * h), centre, float(np.linalg.norm(half)))
+                centre, half = (
+                    np.array((0, (top + bottom) / 2, -0.075 * h)),
+                    np.array((0.085 * h, (top - bottom) / 2, 0.03 * h)),
+                )
+                fall = Primitive(
+                    lambda p: sdf.round_box(p - centre, half, 0.025 * h), centre, float(np.linalg.norm(half))
+                )
                 extras.append(Shape("hairFall", "Head", fall, 0.03 * h, "hair"))
         elif style == "ponytail":
-            extras.append(Shape("ponytail", "Head", round_cone((0, 0.09 * h, -0.095 * h), (0, -0.1 * h, -0.13 * h), 0.028 * h, 0.014 * h), 0.02 * h, "hair"))
+            extras.append(
+                Shape(
+                    "ponytail",
+                    "Head",
+                    round_cone((0, 0.09 * h, -0.095 * h), (0, -0.1 * h, -0.13 * h), 0.028 * h, 0.014 * h),
+                    0.02 * h,
+                    "hair",
+                )
+            )
         elif style == "bun":
-            extras.append(Shape("bun", "Head", ellipsoid((0, 0.15 * h, -0.07 * h), np.array((0.045, 0.04, 0.042)) * h), 0.015 * h, "hair"))
+            extras.append(
+                Shape(
+                    "bun",
+                    "Head",
+                    ellipsoid((0, 0.15 * h, -0.07 * h), np.array((0.045, 0.04, 0.042)) * h),
+                    0.015 * h,
+                    "hair",
+                )
+            )
         elif style == "afro":
-            afro = clipped(ellipsoid((0, 0.1 * h, -0.025 * h), np.array((0.135, 0.125, 0.13)) * h),
-                           lambda p: np.maximum(0.035 * h - p[:, 1], p[:, 2] - (0.07 * h - 0.25 * np.maximum(0.1 * h - p[:, 1], 0))))
+            afro = clipped(
+                ellipsoid((0, 0.1 * h, -0.025 * h), np.array((0.135, 0.125, 0.13)) * h),
+                lambda p: np.maximum(
+                    0.035 * h - p[:, 1], p[:, 2] - (0.07 * h - 0.25 * np.maximum(0.1 * h - p[:, 1], 0))
+                ),
+            )
             extras.append(Shape("afro", "Head", afro, 0.02 * h, "hair"))
         hat = garments.get("head")
         if hat is not None and hat.kind == "hat":
             brim, crown = np.array((0, 0.105 * h, -0.005 * h)), np.array((0, 0.165 * h, -0.005 * h))
-            extras.append(Shape("hatBrim", "Head", Primitive(lambda p: sdf.cylinder(p - brim, 0.165 * h, 0.005 * h), brim, 0.166 * h), 0.006 * h, "head"))
-            extras.append(Shape("hatCrown", "Head", Primitive(lambda p: sdf.frustum(p - crown, 0.06 * h, 0.102 * h, 0.088 * h) - 0.006 * h, crown, 0.13 * h), 0.01 * h, "head"))
+            extras.append(
+                Shape(
+                    "hatBrim",
+                    "Head",
+                    Primitive(lambda p: sdf.cylinder(p - brim, 0.165 * h, 0.005 * h), brim, 0.166 * h),
+                    0.006 * h,
+                    "head",
+                )
+            )
+            extras.append(
+                Shape(
+                    "hatCrown",
+                    "Head",
+                    Primitive(
+                        lambda p: sdf.frustum(p - crown, 0.06 * h, 0.102 * h, 0.088 * h) - 0.006 * h, crown, 0.13 * h
+                    ),
+                    0.01 * h,
+                    "head",
+                )
+            )
         elif hat is not None and hat.kind == "cap":
-            extras.append(Shape("capVisor", "Head", ellipsoid((0, 0.108 * h, 0.105 * h), np.array((0.075, 0.007, 0.06)) * h), 0.008 * h, "head"))
+            extras.append(
+                Shape(
+                    "capVisor",
+                    "Head",
+                    ellipsoid((0, 0.108 * h, 0.105 * h), np.array((0.075, 0.007, 0.06)) * h),
+                    0.008 * h,
+                    "head",
+                )
+            )
         return extras
 
     def _skirt_hem(self) -> tuple[str, float] | None:
@@ -447,20 +696,30 @@ class Humanoid:
         if dress is not None:
             if dress.kind == "gown" and dress.length != "short":
                 return "dress", ankle_y + 0.03 * s
-            return "dress", {"long": ankle_y + 0.06 * s, "short": knee_y + 0.16 * s}.get(dress.length, knee_y - 0.02 * s)
+            return "dress", {"long": ankle_y + 0.06 * s, "short": knee_y + 0.16 * s}.get(
+                dress.length, knee_y - 0.02 * s
+            )
         if bottom is not None and bottom.kind in _SKIRTS:
             if bottom.kind == "miniskirt":
                 return "bottom", knee_y + 0.16 * s
-            return "bottom", {"long": ankle_y + 0.1 * s, "short": knee_y + 0.16 * s}.get(bottom.length, knee_y - 0.01 * s)
+            return "bottom", {"long": ankle_y + 0.1 * s, "short": knee_y + 0.16 * s}.get(
+                bottom.length, knee_y - 0.01 * s
+            )
         return None
 
     def _skirt(self, material: str, waist_y: float, hem_y: float) -> Shape:
         """A flared frustum from the waist to the hem, elliptical (hips are wider than deep)."""
         s = self.scale
-        top_r = (0.172 if self.spec.sex == "female" else 0.16) * s * (1.0 + 0.2 * max(self.spec.weight, 0.0)) + 0.015 * s
+        top_r = (0.172 if self.spec.sex == "female" else 0.16) * s * (
+            1.0 + 0.2 * max(self.spec.weight, 0.0)
+        ) + 0.015 * s
         length = waist_y - hem_y
         bottom_r = top_r + 0.22 * length
         centre = np.array((0.0, (waist_y + hem_y) / 2 - self.joint("Hips")[1], -0.01 * s))
         squash = np.array((1.0, 1.0, 1.0 / 0.72))
-        primitive = Primitive(lambda p: sdf.frustum((p - centre) * squash, length / 2, bottom_r, top_r), centre, float(np.hypot(bottom_r, length / 2)))
+        primitive = Primitive(
+            lambda p: sdf.frustum((p - centre) * squash, length / 2, bottom_r, top_r),
+            centre,
+            float(np.hypot(bottom_r, length / 2)),
+        )
         return Shape(f"{material}Skirt", "Hips", primitive, 0.04 * s, material)

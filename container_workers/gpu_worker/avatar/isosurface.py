@@ -1,4 +1,5 @@
 """Triangle meshes from signed distance functions: narrow-band sampling and marching cubes, then quadric decimation."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,7 +14,11 @@ _CHUNK = 200_000
 
 
 def _evaluate(distance: Callable[[np.ndarray], np.ndarray], points: np.ndarray) -> np.ndarray:
-    return np.concatenate([distance(points[i:i + _CHUNK]) for i in range(0, len(points), _CHUNK)]) if len(points) else np.zeros(0)
+    return (
+        np.concatenate([distance(points[i : i + _CHUNK]) for i in range(0, len(points), _CHUNK)])
+        if len(points)
+        else np.zeros(0)
+    )
 
 
 def _upsample(values: np.ndarray) -> np.ndarray:
@@ -33,7 +38,7 @@ def _corners_of(cells: np.ndarray) -> np.ndarray:
     for dx in (0, 1):
         for dy in (0, 1):
             for dz in (0, 1):
-                points[dx:dx + cells.shape[0], dy:dy + cells.shape[1], dz:dz + cells.shape[2]] |= cells
+                points[dx : dx + cells.shape[0], dy : dy + cells.shape[1], dz : dz + cells.shape[2]] |= cells
     return points
 
 
@@ -44,11 +49,13 @@ def _near_cells(values: np.ndarray, reach: float) -> np.ndarray:
     for dx in (0, 1):
         for dy in (0, 1):
             for dz in (0, 1):
-                cells |= near[dx:dx + cells.shape[0], dy:dy + cells.shape[1], dz:dz + cells.shape[2]]
+                cells |= near[dx : dx + cells.shape[0], dy : dy + cells.shape[1], dz : dz + cells.shape[2]]
     return cells
 
 
-def sample(distance: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, voxel: float) -> tuple[np.ndarray, np.ndarray]:
+def sample(
+    distance: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, voxel: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The distance on a voxel grid over [lo, hi] (padded with outside values), exact near the surface only; returns it and its origin.
 
     Coarse cells whose corners are all farther from the surface than the cell's diagonal (times a margin) cannot hold
@@ -71,10 +78,14 @@ def sample(distance: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.
     return values, lo
 
 
-def extract(distance: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, voxel: float) -> tuple[np.ndarray, np.ndarray]:
+def extract(
+    distance: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, voxel: float
+) -> tuple[np.ndarray, np.ndarray]:
     """A closed triangle mesh (vertices, faces; counter-clockwise outside) of {distance < 0}."""
     grid, origin = sample(distance, lo, hi, voxel)
-    vertices, faces, _, _ = marching_cubes(grid, level=0.0, spacing=(voxel, voxel, voxel), gradient_direction="descent", allow_degenerate=False)
+    vertices, faces, _, _ = marching_cubes(
+        grid, level=0.0, spacing=(voxel, voxel, voxel), gradient_direction="descent", allow_degenerate=False
+    )
     return vertices + origin, faces.astype(np.int64)
 
 
@@ -82,11 +93,15 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target: int) -> tuple[np.n
     """Quadric-error decimation down to about `target` triangles (unchanged when already below)."""
     if len(faces) <= target:
         return vertices, faces
-    out_vertices, out_faces = fast_simplification.simplify(vertices.astype(np.float64), faces.astype(np.int64), target_count=target, agg=3)
+    out_vertices, out_faces = fast_simplification.simplify(
+        vertices.astype(np.float64), faces.astype(np.int64), target_count=target, agg=3
+    )
     return out_vertices, out_faces.astype(np.int64)
 
 
-def project(distance: Callable[[np.ndarray], np.ndarray], vertices: np.ndarray, step: float, iterations: int = 2) -> np.ndarray:
+def project(
+    distance: Callable[[np.ndarray], np.ndarray], vertices: np.ndarray, step: float, iterations: int = 2
+) -> np.ndarray:
     """Move vertices onto the zero level by Newton steps along the field's finite-difference gradient."""
     offsets = np.eye(3) * step
     for _ in range(iterations):

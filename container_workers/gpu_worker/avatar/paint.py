@@ -1,4 +1,5 @@
 """The avatar's texture: UV charts per body part, and colours (skin, face, hair, clothing patterns, baked occlusion) from T-pose positions."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,12 +43,14 @@ def charts(humanoid: Humanoid) -> tuple[list[Chart], np.ndarray]:
     return out, joint_chart
 
 
-def occlusion(distance: Callable[[np.ndarray], np.ndarray], vertices: np.ndarray, normals: np.ndarray, step: float) -> np.ndarray:
+def occlusion(
+    distance: Callable[[np.ndarray], np.ndarray], vertices: np.ndarray, normals: np.ndarray, step: float
+) -> np.ndarray:
     """Ambient occlusion in [0, 1] (1 open) from how close the field comes to points stepped out along the normal."""
     occluded = np.zeros(len(vertices))
     for k in range(1, 5):
         reach = k * step
-        occluded += (reach - distance(vertices + normals * reach)) / reach * 0.5 ** k
+        occluded += (reach - distance(vertices + normals * reach)) / reach * 0.5**k
     return np.clip(1.0 - 1.3 * occluded, 0.0, 1.0)
 
 
@@ -87,11 +90,15 @@ def _face(humanoid: Humanoid, rest: np.ndarray, colour: np.ndarray) -> np.ndarra
         iris = eye & (radius < 0.0066)
         colour[iris] = np.asarray(spec.eye_rgb) / 255.0 * (1.15 - 0.45 * radius[iris] / 0.0066)[:, None]
         colour[eye & (radius < 0.0031)] = (0.05, 0.04, 0.04)
-        lid = front & (np.abs(ex) < 0.0145) & (ey > 0.0) & (np.abs((ex / 0.0135) ** 2 + (ey / 0.0072) ** 2 - 1.0) < 0.28)
+        lid = (
+            front & (np.abs(ex) < 0.0145) & (ey > 0.0) & (np.abs((ex / 0.0135) ** 2 + (ey / 0.0072) ** 2 - 1.0) < 0.28)
+        )
         colour[lid] = (0.14, 0.1, 0.09)
         u = (q[:, 0] - side * 0.034) / 0.018
-        arc = BROW_Y + 0.005 * (1.0 - u ** 2)
-        brow = front & (np.abs(u) < 1.0) & (np.abs(q[:, 1] - arc) < (0.0036 if male else 0.0026) * (1.0 - 0.4 * np.abs(u)))
+        arc = BROW_Y + 0.005 * (1.0 - u**2)
+        brow = (
+            front & (np.abs(u) < 1.0) & (np.abs(q[:, 1] - arc) < (0.0036 if male else 0.0026) * (1.0 - 0.4 * np.abs(u)))
+        )
         colour[brow] = np.asarray(spec.hair_rgb) / 255.0 * 0.75
         if not male:
             cheek = front & (np.hypot(q[:, 0] - side * 0.045, q[:, 1] - 0.012) < 0.022)
@@ -108,7 +115,9 @@ def _garment_colour(humanoid: Humanoid, slot: str, rest: np.ndarray) -> np.ndarr
     base = np.tile(np.asarray(g.rgb, float) / 255.0, (len(rest), 1))
     if g.kind == "jeans":
         twill = np.sin((rest[:, 0] + rest[:, 1]) * 2500.0 / s)
-        fade = sdf.smoothstep(0.0, 0.08 * s, rest[:, 2]) * sdf.smoothstep(humanoid.joint("LeftLeg")[1], humanoid.joint("Hips")[1], rest[:, 1])
+        fade = sdf.smoothstep(0.0, 0.08 * s, rest[:, 2]) * sdf.smoothstep(
+            humanoid.joint("LeftLeg")[1], humanoid.joint("Hips")[1], rest[:, 1]
+        )
         return base * (1.0 + 0.05 * twill + 0.18 * fade + 0.04 * sdf.wave_noise(rest, 300.0 / s))[:, None]
     if g.kind in _KNIT:
         ribs = np.sin(np.arctan2(rest[:, 0], rest[:, 2]) * 90.0 + rest[:, 0] * 400.0 / s)
@@ -119,7 +128,9 @@ def _garment_colour(humanoid: Humanoid, slot: str, rest: np.ndarray) -> np.ndarr
         base[sole] = shade
         return base * (1.0 + 0.03 * sdf.wave_noise(rest, 200.0 / s))[:, None]
     if g.kind == "hat":
-        band = (rest[:, 1] > humanoid.joint("Head")[1] + 0.11 * humanoid.head) & (rest[:, 1] < humanoid.joint("Head")[1] + 0.13 * humanoid.head)
+        band = (rest[:, 1] > humanoid.joint("Head")[1] + 0.11 * humanoid.head) & (
+            rest[:, 1] < humanoid.joint("Head")[1] + 0.13 * humanoid.head
+        )
         base[band] *= 0.45
     return base * (1.0 + 0.025 * sdf.wave_noise(rest, 500.0 / s))[:, None]
 
@@ -129,7 +140,7 @@ def colour_function(humanoid: Humanoid, extras: int) -> Callable[[np.ndarray], n
     spec = humanoid.spec
 
     def colour(attributes: np.ndarray) -> np.ndarray:
-        rest, ao, margins = attributes[:, :4], attributes[:, 4], attributes[:, 5:5 + extras].T
+        rest, ao, margins = attributes[:, :4], attributes[:, 4], attributes[:, 5 : 5 + extras].T
         material = materials(humanoid, rest, margins)
         rest = rest[:, :3]
         out = np.tile(np.asarray(spec.skin_rgb, float) / 255.0, (len(rest), 1))
@@ -140,7 +151,9 @@ def colour_function(humanoid: Humanoid, extras: int) -> Callable[[np.ndarray], n
             on = material == MATERIALS.index(name)
             rgb = np.asarray(spec.hair_rgb if name == "hair" else spec.beard_rgb, float) / 255.0
             q = rest[on] - humanoid.joint("Head")
-            strands = np.sin(np.arctan2(q[:, 0], q[:, 2]) * 110.0 + 9.0 * sdf.wave_noise(rest[on], 45.0 / humanoid.head))
+            strands = np.sin(
+                np.arctan2(q[:, 0], q[:, 2]) * 110.0 + 9.0 * sdf.wave_noise(rest[on], 45.0 / humanoid.head)
+            )
             fine = sdf.wave_noise(rest[on], 1400.0 / humanoid.head)
             curls = sdf.wave_noise(rest[on], 700.0 / humanoid.head) if spec.hair_texture == "curly" else 0.0
             out[on] = rgb * (1.0 + 0.05 * strands + 0.05 * fine + 0.1 * curls)[:, None]

@@ -5,6 +5,7 @@ The prompt is read as noun phrases: modifiers (colours, lengths, sizes) attach t
 body, and so do modifiers left over at the end ("a woman, tall and slim"). Attributes the prompt leaves open are drawn
 from the seed, so the same prompt and seed always give the same avatar.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,98 +15,343 @@ import numpy as np
 
 # ---- vocabulary -------------------------------------------------------------------------------------------------
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "black": (28, 28, 30), "white": (235, 235, 232), "grey": (128, 128, 130), "gray": (128, 128, 130),
-    "silver": (192, 192, 198), "charcoal": (60, 62, 66), "red": (180, 32, 36), "crimson": (160, 20, 45),
-    "maroon": (110, 25, 35), "burgundy": (110, 25, 40), "orange": (230, 120, 30), "yellow": (235, 200, 40),
-    "gold": (212, 170, 60), "golden": (212, 170, 60), "green": (40, 130, 60), "olive": (110, 115, 50),
-    "lime": (150, 200, 50), "teal": (20, 128, 128), "turquoise": (40, 190, 180), "cyan": (40, 190, 210),
-    "blue": (40, 80, 170), "navy": (25, 35, 80), "purple": (110, 50, 140), "violet": (130, 70, 180),
-    "lavender": (180, 160, 215), "pink": (230, 140, 170), "magenta": (200, 40, 140), "brown": (110, 72, 45),
-    "tan": (190, 150, 105), "beige": (215, 195, 160), "khaki": (190, 175, 130), "cream": (240, 230, 205),
+    "black": (28, 28, 30),
+    "white": (235, 235, 232),
+    "grey": (128, 128, 130),
+    "gray": (128, 128, 130),
+    "silver": (192, 192, 198),
+    "charcoal": (60, 62, 66),
+    "red": (180, 32, 36),
+    "crimson": (160, 20, 45),
+    "maroon": (110, 25, 35),
+    "burgundy": (110, 25, 40),
+    "orange": (230, 120, 30),
+    "yellow": (235, 200, 40),
+    "gold": (212, 170, 60),
+    "golden": (212, 170, 60),
+    "green": (40, 130, 60),
+    "olive": (110, 115, 50),
+    "lime": (150, 200, 50),
+    "teal": (20, 128, 128),
+    "turquoise": (40, 190, 180),
+    "cyan": (40, 190, 210),
+    "blue": (40, 80, 170),
+    "navy": (25, 35, 80),
+    "purple": (110, 50, 140),
+    "violet": (130, 70, 180),
+    "lavender": (180, 160, 215),
+    "pink": (230, 140, 170),
+    "magenta": (200, 40, 140),
+    "brown": (110, 72, 45),
+    "tan": (190, 150, 105),
+    "beige": (215, 195, 160),
+    "khaki": (190, 175, 130),
+    "cream": (240, 230, 205),
     "denim": (60, 90, 140),
 }
 SHADES = {"dark": "dark", "deep": "dark", "light": "light", "pale": "light", "bright": "bright", "pastel": "light"}
 SKIN_TONES: dict[str, tuple[int, int, int]] = {
-    "pale": (244, 219, 203), "fair": (236, 200, 175), "light": (228, 188, 160), "medium": (205, 158, 122),
-    "olive": (192, 152, 108), "tan": (185, 136, 97), "brown": (145, 98, 68), "dark": (104, 70, 50), "deep": (74, 50, 38),
+    "pale": (244, 219, 203),
+    "fair": (236, 200, 175),
+    "light": (228, 188, 160),
+    "medium": (205, 158, 122),
+    "olive": (192, 152, 108),
+    "tan": (185, 136, 97),
+    "brown": (145, 98, 68),
+    "dark": (104, 70, 50),
+    "deep": (74, 50, 38),
 }
 # colour words that describe skin when attached to a body or to "skin"
-SKIN_WORDS = {"pale": "pale", "fair": "fair", "light": "light", "white": "fair", "medium": "medium", "olive": "olive",
-              "tan": "tan", "tanned": "tan", "brown": "brown", "dark": "dark", "black": "deep", "deep": "deep", "ebony": "deep"}
-HAIR_COLOURS: dict[str, tuple[int, int, int]] = {
-    "black": (28, 24, 22), "dark brown": (62, 42, 30), "brown": (96, 64, 42), "light brown": (140, 102, 66),
-    "auburn": (125, 52, 32), "red": (165, 68, 34), "ginger": (180, 90, 40), "blonde": (214, 180, 116),
-    "platinum": (232, 226, 208), "grey": (150, 150, 152), "white": (232, 232, 230), "silver": (196, 196, 200),
+SKIN_WORDS = {
+    "pale": "pale",
+    "fair": "fair",
+    "light": "light",
+    "white": "fair",
+    "medium": "medium",
+    "olive": "olive",
+    "tan": "tan",
+    "tanned": "tan",
+    "brown": "brown",
+    "dark": "dark",
+    "black": "deep",
+    "deep": "deep",
+    "ebony": "deep",
 }
-HAIR_COLOUR_WORDS = {"black": "black", "brown": "brown", "brunette": "dark brown", "auburn": "auburn", "red": "red",
-                     "ginger": "ginger", "blonde": "blonde", "blond": "blonde", "fair": "blonde", "platinum": "platinum",
-                     "grey": "grey", "gray": "grey", "white": "white", "silver": "silver"}
+HAIR_COLOURS: dict[str, tuple[int, int, int]] = {
+    "black": (28, 24, 22),
+    "dark brown": (62, 42, 30),
+    "brown": (96, 64, 42),
+    "light brown": (140, 102, 66),
+    "auburn": (125, 52, 32),
+    "red": (165, 68, 34),
+    "ginger": (180, 90, 40),
+    "blonde": (214, 180, 116),
+    "platinum": (232, 226, 208),
+    "grey": (150, 150, 152),
+    "white": (232, 232, 230),
+    "silver": (196, 196, 200),
+}
+HAIR_COLOUR_WORDS = {
+    "black": "black",
+    "brown": "brown",
+    "brunette": "dark brown",
+    "auburn": "auburn",
+    "red": "red",
+    "ginger": "ginger",
+    "blonde": "blonde",
+    "blond": "blonde",
+    "fair": "blonde",
+    "platinum": "platinum",
+    "grey": "grey",
+    "gray": "grey",
+    "white": "white",
+    "silver": "silver",
+}
 HAIR_STYLES = ("bald", "buzz", "short", "medium", "long", "ponytail", "bun", "afro")
-HAIR_LENGTH_WORDS = {"bald": "bald", "shaved": "buzz", "buzzed": "buzz", "buzzcut": "buzz", "short": "short",
-                     "cropped": "short", "medium": "medium", "shoulderlength": "medium", "long": "long"}
+HAIR_LENGTH_WORDS = {
+    "bald": "bald",
+    "shaved": "buzz",
+    "buzzed": "buzz",
+    "buzzcut": "buzz",
+    "short": "short",
+    "cropped": "short",
+    "medium": "medium",
+    "shoulderlength": "medium",
+    "long": "long",
+}
 HAIR_TEXTURES = {"curly": "curly", "wavy": "wavy", "straight": "straight"}
 EYE_COLOURS: dict[str, tuple[int, int, int]] = {
-    "brown": (92, 58, 32), "dark": (50, 32, 22), "hazel": (130, 100, 50), "green": (70, 120, 70),
-    "blue": (70, 120, 180), "grey": (120, 130, 140), "gray": (120, 130, 140), "amber": (170, 120, 40),
+    "brown": (92, 58, 32),
+    "dark": (50, 32, 22),
+    "hazel": (130, 100, 50),
+    "green": (70, 120, 70),
+    "blue": (70, 120, 180),
+    "grey": (120, 130, 140),
+    "gray": (120, 130, 140),
+    "amber": (170, 120, 40),
 }
-SEXES = {"man": "male", "men": "male", "male": "male", "guy": "male", "gentleman": "male", "boy": "male",
-         "father": "male", "dad": "male", "grandfather": "male", "grandpa": "male", "king": "male",
-         "woman": "female", "women": "female", "female": "female", "lady": "female", "girl": "female",
-         "mother": "female", "mom": "female", "mum": "female", "grandmother": "female", "grandma": "female", "queen": "female",
-         "person": None, "human": None, "character": None, "figure": None, "avatar": None, "adult": None,
-         "someone": None, "child": None, "kid": None, "teen": None, "teenager": None}
-AGES = {"child": "child", "kid": "child", "toddler": "child", "boy": "teen", "girl": "teen", "teen": "teen",
-        "teenager": "teen", "teenage": "teen", "young": "adult", "adult": "adult", "middleaged": "adult",
-        "old": "elderly", "elderly": "elderly", "senior": "elderly", "aged": "elderly", "grandfather": "elderly",
-        "grandpa": "elderly", "grandmother": "elderly", "grandma": "elderly"}
-HEIGHT_WORDS = {"short": -0.11, "petite": -0.08, "small": -0.07, "tiny": -0.16, "tall": 0.11, "big": 0.05,
-                "giant": 0.28, "huge": 0.12, "lanky": 0.09}
+SEXES = {
+    "man": "male",
+    "men": "male",
+    "male": "male",
+    "guy": "male",
+    "gentleman": "male",
+    "boy": "male",
+    "father": "male",
+    "dad": "male",
+    "grandfather": "male",
+    "grandpa": "male",
+    "king": "male",
+    "woman": "female",
+    "women": "female",
+    "female": "female",
+    "lady": "female",
+    "girl": "female",
+    "mother": "female",
+    "mom": "female",
+    "mum": "female",
+    "grandmother": "female",
+    "grandma": "female",
+    "queen": "female",
+    "person": None,
+    "human": None,
+    "character": None,
+    "figure": None,
+    "avatar": None,
+    "adult": None,
+    "someone": None,
+    "child": None,
+    "kid": None,
+    "teen": None,
+    "teenager": None,
+}
+AGES = {
+    "child": "child",
+    "kid": "child",
+    "toddler": "child",
+    "boy": "teen",
+    "girl": "teen",
+    "teen": "teen",
+    "teenager": "teen",
+    "teenage": "teen",
+    "young": "adult",
+    "adult": "adult",
+    "middleaged": "adult",
+    "old": "elderly",
+    "elderly": "elderly",
+    "senior": "elderly",
+    "aged": "elderly",
+    "grandfather": "elderly",
+    "grandpa": "elderly",
+    "grandmother": "elderly",
+    "grandma": "elderly",
+}
+HEIGHT_WORDS = {
+    "short": -0.11,
+    "petite": -0.08,
+    "small": -0.07,
+    "tiny": -0.16,
+    "tall": 0.11,
+    "big": 0.05,
+    "giant": 0.28,
+    "huge": 0.12,
+    "lanky": 0.09,
+}
 BUILDS: dict[str, tuple[float, float]] = {  # word -> (weight -1 slim .. +1 heavy, muscle 0..1)
-    "slim": (-0.5, 0.1), "thin": (-0.7, 0.0), "skinny": (-0.9, 0.0), "slender": (-0.5, 0.1), "lean": (-0.4, 0.3),
-    "petite": (-0.4, 0.0), "lanky": (-0.6, 0.1), "average": (0.0, 0.2), "normal": (0.0, 0.2),
-    "athletic": (-0.15, 0.55), "fit": (-0.15, 0.5), "sporty": (-0.15, 0.5), "toned": (-0.1, 0.5),
-    "muscular": (0.05, 0.85), "strong": (0.1, 0.7), "buff": (0.05, 0.9), "brawny": (0.15, 0.85),
-    "stocky": (0.4, 0.4), "heavy": (0.6, 0.2), "chubby": (0.55, 0.1), "plump": (0.55, 0.1), "fat": (0.8, 0.1),
-    "overweight": (0.75, 0.1), "large": (0.45, 0.3), "big": (0.4, 0.35), "curvy": (0.3, 0.2), "huge": (0.5, 0.6),
+    "slim": (-0.5, 0.1),
+    "thin": (-0.7, 0.0),
+    "skinny": (-0.9, 0.0),
+    "slender": (-0.5, 0.1),
+    "lean": (-0.4, 0.3),
+    "petite": (-0.4, 0.0),
+    "lanky": (-0.6, 0.1),
+    "average": (0.0, 0.2),
+    "normal": (0.0, 0.2),
+    "athletic": (-0.15, 0.55),
+    "fit": (-0.15, 0.5),
+    "sporty": (-0.15, 0.5),
+    "toned": (-0.1, 0.5),
+    "muscular": (0.05, 0.85),
+    "strong": (0.1, 0.7),
+    "buff": (0.05, 0.9),
+    "brawny": (0.15, 0.85),
+    "stocky": (0.4, 0.4),
+    "heavy": (0.6, 0.2),
+    "chubby": (0.55, 0.1),
+    "plump": (0.55, 0.1),
+    "fat": (0.8, 0.1),
+    "overweight": (0.75, 0.1),
+    "large": (0.45, 0.3),
+    "big": (0.4, 0.35),
+    "curvy": (0.3, 0.2),
+    "huge": (0.5, 0.6),
 }
 # garment noun -> (slot, kind); a suit/tuxedo and a dress fill several slots
 GARMENTS: dict[str, tuple[str, str]] = {
-    "tshirt": ("top", "tshirt"), "tee": ("top", "tshirt"), "polo": ("top", "tshirt"), "top": ("top", "tshirt"),
-    "shirt": ("top", "shirt"), "blouse": ("top", "shirt"), "tanktop": ("top", "tanktop"), "singlet": ("top", "tanktop"),
-    "sweater": ("top", "sweater"), "jumper": ("top", "sweater"), "pullover": ("top", "sweater"),
-    "sweatshirt": ("top", "sweater"), "hoodie": ("top", "sweater"), "turtleneck": ("top", "turtleneck"),
-    "jacket": ("outer", "jacket"), "blazer": ("outer", "jacket"), "cardigan": ("outer", "jacket"),
-    "coat": ("outer", "coat"), "trenchcoat": ("outer", "coat"), "parka": ("outer", "coat"), "overcoat": ("outer", "coat"),
-    "jeans": ("bottom", "jeans"), "trousers": ("bottom", "trousers"), "pants": ("bottom", "trousers"),
-    "slacks": ("bottom", "trousers"), "chinos": ("bottom", "trousers"), "joggers": ("bottom", "trousers"),
-    "sweatpants": ("bottom", "trousers"), "leggings": ("bottom", "leggings"), "shorts": ("bottom", "shorts"),
-    "skirt": ("bottom", "skirt"), "miniskirt": ("bottom", "miniskirt"),
-    "dress": ("dress", "dress"), "gown": ("dress", "gown"),
-    "suit": ("suit", "suit"), "tuxedo": ("suit", "tuxedo"),
-    "shoes": ("feet", "shoes"), "sneakers": ("feet", "shoes"), "trainers": ("feet", "shoes"), "heels": ("feet", "shoes"),
-    "loafers": ("feet", "shoes"), "sandals": ("feet", "shoes"), "boots": ("feet", "boots"),
-    "hat": ("head", "hat"), "fedora": ("head", "hat"), "cap": ("head", "cap"), "beanie": ("head", "beanie"),
+    "tshirt": ("top", "tshirt"),
+    "tee": ("top", "tshirt"),
+    "polo": ("top", "tshirt"),
+    "top": ("top", "tshirt"),
+    "shirt": ("top", "shirt"),
+    "blouse": ("top", "shirt"),
+    "tanktop": ("top", "tanktop"),
+    "singlet": ("top", "tanktop"),
+    "sweater": ("top", "sweater"),
+    "jumper": ("top", "sweater"),
+    "pullover": ("top", "sweater"),
+    "sweatshirt": ("top", "sweater"),
+    "hoodie": ("top", "sweater"),
+    "turtleneck": ("top", "turtleneck"),
+    "jacket": ("outer", "jacket"),
+    "blazer": ("outer", "jacket"),
+    "cardigan": ("outer", "jacket"),
+    "coat": ("outer", "coat"),
+    "trenchcoat": ("outer", "coat"),
+    "parka": ("outer", "coat"),
+    "overcoat": ("outer", "coat"),
+    "jeans": ("bottom", "jeans"),
+    "trousers": ("bottom", "trousers"),
+    "pants": ("bottom", "trousers"),
+    "slacks": ("bottom", "trousers"),
+    "chinos": ("bottom", "trousers"),
+    "joggers": ("bottom", "trousers"),
+    "sweatpants": ("bottom", "trousers"),
+    "leggings": ("bottom", "leggings"),
+    "shorts": ("bottom", "shorts"),
+    "skirt": ("bottom", "skirt"),
+    "miniskirt": ("bottom", "miniskirt"),
+    "dress": ("dress", "dress"),
+    "gown": ("dress", "gown"),
+    "suit": ("suit", "suit"),
+    "tuxedo": ("suit", "tuxedo"),
+    "shoes": ("feet", "shoes"),
+    "sneakers": ("feet", "shoes"),
+    "trainers": ("feet", "shoes"),
+    "heels": ("feet", "shoes"),
+    "loafers": ("feet", "shoes"),
+    "sandals": ("feet", "shoes"),
+    "boots": ("feet", "boots"),
+    "hat": ("head", "hat"),
+    "fedora": ("head", "hat"),
+    "cap": ("head", "cap"),
+    "beanie": ("head", "beanie"),
     "gloves": ("hands", "gloves"),
 }
-GARMENT_LENGTHS = {"long": "long", "short": "short", "longsleeved": "long", "shortsleeved": "short", "sleeveless": "none",
-                   "mini": "short", "maxi": "long"}
+GARMENT_LENGTHS = {
+    "long": "long",
+    "short": "short",
+    "longsleeved": "long",
+    "shortsleeved": "short",
+    "sleeveless": "none",
+    "mini": "short",
+    "maxi": "long",
+}
 DEFAULT_GARMENT_COLOURS = {"jeans": "denim", "tuxedo": "black"}
 HAIR_NOUNS = {"hair": None, "haircut": None, "ponytail": "ponytail", "bun": "bun", "afro": "afro", "buzzcut": "buzz"}
 BEARD_NOUNS = {"beard", "goatee", "stubble"}
 BODY_BEARD_WORDS = {"bearded"}
 NO_WORDS = {"barefoot": "feet", "shirtless": "top", "topless": "top", "clean-shaven": "beard", "beardless": "beard"}
-STOPWORDS = {"a", "an", "the", "with", "and", "in", "wearing", "wears", "who", "is", "has", "having", "of", "on", "his",
-             "her", "their", "its", "some", "pair", "pairs", "plus", "also", "dressed", "over", "under", "to", "very",
-             "extremely", "really", "quite", "slightly", "bit", "skin", "eyes", "eye", "hair", "haired", "eyed", "skinned"}
+STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "with",
+    "and",
+    "in",
+    "wearing",
+    "wears",
+    "who",
+    "is",
+    "has",
+    "having",
+    "of",
+    "on",
+    "his",
+    "her",
+    "their",
+    "its",
+    "some",
+    "pair",
+    "pairs",
+    "plus",
+    "also",
+    "dressed",
+    "over",
+    "under",
+    "to",
+    "very",
+    "extremely",
+    "really",
+    "quite",
+    "slightly",
+    "bit",
+    "skin",
+    "eyes",
+    "eye",
+    "hair",
+    "haired",
+    "eyed",
+    "skinned",
+}
 INTENSIFIERS = {"very": 1.5, "extremely": 1.8, "really": 1.4, "quite": 1.2, "slightly": 0.5, "bit": 0.6}
 MULTIWORD = [  # joined before tokenising
-    (r"\bt[\s-]?shirts?\b", "tshirt"), (r"\btank[\s-]tops?\b", "tanktop"), (r"\b(buzz|crew)[\s-]cut\b", "buzzcut"),
-    (r"\bshoulder[\s-]length\b", "shoulderlength"), (r"\blong[\s-]sleeved?\b", "longsleeved"),
-    (r"\bshort[\s-]sleeved?\b", "shortsleeved"), (r"\bmiddle[\s-]aged\b", "middleaged"), (r"\btrench[\s-]coat\b", "trenchcoat"),
-    (r"\bhigh[\s-]heels\b", "heels"), (r"\bbaseball[\s-]cap\b", "cap"), (r"\bclean[\s-]shaven\b", "clean-shaven"),
-    (r"\bsweat[\s-]?shirt\b", "sweatshirt"), (r"\bmini[\s-]skirt\b", "miniskirt"),
+    (r"\bt[\s-]?shirts?\b", "tshirt"),
+    (r"\btank[\s-]tops?\b", "tanktop"),
+    (r"\b(buzz|crew)[\s-]cut\b", "buzzcut"),
+    (r"\bshoulder[\s-]length\b", "shoulderlength"),
+    (r"\blong[\s-]sleeved?\b", "longsleeved"),
+    (r"\bshort[\s-]sleeved?\b", "shortsleeved"),
+    (r"\bmiddle[\s-]aged\b", "middleaged"),
+    (r"\btrench[\s-]coat\b", "trenchcoat"),
+    (r"\bhigh[\s-]heels\b", "heels"),
+    (r"\bbaseball[\s-]cap\b", "cap"),
+    (r"\bclean[\s-]shaven\b", "clean-shaven"),
+    (r"\bsweat[\s-]?shirt\b", "sweatshirt"),
+    (r"\bmini[\s-]skirt\b", "miniskirt"),
 ]
-_HEIGHT_RE = re.compile(r"\b(\d(?:\.\d+)?)\s*m\b|\b(\d{2,3})\s*cm\b|\b(\d)\s*(?:ft|feet|foot|')\s*(\d{1,2})?\s*(?:in|inches|\")?")
+_HEIGHT_RE = re.compile(
+    r"\b(\d(?:\.\d+)?)\s*m\b|\b(\d{2,3})\s*cm\b|\b(\d)\s*(?:ft|feet|foot|')\s*(\d{1,2})?\s*(?:in|inches|\")?"
+)
 
 # ---- the result ------------------------------------------------------------------------------------------------
 
@@ -157,6 +403,7 @@ class AvatarSpec:
 
 
 # ---- parsing ----------------------------------------------------------------------------------------------------
+
 
 def _shade(rgb, shade: str | None) -> tuple[int, int, int]:
     c = np.asarray(rgb, dtype=np.float64)
@@ -262,9 +509,24 @@ class _Reader:
 
 
 def _is_modifier(word: str) -> bool:
-    return any(word in table for table in (COLOURS, SHADES, SKIN_WORDS, HAIR_COLOUR_WORDS, HEIGHT_WORDS, BUILDS, AGES,
-                                           HAIR_LENGTH_WORDS, HAIR_TEXTURES, GARMENT_LENGTHS, EYE_COLOURS,
-                                           BODY_BEARD_WORDS, ("redhead",)))
+    return any(
+        word in table
+        for table in (
+            COLOURS,
+            SHADES,
+            SKIN_WORDS,
+            HAIR_COLOUR_WORDS,
+            HEIGHT_WORDS,
+            BUILDS,
+            AGES,
+            HAIR_LENGTH_WORDS,
+            HAIR_TEXTURES,
+            GARMENT_LENGTHS,
+            EYE_COLOURS,
+            BODY_BEARD_WORDS,
+            ("redhead",),
+        )
+    )
 
 
 def _colour_of(pending: list[tuple[str, float]], fallback: str) -> tuple[str, tuple[int, int, int]] | None:
@@ -350,7 +612,9 @@ def _take_hair(reader: _Reader, style: str | None, pending: list[tuple[str, floa
             name, rgb = f"{shade} {name}", _shade(rgb, shade)
         reader.hair_colour = (name, rgb)
     elif word is not None or shade is not None:
-        reader.hair_colour = _colour_of(pending, "brown") if word else (f"{shade} brown", _shade(HAIR_COLOURS["brown"], shade))
+        reader.hair_colour = (
+            _colour_of(pending, "brown") if word else (f"{shade} brown", _shade(HAIR_COLOURS["brown"], shade))
+        )
     if word is not None or shade is not None:
         taken.update(w for w, _ in pending if w in SHADES or w == word)
     return taken
@@ -370,11 +634,34 @@ def _take_garment(reader: _Reader, noun: str, pending: list[tuple[str, float]]) 
 
 _DEFAULT_TOPS = ("tshirt", "tshirt", "shirt", "sweater")
 _DEFAULT_BOTTOMS = ("jeans", "trousers", "trousers")
-_CLOTH_COLOURS = ("white", "black", "grey", "navy", "blue", "red", "green", "beige", "charcoal", "burgundy", "teal", "khaki")
-_BASE_HEIGHT = {("male", "adult"): 1.78, ("female", "adult"): 1.65, ("neutral", "adult"): 1.72,
-                ("male", "teen"): 1.66, ("female", "teen"): 1.60, ("neutral", "teen"): 1.63, ("male", "child"): 1.22,
-                ("female", "child"): 1.20, ("neutral", "child"): 1.21, ("male", "elderly"): 1.74,
-                ("female", "elderly"): 1.61, ("neutral", "elderly"): 1.68}
+_CLOTH_COLOURS = (
+    "white",
+    "black",
+    "grey",
+    "navy",
+    "blue",
+    "red",
+    "green",
+    "beige",
+    "charcoal",
+    "burgundy",
+    "teal",
+    "khaki",
+)
+_BASE_HEIGHT = {
+    ("male", "adult"): 1.78,
+    ("female", "adult"): 1.65,
+    ("neutral", "adult"): 1.72,
+    ("male", "teen"): 1.66,
+    ("female", "teen"): 1.60,
+    ("neutral", "teen"): 1.63,
+    ("male", "child"): 1.22,
+    ("female", "child"): 1.20,
+    ("neutral", "child"): 1.21,
+    ("male", "elderly"): 1.74,
+    ("female", "elderly"): 1.61,
+    ("neutral", "elderly"): 1.68,
+}
 
 
 def _complete(reader: _Reader, prompt: str, seed: int) -> AvatarSpec:
@@ -399,13 +686,21 @@ def _complete(reader: _Reader, prompt: str, seed: int) -> AvatarSpec:
     spec.skin_rgb = SKIN_TONES[spec.skin]
     if reader.hair_style is None:
         spec.from_seed.append("hair_style")
-        choices = ("short", "medium", "long", "long", "ponytail", "bun") if spec.sex == "female" else ("short", "short", "buzz", "medium")
+        choices = (
+            ("short", "medium", "long", "long", "ponytail", "bun")
+            if spec.sex == "female"
+            else ("short", "short", "buzz", "medium")
+        )
         spec.hair_style = choices[int(rng.integers(len(choices)))]
     else:
         spec.hair_style = reader.hair_style
     if reader.hair_colour is None:
         spec.from_seed.append("hair_colour")
-        names = ("grey", "white", "silver") if spec.age == "elderly" else ("black", "dark brown", "brown", "light brown", "blonde", "auburn")
+        names = (
+            ("grey", "white", "silver")
+            if spec.age == "elderly"
+            else ("black", "dark brown", "brown", "light brown", "blonde", "auburn")
+        )
         name = names[int(rng.integers(len(names)))]
         reader.hair_colour = (name, HAIR_COLOURS[name])
     spec.hair_colour, spec.hair_rgb = reader.hair_colour

@@ -1,4 +1,5 @@
 """Signed distance functions (negative inside, metres) of the shapes the humanoid is built from, vectorised over points (N, 3)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Smooth skin weights for the humanoid: each vertex starts on the bone of the shape it lies on, then weights diffuse over the mesh."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,7 +62,9 @@ def _skirt_weights(humanoid: Humanoid, points: np.ndarray) -> np.ndarray:
     return weights
 
 
-def skin(humanoid: Humanoid, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def skin(
+    humanoid: Humanoid, vertices: np.ndarray, faces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(joints (N, 4) uint8, weights (N, 4) summing to 1, dominant bone (N,), rest positions and arm flags (N, 4)) for a posed mesh."""
     weights, rest = rigid_weights(humanoid, vertices)
     average = adjacency(faces, len(vertices))

@@ -1,4 +1,5 @@
 """TEXT_TO_AVATAR: the `avatar` stage, and its parametric backend (prompt -> distance-field humanoid -> rigged, textured GLB)."""
+
 from __future__ import annotations
 
 import time
@@ -27,7 +28,9 @@ def voxel_size(height: float, target_triangles: int) -> float:
     return float(np.clip(voxel, *_VOXEL_RANGE) * height / 1.75)
 
 
-def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_size: int, progress: ProgressFn) -> tuple[gltf.Mesh, gltf.Skeleton, np.ndarray]:
+def build(
+    spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_size: int, progress: ProgressFn
+) -> tuple[gltf.Mesh, gltf.Skeleton, np.ndarray]:
     """The skinned, textured avatar mesh, its skeleton and the texture (RGB)."""
     humanoid = Humanoid(spec, pose)
     progress(10, "sculpting")
@@ -49,7 +52,9 @@ def build(spec: prompt.AvatarSpec, pose: str, target_triangles: int, texture_siz
     attributes = np.column_stack([rest, ao] + margins)[source]
     texture = uv_atlas.bake(texture_size, uvs, uv_faces, attributes, paint.colour_function(humanoid, len(margins)))
     material = gltf.Material("avatar", texture_png=render.png_bytes(texture), roughness=0.75)
-    mesh = gltf.Mesh("Avatar", vertices[source], uv_faces, normals[source], uvs, joints[source], weights[source], material)
+    mesh = gltf.Mesh(
+        "Avatar", vertices[source], uv_faces, normals[source], uvs, joints[source], weights[source], material
+    )
     return mesh, humanoid.skeleton(), texture
 
 
@@ -68,7 +73,11 @@ class ParametricAvatarGenerator:
         path = gltf.write_glb(workdir / "avatar.glb", [mesh], bones, name="TEXT_TO_AVATAR")
         progress(92, "rendering thumbnail")
         thumbnail = workdir / "thumbnail.png"
-        thumbnail.write_bytes(render.png_bytes(render.shaded(mesh.positions, mesh.indices, mesh.normals, mesh.uvs, texture, yaw=20.0, pitch=5.0)))
+        thumbnail.write_bytes(
+            render.png_bytes(
+                render.shaded(mesh.positions, mesh.indices, mesh.normals, mesh.uvs, texture, yaw=20.0, pitch=5.0)
+            )
+        )
         progress(100, "done")
         return StageResult(
             outputs=[Output(path, "MODEL_3D", "glb"), Output(thumbnail, "IMAGE", "thumbnail")],
@@ -95,7 +104,9 @@ def avatar_params(params: dict) -> dict:
     checked = params_for("avatar", params)
     text = checked.get("prompt")
     if not isinstance(text, str) or not text.strip() or len(text) > PROMPT_MAX_CHARS:
-        raise BadInputError("INVALID_PARAMS", f"prompt must be a non-empty text of at most {PROMPT_MAX_CHARS} characters.")
+        raise BadInputError(
+            "INVALID_PARAMS", f"prompt must be a non-empty text of at most {PROMPT_MAX_CHARS} characters."
+        )
     return {**checked, "prompt": text.strip()}
 
 

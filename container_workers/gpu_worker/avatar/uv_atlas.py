@@ -3,6 +3,7 @@
 Colours are computed from 3D positions per texel ("baking"), so the atlas only needs charts that do not overlap; the
 seams of a cylinder are cut where faces wrap around it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -57,7 +58,9 @@ def _patches(points: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np
     incidence = scipy.sparse.coo_matrix((np.ones(len(owner)), (owner, edge_id.ravel()))).tocsr()
     neighbours = (incidence @ incidence.T).tocoo()
     same = facing[neighbours.row] == facing[neighbours.col]
-    graph = scipy.sparse.coo_matrix((np.ones(int(same.sum())), (neighbours.row[same], neighbours.col[same])), shape=(len(faces), len(faces)))
+    graph = scipy.sparse.coo_matrix(
+        (np.ones(int(same.sum())), (neighbours.row[same], neighbours.col[same])), shape=(len(faces), len(faces))
+    )
     count, label = scipy.sparse.csgraph.connected_components(graph, directed=False)
     out = []
     for k in range(count):
@@ -72,7 +75,9 @@ def _patches(points: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np
     return out
 
 
-def unwrap(points: np.ndarray, faces: np.ndarray, vertex_chart: np.ndarray, charts: list[Chart]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def unwrap(
+    points: np.ndarray, faces: np.ndarray, vertex_chart: np.ndarray, charts: list[Chart]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cut the mesh into charts: (source vertex of each new vertex, new faces, chart-space (u, v) in metres, chart of each new vertex).
 
     `points` are the positions the charts are defined on (e.g. the T-pose), `vertex_chart` a chart index per vertex.
@@ -92,7 +97,7 @@ def unwrap(points: np.ndarray, faces: np.ndarray, vertex_chart: np.ndarray, char
         angle, v = angle.reshape(-1, 3), v.reshape(-1, 3)
         shifted = ((angle.max(axis=1) - angle.min(axis=1)) > np.pi)[:, None] & (angle < 0)
         uv = np.stack([np.where(shifted, angle + 2 * np.pi, angle) * chart.radius, v], axis=-1) * chart.density
-        fine = _signed_areas(uv) > MIN_AREA_RATIO * area[on] * chart.density ** 2
+        fine = _signed_areas(uv) > MIN_AREA_RATIO * area[on] * chart.density**2
         groups.append((on[fine], uv[fine], (faces[on] * 2 + shifted)[fine]))
         squashed.append(on[~fine])
     squashed = np.concatenate(squashed)
@@ -154,7 +159,9 @@ def pack(uv: np.ndarray, chart_of: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def bake(size: int, uv: np.ndarray, faces: np.ndarray, attributes: np.ndarray, colour: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def bake(
+    size: int, uv: np.ndarray, faces: np.ndarray, attributes: np.ndarray, colour: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     """An RGB uint8 texture: `colour(per-texel interpolated attributes (P, C)) -> (P, 3) floats 0..1`, gutters filled outward."""
     ids, bary = render.rasterize(uv * size - 0.5, faces, (size, size))
     covered = ids >= 0

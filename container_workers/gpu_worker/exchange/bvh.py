@@ -2,6 +2,7 @@
 
 Root convention (Blender's): the root OFFSET is its rest position and its position channels are absolute.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,7 +78,14 @@ def write_bvh(path: Path, local_rot: np.ndarray, root_pos: np.ndarray, fps: floa
             emit(child, depth + 1)
         if not kids:
             end = np.array(skeleton.END_SITES[name]) * scale
-            lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {end[0]:.6f} {end[1]:.6f} {end[2]:.6f}", f"{pad}  }}"])
+            lines.extend(
+                [
+                    f"{pad}  End Site",
+                    f"{pad}  {{",
+                    f"{pad}    OFFSET {end[0]:.6f} {end[1]:.6f} {end[2]:.6f}",
+                    f"{pad}  }}",
+                ]
+            )
         lines.append(f"{pad}}}")
 
     emit(skeleton.NAMES[0], 0)
@@ -131,8 +139,15 @@ def parse_bvh(path: Path) -> Bvh:
     take(), take()  # "Frame" "Time:"
     frame_time = float(take())
     width = sum(len(c) for c in channels)
-    values = np.array(tokens[pos:pos + frames * width], dtype=np.float64)
+    values = np.array(tokens[pos : pos + frames * width], dtype=np.float64)
     if len(values) != frames * width:
         raise ValueError(f"BVH motion has {len(values)} values, expected {frames * width}")
-    return Bvh(names, parents, np.array(offsets, dtype=np.float64), channels, end_sites, frame_time,
-               values.reshape(frames, width))
+    return Bvh(
+        names,
+        parents,
+        np.array(offsets, dtype=np.float64),
+        channels,
+        end_sites,
+        frame_time,
+        values.reshape(frames, width),
+    )

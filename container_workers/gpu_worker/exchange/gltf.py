@@ -1,4 +1,5 @@
 """A small numpy GLB (binary glTF 2.0) writer: meshes, PBR materials with a base-colour texture, one skin, animations."""
+
 from __future__ import annotations
 
 import json
@@ -60,7 +61,9 @@ class Skeleton:
 
     def world_matrices(self) -> np.ndarray:
         """The (J, 4, 4) world transforms of the joints in the node (bind) pose."""
-        local = np.array([_trs_matrix(t, q) for t, q in zip(np.asarray(self.translations, float), self.local_rotations())])
+        local = np.array(
+            [_trs_matrix(t, q) for t, q in zip(np.asarray(self.translations, float), self.local_rotations())]
+        )
         world = np.empty_like(local)
         for j, parent in enumerate(self.parents):
             world[j] = local[j] if parent < 0 else world[parent] @ local[j]
@@ -119,7 +122,12 @@ class _Builder:
     """Accumulates the JSON document and the binary chunk."""
 
     def __init__(self):
-        self.doc: dict = {"asset": {"version": "2.0", "generator": GENERATOR}, "buffers": [], "bufferViews": [], "accessors": []}
+        self.doc: dict = {
+            "asset": {"version": "2.0", "generator": GENERATOR},
+            "buffers": [],
+            "bufferViews": [],
+            "accessors": [],
+        }
         self.blob = bytearray()
 
     def view(self, data: bytes, target: int | None = None) -> int:
@@ -160,14 +168,20 @@ def _json_number(value):
 
 
 def _material(builder: _Builder, material: Material) -> int:
-    pbr = {"baseColorFactor": [float(c) for c in material.base_color], "metallicFactor": material.metallic, "roughnessFactor": material.roughness}
+    pbr = {
+        "baseColorFactor": [float(c) for c in material.base_color],
+        "metallicFactor": material.metallic,
+        "roughnessFactor": material.roughness,
+    }
     if material.texture_png is not None:
         if "samplers" not in builder.doc:
             builder.add("samplers", {"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071})
         image = builder.add("images", {"bufferView": builder.view(material.texture_png), "mimeType": "image/png"})
         texture = builder.add("textures", {"sampler": 0, "source": image})
         pbr["baseColorTexture"] = {"index": texture}
-    return builder.add("materials", {"name": material.name, "pbrMetallicRoughness": pbr, "doubleSided": material.double_sided})
+    return builder.add(
+        "materials", {"name": material.name, "pbrMetallicRoughness": pbr, "doubleSided": material.double_sided}
+    )
 
 
 def _primitive(builder: _Builder, mesh: Mesh, materials: dict[int, int]) -> dict:
@@ -183,7 +197,13 @@ def _primitive(builder: _Builder, mesh: Mesh, materials: dict[int, int]) -> dict
         attributes["JOINTS_0"] = builder.accessor(mesh.joints, _UBYTE, _ARRAY_BUFFER)
         attributes["WEIGHTS_0"] = builder.accessor(normalized_weights(mesh.weights), _FLOAT, _ARRAY_BUFFER)
     index_type = _USHORT if len(positions) <= 65535 else _UINT
-    primitive = {"attributes": attributes, "indices": builder.accessor(np.asarray(mesh.indices).reshape(-1), index_type, _ELEMENT_ARRAY_BUFFER, bounds=False), "mode": 4}
+    primitive = {
+        "attributes": attributes,
+        "indices": builder.accessor(
+            np.asarray(mesh.indices).reshape(-1), index_type, _ELEMENT_ARRAY_BUFFER, bounds=False
+        ),
+        "mode": 4,
+    }
     if mesh.material is not None:
         key = id(mesh.material)
         if key not in materials:
@@ -212,11 +232,19 @@ def _animation(builder: _Builder, animation: Animation, joint_nodes: list[int]) 
         times = builder.accessor(np.asarray(channel.times, dtype=np.float32), _FLOAT, bounds=True)
         values = builder.accessor(np.asarray(channel.values, dtype=np.float32), _FLOAT)
         samplers.append({"input": times, "output": values, "interpolation": "LINEAR"})
-        channels.append({"sampler": len(samplers) - 1, "target": {"node": joint_nodes[channel.joint], "path": channel.path}})
+        channels.append(
+            {"sampler": len(samplers) - 1, "target": {"node": joint_nodes[channel.joint], "path": channel.path}}
+        )
     builder.add("animations", {"name": animation.name, "samplers": samplers, "channels": channels})
 
 
-def glb_bytes(meshes: list[Mesh], skeleton: Skeleton | None = None, animations: list[Animation] = (), name: str = "Scene", extras: dict | None = None) -> bytes:
+def glb_bytes(
+    meshes: list[Mesh],
+    skeleton: Skeleton | None = None,
+    animations: list[Animation] = (),
+    name: str = "Scene",
+    extras: dict | None = None,
+) -> bytes:
     """Encode meshes (skinned ones bound to `skeleton` in its node pose) and animations as one GLB."""
     builder = _Builder()
     if extras:
@@ -230,7 +258,9 @@ def glb_bytes(meshes: list[Mesh], skeleton: Skeleton | None = None, animations: 
         inverse_bind = np.linalg.inv(skeleton.world_matrices())
         inverse_bind[:, 3, :] = (0.0, 0.0, 0.0, 1.0)
         ibm = builder.accessor(inverse_bind.transpose(0, 2, 1).reshape(len(joint_nodes), 16), _FLOAT)
-        skin = builder.add("skins", {"name": name, "inverseBindMatrices": ibm, "joints": joint_nodes, "skeleton": roots[0]})
+        skin = builder.add(
+            "skins", {"name": name, "inverseBindMatrices": ibm, "joints": joint_nodes, "skeleton": roots[0]}
+        )
     materials: dict[int, int] = {}
     for mesh in meshes:
         index = builder.add("meshes", {"name": mesh.name, "primitives": [_primitive(builder, mesh, materials)]})
@@ -249,14 +279,25 @@ def glb_bytes(meshes: list[Mesh], skeleton: Skeleton | None = None, animations: 
     text = json.dumps(builder.doc, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 4)
     total = 12 + 8 + len(text) + 8 + len(builder.blob)
-    return b"".join([
-        struct.pack("<4sII", b"glTF", 2, total),
-        struct.pack("<I4s", len(text), b"JSON"), text,
-        struct.pack("<I4s", len(builder.blob), b"BIN\0"), bytes(builder.blob),
-    ])
+    return b"".join(
+        [
+            struct.pack("<4sII", b"glTF", 2, total),
+            struct.pack("<I4s", len(text), b"JSON"),
+            text,
+            struct.pack("<I4s", len(builder.blob), b"BIN\0"),
+            bytes(builder.blob),
+        ]
+    )
 
 
-def write_glb(path: Path, meshes: list[Mesh], skeleton: Skeleton | None = None, animations: list[Animation] = (), name: str = "Scene", extras: dict | None = None) -> Path:
+def write_glb(
+    path: Path,
+    meshes: list[Mesh],
+    skeleton: Skeleton | None = None,
+    animations: list[Animation] = (),
+    name: str = "Scene",
+    extras: dict | None = None,
+) -> Path:
     """Write `glb_bytes(...)` to `path` and return it."""
     path = Path(path)
     path.write_bytes(glb_bytes(meshes, skeleton, animations, name, extras))

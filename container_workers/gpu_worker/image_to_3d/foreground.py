@@ -1,4 +1,5 @@
 """Foreground masks for image-to-3D: the alpha channel, MediaPipe person segmentation, or saliency-seeded GrabCut."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -100,7 +101,9 @@ def person_foreground(rgb: np.ndarray) -> Foreground | None:
         if landmarks is not None:
             torso = [landmarks.landmark[i] for i in _TORSO]
             if np.mean([p.visibility for p in torso]) >= 0.5:
-                anchors = [(p.x, p.y) for p in landmarks.landmark if p.visibility >= 0.5 and 0 <= p.x < 1 and 0 <= p.y < 1]
+                anchors = [
+                    (p.x, p.y) for p in landmarks.landmark if p.visibility >= 0.5 and 0 <= p.x < 1 and 0 <= p.y < 1
+                ]
     if not anchors:
         return None
     with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as segmenter:
@@ -108,7 +111,10 @@ def person_foreground(rgb: np.ndarray) -> Foreground | None:
     probability = cv2.resize(probability, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     mask = clean(probability > 0.5)
     _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    hits = {labels[min(int(y * rgb.shape[0]), rgb.shape[0] - 1), min(int(x * rgb.shape[1]), rgb.shape[1] - 1)] for x, y in anchors}
+    hits = {
+        labels[min(int(y * rgb.shape[0]), rgb.shape[0] - 1), min(int(x * rgb.shape[1]), rgb.shape[1] - 1)]
+        for x, y in anchors
+    }
     hits.discard(0)
     if not hits:
         return None

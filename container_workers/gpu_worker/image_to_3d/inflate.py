@@ -5,6 +5,7 @@ whose spacing meets the triangle budget. The height is sqrt(phi) with laplacian(
 phi = 0 on it: a smooth distance-like field without the medial-axis ridges of a raw distance transform, which gives
 every long part a round cross-section whose radius is its half-width (a disc becomes an oblate spheroid).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,7 +56,9 @@ def poisson_height(sdf: np.ndarray) -> np.ndarray:
         entries_i.append(index[rows[ok], cols[ok]])
         entries_j.append(neighbour[ok])
         values.append(np.full(int(ok.sum()), -1.0))
-    laplacian = scipy.sparse.csr_matrix((np.concatenate(values), (np.concatenate(entries_i), np.concatenate(entries_j))), shape=(count, count))
+    laplacian = scipy.sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(entries_i), np.concatenate(entries_j))), shape=(count, count)
+    )
     phi = np.zeros(small.shape, dtype=np.float64)
     phi[inside] = scipy.sparse.linalg.spsolve(laplacian.tocsc(), np.full(count, 2.0))
     height = np.sqrt(np.maximum(phi, 0.0)) / scale
@@ -118,10 +121,19 @@ def triangulate(field: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     horizontal, vertical = edge_ids
     bits = inside[:-1, :-1] * 1 + inside[:-1, 1:] * 2 + inside[1:, 1:] * 4 + inside[1:, :-1] * 8
     joined = (field[:-1, :-1] + field[:-1, 1:] + field[1:, 1:] + field[1:, :-1]) > 0
-    slots = np.stack([
-        corner[:-1, :-1], horizontal[:-1, :], corner[:-1, 1:], vertical[:, 1:],
-        corner[1:, 1:], horizontal[1:, :], corner[1:, :-1], vertical[:, :-1],
-    ], axis=-1)
+    slots = np.stack(
+        [
+            corner[:-1, :-1],
+            horizontal[:-1, :],
+            corner[:-1, 1:],
+            vertical[:, 1:],
+            corner[1:, 1:],
+            horizontal[1:, :],
+            corner[1:, :-1],
+            vertical[:, :-1],
+        ],
+        axis=-1,
+    )
     faces = []
     for (case, join), triangles in _CASES.items():
         saddle = case in (5, 10)
@@ -148,15 +160,19 @@ def inflate(sdf: np.ndarray, height: np.ndarray, spacing: float, front_relief: n
     depth = np.maximum(grid_height[inside] * DEPTH_RATIO, 0.05 * spacing)
     relief = 0.0
     if front_relief is not None:
-        relief = cv2.remap(front_relief, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[inside]
+        relief = cv2.remap(
+            front_relief, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0
+        )[inside]
     front_z = np.maximum(depth + relief, 0.3 * depth)
     corner_xy = np.stack([map_x[inside], map_y[inside]], axis=1)
     outline_xy = outline * spacing + np.array([xs[0], ys[0]])
-    vertices = np.concatenate([
-        np.column_stack([corner_xy, front_z]),
-        np.column_stack([corner_xy, -depth]),
-        np.column_stack([outline_xy, np.zeros(len(outline_xy))]),
-    ])
+    vertices = np.concatenate(
+        [
+            np.column_stack([corner_xy, front_z]),
+            np.column_stack([corner_xy, -depth]),
+            np.column_stack([outline_xy, np.zeros(len(outline_xy))]),
+        ]
+    )
     side = np.concatenate([np.full(k, FRONT), np.full(k, BACK), np.full(len(outline_xy), RIM)])
     front = np.where(faces < k, faces, faces + k)[:, ::-1]  # the cell walk is clockwise once y points up
     back = faces + k

@@ -1,4 +1,5 @@
 """IMAGE_TO_3D: the `reconstruct` stage, and its classical backend (foreground -> inflated watertight mesh -> photo texture)."""
+
 from __future__ import annotations
 
 import time
@@ -51,20 +52,24 @@ def _crop_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
-def build_mesh(foreground: Foreground, rgb: np.ndarray, detail: float, target_triangles: int) -> tuple[inflate.HeightMesh, tuple[int, int], tuple[int, int, int, int]]:
+def build_mesh(
+    foreground: Foreground, rgb: np.ndarray, detail: float, target_triangles: int
+) -> tuple[inflate.HeightMesh, tuple[int, int], tuple[int, int, int, int]]:
     """The inflated mesh in working pixels of the crop, the working (width, height) and the crop box in the photo."""
     x0, y0, cw, ch = _crop_box(foreground.mask)
     side = int(np.clip(3.0 * np.sqrt(target_triangles), 256, 1024))
     scale = side / max(cw, ch)
     size = (max(8, round(cw * scale)), max(8, round(ch * scale)))
-    crop = foreground.mask[y0:y0 + ch, x0:x0 + cw].astype(np.float32)
+    crop = foreground.mask[y0 : y0 + ch, x0 : x0 + cw].astype(np.float32)
     mask = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) > 0.5
     sigma = 0.5 + 2.0 * (1.0 - detail)
     sdf = cv2.GaussianBlur(inflate.signed_distance(mask), (0, 0), sigma)
     height = inflate.poisson_height(sdf)
     relief = None
     if detail > 0:
-        gray = cv2.resize(cv2.cvtColor(rgb[y0:y0 + ch, x0:x0 + cw], cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        gray = cv2.resize(
+            cv2.cvtColor(rgb[y0 : y0 + ch, x0 : x0 + cw], cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA
+        ).astype(np.float32)
         fine = gray - cv2.GaussianBlur(gray, (0, 0), 0.02 * side)
         fine = np.clip(fine / max(float(fine[mask].std()), 1.0), -2.5, 2.5)
         fade = np.clip(sdf / (0.04 * side), 0.0, 1.0)
@@ -89,7 +94,9 @@ def _fill_outside(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     return cv2.inpaint(filled, band.astype(np.uint8), 5, cv2.INPAINT_TELEA)
 
 
-def _cover_face(back: np.ndarray, known: np.ndarray, face: tuple[int, int, int, int], frame: tuple[int, int, float, float]) -> None:
+def _cover_face(
+    back: np.ndarray, known: np.ndarray, face: tuple[int, int, int, int], frame: tuple[int, int, float, float]
+) -> None:
     """Paint the face ellipse on the back texture in the colour found just above the face (hair, or skin when bald)."""
     x0, y0, sx, sy = frame
     fx, fy, fw, fh = face
@@ -105,7 +112,9 @@ def _cover_face(back: np.ndarray, known: np.ndarray, face: tuple[int, int, int, 
         back[:] = cv2.inpaint(back, ellipse, 5, cv2.INPAINT_TELEA)
 
 
-def build_texture(rgb: np.ndarray, foreground: Foreground, box: tuple[int, int, int, int], size: int) -> tuple[np.ndarray, tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+def build_texture(
+    rgb: np.ndarray, foreground: Foreground, box: tuple[int, int, int, int], size: int
+) -> tuple[np.ndarray, tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
     """An RGB atlas: the photo of the object (front) and a detail-free fill for the back; returns it and both regions."""
     x0, y0, cw, ch = box
     if cw <= ch:
@@ -113,8 +122,13 @@ def build_texture(rgb: np.ndarray, foreground: Foreground, box: tuple[int, int, 
     else:
         front_region, back_region = (0, 0, size, size // 2), (0, size // 2, size, size // 2)
     rw, rh = front_region[2], front_region[3]
-    photo = cv2.resize(rgb[y0:y0 + ch, x0:x0 + cw], (rw, rh), interpolation=cv2.INTER_AREA)
-    mask = cv2.resize(foreground.mask[y0:y0 + ch, x0:x0 + cw].astype(np.float32), (rw, rh), interpolation=cv2.INTER_AREA) > 0.5
+    photo = cv2.resize(rgb[y0 : y0 + ch, x0 : x0 + cw], (rw, rh), interpolation=cv2.INTER_AREA)
+    mask = (
+        cv2.resize(
+            foreground.mask[y0 : y0 + ch, x0 : x0 + cw].astype(np.float32), (rw, rh), interpolation=cv2.INTER_AREA
+        )
+        > 0.5
+    )
     fringe = max(1, round(max(rw, rh) / 300))
     known = cv2.erode(mask.astype(np.uint8), np.ones((2 * fringe + 1, 2 * fringe + 1), np.uint8)).astype(bool)
     front = _fill_outside(photo, known if known.any() else mask)
@@ -125,22 +139,26 @@ def build_texture(rgb: np.ndarray, foreground: Foreground, box: tuple[int, int, 
     back = cv2.medianBlur(back, min(kernel, 255))
     atlas = np.zeros((size, size, 3), np.uint8)
     for (ox, oy, w, h), part in ((front_region, front), (back_region, back)):
-        atlas[oy:oy + h, ox:ox + w] = part
+        atlas[oy : oy + h, ox : ox + w] = part
     return atlas, (front_region, back_region)
 
 
-def textured_mesh(mesh: inflate.HeightMesh, working_size: tuple[int, int], regions, texture_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def textured_mesh(
+    mesh: inflate.HeightMesh, working_size: tuple[int, int], regions, texture_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Model-space vertices (metres, +Y up, bottom at 0), faces, normals and UVs with the outline split into a front and a back copy.
 
     Also returns the welded (unsplit) model-space vertices for the watertightness check.
     """
     extent = np.ptp(mesh.vertices[:, :2], axis=0).max()
     metres = OBJECT_SIZE / extent
-    welded = np.column_stack([
-        (mesh.vertices[:, 0] - (mesh.vertices[:, 0].min() + mesh.vertices[:, 0].max()) / 2) * metres,
-        (mesh.vertices[:, 1].max() - mesh.vertices[:, 1]) * metres,
-        mesh.vertices[:, 2] * metres,
-    ])
+    welded = np.column_stack(
+        [
+            (mesh.vertices[:, 0] - (mesh.vertices[:, 0].min() + mesh.vertices[:, 0].max()) / 2) * metres,
+            (mesh.vertices[:, 1].max() - mesh.vertices[:, 1]) * metres,
+            mesh.vertices[:, 2] * metres,
+        ]
+    )
     normals = trimesh.Trimesh(welded, mesh.faces, process=False).vertex_normals
     rim = np.nonzero(mesh.side == inflate.RIM)[0]
     back_rim = np.arange(len(welded), len(welded) + len(rim))
@@ -151,7 +169,9 @@ def textured_mesh(mesh: inflate.HeightMesh, working_size: tuple[int, int], regio
     faces[is_back] = remap[faces[is_back]]
     vertex_side = np.concatenate([mesh.side, np.full(len(rim), inflate.BACK)])
     source = np.concatenate([np.arange(len(welded)), rim])
-    unit = (mesh.vertices[source, :2] + 0.5) / np.array(working_size, dtype=np.float64)  # working pixel centres are at integers
+    unit = (mesh.vertices[source, :2] + 0.5) / np.array(
+        working_size, dtype=np.float64
+    )  # working pixel centres are at integers
     uvs = np.empty((len(source), 2))
     for side, (ox, oy, w, h) in ((False, regions[0]), (True, regions[1])):
         on = (vertex_side == inflate.BACK) == side
@@ -172,7 +192,9 @@ class InflateReconstructor:
         progress(10, "finding the foreground")
         foreground = find_foreground(rgb, alpha, params["foreground"])
         if foreground is None:
-            raise BadInputError("NO_FOREGROUND", f"No foreground object was found in the image (method: {params['foreground']}).")
+            raise BadInputError(
+                "NO_FOREGROUND", f"No foreground object was found in the image (method: {params['foreground']})."
+            )
         progress(40, "inflating the silhouette")
         mesh, working_size, box = build_mesh(foreground, rgb, params["detail"], params["targetTriangles"])
         progress(65, "texturing")
@@ -181,7 +203,11 @@ class InflateReconstructor:
         vertices, faces, normals, uvs, welded = textured_mesh(mesh, working_size, regions, size)
         progress(80, "writing GLB")
         material = gltf.Material("photo", texture_png=render.png_bytes(atlas), roughness=0.85)
-        model = gltf.write_glb(workdir / "model.glb", [gltf.Mesh("model", vertices, faces, normals, uvs, material=material)], name="IMAGE_TO_3D")
+        model = gltf.write_glb(
+            workdir / "model.glb",
+            [gltf.Mesh("model", vertices, faces, normals, uvs, material=material)],
+            name="IMAGE_TO_3D",
+        )
         progress(90, "rendering thumbnail")
         thumbnail = workdir / "thumbnail.png"
         thumbnail.write_bytes(render.png_bytes(render.shaded(vertices, faces, normals, uvs, atlas)))

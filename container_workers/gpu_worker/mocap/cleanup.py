@@ -1,4 +1,5 @@
 """Landmark clean-up: gap filling, One Euro smoothing, constant bone lengths, root motion from 2D."""
+
 from __future__ import annotations
 
 import math
@@ -16,26 +17,60 @@ HIP_MID, SHOULDER_MID = NUM_LANDMARKS, NUM_LANDMARKS + 1  # virtual points appen
 
 # A tree over the landmarks (plus hip and shoulder midpoints), parents before children.
 BONE_TREE: tuple[tuple[int, int], ...] = (
-    (HIP_MID, LM["left_hip"]), (HIP_MID, LM["right_hip"]), (HIP_MID, SHOULDER_MID),
-    (SHOULDER_MID, LM["left_shoulder"]), (SHOULDER_MID, LM["right_shoulder"]), (SHOULDER_MID, LM["nose"]),
-    *((LM["nose"], LM[n]) for n in ("left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner",
-                                    "right_eye", "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right")),
-    *(pair for side in ("left", "right") for pair in (
-        (LM[f"{side}_shoulder"], LM[f"{side}_elbow"]), (LM[f"{side}_elbow"], LM[f"{side}_wrist"]),
-        (LM[f"{side}_wrist"], LM[f"{side}_pinky"]), (LM[f"{side}_wrist"], LM[f"{side}_index"]),
-        (LM[f"{side}_wrist"], LM[f"{side}_thumb"]),
-        (LM[f"{side}_hip"], LM[f"{side}_knee"]), (LM[f"{side}_knee"], LM[f"{side}_ankle"]),
-        (LM[f"{side}_ankle"], LM[f"{side}_heel"]), (LM[f"{side}_ankle"], LM[f"{side}_foot_index"]),
-    )),
+    (HIP_MID, LM["left_hip"]),
+    (HIP_MID, LM["right_hip"]),
+    (HIP_MID, SHOULDER_MID),
+    (SHOULDER_MID, LM["left_shoulder"]),
+    (SHOULDER_MID, LM["right_shoulder"]),
+    (SHOULDER_MID, LM["nose"]),
+    *(
+        (LM["nose"], LM[n])
+        for n in (
+            "left_eye_inner",
+            "left_eye",
+            "left_eye_outer",
+            "right_eye_inner",
+            "right_eye",
+            "right_eye_outer",
+            "left_ear",
+            "right_ear",
+            "mouth_left",
+            "mouth_right",
+        )
+    ),
+    *(
+        pair
+        for side in ("left", "right")
+        for pair in (
+            (LM[f"{side}_shoulder"], LM[f"{side}_elbow"]),
+            (LM[f"{side}_elbow"], LM[f"{side}_wrist"]),
+            (LM[f"{side}_wrist"], LM[f"{side}_pinky"]),
+            (LM[f"{side}_wrist"], LM[f"{side}_index"]),
+            (LM[f"{side}_wrist"], LM[f"{side}_thumb"]),
+            (LM[f"{side}_hip"], LM[f"{side}_knee"]),
+            (LM[f"{side}_knee"], LM[f"{side}_ankle"]),
+            (LM[f"{side}_ankle"], LM[f"{side}_heel"]),
+            (LM[f"{side}_ankle"], LM[f"{side}_foot_index"]),
+        )
+    ),
 )
 
 # Bones whose on-screen length gives the person's scale in pixels per metre.
 SCALE_BONES: tuple[tuple[int, int], ...] = tuple(
-    (LM[a], LM[b]) for a, b in (
-        ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
-        ("right_shoulder", "right_hip"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
-        ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("left_hip", "left_knee"),
-        ("left_knee", "left_ankle"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    (LM[a], LM[b])
+    for a, b in (
+        ("left_shoulder", "right_shoulder"),
+        ("left_hip", "right_hip"),
+        ("left_shoulder", "left_hip"),
+        ("right_shoulder", "right_hip"),
+        ("left_shoulder", "left_elbow"),
+        ("left_elbow", "left_wrist"),
+        ("right_shoulder", "right_elbow"),
+        ("right_elbow", "right_wrist"),
+        ("left_hip", "left_knee"),
+        ("left_knee", "left_ankle"),
+        ("right_hip", "right_knee"),
+        ("right_knee", "right_ankle"),
     )
 )
 
@@ -85,11 +120,11 @@ def fill_gaps(values: np.ndarray, detected: np.ndarray, max_gap: int) -> tuple[n
         before, after = gap.start - 1, gap.end + 1
         if before >= 0 and after <= last and not gap.flagged:
             w = (np.arange(1, gap.length + 1) / (gap.length + 1)).reshape((-1,) + (1,) * (values.ndim - 1))
-            out[gap.start:after] = (1 - w) * out[before] + w * out[after]
-            status[gap.start:after] = INTERPOLATED
+            out[gap.start : after] = (1 - w) * out[before] + w * out[after]
+            status[gap.start : after] = INTERPOLATED
         else:
-            out[gap.start:after] = out[before] if before >= 0 else out[after]
-            status[gap.start:after] = HELD
+            out[gap.start : after] = out[before] if before >= 0 else out[after]
+            status[gap.start : after] = HELD
     return out, status, gaps
 
 
@@ -154,9 +189,9 @@ def smooth(x: np.ndarray, fps: float, smoothing: float, beta: float = BETA) -> n
     if min_cutoff is None or len(x) < 2:
         return x.astype(np.float64, copy=True)
     pad = min(len(x) - 1, int(round(fps)))
-    padded = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2:-pad - 2:-1]])
+    padded = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2 : -pad - 2 : -1]])
     forward = one_euro(padded, fps, min_cutoff, beta)
-    return one_euro(forward[::-1], fps, min_cutoff, beta)[::-1][pad:pad + len(x)].copy()
+    return one_euro(forward[::-1], fps, min_cutoff, beta)[::-1][pad : pad + len(x)].copy()
 
 
 def with_midpoints(points: np.ndarray) -> np.ndarray:
@@ -201,8 +236,16 @@ def pixels_per_metre(image_xy: np.ndarray, world: np.ndarray, visibility: np.nda
     return num / np.maximum(den, 1e-6)
 
 
-def root_translation(image_xy: np.ndarray, world: np.ndarray, visibility: np.ndarray, width: int, height: int,
-                     fps: float, fov_degrees: float, smoothing: float) -> np.ndarray:
+def root_translation(
+    image_xy: np.ndarray,
+    world: np.ndarray,
+    visibility: np.ndarray,
+    width: int,
+    height: int,
+    fps: float,
+    fov_degrees: float,
+    smoothing: float,
+) -> np.ndarray:
     """The hip centre's path in metres (X right, Z toward the camera; Y left 0), relative to the first frame.
 
     World landmarks are hip-centred, so the motion comes from the 2D hip centre and the person's on-screen

@@ -1,4 +1,5 @@
 """Feet on the ground: sole points, standing on the floor, contact detection and foot locking (two-bone IK)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,15 +63,16 @@ def detect_contacts(G: np.ndarray, root: np.ndarray, fps: float) -> np.ndarray:
     for k in range(2):
         for a, b in runs(~contact[:, k]):  # close one- or two-frame holes inside a contact
             if a > 0 and b < len(G) - 1 and b - a + 1 <= 2:
-                contact[a:b + 1, k] = True
+                contact[a : b + 1, k] = True
         for a, b in runs(contact[:, k]):
             if b - a + 1 < min_frames:
-                contact[a:b + 1, k] = False
+                contact[a : b + 1, k] = False
     return contact
 
 
-def _two_bone_ik(hip: np.ndarray, knee: np.ndarray, target: np.ndarray, upleg_rot: np.ndarray,
-                 thigh_len: float, shin_len: float) -> tuple[np.ndarray, np.ndarray]:
+def _two_bone_ik(
+    hip: np.ndarray, knee: np.ndarray, target: np.ndarray, upleg_rot: np.ndarray, thigh_len: float, shin_len: float
+) -> tuple[np.ndarray, np.ndarray]:
     """World rotations of thigh and shin putting the ankle on `target`, the knee staying in its current bend plane."""
     d_vec = target - hip
     dist = np.linalg.norm(d_vec, axis=-1, keepdims=True)
@@ -99,7 +101,9 @@ def _reach_drop(hip: np.ndarray, target: np.ndarray, reach: float) -> np.ndarray
     return np.maximum(0.0, -d[:, 1] - np.sqrt(reach**2 - across))
 
 
-def _foot_targets(G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: int, blend: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _foot_targets(
+    G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: int, blend: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lock weight (T,), ankle target (T, 3) and foot rotation (T, 3, 3) of one foot over its contacts."""
     T = len(G)
     weight = np.zeros(T)
@@ -107,13 +111,18 @@ def _foot_targets(G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: in
     target_rot = G[:, foot].copy()
     for a, b in runs(contacts):
         rot = G[(a + b) // 2, foot]
-        spot = np.median(pos[a:b + 1, foot], axis=0)
+        spot = np.median(pos[a : b + 1, foot], axis=0)
         spot[1] = -(rot @ SOLE_LOCAL.T)[1].min()  # lowest sole point exactly on the floor
         ramp_in = np.arange(max(0, a - blend), a)
         ramp_out = np.arange(b + 1, min(T, b + 1 + blend))
         frames = np.concatenate([ramp_in, np.arange(a, b + 1), ramp_out])
-        w = np.concatenate([_smoothstep((ramp_in - (a - blend - 1)) / (blend + 1)), np.ones(b - a + 1),
-                            _smoothstep(((b + 1 + blend) - ramp_out) / (blend + 1))])
+        w = np.concatenate(
+            [
+                _smoothstep((ramp_in - (a - blend - 1)) / (blend + 1)),
+                np.ones(b - a + 1),
+                _smoothstep(((b + 1 + blend) - ramp_out) / (blend + 1)),
+            ]
+        )
         stronger = w > weight[frames]
         frames, w = frames[stronger], w[stronger]
         if not len(frames):
@@ -150,7 +159,9 @@ def lock_feet(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float)
         moving = weight > 0
         if not moving.any():
             continue
-        G[moving, up], G[moving, leg] = _two_bone_ik(pos[moving, up], pos[moving, leg], target[moving], G[moving, up], thigh, shin)
+        G[moving, up], G[moving, leg] = _two_bone_ik(
+            pos[moving, up], pos[moving, leg], target[moving], G[moving, up], thigh, shin
+        )
         G[moving, foot] = target_rot[moving]
         G[moving, toe] = target_rot[moving]
     return G, stand_on_floor(G, root)
@@ -162,6 +173,6 @@ def foot_slide(G: np.ndarray, root: np.ndarray, contacts: np.ndarray) -> float:
     worst = 0.0
     for k in range(2):
         for a, b in runs(contacts[:, k]):
-            span = soles[a:b + 1, k]
+            span = soles[a : b + 1, k]
             worst = max(worst, float(np.linalg.norm(span - span[0], axis=-1).max()))
     return worst

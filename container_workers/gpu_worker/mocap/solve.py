@@ -1,4 +1,5 @@
 """Joint rotations of the shared skeleton from cleaned landmarks, and forward kinematics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,9 @@ def _frame(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     return np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
 
 
-def align(primary: np.ndarray, secondary: np.ndarray, rest_primary: np.ndarray, rest_secondary: np.ndarray) -> np.ndarray:
+def align(
+    primary: np.ndarray, secondary: np.ndarray, rest_primary: np.ndarray, rest_secondary: np.ndarray
+) -> np.ndarray:
     """Rotations taking rest_primary onto `primary` exactly and rest_secondary as close as possible to `secondary`."""
     rest = _frame(np.asarray(rest_primary, float), np.asarray(rest_secondary, float))
     return _frame(primary, secondary) @ rest.T

@@ -1,12 +1,14 @@
 """The `pose` stage: a video of a person -> a clean BVH of the shared skeleton, a preview video and landmarks."""
+
 from __future__ import annotations
 
 import json
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -18,7 +20,12 @@ from container_workers.gpu_worker.exchange.bvh import ROTATION_ORDER, write_bvh
 from container_workers.gpu_worker.mocap import cleanup
 from container_workers.gpu_worker.mocap.estimation import BODY, LANDMARK_NAMES, LM, NUM_LANDMARKS, PoseEstimator
 from container_workers.gpu_worker.mocap.feet import SIDES, detect_contacts, foot_slide, lock_feet, runs, stand_on_floor
-from container_workers.gpu_worker.mocap.solve import forward_kinematics, local_rotations, performer_scale, solve_world_rotations
+from container_workers.gpu_worker.mocap.solve import (
+    forward_kinematics,
+    local_rotations,
+    performer_scale,
+    solve_world_rotations,
+)
 from container_workers.gpu_worker.mocap.video import PreviewWriter, VideoReader
 
 MAX_DURATION_SECONDS = 600.0
@@ -30,12 +37,21 @@ QUEUE_FRAMES = 4
 def _too_long() -> BadInputError:
     return BadInputError("VIDEO_TOO_LONG", f"The video is longer than {MAX_DURATION_SECONDS:.0f} seconds.")
 
+
 # The preview draws the limbs and torso that give the person's scale, plus feet, hands and the head's lines.
 PREVIEW_BONES: tuple[tuple[int, int], ...] = cleanup.SCALE_BONES + tuple(
-    (LM[a], LM[b]) for a, b in (
-        ("left_ankle", "left_heel"), ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
-        ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"), ("right_ankle", "right_foot_index"),
-        ("left_wrist", "left_index"), ("right_wrist", "right_index"), ("left_ear", "right_ear"), ("left_eye", "right_eye"),
+    (LM[a], LM[b])
+    for a, b in (
+        ("left_ankle", "left_heel"),
+        ("left_heel", "left_foot_index"),
+        ("left_ankle", "left_foot_index"),
+        ("right_ankle", "right_heel"),
+        ("right_heel", "right_foot_index"),
+        ("right_ankle", "right_foot_index"),
+        ("left_wrist", "left_index"),
+        ("right_wrist", "right_index"),
+        ("left_ear", "right_ear"),
+        ("left_eye", "right_eye"),
     )
 )
 PREVIEW_POINTS = tuple(sorted({i for bone in PREVIEW_BONES for i in bone} | {LM["nose"]}))
@@ -116,13 +132,23 @@ def _drain(q: queue.Queue, stop: threading.Event, peer: threading.Thread) -> Ite
         yield item
 
 
-def _draw(frame: np.ndarray, points: np.ndarray | None, visibility: np.ndarray | None, scale: float, size: tuple[int, int]) -> np.ndarray:
+def _draw(
+    frame: np.ndarray, points: np.ndarray | None, visibility: np.ndarray | None, scale: float, size: tuple[int, int]
+) -> np.ndarray:
     """The frame (resized to `size`) with the skeleton drawn over it, or a 'no person' label."""
     if frame.shape[1::-1] != size:
         frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
     thickness = max(2, round(size[1] / 240))
     if points is None:
-        cv2.putText(frame, "no person", (10, 10 + 12 * thickness), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, (0, 0, 255), thickness)
+        cv2.putText(
+            frame,
+            "no person",
+            (10, 10 + 12 * thickness),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thickness,
+            (0, 0, 255),
+            thickness,
+        )
         return frame
     px = np.round(points * scale).astype(np.int32)
     for a, b in PREVIEW_BONES:
@@ -233,14 +259,19 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     lengths = cleanup.median_bone_lengths(world, vis)
     world = cleanup.constrain_bone_lengths(world, lengths)
     named = dict(zip(cleanup.BONE_TREE, lengths))
-    scale = performer_scale({
-        "torso": named[(cleanup.HIP_MID, cleanup.SHOULDER_MID)],
-        "thigh": 0.5 * (named[(LM["left_hip"], LM["left_knee"])] + named[(LM["right_hip"], LM["right_knee"])]),
-        "shin": 0.5 * (named[(LM["left_knee"], LM["left_ankle"])] + named[(LM["right_knee"], LM["right_ankle"])]),
-    })
+    scale = performer_scale(
+        {
+            "torso": named[(cleanup.HIP_MID, cleanup.SHOULDER_MID)],
+            "thigh": 0.5 * (named[(LM["left_hip"], LM["left_knee"])] + named[(LM["right_hip"], LM["right_knee"])]),
+            "shin": 0.5 * (named[(LM["left_knee"], LM["left_ankle"])] + named[(LM["right_knee"], LM["right_ankle"])]),
+        }
+    )
     G = solve_world_rotations(world)
     if params.rootMotion:
-        root = cleanup.root_translation(image, world, vis, width, height, fps, params.cameraFovDegrees, params.smoothing) / scale
+        root = (
+            cleanup.root_translation(image, world, vis, width, height, fps, params.cameraFovDegrees, params.smoothing)
+            / scale
+        )
     else:
         root = np.zeros((len(world), 3))
     root = stand_on_floor(G, root)
@@ -259,11 +290,15 @@ def _frames_json(rows: np.ndarray, digits: int, present: np.ndarray | None = Non
     """A (T, ...) array as a JSON list, one frame at a time (null where `present` is False)."""
     yield "["
     for t, row in enumerate(rows):
-        yield ("," if t else "") + (json.dumps(np.round(row, digits).tolist()) if present is None or present[t] else "null")
+        yield ("," if t else "") + (
+            json.dumps(np.round(row, digits).tolist()) if present is None or present[t] else "null"
+        )
     yield "]"
 
 
-def write_landmarks(path: Path, track: Track, motion: Motion, joints: np.ndarray, fps: float, width: int, height: int) -> None:
+def write_landmarks(
+    path: Path, track: Track, motion: Motion, joints: np.ndarray, fps: float, width: int, height: int
+) -> None:
     """landmarks.json: raw MediaPipe output and the cleaned landmarks and joints, with confidences (streamed to disk)."""
     head = {
         "version": 1,
@@ -325,8 +360,14 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
         "interpolatedFrames": int((motion.status == cleanup.INTERPOLATED).sum()),
         "heldFrames": int((motion.status == cleanup.HELD).sum()),
         "flaggedGaps": [
-            {"startFrame": g.start, "endFrame": g.end, "startSeconds": round(g.start / fps, 3), "endSeconds": round((g.end + 1) / fps, 3)}
-            for g in motion.gaps if g.flagged
+            {
+                "startFrame": g.start,
+                "endFrame": g.end,
+                "startSeconds": round(g.start / fps, 3),
+                "endSeconds": round((g.end + 1) / fps, 3),
+            }
+            for g in motion.gaps
+            if g.flagged
         ],
         "meanConfidence": round(float(track.visibility[track.detected, BODY].mean()), 3),
         "performerScale": round(motion.scale, 3),

@@ -1,10 +1,11 @@
 """Streamed video decoding with OpenCV (honouring rotation metadata) and H.264 preview encoding."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -38,7 +39,9 @@ class VideoReader:
             raise BadInputError("UNREADABLE_VIDEO", "The file could not be opened as a video.")
         rotation = int(round(self._cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) % 360
         # Ask the backend to rotate; if it cannot, rotate each frame here.
-        backend_rotates = self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1) and self._cap.get(cv2.CAP_PROP_ORIENTATION_AUTO) == 1
+        backend_rotates = (
+            self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1) and self._cap.get(cv2.CAP_PROP_ORIENTATION_AUTO) == 1
+        )
         self._rotate = None if backend_rotates or rotation not in _ROTATIONS else _ROTATIONS[rotation]
         ok, first = self._cap.read()
         if not ok or first is None or first.size == 0:
@@ -72,7 +75,7 @@ class VideoReader:
         """Release the decoder."""
         self._cap.release()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -92,11 +95,42 @@ class PreviewWriter:
 
         width, height = size
         self._process = subprocess.Popen(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-             "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-", "-an", "-c:v", "libx264", "-preset", "ultrafast",
-             "-crf", "26", "-threads", "1", "-pix_fmt", "yuv420p", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-movflags", "+faststart",
-             str(path)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "bgr24",
+                "-s",
+                f"{width}x{height}",
+                "-r",
+                f"{fps:.6f}",
+                "-i",
+                "-",
+                "-an",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-crf",
+                "26",
+                "-threads",
+                "1",
+                "-pix_fmt",
+                "yuv420p",
+                "-vf",
+                "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                "-movflags",
+                "+faststart",
+                str(path),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def write(self, frame: np.ndarray) -> None:
         """Append one BGR frame of exactly the size given when opening."""

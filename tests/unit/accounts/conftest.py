@@ -1,4 +1,5 @@
 """Helpers for the accounts tests: a JSON client, quick sign-ups and admins, and a serialised moto DynamoDB."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Admin routes: who may call them, paginated listing over gsi1, role/tier/disable/credit changes, create_admin."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,10 @@ from .conftest import PASSWORD
 
 def test_non_admins_get_403(api):
     data = api.register("yan@example.com")
-    for method, path, body in (("GET", "/admin/users", None), ("PATCH", f"/admin/users/{data['user']['id']}", {"role": "ADMIN"})):
+    for method, path, body in (
+        ("GET", "/admin/users", None),
+        ("PATCH", f"/admin/users/{data['user']['id']}", {"role": "ADMIN"}),
+    ):
         reply = api.call(method, path, body, token=data["accessToken"])
         assert reply.status == 403 and reply.json["error"]["code"] == "FORBIDDEN"
     assert api.call("GET", "/admin/users").status == 401
@@ -47,33 +51,57 @@ def test_listing_rejects_bad_parameters(api, admin, params):
 
 def test_change_role_tier_and_credits(api, admin):
     user = api.register("zed@example.com")["user"]
-    reply = api.call("PATCH", f"/admin/users/{user['id']}",
-                     {"role": "ADMIN", "tier": "PRO", "creditAdjustment": 50, "reason": "goodwill"}, token=admin["accessToken"])
+    reply = api.call(
+        "PATCH",
+        f"/admin/users/{user['id']}",
+        {"role": "ADMIN", "tier": "PRO", "creditAdjustment": 50, "reason": "goodwill"},
+        token=admin["accessToken"],
+    )
     assert reply.status == 200, reply
-    assert (reply.json["role"], reply.json["tier"], reply.json["credits"]) == ("ADMIN", "PRO", settings.TIERS["FREE"].monthly_credits + 50)
-    entries = [e for e in LedgerEntry.query(f"USER#{user['id']}", LedgerEntry.sk.startswith("LEDGER#")) if e.type == "ADJUST"]
+    assert (reply.json["role"], reply.json["tier"], reply.json["credits"]) == (
+        "ADMIN",
+        "PRO",
+        settings.TIERS["FREE"].monthly_credits + 50,
+    )
+    entries = [
+        e for e in LedgerEntry.query(f"USER#{user['id']}", LedgerEntry.sk.startswith("LEDGER#")) if e.type == "ADJUST"
+    ]
     assert [(e.amount, e.reason.startswith("goodwill")) for e in entries] == [(50, True)]
 
 
 def test_credit_adjustment_never_goes_below_zero(api, admin):
     user = api.register("amy@example.com")["user"]
     path = f"/admin/users/{user['id']}"
-    too_much = api.call("PATCH", path, {"creditAdjustment": -(user["credits"] + 1), "reason": "oops", "tier": "PRO"},
-                        token=admin["accessToken"])
+    too_much = api.call(
+        "PATCH",
+        path,
+        {"creditAdjustment": -(user["credits"] + 1), "reason": "oops", "tier": "PRO"},
+        token=admin["accessToken"],
+    )
     assert too_much.status == 409 and too_much.json["error"]["code"] == "NEGATIVE_BALANCE"
     stored = User.get(*User.key(user["id"]))
     assert (stored.credits, stored.tier) == (user["credits"], "FREE")  # nothing of the request applied
     assert [e.type for e in LedgerEntry.query(f"USER#{user['id']}", LedgerEntry.sk.startswith("LEDGER#"))] == ["GRANT"]
-    exact = api.call("PATCH", path, {"creditAdjustment": -user["credits"], "reason": "reset"}, token=admin["accessToken"])
+    exact = api.call(
+        "PATCH", path, {"creditAdjustment": -user["credits"], "reason": "reset"}, token=admin["accessToken"]
+    )
     assert exact.status == 200 and exact.json["credits"] == 0
 
 
-@pytest.mark.parametrize("body, code", [
-    ({}, "VALIDATION_ERROR"), ({"role": "ROOT"}, "VALIDATION_ERROR"), ({"tier": "GOLD"}, "VALIDATION_ERROR"),
-    ({"disabled": "yes"}, "VALIDATION_ERROR"), ({"creditAdjustment": 5}, "VALIDATION_ERROR"),
-    ({"creditAdjustment": 1.5, "reason": "x"}, "VALIDATION_ERROR"), ({"creditAdjustment": True, "reason": "x"}, "VALIDATION_ERROR"),
-    ({"reason": "x"}, "VALIDATION_ERROR"), ({"credits": 5}, "UNKNOWN_FIELD"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({}, "VALIDATION_ERROR"),
+        ({"role": "ROOT"}, "VALIDATION_ERROR"),
+        ({"tier": "GOLD"}, "VALIDATION_ERROR"),
+        ({"disabled": "yes"}, "VALIDATION_ERROR"),
+        ({"creditAdjustment": 5}, "VALIDATION_ERROR"),
+        ({"creditAdjustment": 1.5, "reason": "x"}, "VALIDATION_ERROR"),
+        ({"creditAdjustment": True, "reason": "x"}, "VALIDATION_ERROR"),
+        ({"reason": "x"}, "VALIDATION_ERROR"),
+        ({"credits": 5}, "UNKNOWN_FIELD"),
+    ],
+)
 def test_admin_patch_rejects_bad_input(api, admin, body, code):
     user = api.register("bea@example.com")["user"]
     reply = api.call("PATCH", f"/admin/users/{user['id']}", body, token=admin["accessToken"])

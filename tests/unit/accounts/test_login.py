@@ -1,4 +1,5 @@
 """POST /auth/login: one answer for every bad credential, equal bcrypt work, throttling and disabled accounts."""
+
 from __future__ import annotations
 
 import bcrypt
@@ -28,7 +29,9 @@ def test_unknown_email_and_wrong_password_look_the_same_and_cost_the_same(api, m
     wrong = api.call("POST", "/auth/login", {"email": "eve@example.com", "password": WRONG})
     unknown = api.call("POST", "/auth/login", {"email": "nobody@example.com", "password": WRONG})
     assert wrong.status == unknown.status == 401
-    assert wrong.json == unknown.json == {"error": {"code": "INVALID_CREDENTIALS", "message": "wrong email or password"}}
+    assert (
+        wrong.json == unknown.json == {"error": {"code": "INVALID_CREDENTIALS", "message": "wrong email or password"}}
+    )
     # one bcrypt check each at the same cost: the user's hash, then the dummy hash for the unknown email
     assert checked == [User.get(*User.key(user["id"])).password_hash.encode(), passwords._dummy_hash()]
     assert {h[:7] for h in checked} == {f"$2b${settings.BCRYPT_ROUNDS:02d}$".encode()}
@@ -40,7 +43,9 @@ def test_overlong_password_is_just_wrong(api):
     assert reply.status == 401 and reply.json["error"]["code"] == "INVALID_CREDENTIALS"
 
 
-@pytest.mark.parametrize("body", [{"email": "a@example.com"}, {"password": "x"}, {"email": "a@example.com", "password": 5}])
+@pytest.mark.parametrize(
+    "body", [{"email": "a@example.com"}, {"password": "x"}, {"email": "a@example.com", "password": 5}]
+)
 def test_login_rejects_malformed_bodies(api, body):
     reply = api.call("POST", "/auth/login", body)
     assert reply.status == 400 and reply.json["error"]["code"] == "VALIDATION_ERROR"
@@ -55,8 +60,10 @@ def test_repeated_failures_for_one_email_are_throttled_with_retry_after(api):
     assert 0 < int(blocked.headers["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW_SECONDS
     item = Throttle.get("THROTTLE#email:fay@example.com", "THROTTLE")
     assert item.failures == settings.LOGIN_MAX_FAILURES and item.ttl > 0
-    unknown = [api.call("POST", "/auth/login", {"email": "ghost@example.com", "password": WRONG}).status
-               for _ in range(settings.LOGIN_MAX_FAILURES + 1)]
+    unknown = [
+        api.call("POST", "/auth/login", {"email": "ghost@example.com", "password": WRONG}).status
+        for _ in range(settings.LOGIN_MAX_FAILURES + 1)
+    ]
     assert unknown[-1] == 429  # unknown emails are throttled alike (no hint that the account is missing)
 
 

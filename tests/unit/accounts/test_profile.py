@@ -1,4 +1,5 @@
 """/users/me: read, rename, change the password (ending other sessions), delete; stale tokens of gone accounts."""
+
 from __future__ import annotations
 
 from chalicelib import settings
@@ -19,10 +20,14 @@ def test_get_and_rename(api):
 
 def test_patch_rejects_bad_input(api):
     token = api.register("tia@example.com")["accessToken"]
-    for body, code in [({}, "VALIDATION_ERROR"), ({"email": "x@example.com"}, "UNKNOWN_FIELD"),
-                       ({"name": ""}, "VALIDATION_ERROR"), ({"newPassword": NEW}, "VALIDATION_ERROR"),
-                       ({"newPassword": "short", "currentPassword": PASSWORD}, "WEAK_PASSWORD"),
-                       ({"currentPassword": PASSWORD}, "VALIDATION_ERROR")]:
+    for body, code in [
+        ({}, "VALIDATION_ERROR"),
+        ({"email": "x@example.com"}, "UNKNOWN_FIELD"),
+        ({"name": ""}, "VALIDATION_ERROR"),
+        ({"newPassword": NEW}, "VALIDATION_ERROR"),
+        ({"newPassword": "short", "currentPassword": PASSWORD}, "WEAK_PASSWORD"),
+        ({"currentPassword": PASSWORD}, "VALIDATION_ERROR"),
+    ]:
         reply = api.call("PATCH", "/users/me", body, token=token)
         assert (reply.status, reply.json["error"]["code"]) == (400, code), body
 
@@ -37,7 +42,9 @@ def test_wrong_current_password_is_refused(api):
 def test_password_change_revokes_every_other_session(api):
     first = api.register("val@example.com")
     second = api.login("val@example.com")
-    reply = api.call("PATCH", "/users/me", {"newPassword": NEW, "currentPassword": PASSWORD}, token=first["accessToken"])
+    reply = api.call(
+        "PATCH", "/users/me", {"newPassword": NEW, "currentPassword": PASSWORD}, token=first["accessToken"]
+    )
     assert reply.status == 200 and set(reply.json) == {"user", "accessToken", "refreshToken", "expiresIn"}
     for old in (first["refreshToken"], second["refreshToken"]):
         refused = api.call("POST", "/auth/refresh", {"refreshToken": old})

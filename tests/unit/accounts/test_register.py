@@ -1,4 +1,5 @@
 """POST /auth/register: validation, normalisation, the one-transaction account creation and its uniqueness."""
+
 from __future__ import annotations
 
 import threading
@@ -39,7 +40,9 @@ def test_register_writes_user_claim_grant_and_marker(api):
     assert entries[0].sk == f"LEDGER#{entries[0].created_at}#{entries[0].id}"
     month = stored.created_at[:7]
     assert Marker.get(f"USER#{user['id']}", f"GRANT#{month}").created_at == stored.created_at
-    assert "passwordHash" not in str(api.call("GET", "/users/me", token=api.login("bob@example.com")["accessToken"]).json)
+    assert "passwordHash" not in str(
+        api.call("GET", "/users/me", token=api.login("bob@example.com")["accessToken"]).json
+    )
 
 
 @pytest.mark.parametrize("variant", ["  CARL@example.COM ", "carl@example.com", "\uff43arl@example.com"])
@@ -49,19 +52,22 @@ def test_email_is_normalised_and_unique(api, variant):
     assert reply.status == 409 and reply.json["error"]["code"] == "EMAIL_TAKEN"
 
 
-@pytest.mark.parametrize("body, code", [
-    ({"email": "a@example.com", "password": "short", "name": "A"}, "WEAK_PASSWORD"),
-    ({"email": "longname@example.com", "password": "LongName@Example.com", "name": "A"}, "WEAK_PASSWORD"),
-    ({"email": "longname@example.com", "password": "longname", "name": "A"}, "WEAK_PASSWORD"),
-    ({"email": "a@example.com", "password": "\u00e9" * 37, "name": "A"}, "PASSWORD_TOO_LONG"),  # 74 bytes, 37 chars
-    ({"email": "not-an-email", "password": PASSWORD, "name": "A"}, "INVALID_EMAIL"),
-    ({"email": 42, "password": PASSWORD, "name": "A"}, "INVALID_EMAIL"),
-    ({"email": "a@example.com", "password": PASSWORD}, "VALIDATION_ERROR"),
-    ({"email": "a@example.com", "password": PASSWORD, "name": "   "}, "VALIDATION_ERROR"),
-    ({"email": "a@example.com", "password": PASSWORD, "name": "A", "role": "ADMIN"}, "UNKNOWN_FIELD"),
-    ("not json", "INVALID_JSON"),
-    ("[1, 2]", "INVALID_JSON"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"email": "a@example.com", "password": "short", "name": "A"}, "WEAK_PASSWORD"),
+        ({"email": "longname@example.com", "password": "LongName@Example.com", "name": "A"}, "WEAK_PASSWORD"),
+        ({"email": "longname@example.com", "password": "longname", "name": "A"}, "WEAK_PASSWORD"),
+        ({"email": "a@example.com", "password": "\u00e9" * 37, "name": "A"}, "PASSWORD_TOO_LONG"),  # 74 bytes, 37 chars
+        ({"email": "not-an-email", "password": PASSWORD, "name": "A"}, "INVALID_EMAIL"),
+        ({"email": 42, "password": PASSWORD, "name": "A"}, "INVALID_EMAIL"),
+        ({"email": "a@example.com", "password": PASSWORD}, "VALIDATION_ERROR"),
+        ({"email": "a@example.com", "password": PASSWORD, "name": "   "}, "VALIDATION_ERROR"),
+        ({"email": "a@example.com", "password": PASSWORD, "name": "A", "role": "ADMIN"}, "UNKNOWN_FIELD"),
+        ("not json", "INVALID_JSON"),
+        ("[1, 2]", "INVALID_JSON"),
+    ],
+)
 def test_register_rejects_bad_input(api, body, code):
     reply = api.call("POST", "/auth/register", body)
     assert reply.status == 400, reply
@@ -105,8 +111,11 @@ def test_sign_ups_from_one_address_are_throttled(client, monkeypatch):
     monkeypatch.setattr(settings, "REGISTER_MAX_PER_ADDRESS", 3)
     codes = []
     for i in range(5):
-        response = client.http.post("/auth/register", headers={"Content-Type": "application/json"},
-                                    body=json.dumps({"email": f"flood{i}@example.com", "password": "correct horse battery", "name": "F"}))
+        response = client.http.post(
+            "/auth/register",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"email": f"flood{i}@example.com", "password": "correct horse battery", "name": "F"}),
+        )
         codes.append(response.status_code)
     assert codes == [201, 201, 201, 429, 429]
     assert int(response.headers["Retry-After"]) > 0

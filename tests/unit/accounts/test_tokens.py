@@ -1,4 +1,5 @@
 """Refresh-token rotation, reuse detection and logout; access tokens the authorizer must refuse."""
+
 from __future__ import annotations
 
 import base64
@@ -109,21 +110,38 @@ def _b64(obj) -> str:
 
 def _claims(user_id: str, **override) -> dict:
     now = int(time.time())
-    claims = {"sub": user_id, "role": "USER", "iat": now, "exp": now + 600, "jti": "x",
-              "iss": settings.JWT_ISSUER, "aud": settings.JWT_AUDIENCE}
+    claims = {
+        "sub": user_id,
+        "role": "USER",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "x",
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+    }
     return {**claims, **override}
 
 
-@pytest.mark.parametrize("forge", [
-    lambda uid: jwt.encode(_claims(uid), "another secret that is long enough 0123456789", algorithm="HS256"),
-    lambda uid: _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(_claims(uid)) + ".",
-    lambda uid: jwt.encode(_claims(uid, iat=int(time.time()) - 3600, exp=int(time.time()) - 60), tokens.signing_secret(), algorithm="HS256"),
-    lambda uid: jwt.encode(_claims(uid, aud="another-api"), tokens.signing_secret(), algorithm="HS256"),
-    lambda uid: jwt.encode(_claims(uid, iss="someone-else"), tokens.signing_secret(), algorithm="HS256"),
-    lambda uid: jwt.encode(_claims(uid), tokens.signing_secret(), algorithm="HS512"),
-    lambda uid: jwt.encode({k: v for k, v in _claims(uid).items() if k != "jti"}, tokens.signing_secret(), algorithm="HS256"),
-    lambda uid: "garbage",
-], ids=["forged", "alg-none", "expired", "other-audience", "wrong-issuer", "hs512", "no-jti", "garbage"])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda uid: jwt.encode(_claims(uid), "another secret that is long enough 0123456789", algorithm="HS256"),
+        lambda uid: _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(_claims(uid)) + ".",
+        lambda uid: jwt.encode(
+            _claims(uid, iat=int(time.time()) - 3600, exp=int(time.time()) - 60),
+            tokens.signing_secret(),
+            algorithm="HS256",
+        ),
+        lambda uid: jwt.encode(_claims(uid, aud="another-api"), tokens.signing_secret(), algorithm="HS256"),
+        lambda uid: jwt.encode(_claims(uid, iss="someone-else"), tokens.signing_secret(), algorithm="HS256"),
+        lambda uid: jwt.encode(_claims(uid), tokens.signing_secret(), algorithm="HS512"),
+        lambda uid: jwt.encode(
+            {k: v for k, v in _claims(uid).items() if k != "jti"}, tokens.signing_secret(), algorithm="HS256"
+        ),
+        lambda uid: "garbage",
+    ],
+    ids=["forged", "alg-none", "expired", "other-audience", "wrong-issuer", "hs512", "no-jti", "garbage"],
+)
 @pytest.mark.filterwarnings("ignore:The HMAC key")  # HS512 with the (right) 45-byte secret
 def test_bad_access_tokens_are_refused(api, forge):
     user_id = api.register("quinn@example.com")["user"]["id"]

@@ -1,4 +1,5 @@
 """Test models made in code: a textured trimesh sphere, a rigged animated mannequin on the shared skeleton, a BVH."""
+
 from __future__ import annotations
 
 import math
@@ -99,7 +100,12 @@ def animate(arm: bpy.types.Object, frames: int = FRAMES) -> None:
     prefix = arm.data.bones[0].name[: -len("Hips")]
     for f in range(frames):
         t = 2 * math.pi * f / frames
-        for bone, axis, amp in (("LeftUpLeg", "X", 0.5), ("RightUpLeg", "X", -0.5), ("LeftArm", "Y", 0.6), ("RightArm", "Y", -0.6)):
+        for bone, axis, amp in (
+            ("LeftUpLeg", "X", 0.5),
+            ("RightUpLeg", "X", -0.5),
+            ("LeftArm", "Y", 0.6),
+            ("RightArm", "Y", -0.6),
+        ):
             pb = arm.pose.bones[prefix + bone]
             pb.rotation_mode = "XYZ"
             pb.rotation_euler = [amp * math.sin(t) if a == axis else 0.0 for a in "XYZ"]
@@ -127,8 +133,14 @@ def export_raw(fmt: str, path: Path) -> Path:
         bpy.context.preferences.addons["io_scene_gltf2"].preferences.allow_embedded_format = True
         bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB" if fmt == "glb" else "GLTF_EMBEDDED")
     elif fmt == "fbx":
-        bpy.ops.export_scene.fbx(filepath=str(path), add_leaf_bones=False, path_mode="COPY", embed_textures=True,
-                                 bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False)
+        bpy.ops.export_scene.fbx(
+            filepath=str(path),
+            add_leaf_bones=False,
+            path_mode="COPY",
+            embed_textures=True,
+            bake_anim_use_all_actions=False,
+            bake_anim_use_nla_strips=False,
+        )
     elif fmt == "obj":  # OBJ + MTL + texture files: uploaded as one .zip
         folder = path.parent / f"{path.stem}_obj"
         folder.mkdir(exist_ok=True)
@@ -162,19 +174,34 @@ def write_bvh(path: Path, frames: int = FRAMES, fps: int = FPS) -> Path:
         ind = "\t" * depth
         root = sk.PARENTS[name] is None
         o = off[sk.INDEX[name]]
-        lines.extend([f"{ind}{'ROOT' if root else 'JOINT'} {name}", ind + "{", f"{ind}\tOFFSET {o[0]:.4f} {o[1]:.4f} {o[2]:.4f}"])
-        lines.append(f"{ind}\tCHANNELS " + ("6 Xposition Yposition Zposition " if root else "3 ") + "Zrotation Xrotation Yrotation")
+        lines.extend(
+            [f"{ind}{'ROOT' if root else 'JOINT'} {name}", ind + "{", f"{ind}\tOFFSET {o[0]:.4f} {o[1]:.4f} {o[2]:.4f}"]
+        )
+        lines.append(
+            f"{ind}\tCHANNELS "
+            + ("6 Xposition Yposition Zposition " if root else "3 ")
+            + "Zrotation Xrotation Yrotation"
+        )
         kids = sk.children(name)
         for child in kids:
             emit(child, depth + 1)
         if not kids:
             e = np.array(sk.END_SITES[name]) * sk.BVH_UNITS_PER_METRE
-            lines.extend([f"{ind}\tEnd Site", ind + "\t{", f"{ind}\t\tOFFSET {e[0]:.4f} {e[1]:.4f} {e[2]:.4f}", ind + "\t}"])
+            lines.extend(
+                [f"{ind}\tEnd Site", ind + "\t{", f"{ind}\t\tOFFSET {e[0]:.4f} {e[1]:.4f} {e[2]:.4f}", ind + "\t}"]
+            )
         lines.append(ind + "}")
 
     emit("Hips", 0)
     lines += ["MOTION", f"Frames: {frames}", f"Frame Time: {1 / fps:.6f}"]
-    swing = {"LeftArm": (0, -60), "RightArm": (0, 60), "LeftUpLeg": (1, 30), "RightUpLeg": (1, -30), "LeftForeArm": (2, 45), "Spine1": (2, 20)}
+    swing = {
+        "LeftArm": (0, -60),
+        "RightArm": (0, 60),
+        "LeftUpLeg": (1, 30),
+        "RightUpLeg": (1, -30),
+        "LeftForeArm": (2, 45),
+        "Spine1": (2, 20),
+    }
     for f in range(frames):
         t = 2 * math.pi * f / frames
         values = [0.0, 95.0 + 2 * math.sin(2 * t), 50.0 * f / frames]

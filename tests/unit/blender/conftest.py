@@ -1,4 +1,5 @@
 """Fixtures for the Blender worker tests: one bpy per test process, source models made once per session."""
+
 from __future__ import annotations
 
 from pathlib import Path

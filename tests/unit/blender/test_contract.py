@@ -1,4 +1,5 @@
 """The Blender stages take their formats, bounds and defaults from the contract (chalicelib/contract)."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,20 +28,31 @@ def test_the_worker_serves_the_contracts_blender_stages():
 def test_optimize_defaults_are_the_contracts():
     spec = STAGE_PARAMS["optimize"]
     assert optimize._validate({}) == {
-        "target": None, "ratio": None, "maxTextureSize": spec["maxTextureSize"].default,
-        "merge": spec["mergeDistance"].default, "compression": spec["compression"].default, "lods": list(spec["lods"].default)}
+        "target": None,
+        "ratio": None,
+        "maxTextureSize": spec["maxTextureSize"].default,
+        "merge": spec["mergeDistance"].default,
+        "compression": spec["compression"].default,
+        "lods": list(spec["lods"].default),
+    }
     assert optimize._validate({"ratio": 0.5, "maxTextureSize": 512, "lods": [0.5, 0.25]})["lods"] == [0.5, 0.25]
 
 
-@pytest.mark.parametrize("params, code", [
-    ({"targetTriangles": 3}, "INVALID_PARAMS"),  # below the contract's minimum
-    ({"maxTextureSize": 1000}, "INVALID_PARAMS"),  # not one of the contract's sizes
-    ({"mergeDistance": 2}, "INVALID_PARAMS"),
-    ({"compression": "zip"}, "INVALID_PARAMS"),
-    ({"lods": [0.5] * 5}, "INVALID_PARAMS"),
-    ({"targetTriangles": 10, "ratio": 0.5}, "INVALID_PARAMS"),
-    ({"compression": "meshopt"}, "UNSUPPORTED_COMPRESSION"),  # valid by no contract, refused by this worker with a reason
-])
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({"targetTriangles": 3}, "INVALID_PARAMS"),  # below the contract's minimum
+        ({"maxTextureSize": 1000}, "INVALID_PARAMS"),  # not one of the contract's sizes
+        ({"mergeDistance": 2}, "INVALID_PARAMS"),
+        ({"compression": "zip"}, "INVALID_PARAMS"),
+        ({"lods": [0.5] * 5}, "INVALID_PARAMS"),
+        ({"targetTriangles": 10, "ratio": 0.5}, "INVALID_PARAMS"),
+        (
+            {"compression": "meshopt"},
+            "UNSUPPORTED_COMPRESSION",
+        ),  # valid by no contract, refused by this worker with a reason
+    ],
+)
 def test_optimize_refuses_what_the_contract_refuses(params, code):
     with pytest.raises(BadInputError) as err:
         optimize._validate(params)

@@ -1,4 +1,5 @@
 """convert: every pair that can work round-trips its counts; the rest are refused with a clear code."""
+
 from __future__ import annotations
 
 import pytest
@@ -72,7 +73,9 @@ def test_obj_with_materials_is_a_zip_with_mtl_and_texture(static_sources, tmp_pa
     out = convert({"model": static_sources["glb"][0]}, {"format": "obj"}, tmp_path, no_progress).outputs[0].path
     assert out.suffix == ".zip"
     names = sorted(zipfile.ZipFile(out).namelist())
-    assert names == ["Checker.png", "model.mtl", "model.obj"] or (len(names) == 3 and names[1:] == ["model.mtl", "model.obj"])
+    assert names == ["Checker.png", "model.mtl", "model.obj"] or (
+        len(names) == 3 and names[1:] == ["model.mtl", "model.obj"]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """export: a mocap BVH becomes a skinned, animated mannequin in GLB/FBX/BLEND with a thumbnail; rigs re-export."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Two different tasks in a row in one process give the same results as each alone: no state leaks."""
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,14 @@ RUNNER = textwrap.dedent(
 def run(tmp_path: Path, inputs: list[Path], *tasks: str) -> list[dict]:
     """Run the named tasks in a row in one fresh Python process; return each one's outputs and metadata."""
     work = tmp_path / "-".join(tasks)
-    done = subprocess.run([sys.executable, "-c", RUNNER, str(work), *map(str, inputs), *tasks],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(work), *map(str, inputs), *tasks],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     results = json.loads(done.stdout.strip().splitlines()[-1])
     return [results[k] for k in sorted(results)]
 
@@ -80,8 +87,8 @@ def test_tasks_in_a_row_match_tasks_alone(bvh_file, static_sources, tmp_path):
     bpy.ops.wm.save_as_mainfile(filepath=str(hostile), copy=True)
     scene.reset()
     inputs = [bvh_file, static_sources["glb"][0], hostile]
-    export_alone, = run(tmp_path, inputs, "export")
-    optimize_alone, = run(tmp_path, inputs, "optimize")
+    (export_alone,) = run(tmp_path, inputs, "export")
+    (optimize_alone,) = run(tmp_path, inputs, "optimize")
     in_a_row = run(tmp_path, inputs, "hostile", "optimize", "export", "optimize")
     assert in_a_row[0] == {"error": "BLEND_HAS_SCRIPTS"}
     assert in_a_row[1] == optimize_alone == in_a_row[3]

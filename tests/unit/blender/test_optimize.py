@@ -1,4 +1,5 @@
 """optimize: triangle budget, clean-up, textures, Draco, LODs and the geometric error it reports."""
+
 from __future__ import annotations
 
 import bpy
@@ -33,12 +34,20 @@ def test_lods_draco_and_texture_downsizing(tmp_path):
     scene.reset()
     builders.textured_sphere(subdivisions=4, texture_px=128)  # 5120 triangles, 128 px texture
     source = builders.export_raw("glb", tmp_path / "ball")
-    params = {"ratio": 0.5, "lods": [0.5, 0.25], "compression": "draco", "maxTextureSize": 64}  # the contract's smallest
+    params = {
+        "ratio": 0.5,
+        "lods": [0.5, 0.25],
+        "compression": "draco",
+        "maxTextureSize": 64,
+    }  # the contract's smallest
     result = optimize({"model": source}, params, tmp_path, no_progress)
     assert [o.role for o in result.outputs] == ["model", "lod1", "lod2"]
     assert result.metadata["trianglesAfter"] == 2560
     assert [lod["triangles"] for lod in result.metadata["lods"]] == [1280, 640]
-    errors = [result.metadata["geometricError"]["hausdorff"], *(lod["geometricError"]["hausdorff"] for lod in result.metadata["lods"])]
+    errors = [
+        result.metadata["geometricError"]["hausdorff"],
+        *(lod["geometricError"]["hausdorff"] for lod in result.metadata["lods"]),
+    ]
     assert errors == sorted(errors)  # coarser levels stray further
     assert result.metadata["texturesDownsized"] == ["checker"]
     for out, tris in zip(result.outputs, (2560, 1280, 640)):
@@ -64,12 +73,15 @@ def test_merges_split_vertices_and_fixes_flipped_faces(tmp_path):
     assert (np.einsum("ij,ij->i", centres, normals) > 0).all()
 
 
-@pytest.mark.parametrize("params, code", [
-    ({"targetTriangles": 10, "ratio": 0.5}, "INVALID_PARAMS"),
-    ({"ratio": 1.5}, "INVALID_PARAMS"),
-    ({"lods": [0.25, 0.5]}, "INVALID_PARAMS"),
-    ({"compression": "meshopt"}, "UNSUPPORTED_COMPRESSION"),
-])
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({"targetTriangles": 10, "ratio": 0.5}, "INVALID_PARAMS"),
+        ({"ratio": 1.5}, "INVALID_PARAMS"),
+        ({"lods": [0.25, 0.5]}, "INVALID_PARAMS"),
+        ({"compression": "meshopt"}, "UNSUPPORTED_COMPRESSION"),
+    ],
+)
 def test_bad_params(static_sources, tmp_path, params, code):
     with pytest.raises(BadInputError) as err:
         optimize({"model": static_sources["glb"][0]}, params, tmp_path, no_progress)

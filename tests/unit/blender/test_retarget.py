@@ -1,4 +1,5 @@
 """retarget: a captured motion plays on avatars with another rest pose, size, naming and format."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Corrupt and hostile uploads are refused with a clear code before Blender trusts them; scripts never run."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,13 @@ def _glb_parts(data: bytes) -> tuple[dict, bytes]:
 def _glb(doc: dict, rest: bytes) -> bytes:
     body = json.dumps(doc).encode()
     body += b" " * (-len(body) % 4)
-    return b"glTF" + struct.pack("<II", 2, 20 + len(body) + len(rest)) + struct.pack("<I4s", len(body), b"JSON") + body + rest
+    return (
+        b"glTF"
+        + struct.pack("<II", 2, 20 + len(body) + len(rest))
+        + struct.pack("<I4s", len(body), b"JSON")
+        + body
+        + rest
+    )
 
 
 def test_truncated_glb(static_sources, tmp_path):
@@ -93,7 +100,9 @@ def test_stl_whose_size_does_not_match_its_count(static_sources, tmp_path):
 
 
 def test_ply_declaring_too_many_elements(tmp_path):
-    (tmp_path / "huge.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 900000000\nproperty float x\nend_header\n")
+    (tmp_path / "huge.ply").write_bytes(
+        b"ply\nformat binary_little_endian 1.0\nelement vertex 900000000\nproperty float x\nend_header\n"
+    )
     assert refused(tmp_path / "huge.ply", tmp_path).code == "TOO_COMPLEX"
 
 
@@ -102,21 +111,27 @@ def test_garbage_behind_a_valid_magic(tmp_path):
     assert refused(tmp_path / "junk.blend", tmp_path).code == "CORRUPT_FILE"
 
 
-@pytest.mark.parametrize("name, content, code", [
-    ("empty.glb", b"", "CORRUPT_FILE"),
-    ("model.dae", b"<COLLADA/>", "UNSUPPORTED_FORMAT"),
-    ("fake.glb", b"not a glb at all, just text", "CORRUPT_FILE"),
-])
+@pytest.mark.parametrize(
+    "name, content, code",
+    [
+        ("empty.glb", b"", "CORRUPT_FILE"),
+        ("model.dae", b"<COLLADA/>", "UNSUPPORTED_FORMAT"),
+        ("fake.glb", b"not a glb at all, just text", "CORRUPT_FILE"),
+    ],
+)
 def test_unreadable_uploads(tmp_path, name, content, code):
     (tmp_path / name).write_bytes(content)
     assert refused(tmp_path / name, tmp_path).code == code
 
 
-@pytest.mark.parametrize("entries, code", [
-    ({"../evil.obj": "v 0 0 0\n"}, "UNSAFE_ARCHIVE"),
-    ({"/abs/evil.obj": "v 0 0 0\n"}, "UNSAFE_ARCHIVE"),
-    ({"a.obj": "v 0 0 0\n", "b.stl": "solid x\nendsolid x\n"}, "AMBIGUOUS_ARCHIVE"),
-])
+@pytest.mark.parametrize(
+    "entries, code",
+    [
+        ({"../evil.obj": "v 0 0 0\n"}, "UNSAFE_ARCHIVE"),
+        ({"/abs/evil.obj": "v 0 0 0\n"}, "UNSAFE_ARCHIVE"),
+        ({"a.obj": "v 0 0 0\n", "b.stl": "solid x\nendsolid x\n"}, "AMBIGUOUS_ARCHIVE"),
+    ],
+)
 def test_unsafe_or_ambiguous_archives(tmp_path, entries, code):
     with zipfile.ZipFile(tmp_path / "upload.zip", "w") as zf:
         for name, text in entries.items():

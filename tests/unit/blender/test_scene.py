@@ -1,4 +1,5 @@
 """The Blender session: reset leaves nothing behind, scripts never auto-run, time and memory caps hold."""
+
 from __future__ import annotations
 
 import subprocess

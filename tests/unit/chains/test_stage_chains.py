@@ -1,4 +1,5 @@
 """The pipelines' stage chains run in-process, files in and files out, exactly as the workers chain them."""
+
 from __future__ import annotations
 
 import pytest
@@ -58,8 +59,14 @@ def test_motion_capture_export_gives_valid_glb_and_fbx_with_every_frame_and_bone
 
 def test_a_mocap_motion_retargets_onto_a_generated_avatar(mocap, tmp_path):
     (tmp_path / "avatar").mkdir()
-    made = outputs(avatar({}, {"prompt": "short stocky man with a red shirt", "pose": "A", "targetTriangles": 4000},
-                          tmp_path / "avatar", quiet))
+    made = outputs(
+        avatar(
+            {},
+            {"prompt": "short stocky man with a red shirt", "pose": "A", "targetTriangles": 4000},
+            tmp_path / "avatar",
+            quiet,
+        )
+    )
     with scene.task():
         result = retarget({"avatar": made["glb"], "motion": mocap["bvh"]}, {}, tmp_path, quiet)
     files = outputs(result)

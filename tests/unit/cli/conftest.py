@@ -1,4 +1,5 @@
 """CLI unit fixtures: a private config dir, `main()` run in-process, and the real app served over HTTP on moto in-process."""
+
 from __future__ import annotations
 
 import threading
@@ -66,8 +67,11 @@ def api_url():
         server.server.daemon_threads = True
         threading.Thread(target=server.server.serve_forever, daemon=True).start()
         runner = EventRunner(app, log=lambda message: None)
-        pollers = [threading.Thread(target=runner.poll_queue, args=(config,), daemon=True)
-                   for kind, config in runner.sources() if kind == "sqs"]
+        pollers = [
+            threading.Thread(target=runner.poll_queue, args=(config,), daemon=True)
+            for kind, config in runner.sources()
+            if kind == "sqs"
+        ]
         for poller in pollers:
             poller.start()
         yield f"http://127.0.0.1:{port}"

@@ -1,4 +1,5 @@
 """The CLI offers exactly what the contract declares: file types, job types, their inputs and params, statuses."""
+
 from __future__ import annotations
 
 import json
@@ -73,7 +74,9 @@ def _valid(spec: dict):
         return spec["default"]
     if "choices" in spec:
         return spec["choices"][:1] if spec["type"] == "list" else spec["choices"][0]
-    return {"int": spec.get("min", 1), "float": spec.get("min", 0.5), "ratios": [0.5], "str": "x", "bool": True}[spec["type"]]
+    return {"int": spec.get("min", 1), "float": spec.get("min", 0.5), "ratios": [0.5], "str": "x", "bool": True}[
+        spec["type"]
+    ]
 
 
 def _invalid(spec: dict):
@@ -107,8 +110,10 @@ def test_every_param_is_checked_against_the_contract_before_any_request(ai3d, jo
 def test_unknown_params_are_named_with_the_allowed_ones(ai3d):
     result = ai3d("run", "CONVERT", "--project", "p", "--param", "formt=obj", "--api", UNREACHABLE)
     assert result.code == 2
-    assert result.error_line == ("ai3d: error: unknown params for CONVERT: formt (allowed: format) "
-                                 "(see `ai3d job-types CONVERT`) (INVALID_PARAMS)")
+    assert result.error_line == (
+        "ai3d: error: unknown params for CONVERT: formt (allowed: format) "
+        "(see `ai3d job-types CONVERT`) (INVALID_PARAMS)"
+    )
 
 
 def _subparser(*path: str):

@@ -1,4 +1,5 @@
 """The demo's made-up video (a person moving left to right) and its choice of outputs."""
+
 import cv2
 import numpy as np
 import pytest
@@ -22,9 +23,14 @@ def test_the_person_moves_across_the_frame(tmp_path):
 
 
 def test_pick_output_prefers_formats_in_order():
-    job = {"id": "j", "outputs": [{"kind": "ANIMATION", "format": "json", "role": "landmarks"},
-                                  {"kind": "ANIMATION", "format": "glb", "role": "glb"},
-                                  {"kind": "ANIMATION", "format": "bvh", "role": "bvh"}]}
+    job = {
+        "id": "j",
+        "outputs": [
+            {"kind": "ANIMATION", "format": "json", "role": "landmarks"},
+            {"kind": "ANIMATION", "format": "glb", "role": "glb"},
+            {"kind": "ANIMATION", "format": "bvh", "role": "bvh"},
+        ],
+    }
     assert pick_output(job, ("ANIMATION",), ("bvh", "glb"))["role"] == "bvh"
     assert pick_output(job, ("ANIMATION",), ("fbx", "glb"))["role"] == "glb"
     with pytest.raises(CliError):

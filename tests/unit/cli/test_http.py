@@ -1,4 +1,5 @@
 """The CLI against the real app over HTTP (moto in-process): sessions, refresh, projects, uploads, jobs, exit codes."""
+
 from __future__ import annotations
 
 import io
@@ -97,7 +98,10 @@ def test_an_invalid_access_token_is_refreshed_once_and_the_new_pair_saved(ai3d, 
     result = ai3d("me", "--api", user["api"], "--json")
     assert result.code == 0 and result.json["email"] == user["email"]
     after = store.get(user["api"])
-    assert after["refreshToken"] != before["refreshToken"] and after["accessToken"] not in ("not.a.jwt", before["accessToken"])
+    assert after["refreshToken"] != before["refreshToken"] and after["accessToken"] not in (
+        "not.a.jwt",
+        before["accessToken"],
+    )
     reused = requests.post(f"{user['api']}/auth/refresh", json={"refreshToken": before["refreshToken"]}, timeout=10)
     assert reused.json()["error"]["code"] == "REFRESH_TOKEN_REUSED"  # it really rotated
 
@@ -138,12 +142,18 @@ def test_upload_waits_until_ready_and_download_returns_the_same_bytes(ai3d, user
     result = ai3d("upload", project, path, "--api", user["api"], "--json")
     assert result.code == 0, result.err
     asset = result.json
-    assert (asset["status"], asset["kind"], asset["filename"], asset["sizeBytes"]) == ("READY", "IMAGE", "photo.png",
-                                                                                       path.stat().st_size)
+    assert (asset["status"], asset["kind"], asset["filename"], asset["sizeBytes"]) == (
+        "READY",
+        "IMAGE",
+        "photo.png",
+        path.stat().st_size,
+    )
     assert asset["metadata"]["width"] == 48
     downloaded = ai3d("download", asset["id"], "--out", tmp_path / "dl", "--api", user["api"], "--json")
     assert downloaded.code == 0
-    assert (tmp_path / "dl" / "photo.png").read_bytes() == path.read_bytes() == Path(downloaded.json["path"]).read_bytes()
+    assert (
+        (tmp_path / "dl" / "photo.png").read_bytes() == path.read_bytes() == Path(downloaded.json["path"]).read_bytes()
+    )
     shown = ai3d("projects", "show", project, "--api", user["api"])
     assert asset["id"] in shown.out and "READY" in shown.out
 
@@ -172,12 +182,29 @@ def test_download_of_an_unknown_asset_exits_4(ai3d, user):
 # ---------------------------------------------------------------- jobs
 def test_run_without_wait_then_list_show_and_cancel_with_refund(ai3d, user, project, tmp_path):
     api = user["api"]
-    started = ai3d("run", "convert", "--project", project, "--input", box_glb(tmp_path / "box.glb"), "--param", "format=obj",
-                   "--webhook", "https://example.com/hook", "--api", api, "--json")
+    started = ai3d(
+        "run",
+        "convert",
+        "--project",
+        project,
+        "--input",
+        box_glb(tmp_path / "box.glb"),
+        "--param",
+        "format=obj",
+        "--webhook",
+        "https://example.com/hook",
+        "--api",
+        api,
+        "--json",
+    )
     assert started.code == 0, started.err
     job = started.json
-    assert (job["type"], job["status"], job["params"], job["webhookUrl"]) == ("CONVERT", "PENDING", {"format": "obj"},
-                                                                              "https://example.com/hook")
+    assert (job["type"], job["status"], job["params"], job["webhookUrl"]) == (
+        "CONVERT",
+        "PENDING",
+        {"format": "obj"},
+        "https://example.com/hook",
+    )
     assert balance(ai3d, api) == 99
     assert [j["id"] for j in ai3d("jobs", "list", "--project", project, "--api", api, "--json").json] == [job["id"]]
     assert ai3d("jobs", "list", "--status", "completed", "--api", api, "--json").json == []
@@ -194,10 +221,28 @@ def test_api_validation_errors_exit_2_and_unknown_ids_exit_4(ai3d, user, project
     asset = ai3d("upload", project, box_glb(tmp_path / "box.glb"), "--api", api, "--json").json
     no_ratio = ai3d("run", "OPTIMIZE", "--project", project, "--input", asset["id"], "--api", api)
     assert no_ratio.code == 2 and "INVALID_PARAMS" in no_ratio.error_line
-    assert ai3d("run", "OPTIMIZE", "--project", str(uuid.uuid4()), "--input", asset["id"], "--param", "ratio=0.5",
-                "--api", api).code == 4
+    assert (
+        ai3d(
+            "run",
+            "OPTIMIZE",
+            "--project",
+            str(uuid.uuid4()),
+            "--input",
+            asset["id"],
+            "--param",
+            "ratio=0.5",
+            "--api",
+            api,
+        ).code
+        == 4
+    )
     assert ai3d("jobs", "show", str(uuid.uuid4()), "--api", api).code == 4
-    assert ai3d("run", "ANIMATE", "--project", project, "--avatar", asset["id"], "--motion", asset["id"], "--api", api).code == 2
+    assert (
+        ai3d(
+            "run", "ANIMATE", "--project", project, "--avatar", asset["id"], "--motion", asset["id"], "--api", api
+        ).code
+        == 2
+    )
 
 
 @pytest.fixture
@@ -212,8 +257,14 @@ def pipeline(monkeypatch):
 
     def run(job):
         time.sleep(0.3)
-        job.update(actions=[Job.status.set("PROCESSING"), Job.stage.set("convert"), Job.progress.set(40),
-                            Job.progress_message.set("converting")])
+        job.update(
+            actions=[
+                Job.status.set("PROCESSING"),
+                Job.stage.set("convert"),
+                Job.progress.set(40),
+                Job.progress_message.set("converting"),
+            ]
+        )
         time.sleep(1.0)
         if plan["outcome"] == "FAILED":
             jobs.settle(job.id, "FAILED", {"code": "BAD_INPUT", "message": "the model has no faces"})
@@ -221,12 +272,31 @@ def pipeline(monkeypatch):
         source = Asset.get(f"ASSET#{job.inputs['modelAssetId']}", "ASSET")
         output_id, now = str(uuid.uuid4()), now_iso()
         key = f"outputs/{job.owner_id}/{job.project_id}/{job.id}/convert/model.obj"
-        client("s3").copy_object(Bucket=assets.settings.ASSETS_BUCKET, Key=key,
-                                 CopySource={"Bucket": assets.settings.ASSETS_BUCKET, "Key": source.s3_key})
-        Asset(f"ASSET#{output_id}", "ASSET", id=output_id, project_id=job.project_id, owner_id=job.owner_id, kind="MODEL_3D",
-              filename="box.obj", content_type="model/obj", format="obj", size_bytes=source.size_bytes, status="READY",
-              s3_key=key, role="model", source_job_id=job.id, created_at=now, updated_at=now,
-              gsi1pk=f"PROJECT#{job.project_id}", gsi1sk=f"ASSET#{now}#{output_id}").save()
+        client("s3").copy_object(
+            Bucket=assets.settings.ASSETS_BUCKET,
+            Key=key,
+            CopySource={"Bucket": assets.settings.ASSETS_BUCKET, "Key": source.s3_key},
+        )
+        Asset(
+            f"ASSET#{output_id}",
+            "ASSET",
+            id=output_id,
+            project_id=job.project_id,
+            owner_id=job.owner_id,
+            kind="MODEL_3D",
+            filename="box.obj",
+            content_type="model/obj",
+            format="obj",
+            size_bytes=source.size_bytes,
+            status="READY",
+            s3_key=key,
+            role="model",
+            source_job_id=job.id,
+            created_at=now,
+            updated_at=now,
+            gsi1pk=f"PROJECT#{job.project_id}",
+            gsi1sk=f"ASSET#{now}#{output_id}",
+        ).save()
         job.update(actions=[Job.status.set("COMPLETED"), Job.progress.set(100), Job.outputs.set([output_id])])
         jobs.settle(job.id, "COMPLETED")
 
@@ -243,8 +313,22 @@ def pipeline(monkeypatch):
 
 def test_run_wait_follows_the_job_and_downloads_its_outputs(ai3d, user, project, tmp_path, pipeline):
     source = box_glb(tmp_path / "box.glb")
-    result = ai3d("run", "CONVERT", "--project", project, "--input", source, "--param", "format=obj", "--wait",
-                  "--out", tmp_path / "out", "--api", user["api"], "--json")
+    result = ai3d(
+        "run",
+        "CONVERT",
+        "--project",
+        project,
+        "--input",
+        source,
+        "--param",
+        "format=obj",
+        "--wait",
+        "--out",
+        tmp_path / "out",
+        "--api",
+        user["api"],
+        "--json",
+    )
     assert result.code == 0, result.err
     job = result.json
     assert job["status"] == "COMPLETED" and [o["role"] for o in job["outputs"]] == ["model"]
@@ -256,8 +340,19 @@ def test_run_wait_follows_the_job_and_downloads_its_outputs(ai3d, user, project,
 def test_run_wait_downloads_into_outputs_job_id_by_default(ai3d, user, project, tmp_path, pipeline, monkeypatch):
     monkeypatch.chdir(tmp_path)
     asset = ai3d("upload", project, box_glb(tmp_path / "box.glb"), "--api", user["api"], "--json").json
-    result = ai3d("run", "CONVERT", "--project", project, "--input", asset["id"], "--param", "format=obj", "--wait",
-                  "--api", user["api"])
+    result = ai3d(
+        "run",
+        "CONVERT",
+        "--project",
+        project,
+        "--input",
+        asset["id"],
+        "--param",
+        "format=obj",
+        "--wait",
+        "--api",
+        user["api"],
+    )
     assert result.code == 0, result.err
     job_id = result.out.split()[1]
     assert (tmp_path / "outputs" / job_id / "box.obj").is_file()
@@ -266,8 +361,22 @@ def test_run_wait_downloads_into_outputs_job_id_by_default(ai3d, user, project, 
 
 def test_a_failed_job_exits_1_with_its_error_and_is_refunded(ai3d, user, project, tmp_path, pipeline):
     pipeline["outcome"] = "FAILED"
-    result = ai3d("run", "CONVERT", "--project", project, "--input", box_glb(tmp_path / "box.glb"), "--param", "format=obj",
-                  "--wait", "--out", tmp_path / "out", "--api", user["api"], "--json")
+    result = ai3d(
+        "run",
+        "CONVERT",
+        "--project",
+        project,
+        "--input",
+        box_glb(tmp_path / "box.glb"),
+        "--param",
+        "format=obj",
+        "--wait",
+        "--out",
+        tmp_path / "out",
+        "--api",
+        user["api"],
+        "--json",
+    )
     assert result.code == 1
     assert result.json["status"] == "FAILED" and result.json["error"]["code"] == "BAD_INPUT"
     assert result.error_line.endswith("failed: the model has no faces (BAD_INPUT)")

@@ -1,4 +1,5 @@
 """The terminal progress bar: rendering, silence off a terminal, and redraw throttling."""
+
 import io
 
 from ai3d.progress import Progress, human_bytes, render
@@ -24,7 +25,13 @@ def test_render_fits_narrow_terminals():
 
 
 def test_human_bytes():
-    assert [human_bytes(n) for n in (0, 999, 1536, 5 * 1024 * 1024, 3 * 1024 ** 3)] == ["0 B", "999 B", "1.5 KB", "5.0 MB", "3.0 GB"]
+    assert [human_bytes(n) for n in (0, 999, 1536, 5 * 1024 * 1024, 3 * 1024**3)] == [
+        "0 B",
+        "999 B",
+        "1.5 KB",
+        "5.0 MB",
+        "3.0 GB",
+    ]
 
 
 def test_silent_when_not_a_terminal_or_disabled():

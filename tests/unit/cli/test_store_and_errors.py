@@ -1,4 +1,5 @@
 """The token file (0600, keyed by API URL), error responses -> exit codes, and the streamed multipart body."""
+
 import io
 import json
 import os
@@ -57,8 +58,9 @@ def test_a_corrupt_token_file_is_an_auth_error(config_home):
     assert caught.value.exit_code == 3 and str(store.path) in caught.value.message
 
 
-@pytest.mark.parametrize("status, code", [(400, 2), (401, 3), (402, 1), (403, 4), (404, 4), (409, 1), (413, 2), (429, 1),
-                                          (500, 1), (503, 1)])
+@pytest.mark.parametrize(
+    "status, code", [(400, 2), (401, 3), (402, 1), (403, 4), (404, 4), (409, 1), (413, 2), (429, 1), (500, 1), (503, 1)]
+)
 def test_exit_codes_by_status(status, code):
     assert exit_code_for(status) == code
 
@@ -89,15 +91,27 @@ def test_multipart_body_streams_fields_then_the_file(tmp_path):
     seen = []
     chunks = []
     with open(path, "rb") as handle:
-        body = MultipartFile({"key": "uploads/k", "Content-Type": "video/mp4", "policy": "abc="}, handle, len(data),
-                             'we"ird.mp4', "video/mp4", on_read=seen.append)
+        body = MultipartFile(
+            {"key": "uploads/k", "Content-Type": "video/mp4", "policy": "abc="},
+            handle,
+            len(data),
+            'we"ird.mp4',
+            "video/mp4",
+            on_read=seen.append,
+        )
         while chunk := body.read(8192):
             chunks.append(chunk)
     raw = b"".join(chunks)
     assert len(raw) == len(body) and sum(seen) == len(data)
     assert max(len(c) for c in chunks) <= 8192
-    _, form, files = parse_form_data({"wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw)),
-                                           "CONTENT_TYPE": body.content_type, "REQUEST_METHOD": "POST"})
+    _, form, files = parse_form_data(
+        {
+            "wsgi.input": io.BytesIO(raw),
+            "CONTENT_LENGTH": str(len(raw)),
+            "CONTENT_TYPE": body.content_type,
+            "REQUEST_METHOD": "POST",
+        }
+    )
     assert dict(form) == {"key": "uploads/k", "Content-Type": "video/mp4", "policy": "abc="}
     assert files["file"].read() == data and files["file"].content_type == "video/mp4"
     assert raw.rindex(b'name="file"') > raw.rindex(b'name="policy"')  # S3 ignores fields after the file

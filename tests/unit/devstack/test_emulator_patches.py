@@ -2,14 +2,14 @@
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from devstack.emulator import patch_s3_post_policy as s3_post_policy
 from tests.unit.devstack.emulator_gaps import WRITERS, patched_emulator, presigned_post_violations, racing_unique_puts
 
 
 def policy(conditions, minutes=5):
-    expiration = (datetime.now(timezone.utc) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expiration = (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return base64.b64encode(json.dumps({"expiration": expiration, "conditions": conditions}).encode()).decode()
 
 

@@ -1,4 +1,5 @@
 """The local event runner treats SQS batches as Lambda does with ReportBatchItemFailures."""
+
 import threading
 import time
 
@@ -18,8 +19,9 @@ def _run_briefly(runner: EventRunner, config, seconds: float = 2.5) -> None:
 
 
 def _left_in(sqs, url: str) -> int:
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                                                    "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 

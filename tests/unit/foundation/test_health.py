@@ -1,4 +1,5 @@
 """The /health route reports each dependency."""
+
 import json
 
 

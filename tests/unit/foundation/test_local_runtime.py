@@ -1,4 +1,5 @@
 """The local runtime pieces: the event runner's Lambda events and schedules (the emulator's patches: tests/unit/devstack)."""
+
 import pytest
 
 from devstack import events
@@ -12,8 +13,11 @@ def test_rate_schedules_parse_and_others_are_refused():
 
 
 def test_sqs_event_has_lambda_shape():
-    event = events.sqs_event([{"MessageId": "m", "ReceiptHandle": "r", "Body": "{}", "Attributes": {"ApproximateReceiveCount": "1"}}],
-                             "arn:aws:sqs:us-east-1:1:q", "us-east-1")
+    event = events.sqs_event(
+        [{"MessageId": "m", "ReceiptHandle": "r", "Body": "{}", "Attributes": {"ApproximateReceiveCount": "1"}}],
+        "arn:aws:sqs:us-east-1:1:q",
+        "us-east-1",
+    )
     record = event["Records"][0]
     assert record["eventSource"] == "aws:sqs" and record["body"] == "{}" and record["eventSourceARN"].endswith(":q")
 
@@ -39,4 +43,11 @@ def test_failed_invocation_leaves_messages_for_redelivery(aws):
     config = next(c for k, c in runner.sources() if c.name == "on_job_event")
     messages = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
     assert runner._invoke(config.name, events.sqs_event(messages, "arn", "us-east-1")) is False
-    assert int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]) == 1
+    assert (
+        int(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+        )
+        == 1
+    )

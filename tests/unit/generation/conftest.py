@@ -1,4 +1,5 @@
 """Session fixtures for the generation tests: images drawn in code, and one stage run per input."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,8 @@ def star_mask(size: int = 400) -> np.ndarray:
 def l_mask(size: int = 400) -> np.ndarray:
     """An L-shape."""
     mask = np.zeros((size, size), bool)
-    mask[int(0.15 * size):int(0.85 * size), int(0.2 * size):int(0.42 * size)] = True
-    mask[int(0.62 * size):int(0.85 * size), int(0.2 * size):int(0.8 * size)] = True
+    mask[int(0.15 * size) : int(0.85 * size), int(0.2 * size) : int(0.42 * size)] = True
+    mask[int(0.62 * size) : int(0.85 * size), int(0.2 * size) : int(0.8 * size)] = True
     return mask
 
 
@@ -121,5 +122,10 @@ def a_pose_run(tmp_path_factory) -> Run:
     """avatar in the A-pose wearing extra shapes (coat tails, hat brim and crown) and a beard."""
     from container_workers.gpu_worker.avatar.stage import avatar
 
-    params = {"prompt": "old man with a grey beard, a brown hat and a long dark blue coat", "seed": 3, "pose": "A", **SMALL}
+    params = {
+        "prompt": "old man with a grey beard, a brown hat and a long dark blue coat",
+        "seed": 3,
+        "pose": "A",
+        **SMALL,
+    }
     return run(avatar, {}, params, tmp_path_factory.mktemp("avatar-A"))

@@ -1,4 +1,5 @@
 """A minimal GLB reader for the tests: the JSON document and accessors as numpy arrays."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,10 @@ class Glb:
         magic, version, length = struct.unpack_from("<4sII", data, 0)
         assert magic == b"glTF" and version == 2 and length == len(data)
         json_length, _ = struct.unpack_from("<I4s", data, 12)
-        self.doc = json.loads(data[20:20 + json_length])
+        self.doc = json.loads(data[20 : 20 + json_length])
         bin_length, kind = struct.unpack_from("<I4s", data, 20 + json_length)
         assert kind == b"BIN\0"
-        self.blob = data[28 + json_length:28 + json_length + bin_length]
+        self.blob = data[28 + json_length : 28 + json_length + bin_length]
 
     def accessor(self, index: int) -> np.ndarray:
         """The accessor's elements, shape (count,) or (count, width)."""
@@ -49,4 +50,4 @@ class Glb:
         """The bytes of an embedded image."""
         view = self.doc["bufferViews"][self.doc["images"][index]["bufferView"]]
         start = view.get("byteOffset", 0)
-        return self.blob[start:start + view["byteLength"]]
+        return self.blob[start : start + view["byteLength"]]

@@ -1,4 +1,5 @@
 """TEXT_TO_AVATAR: a valid rigged GLB on the shared skeleton, every vertex weighted, byte-identical per prompt and seed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,8 +45,13 @@ def test_inverse_bind_matrices_are_the_node_pose(a_pose_run):
     glb = Glb(a_pose_run.output("glb"))
     names, _, translations, rotations = joints_of(glb)
     rotated = {n for n, r in zip(names, rotations) if not np.allclose(r, [0, 0, 0, 1])}
-    assert rotated == {"LeftArm", "RightArm"}  # the A-pose turns the upper arms down; identity rotations give the T-pose
-    bind = Skeleton(names, [names.index(p) if p else -1 for p in (skeleton.PARENTS[n] for n in names)], translations, rotations)
+    assert rotated == {
+        "LeftArm",
+        "RightArm",
+    }  # the A-pose turns the upper arms down; identity rotations give the T-pose
+    bind = Skeleton(
+        names, [names.index(p) if p else -1 for p in (skeleton.PARENTS[n] for n in names)], translations, rotations
+    )
     ibm = glb.accessor(glb.doc["skins"][0]["inverseBindMatrices"]).reshape(-1, 4, 4).transpose(0, 2, 1)
     np.testing.assert_allclose(ibm @ bind.world_matrices(), np.tile(np.eye(4), (len(names), 1, 1)), atol=1e-5)
     hands = glb.attribute("POSITION")
@@ -88,8 +94,15 @@ def test_same_prompt_and_seed_give_identical_bytes(avatar_run, tmp_path):
 
 
 def test_bad_params_are_bad_inputs(tmp_path):
-    for params in ({}, {"prompt": "   "}, {"prompt": "x" * 501}, {"prompt": "a man", "pose": "Y"},
-                   {"prompt": "a man", "seed": -1}, {"prompt": "a man", "targetTriangles": 10}, {"prompt": "a man", "textureSize": 300}):
+    for params in (
+        {},
+        {"prompt": "   "},
+        {"prompt": "x" * 501},
+        {"prompt": "a man", "pose": "Y"},
+        {"prompt": "a man", "seed": -1},
+        {"prompt": "a man", "targetTriangles": 10},
+        {"prompt": "a man", "textureSize": 300},
+    ):
         with pytest.raises(BadInputError) as error:
             avatar({}, params, tmp_path, lambda *_: None)
         assert error.value.code == "INVALID_PARAMS", params

@@ -1,4 +1,5 @@
 """The backend registry: defaults, selection by environment, and a clear error for an unknown backend."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,12 +29,16 @@ def test_a_registered_backend_is_selected_by_environment(monkeypatch, tmp_path):
             return StageResult(outputs=[], metadata={"backend": self.name})
 
     recorder = Recorder()
-    monkeypatch.setitem(generators._REGISTRY, generators.TEXT_TO_AVATAR, dict(generators._REGISTRY[generators.TEXT_TO_AVATAR]))
+    monkeypatch.setitem(
+        generators._REGISTRY, generators.TEXT_TO_AVATAR, dict(generators._REGISTRY[generators.TEXT_TO_AVATAR])
+    )
     generators.register(generators.TEXT_TO_AVATAR, recorder)
     monkeypatch.setenv("TEXT_TO_AVATAR_BACKEND", "recorder")
     result = avatar({}, {"prompt": "  a tall man  "}, tmp_path, lambda *_: None)
     assert result.metadata == {"backend": "recorder"}
-    assert recorder.calls == [{"prompt": "a tall man", "seed": 0, "pose": "T", "targetTriangles": 30000, "textureSize": 1024}]
+    assert recorder.calls == [
+        {"prompt": "a tall man", "seed": 0, "pose": "T", "targetTriangles": 30000, "textureSize": 1024}
+    ]
     assert generators.backends(generators.TEXT_TO_AVATAR) == ["parametric", "recorder"]
 
 

@@ -1,4 +1,5 @@
 """The GLB writer: skinned, textured, animated files pass the Khronos validator and read back as written."""
+
 from __future__ import annotations
 
 import cv2
@@ -20,12 +21,34 @@ def test_an_animated_skinned_textured_box_round_trips(tmp_path):
     weights = np.zeros((len(box.vertices), 4))
     weights[:, 0], weights[:, 1] = np.where(upper, 0.3, 0.9), np.where(upper, 0.7, 0.1)
     png = cv2.imencode(".png", np.full((4, 4, 3), 90, np.uint8))[1].tobytes()
-    bones = gw.Skeleton(["Root", "Tip"], [-1, 0], np.array([[0, 0, 0], [0, 0.5, 0]]), np.array([[0, 0, 0, 1], gw.quat_from_axis_angle((0, 0, 1), 0.2)]))
-    bend = gw.Animation("bend", [
-        gw.Channel(1, "rotation", np.array([0.0, 0.5, 1.0]), np.array([gw.quat_from_axis_angle((1, 0, 0), a) for a in (0.0, 0.6, 0.0)])),
-        gw.Channel(0, "translation", np.array([0.0, 1.0]), np.array([[0, 0, 0], [0, 0.1, 0]])),
-    ])
-    mesh = gw.Mesh("box", box.vertices, box.faces, box.vertex_normals, box.vertices[:, [0, 1]] % 1.0, joints, weights, gw.Material("m", texture_png=png))
+    bones = gw.Skeleton(
+        ["Root", "Tip"],
+        [-1, 0],
+        np.array([[0, 0, 0], [0, 0.5, 0]]),
+        np.array([[0, 0, 0, 1], gw.quat_from_axis_angle((0, 0, 1), 0.2)]),
+    )
+    bend = gw.Animation(
+        "bend",
+        [
+            gw.Channel(
+                1,
+                "rotation",
+                np.array([0.0, 0.5, 1.0]),
+                np.array([gw.quat_from_axis_angle((1, 0, 0), a) for a in (0.0, 0.6, 0.0)]),
+            ),
+            gw.Channel(0, "translation", np.array([0.0, 1.0]), np.array([[0, 0, 0], [0, 0.1, 0]])),
+        ],
+    )
+    mesh = gw.Mesh(
+        "box",
+        box.vertices,
+        box.faces,
+        box.vertex_normals,
+        box.vertices[:, [0, 1]] % 1.0,
+        joints,
+        weights,
+        gw.Material("m", texture_png=png),
+    )
     path = gw.write_glb(tmp_path / "box.glb", [mesh], bones, [bend], extras={"source": "test"})
     report = assert_valid(path)
     assert report["issues"]["numWarnings"] == 0 and report["info"]["animationCount"] == 1

@@ -1,4 +1,5 @@
 """The avatar prompt parser: the documented vocabulary maps to attributes, unknown words are ignored, seeds fill the rest."""
+
 from __future__ import annotations
 
 from container_workers.gpu_worker.avatar.prompt import COLOURS, HAIR_COLOURS, parse, tokens
@@ -16,7 +17,9 @@ def test_the_example_prompt():
     assert (jacket.kind, jacket.colour, jacket.rgb) == ("jacket", "blue", COLOURS["blue"])
     assert (jeans.kind, jeans.colour, jeans.rgb) == ("jeans", "black", COLOURS["black"])
     assert spec.ignored == []
-    assert {"tall", "muscular", "woman", "short", "red", "hair", "blue", "jacket", "black", "jeans"} <= set(spec.recognized)
+    assert {"tall", "muscular", "woman", "short", "red", "hair", "blue", "jacket", "black", "jeans"} <= set(
+        spec.recognized
+    )
     assert "sex" not in spec.from_seed and "hair_colour" not in spec.from_seed
 
 
@@ -39,11 +42,24 @@ def test_modifiers_attach_to_the_next_noun_or_to_the_body():
 
 
 def test_compounds_multiword_terms_and_heights():
-    assert tokens("red-haired T-shirt blue-eyed dark-skinned tank top") == ["red", "hair", "tshirt", "blue", "eyes", "dark", "skin", "tanktop"]
+    assert tokens("red-haired T-shirt blue-eyed dark-skinned tank top") == [
+        "red",
+        "hair",
+        "tshirt",
+        "blue",
+        "eyes",
+        "dark",
+        "skin",
+        "tanktop",
+    ]
     spec = parse("a 190 cm bald bearded man in a black suit, blue-eyed", seed=0)
     assert abs(spec.height - 1.90) < 1e-9 and spec.hair_style == "bald" and spec.beard and spec.eye_colour == "blue"
     assert {g.slot: (g.kind, g.colour) for g in spec.garments.values()} == {
-        "top": ("shirt", "white"), "bottom": ("trousers", "black"), "outer": ("jacket", "black"), "feet": ("shoes", "black")}
+        "top": ("shirt", "white"),
+        "bottom": ("trousers", "black"),
+        "outer": ("jacket", "black"),
+        "feet": ("shoes", "black"),
+    }
     assert abs(parse("woman, 5'4\"", seed=0).height - 1.6256) < 1e-3
     dress = parse("girl in a long yellow dress, barefoot", seed=0)
     assert dress.age == "teen" and set(dress.garments) == {"dress"} and dress.garments["dress"].length == "long"

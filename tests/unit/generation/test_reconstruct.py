@@ -1,4 +1,5 @@
 """IMAGE_TO_3D: a watertight inflated mesh whose front silhouette matches the input's foreground, in a valid GLB."""
+
 from __future__ import annotations
 
 import cv2

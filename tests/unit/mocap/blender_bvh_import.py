@@ -1,9 +1,10 @@
 """Run by test_blender_import in its own process: import a BVH with Blender's importer and print what Blender sees."""
+
 import json
 import sys
 
-import bpy
 import addon_utils  # importable once bpy is
+import bpy
 
 path, frames = sys.argv[1], [int(f) for f in sys.argv[2].split(",")]
 bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -16,11 +17,16 @@ heads = {}
 for frame in frames:
     bpy.context.scene.frame_set(frame)
     heads[frame] = {b.name: list(armature.matrix_world @ b.head) for b in armature.pose.bones}
-print("RESULT" + json.dumps({
-    "bones": [b.name for b in armature.data.bones],
-    "parents": [b.parent.name if b.parent else None for b in armature.data.bones],
-    "frameRange": list(action.frame_range),
-    "curves": len(curves),
-    "keys": sorted({len(c.keyframe_points) for c in curves}),
-    "heads": heads,
-}))
+print(
+    "RESULT"
+    + json.dumps(
+        {
+            "bones": [b.name for b in armature.data.bones],
+            "parents": [b.parent.name if b.parent else None for b in armature.data.bones],
+            "frameRange": list(action.frame_range),
+            "curves": len(curves),
+            "keys": sorted({len(c.keyframe_points) for c in curves}),
+            "heads": heads,
+        }
+    )
+)

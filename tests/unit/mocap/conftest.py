@@ -1,4 +1,5 @@
 """Session fixtures for the motion-capture tests: small videos made in code and one stage run per video."""
+
 from __future__ import annotations
 
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import media  # noqa: E402
+import media
 
 SIZE = (320, 240)
 FPS = 30.0
@@ -45,7 +46,9 @@ def media_dir(tmp_path_factory) -> Path:
 def walk_across(media_dir) -> tuple[Path, np.ndarray]:
     """2.5 s of the astronaut moving 100 px to the right across a 320x240 frame; returns (video, x centre per frame)."""
     xs = 110 + 100 * np.arange(75) / 74
-    path = media.write_video(media_dir / "walk_across.mp4", (media.astronaut_frame(SIZE, (x, 120), 180) for x in xs), FPS)
+    path = media.write_video(
+        media_dir / "walk_across.mp4", (media.astronaut_frame(SIZE, (x, 120), 180) for x in xs), FPS
+    )
     return path, xs
 
 

@@ -1,4 +1,5 @@
 """Test videos made in code: scikit-image's astronaut (a person) moved over a canvas with known transforms."""
+
 from __future__ import annotations
 
 import struct
@@ -41,5 +42,5 @@ def set_rotation(path: Path, degrees: int) -> None:
     matrix = at + 8 + (32 if version == 1 else 20) + 16
     c, s = {90: (0, 1), 180: (-1, 0), 270: (0, -1)}[degrees]
     one = 1 << 16
-    blob[matrix:matrix + 36] = struct.pack(">9i", c * one, s * one, 0, -s * one, c * one, 0, 0, 0, 1 << 30)
+    blob[matrix : matrix + 36] = struct.pack(">9i", c * one, s * one, 0, -s * one, c * one, 0, 0, 0, 1 << 30)
     path.write_bytes(bytes(blob))

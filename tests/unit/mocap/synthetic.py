@@ -1,4 +1,5 @@
 """Known-truth test data: poses of the shared skeleton and the MediaPipe-style landmarks they would produce."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,9 +25,15 @@ def random_pose_locals(frames: int, seed: int = 0) -> np.ndarray:
     R[:, J["Spine2"]] = rot("y", rng.uniform(-30, 30, frames))
     for side, sign in (("Left", 1), ("Right", -1)):
         R[:, J[f"{side}Arm"]] = Rotation.from_rotvec(rng.normal(0, 0.6, (frames, 3))).as_matrix()
-        R[:, J[f"{side}ForeArm"]] = rot("y", -sign * rng.uniform(20, 120, frames))  # elbow flexion brings the hand forward
+        R[:, J[f"{side}ForeArm"]] = rot(
+            "y", -sign * rng.uniform(20, 120, frames)
+        )  # elbow flexion brings the hand forward
         R[:, J[f"{side}Hand"]] = rot("z", rng.uniform(-30, 30, frames))
-        R[:, J[f"{side}UpLeg"]] = Rotation.from_euler("xyz", np.stack([rng.uniform(-60, 30, frames), rng.uniform(-20, 20, frames), rng.uniform(-20, 20, frames)], 1), degrees=True).as_matrix()
+        R[:, J[f"{side}UpLeg"]] = Rotation.from_euler(
+            "xyz",
+            np.stack([rng.uniform(-60, 30, frames), rng.uniform(-20, 20, frames), rng.uniform(-20, 20, frames)], 1),
+            degrees=True,
+        ).as_matrix()
         R[:, J[f"{side}Leg"]] = rot("x", rng.uniform(20, 100, frames))  # knee flexion: shin backwards
         R[:, J[f"{side}Foot"]] = rot("x", rng.uniform(-20, 20, frames))
     return R

@@ -1,4 +1,5 @@
 """Real Blender (bpy 5.0, in its own process) imports the stage's BVH with the same frames, bones and pose."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,14 @@ def test_blender_imports_the_bvh(walk_run):
     path = walk_run.workdir / "motion.bvh"
     frames = walk_run.result.metadata["frames"]
     checked = [1, frames // 2, frames]
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(path), ",".join(map(str, checked))],
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(path), ",".join(map(str, checked))],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    seen = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT"))[len("RESULT"):])
+    seen = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT"))[len("RESULT") :])
     assert seen["bones"] == list(skeleton.NAMES)
     assert seen["parents"] == [skeleton.PARENTS[n] for n in skeleton.NAMES]
     assert seen["frameRange"] == [1.0, float(frames)]

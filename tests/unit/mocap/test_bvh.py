@@ -1,12 +1,12 @@
 """BVH writing and parsing: the shared skeleton round-trips exactly."""
+
 from __future__ import annotations
 
 import numpy as np
+import synthetic
 
 from container_workers.common import skeleton
 from container_workers.gpu_worker.exchange.bvh import parse_bvh, write_bvh
-
-import synthetic
 
 
 def test_round_trip_keeps_hierarchy_rotations_and_root(tmp_path):

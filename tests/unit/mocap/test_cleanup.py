@@ -1,15 +1,15 @@
 """Clean-up functions on synthetic landmark arrays whose truth is known."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import synthetic
 
 from container_workers.gpu_worker.mocap import cleanup
 from container_workers.gpu_worker.mocap.estimation import LM
 from container_workers.gpu_worker.mocap.solve import local_rotations, solve_world_rotations
-
-import synthetic
 
 
 def test_short_gaps_are_interpolated_and_long_ones_held_and_flagged():
@@ -70,7 +70,9 @@ def test_bone_lengths_are_held_at_their_median_and_directions_kept():
     thigh_out = np.linalg.norm(out[:, LM["left_knee"]] - out[:, LM["left_hip"]], axis=-1)
     np.testing.assert_allclose(thigh_out, np.median(thigh_in), rtol=1e-9)
     # Constant lengths on unchanged poses leave the rotations alone.
-    np.testing.assert_allclose(local_rotations(solve_world_rotations(out)), local_rotations(solve_world_rotations(truth)), atol=1e-9)
+    np.testing.assert_allclose(
+        local_rotations(solve_world_rotations(out)), local_rotations(solve_world_rotations(truth)), atol=1e-9
+    )
 
 
 def test_root_translation_follows_a_person_walking_in_front_of_a_pinhole_camera():
@@ -82,7 +84,9 @@ def test_root_translation_follows_a_person_walking_in_front_of_a_pinhole_camera(
     path_x = np.linspace(-0.8, 0.8, T)
     distance = np.linspace(4.0, 3.0, T)  # walks towards the camera
     cam = world + np.stack([path_x, np.full(T, 0.3), -distance], 1)[:, None]  # skeleton axes, camera at the origin
-    image = np.stack([width / 2 + focal * cam[..., 0] / -cam[..., 2], height / 2 - focal * cam[..., 1] / -cam[..., 2]], -1)
+    image = np.stack(
+        [width / 2 + focal * cam[..., 0] / -cam[..., 2], height / 2 - focal * cam[..., 1] / -cam[..., 2]], -1
+    )
     root = cleanup.root_translation(image, world, np.ones((T, 33)), width, height, fps, fov, smoothing=0.5)
     np.testing.assert_allclose(root[:, 0], path_x - path_x[0], atol=0.03)
     np.testing.assert_allclose(root[:, 2], distance[0] - distance, atol=0.1)  # depth from apparent size: a few %

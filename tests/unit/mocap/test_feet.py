@@ -1,15 +1,20 @@
 """Floor, foot contacts and foot locking on synthetic motions."""
+
 from __future__ import annotations
 
 import numpy as np
+import synthetic
 
 from container_workers.common import skeleton
 from container_workers.gpu_worker.mocap.feet import (
-    SOLE_LOCAL, detect_contacts, foot_slide, lock_feet, sole_points, stand_on_floor,
+    SOLE_LOCAL,
+    detect_contacts,
+    foot_slide,
+    lock_feet,
+    sole_points,
+    stand_on_floor,
 )
 from container_workers.gpu_worker.mocap.solve import forward_kinematics, world_rotations
-
-import synthetic
 
 J = skeleton.INDEX
 FPS = 30.0

@@ -1,12 +1,15 @@
 """The pose stage end to end on videos of the astronaut made in code, with known motion."""
+
 from __future__ import annotations
 
 import json
 import math
 
 import cv2
+import media
 import numpy as np
 import pytest
+from conftest import FPS, SIZE, run_stage
 
 from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError
@@ -14,9 +17,6 @@ from container_workers.gpu_worker.exchange.bvh import parse_bvh
 from container_workers.gpu_worker.mocap.feet import sole_points
 from container_workers.gpu_worker.mocap.solve import forward_kinematics, world_rotations
 from container_workers.gpu_worker.mocap.stage import PoseParams, parse_params, pose
-
-import media
-from conftest import FPS, SIZE, run_stage
 
 
 def _skeleton_from_bvh(path):
@@ -29,7 +29,10 @@ def _skeleton_from_bvh(path):
 def test_outputs_and_metadata(walk_run):
     result, workdir = walk_run.result, walk_run.workdir
     assert [(o.role, o.kind, o.path.name) for o in result.outputs] == [
-        ("bvh", "ANIMATION", "motion.bvh"), ("preview", "VIDEO", "preview.mp4"), ("landmarks", "ANIMATION", "landmarks.json")]
+        ("bvh", "ANIMATION", "motion.bvh"),
+        ("preview", "VIDEO", "preview.mp4"),
+        ("landmarks", "ANIMATION", "landmarks.json"),
+    ]
     assert all(o.path.parent == workdir and o.path.stat().st_size > 0 for o in result.outputs)
     meta = result.metadata
     assert (meta["frames"], meta["fps"], meta["width"], meta["height"], meta["rotation"]) == (75, FPS, 320, 240, 0)
@@ -70,7 +73,7 @@ def test_output_stands_on_the_floor_and_locked_feet_do_not_slide(walk_run):
     contacts = json.loads((walk_run.workdir / "landmarks.json").read_text())["contacts"]
     for k, side in enumerate(("LeftFoot", "RightFoot")):
         for a, b in contacts[side]:
-            span = soles[a:b + 1, k]
+            span = soles[a : b + 1, k]
             assert np.abs(span - span[0]).max() < 2e-3, (side, a, b)
     assert walk_run.result.metadata["maxFootSlideCm"] < 0.2
 
@@ -79,7 +82,9 @@ def test_landmarks_json_has_raw_and_cleaned_data(walk_run):
     doc = json.loads((walk_run.workdir / "landmarks.json").read_text())
     T = walk_run.result.metadata["frames"]
     assert doc["frames"] == T and len(doc["landmarkNames"]) == 33 and doc["jointNames"] == list(skeleton.NAMES)
-    assert len(doc["raw"]["image"]) == len(doc["raw"]["world"]) == len(doc["confidence"]) == len(doc["frameStatus"]) == T
+    assert (
+        len(doc["raw"]["image"]) == len(doc["raw"]["world"]) == len(doc["confidence"]) == len(doc["frameStatus"]) == T
+    )
     first = next(f for f in doc["raw"]["image"] if f is not None)
     assert len(first) == 33 and all(0 <= p[3] <= 1 for p in first)
     assert np.array(doc["cleaned"]["world"]).shape == (T, 33, 3)
@@ -175,11 +180,22 @@ def test_an_unreadable_or_missing_video_is_rejected(tmp_path):
     assert err.value.code == "MISSING_INPUT"
 
 
-@pytest.mark.parametrize("params", [
-    {"smoothing": 1.5}, {"smoothing": -0.1}, {"smoothing": "high"}, {"smoothing": True}, {"smoothing": float("nan")},
-    {"rootMotion": "yes"}, {"rootMotion": 1}, {"footLock": "no"}, {"maxGapSeconds": -1}, {"cameraFovDegrees": 5},
-    ["smoothing"],
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"smoothing": 1.5},
+        {"smoothing": -0.1},
+        {"smoothing": "high"},
+        {"smoothing": True},
+        {"smoothing": float("nan")},
+        {"rootMotion": "yes"},
+        {"rootMotion": 1},
+        {"footLock": "no"},
+        {"maxGapSeconds": -1},
+        {"cameraFovDegrees": 5},
+        ["smoothing"],
+    ],
+)
 def test_nonsense_params_are_rejected(params, walk_across, tmp_path):
     with pytest.raises(BadInputError) as err:
         pose({"video": walk_across[0]}, params, tmp_path, lambda *_: None)
@@ -188,6 +204,14 @@ def test_nonsense_params_are_rejected(params, walk_across, tmp_path):
 
 def test_params_defaults_and_accepted_values():
     assert parse_params({}) == PoseParams() == parse_params(None)
-    assert parse_params({"smoothing": 0, "rootMotion": False, "footLock": False, "maxGapSeconds": 2, "cameraFovDegrees": 90,
-                         "somethingForAnotherStage": 1}) == PoseParams(0.0, False, False, 2.0, 90.0)
+    assert parse_params(
+        {
+            "smoothing": 0,
+            "rootMotion": False,
+            "footLock": False,
+            "maxGapSeconds": 2,
+            "cameraFovDegrees": 90,
+            "somethingForAnotherStage": 1,
+        }
+    ) == PoseParams(0.0, False, False, 2.0, 90.0)
     assert parse_params({"smoothing": None}).smoothing == PoseParams().smoothing

@@ -1,15 +1,18 @@
 """Joint rotations solved from landmarks of known poses, and forward kinematics."""
+
 from __future__ import annotations
 
 import numpy as np
+import synthetic
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
 from container_workers.gpu_worker.mocap.solve import (
-    forward_kinematics, local_rotations, solve_world_rotations, world_rotations,
+    forward_kinematics,
+    local_rotations,
+    solve_world_rotations,
+    world_rotations,
 )
-
-import synthetic
 
 J = skeleton.INDEX
 
@@ -49,7 +52,12 @@ def test_knees_and_elbows_come_out_as_pure_hinges():
     R = synthetic.random_pose_locals(50, seed=8)
     G, pos = synthetic.posed(R)
     local = local_rotations(solve_world_rotations(synthetic.landmarks_from_skeleton(G, pos)))
-    for joint, axis in (("LeftLeg", [1, 0, 0]), ("RightLeg", [1, 0, 0]), ("LeftForeArm", [0, -1, 0]), ("RightForeArm", [0, 1, 0])):
+    for joint, axis in (
+        ("LeftLeg", [1, 0, 0]),
+        ("RightLeg", [1, 0, 0]),
+        ("LeftForeArm", [0, -1, 0]),
+        ("RightForeArm", [0, 1, 0]),
+    ):
         rotvec = Rotation.from_matrix(local[:, J[joint]]).as_rotvec()
         direction = rotvec / np.linalg.norm(rotvec, axis=1, keepdims=True)
         np.testing.assert_allclose(direction, np.tile(axis, (50, 1)), atol=1e-4, err_msg=joint)

@@ -1,14 +1,14 @@
 """Video decoding: rotation metadata is honoured, bad files are refused, the preview codec works."""
+
 from __future__ import annotations
 
 import cv2
+import media
 import numpy as np
 import pytest
 
 from container_workers.common.stage import BadInputError
 from container_workers.gpu_worker.mocap.video import PreviewWriter, VideoReader
-
-import media
 
 TURN_STORED = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 

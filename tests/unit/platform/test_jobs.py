@@ -1,4 +1,5 @@
 """Jobs: params validation, one-transaction debit, 402, exactly-once refunds, cancel, start on upload, sweeper."""
+
 import json
 import threading
 
@@ -8,7 +9,6 @@ import pytest
 from chalicelib import credits, jobs, settings
 from chalicelib.contract import jobtypes
 from chalicelib.contract.params import InvalidParams
-from chalicelib.errors import ValidationError
 from chalicelib.store.db import LedgerEntry, User, now_iso
 from chalicelib.tokens import Principal
 from tests.unit.platform.helpers import call, register
@@ -26,7 +26,9 @@ def model_asset(client, user, pid, ready=True):
     import trimesh
 
     data = trimesh.creation.box().export(file_type="glb")
-    _, ticket = request(client, user, pid, filename="box.glb", content_type="model/gltf-binary", size=len(data), kind="MODEL_3D")
+    _, ticket = request(
+        client, user, pid, filename="box.glb", content_type="model/gltf-binary", size=len(data), kind="MODEL_3D"
+    )
     if ready:
         assert put_and_process(ticket["upload"]["fields"]["key"], data)[0] == "READY"
     return ticket
@@ -37,21 +39,27 @@ def balance(user_id):
 
 
 def ledger(user_id):
-    return [(e.type, int(e.amount), e.job_id) for e in LedgerEntry.query(f"USER#{user_id}", LedgerEntry.sk.startswith("LEDGER#"))]
+    return [
+        (e.type, int(e.amount), e.job_id)
+        for e in LedgerEntry.query(f"USER#{user_id}", LedgerEntry.sk.startswith("LEDGER#"))
+    ]
 
 
-@pytest.mark.parametrize("job_type,params,message", [
-    ("CONVERT", {}, "needs params.format"),
-    ("CONVERT", {"format": "exe"}, "must be one of"),
-    ("OPTIMIZE", {"targetTriangles": 100, "ratio": 0.5}, "exactly one of"),
-    ("OPTIMIZE", {}, "exactly one of"),
-    ("OPTIMIZE", {"ratio": 2}, "between"),
-    ("OPTIMIZE", {"targetTriangles": 1.5}, "whole number"),
-    ("MOTION_CAPTURE", {"smoothing": "high"}, "must be a number"),
-    ("MOTION_CAPTURE", {"rootMotion": 1}, "true or false"),
-    ("TEXT_TO_AVATAR", {"pose": "X"}, "must be one of"),
-    ("ANIMATE", {"speed": 2}, "unknown params"),
-])
+@pytest.mark.parametrize(
+    "job_type,params,message",
+    [
+        ("CONVERT", {}, "needs params.format"),
+        ("CONVERT", {"format": "exe"}, "must be one of"),
+        ("OPTIMIZE", {"targetTriangles": 100, "ratio": 0.5}, "exactly one of"),
+        ("OPTIMIZE", {}, "exactly one of"),
+        ("OPTIMIZE", {"ratio": 2}, "between"),
+        ("OPTIMIZE", {"targetTriangles": 1.5}, "whole number"),
+        ("MOTION_CAPTURE", {"smoothing": "high"}, "must be a number"),
+        ("MOTION_CAPTURE", {"rootMotion": 1}, "true or false"),
+        ("TEXT_TO_AVATAR", {"pose": "X"}, "must be one of"),
+        ("ANIMATE", {"speed": 2}, "unknown params"),
+    ],
+)
 def test_params_are_validated_per_type(job_type, params, message):
     with pytest.raises(InvalidParams) as err:
         jobtypes.validate_params(job_type, params)
@@ -61,8 +69,13 @@ def test_params_are_validated_per_type(job_type, params, message):
 def test_plan_routes_params_and_inputs_to_stages():
     stages = jobtypes.plan("IMAGE_TO_3D", {"imageAssetId": "a1"}, {"targetTriangles": 5000, "detail": 0.5})
     assert [s["name"] for s in stages] == ["reconstruct", "optimize"]
-    assert stages[0]["inputs"] == {"image": {"asset": "a1"}} and stages[0]["params"] == {"targetTriangles": 5000, "detail": 0.5}
-    assert stages[1]["inputs"] == {"model": {"stage": "reconstruct", "role": "glb"}} and stages[1]["params"] == {"targetTriangles": 5000}
+    assert stages[0]["inputs"] == {"image": {"asset": "a1"}} and stages[0]["params"] == {
+        "targetTriangles": 5000,
+        "detail": 0.5,
+    }
+    assert stages[1]["inputs"] == {"model": {"stage": "reconstruct", "role": "glb"}} and stages[1]["params"] == {
+        "targetTriangles": 5000
+    }
 
 
 def test_motion_capture_price_counts_started_10_seconds():
@@ -73,13 +86,24 @@ def test_motion_capture_price_counts_started_10_seconds():
 def test_create_debits_in_one_transaction_and_starts_when_ready(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid)
-    status, job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "CONVERT",
-                                                        "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"format": "obj"}})
+    status, job = call(
+        client,
+        "POST",
+        "/jobs",
+        alice,
+        {
+            "projectId": pid,
+            "type": "CONVERT",
+            "inputs": {"modelAssetId": ticket["asset"]["id"]},
+            "params": {"format": "obj"},
+        },
+    )
     assert status == 202 and job["status"] == "PENDING" and job["creditsUsed"] == 1
     assert balance(alice["id"]) == 99
     assert ("DEBIT", -1, job["id"]) in ledger(alice["id"])
     execution = boto3.client("stepfunctions", region_name="us-east-1").describe_execution(
-        executionArn=f"{settings.PIPELINE_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:{job['id']}")
+        executionArn=f"{settings.PIPELINE_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:{job['id']}"
+    )
     stage_input = json.loads(execution["input"])
     assert stage_input["stageCount"] == 1 and stage_input["stages"][0]["queueUrl"] == settings.BLENDER_QUEUE_URL
 
@@ -88,8 +112,18 @@ def test_insufficient_credits_is_402_with_balance(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid)
     User.get(*User.key(alice["id"])).update(actions=[User.credits.set(0)])
-    status, body = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "CONVERT",
-                                                         "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"format": "obj"}})
+    status, body = call(
+        client,
+        "POST",
+        "/jobs",
+        alice,
+        {
+            "projectId": pid,
+            "type": "CONVERT",
+            "inputs": {"modelAssetId": ticket["asset"]["id"]},
+            "params": {"format": "obj"},
+        },
+    )
     assert status == 402 and body["error"]["balance"] == 0 and body["error"]["cost"] == 1
     assert call(client, "GET", f"/jobs?projectId={pid}", alice)[1]["items"] == []
 
@@ -99,21 +133,45 @@ def test_inputs_must_belong_to_the_caller(client, setup):
     bob = register(client)
     bob_pid = call(client, "POST", "/projects", bob, {"name": "b"})[1]["id"]
     ticket = model_asset(client, bob, bob_pid)
-    status, body = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "CONVERT",
-                                                         "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"format": "obj"}})
+    status, body = call(
+        client,
+        "POST",
+        "/jobs",
+        alice,
+        {
+            "projectId": pid,
+            "type": "CONVERT",
+            "inputs": {"modelAssetId": ticket["asset"]["id"]},
+            "params": {"format": "obj"},
+        },
+    )
     assert status == 404 and body["error"]["code"] == "INPUT_NOT_FOUND"
-    status, _ = call(client, "POST", "/jobs", bob, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "x"}})
+    status, _ = call(
+        client, "POST", "/jobs", bob, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "x"}}
+    )
     assert status == 404
 
 
 def test_failure_refunds_exactly_once_whatever_reports_it(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid)
-    job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "CONVERT",
-                                                "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"format": "obj"}})[1]
+    job = call(
+        client,
+        "POST",
+        "/jobs",
+        alice,
+        {
+            "projectId": pid,
+            "type": "CONVERT",
+            "inputs": {"modelAssetId": ticket["asset"]["id"]},
+            "params": {"format": "obj"},
+        },
+    )[1]
     results = []
-    threads = [threading.Thread(target=lambda: results.append(jobs.settle(job["id"], "FAILED", {"code": "X", "message": "m"})))
-               for _ in range(10)]
+    threads = [
+        threading.Thread(target=lambda: results.append(jobs.settle(job["id"], "FAILED", {"code": "X", "message": "m"})))
+        for _ in range(10)
+    ]
     [t.start() for t in threads]
     [t.join() for t in threads]
     jobs.on_pipeline_event({"jobId": job["id"], "status": "FAILED", "error": {"Error": "States.Timeout"}})
@@ -127,7 +185,9 @@ def test_failure_refunds_exactly_once_whatever_reports_it(client, setup):
 
 def test_cancel_refunds_and_second_cancel_conflicts(client, setup):
     alice, pid = setup
-    job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "tall man"}})[1]
+    job = call(
+        client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "tall man"}}
+    )[1]
     status, cancelled = call(client, "POST", f"/jobs/{job['id']}/cancel", alice)
     assert status == 200 and cancelled["status"] == "CANCELLED"
     assert call(client, "POST", f"/jobs/{job['id']}/cancel", alice)[0] == 409
@@ -138,8 +198,18 @@ def test_cancel_refunds_and_second_cancel_conflicts(client, setup):
 def test_job_waits_for_upload_then_starts(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid, ready=False)
-    job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "OPTIMIZE",
-                                                "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"ratio": 0.5}})[1]
+    job = call(
+        client,
+        "POST",
+        "/jobs",
+        alice,
+        {
+            "projectId": pid,
+            "type": "OPTIMIZE",
+            "inputs": {"modelAssetId": ticket["asset"]["id"]},
+            "params": {"ratio": 0.5},
+        },
+    )[1]
     from chalicelib.store.db import Asset, Job
 
     assert Job.get(f"JOB#{job['id']}", "JOB").execution_arn is None
@@ -153,8 +223,18 @@ def test_job_waits_for_upload_then_starts(client, setup):
 def test_rejected_upload_fails_waiting_job_with_refund(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid, ready=False)
-    job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "OPTIMIZE",
-                                                "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"ratio": 0.5}})[1]
+    job = call(
+        client,
+        "POST",
+        "/jobs",
+        alice,
+        {
+            "projectId": pid,
+            "type": "OPTIMIZE",
+            "inputs": {"modelAssetId": ticket["asset"]["id"]},
+            "params": {"ratio": 0.5},
+        },
+    )[1]
     from chalicelib.store.db import Asset
 
     put_and_process(ticket["upload"]["fields"]["key"], png_bytes())
@@ -167,8 +247,18 @@ def test_rejected_upload_fails_waiting_job_with_refund(client, setup):
 def test_sweeper_fails_jobs_whose_execution_ended(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid)
-    job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "CONVERT",
-                                                "inputs": {"modelAssetId": ticket["asset"]["id"]}, "params": {"format": "obj"}})[1]
+    job = call(
+        client,
+        "POST",
+        "/jobs",
+        alice,
+        {
+            "projectId": pid,
+            "type": "CONVERT",
+            "inputs": {"modelAssetId": ticket["asset"]["id"]},
+            "params": {"format": "obj"},
+        },
+    )[1]
     from chalicelib.store.db import Job
 
     arn = Job.get(f"JOB#{job['id']}", "JOB").execution_arn
@@ -197,7 +287,9 @@ def test_concurrent_creates_never_overspend(client, setup):
 
     def create():
         try:
-            results.append(jobs.create(principal, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "x"}})["id"])
+            results.append(
+                jobs.create(principal, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "x"}})["id"]
+            )
         except Exception as exc:
             results.append(type(exc).__name__)
 
@@ -212,14 +304,18 @@ def test_concurrent_creates_never_overspend(client, setup):
 
 def test_admin_metrics_count_jobs_and_credits_by_status(client, setup):
     alice, pid = setup
-    first = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "a"}})[1]
+    first = call(
+        client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "a"}}
+    )[1]
     call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "b"}})
     call(client, "POST", f"/jobs/{first['id']}/cancel", alice)
     assert call(client, "GET", "/admin/metrics", alice)[0] == 403
     User.get(*User.key(alice["id"])).update(actions=[User.role.set("ADMIN")])
     from chalicelib import tokens
 
-    admin = {"headers": {**alice["headers"], "Authorization": f"Bearer {tokens.issue_access_token(alice['id'], 'ADMIN')}"}}
+    admin = {
+        "headers": {**alice["headers"], "Authorization": f"Bearer {tokens.issue_access_token(alice['id'], 'ADMIN')}"}
+    }
     status, metrics = call(client, "GET", "/admin/metrics", admin)
     assert status == 200, metrics
     assert metrics["jobs"]["CANCELLED"] == 1 and metrics["jobs"]["PENDING"] + metrics["jobs"]["PROCESSING"] == 1
@@ -230,7 +326,9 @@ def test_admin_metrics_count_jobs_and_credits_by_status(client, setup):
 
 def test_deleting_a_project_cancels_and_refunds_its_jobs(client, setup):
     alice, pid = setup
-    job = call(client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "tall woman"}})[1]
+    job = call(
+        client, "POST", "/jobs", alice, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "tall woman"}}
+    )[1]
     assert balance(alice["id"]) == 90
     assert call(client, "DELETE", f"/projects/{pid}", alice)[0] == 204
     from chalicelib.store.db import Job

@@ -1,4 +1,5 @@
 """Projects: CRUD, newest-first pagination, and owner-only visibility (404 for others)."""
+
 from tests.unit.platform.helpers import call, register
 
 
@@ -37,10 +38,17 @@ def test_list_is_newest_first_and_paginated(client):
 def test_other_users_get_404_and_cannot_list(client):
     alice, bob = register(client), register(client)
     project = call(client, "POST", "/projects", alice, {"name": "secret"})[1]
-    for method, path, body in [("GET", f"/projects/{project['id']}", None), ("PATCH", f"/projects/{project['id']}", {"name": "x"}),
-                               ("DELETE", f"/projects/{project['id']}", None), ("GET", f"/projects/{project['id']}/assets", None),
-                               ("POST", f"/projects/{project['id']}/assets",
-                                {"filename": "a.png", "contentType": "image/png", "sizeBytes": 10, "kind": "IMAGE"})]:
+    for method, path, body in [
+        ("GET", f"/projects/{project['id']}", None),
+        ("PATCH", f"/projects/{project['id']}", {"name": "x"}),
+        ("DELETE", f"/projects/{project['id']}", None),
+        ("GET", f"/projects/{project['id']}/assets", None),
+        (
+            "POST",
+            f"/projects/{project['id']}/assets",
+            {"filename": "a.png", "contentType": "image/png", "sizeBytes": 10, "kind": "IMAGE"},
+        ),
+    ]:
         status, data = call(client, method, path, bob, body)
         assert status == 404 and data["error"]["code"] == "NOT_FOUND", (method, path)
     _, mine = call(client, "GET", "/projects", bob)
@@ -61,7 +69,10 @@ def test_chalice_refusals_use_the_error_shape(client):
     import json
 
     alice = register(client)
-    response = client.http.post("/projects", headers={"Authorization": alice["headers"]["Authorization"], "Content-Type": "text/plain"},
-                                body='{"name": "x"}')
+    response = client.http.post(
+        "/projects",
+        headers={"Authorization": alice["headers"]["Authorization"], "Content-Type": "text/plain"},
+        body='{"name": "x"}',
+    )
     assert response.status_code == 415
     assert json.loads(response.body)["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"

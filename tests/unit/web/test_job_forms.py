@@ -2,6 +2,7 @@
 
 The browser e2e test (tests/tools/web_e2e.mjs) checks the same on the rendered page against GET /job-types.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,13 @@ def _valid(spec: dict):
 
 def _overrides(name: str, described: dict) -> dict:
     """What a person fills in: every input, the required params without a default, the chosen one-of param."""
-    values = {f"job-input-{field}": "a knight" if "text" in kinds else f"asset-{field}" for field, kinds in described["inputs"].items()}
-    needed = [p for p in described["requiredParams"] if "default" not in described["params"][p]] + described["oneOfParams"][:1]
+    values = {
+        f"job-input-{field}": "a knight" if "text" in kinds else f"asset-{field}"
+        for field, kinds in described["inputs"].items()
+    }
+    needed = [p for p in described["requiredParams"] if "default" not in described["params"][p]] + described[
+        "oneOfParams"
+    ][:1]
     values.update({f"job-param-{p}": str(_valid(described["params"][p])) for p in needed})
     return values
 
@@ -36,8 +42,15 @@ def _overrides(name: str, described: dict) -> dict:
 @pytest.fixture(scope="module")
 def forms() -> dict:
     payload = {"types": DESCRIBED, "overrides": {name: _overrides(name, t) for name, t in DESCRIBED.items()}}
-    run = subprocess.run(["node", str(ROOT / "tests" / "tools" / "job_forms.mjs")], input=json.dumps(payload), cwd=ROOT,
-                         capture_output=True, text=True, timeout=60, check=False)
+    run = subprocess.run(
+        ["node", str(ROOT / "tests" / "tools" / "job_forms.mjs")],
+        input=json.dumps(payload),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -97,8 +110,9 @@ def test_controls_carry_the_contracts_bounds_choices_and_defaults(forms, name):
 def test_the_untouched_form_sends_what_the_contract_accepts(forms, name):
     """Defaults are sent as shown; optional params without a default stay out; of a one-of group only the chosen."""
     described, sent = DESCRIBED[name], forms[name]["sent"]
-    assert sent["inputs"] == {field: "a knight" if "text" in kinds else f"asset-{field}"
-                              for field, kinds in described["inputs"].items()}
+    assert sent["inputs"] == {
+        field: "a knight" if "text" in kinds else f"asset-{field}" for field, kinds in described["inputs"].items()
+    }
     jobtypes.validate_params(name, sent["params"])
     filled = set(described["requiredParams"] + described["oneOfParams"][:1])
     with_default = {p for p, spec in described["params"].items() if spec.get("default") not in (None, [])}
@@ -113,11 +127,14 @@ def test_upload_types_agree_with_the_contract():
     from chalicelib.contract import formats
 
     exts = sorted({ext for kinds in formats.UPLOADS.values() for ext in kinds})
-    script = ("import { ACCEPT, describeFile } from './web/files.js';"
-              f"const exts = {json.dumps(exts)};"
-              "console.log(JSON.stringify({accept: ACCEPT.split(','), files: exts.map((e) => describeFile('a.' + e, ''))}));")
-    run = subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60, check=False)
+    script = (
+        "import { ACCEPT, describeFile } from './web/files.js';"
+        f"const exts = {json.dumps(exts)};"
+        "console.log(JSON.stringify({accept: ACCEPT.split(','), files: exts.map((e) => describeFile('a.' + e, ''))}));"
+    )
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout)
     assert sorted(ext.lstrip(".") for ext in got["accept"]) == exts
