@@ -42,7 +42,7 @@ def test_failed_invocation_leaves_messages_for_redelivery(aws):
     runner = events.EventRunner(app, log=lambda m: None)
     config = next(c for k, c in runner.sources() if c.name == "on_job_event")
     messages = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
-    assert runner._invoke(config.name, events.sqs_event(messages, "arn", "us-east-1")) is False
+    assert runner._invoke(config.name, events.sqs_event(messages, "arn", "us-east-1")) is None  # it raised
     assert (
         int(
             sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
