@@ -188,32 +188,13 @@ def test_one_failing_upload_record_does_not_fail_its_batch_mates(client, alice_p
         return real(key, tag)
 
     monkeypatch.setattr(assets, "process_upload", crash_on_bad)
-    event = {
-        "Records": [
-            {
-                "messageId": "m-bad",
-                "receiptHandle": "r1",
-                "body": s3_event("uploads/bad", "e"),
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            },
-            {
-                "messageId": "m-good",
-                "receiptHandle": "r2",
-                "body": s3_event(good_key, etag),
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            },
-        ]
-    }
+    from devstack.events import sqs_event
+
+    batch = [
+        {"MessageId": "m-bad", "ReceiptHandle": "r1", "Body": s3_event("uploads/bad", "e")},
+        {"MessageId": "m-good", "ReceiptHandle": "r2", "Body": s3_event(good_key, etag)},
+    ]
+    event = sqs_event(batch, "arn:aws:sqs:us-east-1:123456789012:upload-events", "us-east-1")
     result = client.lambda_.invoke("on_upload", event).payload
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
     assert call(client, "GET", f"/assets/{ticket['asset']['id']}", alice)[1]["status"] == "READY"
