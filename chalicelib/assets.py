@@ -128,12 +128,17 @@ def _asset_for_key(key: str) -> Asset | None:
 
 def _probe(asset: Asset, path: Path, tier: settings.Tier) -> dict:
     if asset.kind == "IMAGE":
-        return probe.image(path, asset.format)
+        return probe.image(path, asset.format, settings.MAX_IMAGE_PIXELS, settings.PROBE_SECONDS)
     if asset.kind == "VIDEO":
         return probe.video(
-            path, asset.format, tier.max_video_seconds, settings.MAX_VIDEO_PIXELS, settings.MAX_VIDEO_FRAMES
+            path,
+            asset.format,
+            tier.max_video_seconds,
+            settings.MAX_VIDEO_PIXELS,
+            settings.MAX_VIDEO_FRAMES,
+            settings.PROBE_SECONDS,
         )
-    return probe.model(path, asset.format)
+    return probe.model(path, asset.format, settings.PROBE_SECONDS)
 
 
 @tracer.capture_method
@@ -155,11 +160,11 @@ def process_upload(key: str, etag: str) -> Asset | None:
         return None
     owner = User.get(*keys.user(asset.owner_id))
     tier = settings.TIERS[owner.tier]
-    metadata, reason = {}, None
+    metadata, reason, code = {}, None, None
     if size > tier.max_upload_bytes:
-        reason = "the file is larger than your tier allows"
+        reason, code = "the file is larger than your tier allows", "FILE_TOO_LARGE"
     elif size != int(asset.size_bytes):
-        reason = f"the file has {size} bytes but {int(asset.size_bytes)} were declared"
+        reason, code = f"the file has {size} bytes but {int(asset.size_bytes)} were declared", "SIZE_MISMATCH"
     else:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"upload.{asset.format}"
@@ -167,7 +172,7 @@ def process_upload(key: str, etag: str) -> Asset | None:
             try:
                 metadata = _probe(asset, path, tier)
             except probe.Rejected as exc:
-                reason = str(exc)
+                reason, code = exc.message, exc.code
     status = "REJECTED" if reason else "READY"
     asset.update(
         actions=[
@@ -175,13 +180,14 @@ def process_upload(key: str, etag: str) -> Asset | None:
             Asset.metadata.set(metadata),
             Asset.etag.set(etag),
             Asset.reject_reason.set(reason) if reason else Asset.reject_reason.remove(),
+            Asset.reject_code.set(code) if code else Asset.reject_code.remove(),
             Asset.updated_at.set(now_iso()),
         ],
         condition=Asset.pk.exists(),
     )
     if reason:
         storage.delete(key)
-    logger.info("upload verified", extra={"asset_id": asset.id, "status": status, "reason": reason})
+    logger.info("upload verified", extra={"asset_id": asset.id, "status": status, "code": code, "reason": reason})
     return asset
 
 

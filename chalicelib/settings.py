@@ -74,5 +74,7 @@ TIERS: dict[str, Tier] = {
 DEFAULT_TIER = "FREE"
 
 MAX_VIDEO_PIXELS = 3840 * 2160
+MAX_IMAGE_PIXELS = 64_000_000  # checked from the header, before any pixel is decoded
+PROBE_SECONDS = float(os.environ.get("PROBE_SECONDS", "120"))  # the upload checker's budget per file
 MAX_VIDEO_FRAMES = 60 * 3600
 PAGE_SIZE_MAX = 100

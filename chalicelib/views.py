@@ -55,6 +55,7 @@ def asset(item: Asset, with_url: bool = False) -> dict:
     }
     if item.reject_reason:
         data["rejectReason"] = item.reject_reason
+        data["rejectCode"] = item.reject_code or "REJECTED"
     if item.source_job_id:
         data["sourceJobId"], data["role"] = item.source_job_id, item.role
     if with_url and item.status == "READY":

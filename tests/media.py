@@ -71,3 +71,37 @@ def sphere_glb(subdivisions: int = 3) -> bytes:
     import trimesh
 
     return trimesh.creation.icosphere(subdivisions=subdivisions).export(file_type="glb")
+
+
+def glb(doc: dict, binary: bytes = b"") -> bytes:
+    """A GLB container around any JSON document (valid or not) and an optional BIN chunk."""
+    import json
+    import struct
+
+    text = json.dumps(doc).encode()
+    text += b" " * (-len(text) % 4)
+    chunks = struct.pack("<II", len(text), 0x4E4F534A) + text
+    if binary:
+        binary += b"\0" * (-len(binary) % 4)
+        chunks += struct.pack("<II", len(binary), 0x004E4942) + binary
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(chunks)) + chunks
+
+
+def bvh(frame_time: str = "0.0333333", frames: int = 3) -> bytes:
+    """A two-joint BVH with the given `Frame Time:` text."""
+    motion = "\n".join("0 0 0 0 0 0 0 0 0" for _ in range(frames))
+    return (
+        "HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n"
+        " JOINT Spine\n {\n  OFFSET 0 10 0\n  CHANNELS 3 Zrotation Xrotation Yrotation\n  End Site\n  {\n   OFFSET 0 10 0\n"
+        f"  }}\n }}\n}}\nMOTION\nFrames: {frames}\nFrame Time: {frame_time}\n{motion}\n"
+    ).encode()
+
+
+def malformed_uploads() -> list[tuple[str, bytes, str, str]]:
+    """The four files that once crashed the upload checker: (filename, bytes, kind, content type)."""
+    return [
+        ("asset-is-a-string.glb", glb({"asset": "2.0"}), "MODEL_3D", "model/gltf-binary"),
+        ("meshes-is-an-int.glb", glb({"asset": {"version": "2.0"}, "meshes": 7}), "MODEL_3D", "model/gltf-binary"),
+        ("asset-is-a-list.gltf", b'{"asset": ["2.0"]}', "MODEL_3D", "model/gltf+json"),
+        ("frame-time.bvh", bvh("0.0.1"), "ANIMATION", "application/octet-stream"),
+    ]

@@ -217,6 +217,7 @@ class Asset(Base):
     size_bytes = NumberAttribute(attr_name="sizeBytes", default=0)
     status = UnicodeAttribute()  # PENDING_UPLOAD | READY | REJECTED
     reject_reason = UnicodeAttribute(attr_name="rejectReason", null=True)
+    reject_code = UnicodeAttribute(attr_name="rejectCode", null=True)  # UNREADABLE_FILE, WRONG_FORMAT...
     s3_key = UnicodeAttribute(attr_name="key")
     metadata = JSONAttribute(default=dict)
     source_job_id = UnicodeAttribute(attr_name="sourceJobId", null=True)

@@ -134,6 +134,18 @@ def test_png_renamed_mp4_is_rejected_and_deleted(client, alice_project):
         boto3.client("s3", region_name="us-east-1").head_object(Bucket=settings.ASSETS_BUCKET, Key=key)
 
 
+def test_an_unreadable_model_is_rejected_with_a_code_and_the_field(client, alice_project):
+    from tests import media
+
+    alice, pid = alice_project
+    data = media.glb({"asset": {"version": "2.0"}, "meshes": 7})
+    kind_and_type = {"kind": "MODEL_3D", "content_type": "model/gltf-binary"}
+    _, ticket = request(client, alice, pid, filename="bad.glb", size=len(data), **kind_and_type)
+    assert put_and_process(ticket["upload"]["fields"]["key"], data)[0] == "REJECTED"
+    _, asset = call(client, "GET", f"/assets/{ticket['asset']['id']}", alice)
+    assert asset["rejectCode"] == "UNREADABLE_FILE" and "`meshes` must be an array" in asset["rejectReason"]
+
+
 def test_size_mismatch_is_rejected(client, alice_project):
     alice, pid = alice_project
     data = png_bytes()
