@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import (
@@ -16,6 +15,7 @@ from chalicelib import (
     jobs,
     observability,
     projects,
+    secrets,
     settings,
     tokens,
     views,
@@ -29,8 +29,7 @@ from chalicelib.store.db import now_iso
 
 app = Chalice(app_name="ai3d")
 app.api.cors = True
-if settings.ON_AWS:
-    tokens.signing_secret()  # refuse to start on AWS with the default (or a short) secret
+secrets.check_at_start()  # on AWS: refuse to start with a default, short or shared secret
 JSON_HEADERS = {
     "Content-Type": "application/json",
     "Access-Control-Allow-Origin": "*",
@@ -290,12 +289,11 @@ def credits_get():
 # ---------------------------------------------------------------- events
 
 
-def _queue_name(url: str, default: str) -> str:
-    return url.rsplit("/", 1)[-1] if url else default
-
-
 def _each_record(event, handle) -> dict:
     """Handle each SQS record on its own; the failed ones come back as `batchItemFailures` (only they are retried)."""
+    # imported here: the API function never pays for it at cold start (bench/coldstart)
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     try:
         return process_partial_response(
             event=event.to_dict(),
@@ -322,13 +320,13 @@ def _job_event(body: str) -> None:
         jobs.on_pipeline_event(message)
 
 
-@app.on_sqs_message(queue=_queue_name(settings.UPLOAD_EVENTS_QUEUE_URL, "ai3d-local-upload-events"), batch_size=5)
+@app.on_sqs_message(queue=settings.UPLOAD_EVENTS_QUEUE_NAME, batch_size=5)
 def on_upload(event):
     """S3 ObjectCreated (via SQS): verify the bytes, mark the asset READY/REJECTED, start waiting jobs."""
     return _each_record(event, _judge_upload)
 
 
-@app.on_sqs_message(queue=_queue_name(settings.JOB_EVENTS_QUEUE_URL, "ai3d-local-job-events"), batch_size=10)
+@app.on_sqs_message(queue=settings.JOB_EVENTS_QUEUE_NAME, batch_size=10)
 def on_job_event(event):
     """Pipeline reports (settle COMPLETED / FAILED with refund) and webhook delivery attempts."""
     return _each_record(event, _job_event)

@@ -5,15 +5,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-# ---------------------------------------------------------------- deployment (template Outputs)
-TABLE_NAME = os.environ.get("TABLE_NAME", "ai3d-local-main")
-ASSETS_BUCKET = os.environ.get("ASSETS_BUCKET", "ai3d-local-assets")
+# ---------------------------------------------------------------- deployment
+# The environment infrastructure/template.yaml gives every function (Globals) and the local deployer gives every
+# process; the defaults name the local stage's resources.
+STAGE = os.environ.get("STAGE", "local")
+TABLE_NAME = os.environ.get("TABLE_NAME", f"ai3d-{STAGE}-main")
+ASSETS_BUCKET = os.environ.get("ASSETS_BUCKET", f"ai3d-{STAGE}-assets")
 UPLOAD_EVENTS_QUEUE_URL = os.environ.get("UPLOAD_EVENTS_QUEUE_URL", "")
 GPU_QUEUE_URL = os.environ.get("GPU_QUEUE_URL", "")
 BLENDER_QUEUE_URL = os.environ.get("BLENDER_QUEUE_URL", "")
 JOB_EVENTS_QUEUE_URL = os.environ.get("JOB_EVENTS_QUEUE_URL", "")
 PIPELINE_STATE_MACHINE_ARN = os.environ.get("PIPELINE_STATE_MACHINE_ARN", "")
+# Event sources name their queue when app.py is imported (by `chalice package` too): names, never split from URLs.
+UPLOAD_EVENTS_QUEUE_NAME = os.environ.get("UPLOAD_EVENTS_QUEUE_NAME", f"ai3d-{STAGE}-upload-events")
+JOB_EVENTS_QUEUE_NAME = os.environ.get("JOB_EVENTS_QUEUE_NAME", f"ai3d-{STAGE}-job-events")
 RESOURCE_SETTINGS = (
+    "STAGE",
     "TABLE_NAME",
     "ASSETS_BUCKET",
     "UPLOAD_EVENTS_QUEUE_URL",
@@ -21,16 +28,26 @@ RESOURCE_SETTINGS = (
     "BLENDER_QUEUE_URL",
     "JOB_EVENTS_QUEUE_URL",
     "PIPELINE_STATE_MACHINE_ARN",
+    "UPLOAD_EVENTS_QUEUE_NAME",
+    "JOB_EVENTS_QUEUE_NAME",
 )
 
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 # Set on AWS by the Lambda runtime; absent locally. Used to refuse a default secret in the cloud.
 ON_AWS = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("AWS_ENDPOINT_URL")
 
-# ---------------------------------------------------------------- auth
+# ---------------------------------------------------------------- secrets (chalicelib/secrets.py)
+# On AWS: Secrets Manager secrets the template generates, each given only to the functions that use it.
+JWT_SECRET_ARN = os.environ.get("JWT_SECRET_ARN", "")
+WEBHOOK_SECRET_ARN = os.environ.get("WEBHOOK_SECRET_ARN", "")
+# Locally: from the environment (the default is refused on AWS).
 DEFAULT_JWT_SECRET = "local-development-secret-change-me-0123456789"
 JWT_SECRET = os.environ.get("JWT_SECRET", DEFAULT_JWT_SECRET)
-JWT_SECRET_SSM_NAME = os.environ.get("JWT_SECRET_SSM_NAME", "")  # on AWS: a SecureString parameter
+WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", JWT_SECRET)
+SECRET_MIN_LENGTH = 32
+SECRET_CACHE_SECONDS = 300
+
+# ---------------------------------------------------------------- auth
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "ai3d")
 JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE", "ai3d-api")
 JWT_ALGORITHM = "HS256"
@@ -47,7 +64,6 @@ REGISTER_MAX_PER_ADDRESS = int(
 # ---------------------------------------------------------------- uploads and downloads
 UPLOAD_URL_SECONDS = 15 * 60
 DOWNLOAD_URL_SECONDS = 5 * 60
-WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", JWT_SECRET)
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "4"))
 WORKER_STALE_SECONDS = 60  # /health reports a worker down after this long without a heartbeat
 

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from chalicelib import settings, views
+from chalicelib import secrets, settings, views
 from chalicelib.contract import keys
 from chalicelib.errors import ValidationError
 from chalicelib.observability import logger
@@ -43,7 +43,7 @@ def _public(host: str) -> bool:
 
 def sign(body: bytes, timestamp: int) -> str:
     """The signature header value for a body sent at `timestamp`."""
-    digest = hmac.new(settings.WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    digest = hmac.new(secrets.webhook_secret().encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
 

@@ -1,2 +1,3 @@
-"""The one declaration of the platform's AWS resources (template.yaml) and the Chalice config written from a deployed stack;
-the local deployer is devstack/deploy.py."""
+"""The one declaration of the platform's cloud resources (template.yaml, pipeline.asl.json) and the tools that make it
+deployable: `synth` (chalice package merged with the declaration), `cfn` (templates as data); the local deployer is
+devstack/deploy.py."""

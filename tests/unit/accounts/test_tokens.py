@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt
 import pytest
 
-from chalicelib import accounts, settings, tokens
+from chalicelib import accounts, secrets, settings, tokens
 from chalicelib.errors import Unauthorized
 from chalicelib.store.db import RefreshToken, TokenFamily
 
@@ -129,14 +129,14 @@ def _claims(user_id: str, **override) -> dict:
         lambda uid: _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(_claims(uid)) + ".",
         lambda uid: jwt.encode(
             _claims(uid, iat=int(time.time()) - 3600, exp=int(time.time()) - 60),
-            tokens.signing_secret(),
+            secrets.jwt_secret(),
             algorithm="HS256",
         ),
-        lambda uid: jwt.encode(_claims(uid, aud="another-api"), tokens.signing_secret(), algorithm="HS256"),
-        lambda uid: jwt.encode(_claims(uid, iss="someone-else"), tokens.signing_secret(), algorithm="HS256"),
-        lambda uid: jwt.encode(_claims(uid), tokens.signing_secret(), algorithm="HS512"),
+        lambda uid: jwt.encode(_claims(uid, aud="another-api"), secrets.jwt_secret(), algorithm="HS256"),
+        lambda uid: jwt.encode(_claims(uid, iss="someone-else"), secrets.jwt_secret(), algorithm="HS256"),
+        lambda uid: jwt.encode(_claims(uid), secrets.jwt_secret(), algorithm="HS512"),
         lambda uid: jwt.encode(
-            {k: v for k, v in _claims(uid).items() if k != "jti"}, tokens.signing_secret(), algorithm="HS256"
+            {k: v for k, v in _claims(uid).items() if k != "jti"}, secrets.jwt_secret(), algorithm="HS256"
         ),
         lambda uid: "garbage",
     ],
@@ -154,22 +154,3 @@ def test_missing_or_malformed_authorization_is_refused(api):
     token = api.register("rae@example.com")["accessToken"]
     reply = api.call("GET", "/users/me", headers={"Authorization": f"Basic {token}"})
     assert reply.status == 401 and reply.json["error"]["code"] == "INVALID_TOKEN"
-
-
-def test_the_default_secret_is_refused_on_aws(monkeypatch):
-    import pytest
-
-    from chalicelib import settings, tokens
-
-    tokens.signing_secret.cache_clear()
-    monkeypatch.setattr(settings, "ON_AWS", True)
-    monkeypatch.setattr(settings, "JWT_SECRET", settings.DEFAULT_JWT_SECRET)
-    try:
-        with pytest.raises(RuntimeError, match="default JWT secret"):
-            tokens.signing_secret()
-        monkeypatch.setattr(settings, "JWT_SECRET", "s" * 16)
-        tokens.signing_secret.cache_clear()
-        with pytest.raises(RuntimeError, match="at least 32"):
-            tokens.signing_secret()
-    finally:
-        tokens.signing_secret.cache_clear()

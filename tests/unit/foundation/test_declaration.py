@@ -1,9 +1,10 @@
-"""The one declaration: every resource the code names is in infrastructure/template.yaml, and it deploys."""
+"""The one declaration: every resource the code names is in infrastructure/template.yaml, its policies are least
+privilege, and its emulatable part deploys (the synthesized template and the packages: test_packaging.py)."""
 
+import base64
+import hashlib
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -12,71 +13,170 @@ from chalicelib import settings
 from devstack.deploy import TEMPLATE, deploy, load_template
 
 ROOT = Path(__file__).resolve().parents[3]
+DATA_SERVICES = ("dynamodb:", "s3:", "sqs:", "states:", "secretsmanager:")
+NO_RESOURCE_ARN = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}  # token-authorised
 
 
-def test_every_setting_that_names_a_resource_is_a_template_output():
-    outputs = load_template()["Outputs"]
-    assert set(settings.RESOURCE_SETTINGS) <= set(outputs)
+def resources(of_type: str) -> dict:
+    """Declared resources of one type, by logical id."""
+    return {name: spec for name, spec in load_template()["Resources"].items() if spec["Type"] == of_type}
 
 
-def test_workers_read_only_declared_resources():
-    outputs = set(load_template()["Outputs"])
+def statements(role: dict) -> list[dict]:
+    """Every statement of a role's inline policies."""
+    return [s for policy in role["Properties"].get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def as_list(value) -> list:
+    """A policy element (one value or a list) as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def function_environment() -> dict:
+    """The environment every function gets (Globals)."""
+    return load_template()["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def task_environments() -> dict[str, dict]:
+    """Each worker container's environment, by container name."""
+    return {
+        container["Name"]: {e["Name"]: e["Value"] for e in container["Environment"]}
+        for task in resources("AWS::ECS::TaskDefinition").values()
+        for container in task["Properties"]["ContainerDefinitions"]
+    }
+
+
+def test_every_setting_that_names_a_resource_is_in_the_functions_environment():
+    assert set(function_environment()) == set(settings.RESOURCE_SETTINGS)
+
+
+def test_outputs_have_the_alphanumeric_ids_cloudformation_requires():
+    assert all(re.fullmatch(r"[A-Za-z0-9]+", name) for name in load_template()["Outputs"])
+
+
+def test_workers_read_only_what_their_task_definitions_declare_with_the_functions_values():
     code = "".join(p.read_text() for p in (ROOT / "container_workers").rglob("*.py"))
-    named = set(re.findall(r'os\.environ(?:\.get)?\[?\(?"([A-Z_]+(?:_URL|_NAME|_BUCKET|_ARN))"', code))
-    assert named and named <= outputs, named - outputs
+    # names of cloud resources (WORKER_NAME, say, names a process: its default, host-pid, suits ECS tasks)
+    named = set(re.findall(r'os\.environ(?:\.get)?\[?\(?"([A-Z_]+(?:_URL|TABLE_NAME|_BUCKET|_ARN))"', code))
+    tasks = task_environments()
+    declared = set().union(*(set(env) for env in tasks.values()))
+    assert named and named <= declared, named - declared
+    functions = function_environment()
+    for env in tasks.values():
+        assert {k: v for k, v in env.items() if k in functions} == {k: functions[k] for k in env if k in functions}
 
 
-def test_event_handler_queues_are_declared(aws):
+def test_event_handler_queues_are_declared():
     from app import app
 
     declared = {
-        spec["Properties"]["QueueName"].value.replace("${Stage}", "local")
-        for spec in load_template()["Resources"].values()
-        if spec["Type"] == "AWS::SQS::Queue"
+        spec["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", "local")
+        for spec in resources("AWS::SQS::Queue").values()
     }
-    queues = {source.queue for source in app.event_sources if hasattr(source, "queue") and source.queue}
+    queues = {source.queue for source in app.event_sources if getattr(source, "queue", None)}
     assert queues and queues <= declared
 
 
-def test_deploy_creates_everything_with_notification_ttl_and_redrive(aws):
+def test_each_function_and_each_worker_runs_as_its_own_role():
+    functions = resources("AWS::Serverless::Function")
+    function_roles = [spec["Properties"]["Role"]["Fn::GetAtt"][0] for spec in functions.values()]
+    task_roles = [
+        spec["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0] for spec in resources("AWS::ECS::TaskDefinition").values()
+    ]
+    roles = function_roles + task_roles
+    assert len(functions) == 6 and len(set(roles)) == len(roles) and set(roles) <= set(resources("AWS::IAM::Role"))
+
+
+def test_policies_are_least_privilege():
+    for name, role in resources("AWS::IAM::Role").items():
+        for statement in statements(role):
+            actions = as_list(statement["Action"])
+            assert not [a for a in actions if "*" in a], f"{name}: wildcard action in {actions}"
+            data = [a for a in actions if a.startswith(DATA_SERVICES) and a not in NO_RESOURCE_ARN]
+            assert not (data and "*" in as_list(statement["Resource"])), f"{name}: {data} on every resource"
+
+
+def test_the_authorizer_can_do_nothing_the_api_cannot():
+    """Locally one process plays both (the authorizer runs inside chalice's server), with the API's role."""
+    roles = resources("AWS::IAM::Role")
+
+    def grants(role: str, exclude_logs: bool) -> set:
+        return {
+            (action, json.dumps(resource, sort_keys=True))
+            for s in statements(roles[role])
+            for action in as_list(s["Action"])
+            for resource in as_list(s["Resource"])
+            if not (exclude_logs and action.startswith("logs:"))
+        }
+
+    assert grants("AuthorizerFunctionRole", True) <= grants("ApiFunctionRole", True)
+
+
+def test_each_secret_goes_only_to_the_functions_that_use_it():
+    functions = resources("AWS::Serverless::Function")
+    readers = {
+        name: set(spec["Properties"].get("Environment", {}).get("Variables", {})) for name, spec in functions.items()
+    }
+    assert readers["APIHandler"] == {"JWT_SECRET_ARN", "WEBHOOK_SECRET_ARN"}
+    assert readers["JwtAuth"] == {"JWT_SECRET_ARN"} and readers["OnJobEvent"] == {"WEBHOOK_SECRET_ARN"}
+    assert not readers["OnUpload"] | readers["SweepJobs"] | readers["MonthlyGrants"]
+
+
+def test_the_web_apps_content_security_policy_admits_its_inline_import_map():
+    html = (ROOT / "web" / "index.html").read_text()
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", html, re.S)
+    policy = resources("AWS::CloudFront::ResponseHeadersPolicy")["WebSecurityHeaders"]["Properties"]
+    csp = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"][
+        "ContentSecurityPolicy"
+    ]
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp["Fn::Sub"], "web/index.html's inline script changed: update the CSP hash"
+
+
+def test_deploy_creates_everything_with_notification_ttl_redrive_and_protection(aws):
     s3, sqs, ddb, sfn = (boto3.client(s, region_name="us-east-1") for s in ("s3", "sqs", "dynamodb", "stepfunctions"))
-    rules = s3.get_bucket_notification_configuration(Bucket=aws["ASSETS_BUCKET"])["QueueConfigurations"]
+    bucket, table = aws["ASSETS_BUCKET"], aws["TABLE_NAME"]
+    rules = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
     assert (
         rules[0]["QueueArn"].endswith("upload-events")
         and rules[0]["Filter"]["Key"]["FilterRules"][0]["Value"] == "uploads/"
     )
-    assert ddb.describe_time_to_live(TableName=aws["TABLE_NAME"])["TimeToLiveDescription"]["AttributeName"] == "ttl"
-    indexes = {
-        i["IndexName"] for i in ddb.describe_table(TableName=aws["TABLE_NAME"])["Table"]["GlobalSecondaryIndexes"]
-    }
-    assert indexes == {"gsi1", "gsi2", "gsi3"}
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert lifecycle[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+    assert ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["AttributeName"] == "ttl"
+    description = ddb.describe_table(TableName=table)["Table"]
+    assert {i["IndexName"] for i in description["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2", "gsi3"}
+    assert description["DeletionProtectionEnabled"]
+    backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     for name in ("UPLOAD_EVENTS_QUEUE_URL", "GPU_QUEUE_URL", "BLENDER_QUEUE_URL", "JOB_EVENTS_QUEUE_URL"):
-        redrive = json.loads(
-            sqs.get_queue_attributes(QueueUrl=aws[name], AttributeNames=["RedrivePolicy"])["Attributes"][
-                "RedrivePolicy"
-            ]
-        )
-        assert redrive["deadLetterTargetArn"].endswith("-dlq")
-    definition = json.loads(sfn.describe_state_machine(stateMachineArn=aws["PIPELINE_STATE_MACHINE_ARN"])["definition"])
-    worker = definition["States"]["RunStages"]["Iterator"]["States"]["RunOnWorker"]
-    assert (
-        worker["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken" and worker["HeartbeatSeconds"] == 60
-    )
+        attributes = sqs.get_queue_attributes(QueueUrl=aws[name], AttributeNames=["RedrivePolicy"])["Attributes"]
+        assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith("-dlq")
+    machine = sfn.describe_state_machine(stateMachineArn=aws["PIPELINE_STATE_MACHINE_ARN"])
+    worker = json.loads(machine["definition"])["States"]["RunStages"]["Iterator"]["States"]["RunOnWorker"]
+    assert worker["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    assert machine["tracingConfiguration"]["enabled"] and machine["loggingConfiguration"]["level"] == "ERROR"
     assert deploy() == aws  # idempotent
 
 
-def test_template_is_valid_cloudformation():
-    result = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "parseable", str(TEMPLATE)], capture_output=True, text=True
-    )
-    errors = [line for line in result.stdout.splitlines() if ":E" in line]
-    assert errors == [], result.stdout
-
-
-def test_chalice_config_carries_every_output_the_app_reads():
-    from infrastructure.chalice_config import chalice_config
-
-    outputs = {name: f"value-of-{name}" for name in load_template()["Outputs"]}
-    config = chalice_config(outputs, "prod", "/ai3d/prod/jwt")
-    env = config["stages"]["prod"]["environment_variables"]
-    assert set(settings.RESOURCE_SETTINGS) <= set(env) and env["JWT_SECRET_SSM_NAME"] == "/ai3d/prod/jwt"
+def test_deploy_lists_what_the_emulator_does_not_run(aws):
+    skipped = {}
+    deploy(report=skipped.update)
+    assert {
+        "APIHandler",
+        "JwtAuth",
+        "OnUpload",
+        "RestAPI",
+        "GpuWorkerService",
+        "WebDistribution",
+        "JwtSecret",
+        "FunctionErrorsAlarm",
+        "GpuWorkerScaling",
+    } <= set(skipped)
+    assert set(skipped) | set(resources("AWS::IAM::Role")) | {"MainTable", "AssetsBucket", "JobPipeline"} >= set(
+        load_template(TEMPLATE)["Resources"]
+    ) - {
+        n for n in load_template()["Resources"] if n.endswith(("Queue", "DLQ", "QueuePolicy", "LogGroup", "WebBucket"))
+    }
