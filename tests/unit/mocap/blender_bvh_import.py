@@ -3,8 +3,10 @@
 import json
 import sys
 
-import addon_utils  # importable once bpy is
 import bpy
+
+# isort: split
+import addon_utils  # importable only once bpy is
 
 path, frames = sys.argv[1], [int(f) for f in sys.argv[2].split(",")]
 bpy.ops.wm.read_factory_settings(use_empty=True)
