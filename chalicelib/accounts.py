@@ -231,7 +231,7 @@ def revoke_sessions(user_id: str) -> None:
     """Revoke every refresh-token family of a user (their refresh tokens stop working; access tokens expire within 15 min)."""
     for family in _families(user_id):
         if not family.revoked:
-            _revoke_family(family.pk.removeprefix("FAMILY#"))
+            _revoke_family(family.pk.removeprefix(keys.FAMILY_PREFIX))
 
 
 def _refused() -> Unauthorized:
