@@ -5,7 +5,7 @@
 export const PROMPT_MAX_CHARS = 500;
 /** The id of the chooser between a type's one-of params (OPTIMIZE: ratio or targetTriangles). */
 export const ONE_OF_ID = "job-one-of";
-const ONE_OF_LABELS = { "targetTriangles,ratio": "Reduce by" };
+const ONE_OF_LABELS = { "targetTriangles,ratio,errorBound": "Reduce by" };
 
 /** "targetTriangles" -> "Target triangles", "videoAssetId" -> "Video". */
 export function label(name) {

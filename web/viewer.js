@@ -1,8 +1,29 @@
 // The 3D viewer: three.js renders a GLB with orbit controls, lights, a ground grid, framing and animation playback.
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+import { DRACOLoader } from "three/addons/loaders/DRACOLoader.js";
+import { MeshoptDecoder } from "three/addons/libs/meshopt_decoder.module.js";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { RoomEnvironment } from "three/addons/environments/RoomEnvironment.js";
+
+// Every compression the optimize stage writes: EXT_meshopt_compression (+ KHR_mesh_quantization, which GLTFLoader reads
+// natively) and KHR_draco_mesh_compression, whose WebAssembly decoder is served from three's own package (no CDN).
+const DRACO_DECODER_PATH = "/vendor/three/examples/jsm/libs/draco/gltf/";
+const COMPRESSION_NAMES = {
+  EXT_meshopt_compression: "meshopt-compressed",
+  KHR_meshopt_compression: "meshopt-compressed",
+  KHR_draco_mesh_compression: "Draco-compressed",
+};
+let loader = null;
+
+/** The one GLTFLoader, with the meshopt and Draco decoders attached (the Draco worker starts on first use). */
+function gltfLoader() {
+  if (!loader) {
+    const draco = new DRACOLoader().setDecoderPath(DRACO_DECODER_PATH);
+    loader = new GLTFLoader().setDRACOLoader(draco).setMeshoptDecoder(MeshoptDecoder);
+  }
+  return loader;
+}
 
 /** Count the triangles of every mesh under an object. */
 export function countTriangles(root) {
@@ -83,14 +104,16 @@ export class Viewer {
     this.info.textContent = text;
   }
 
-  /** Load a GLB from a URL, replacing the current model; resolves with the triangle count. */
+  /** Load a GLB from a URL, replacing the current model; resolves with the triangle count.
+   * `container.dataset.extensions` lists the glTF extensions the file used (e.g. EXT_meshopt_compression). */
   async load(url, label) {
     delete this.container.dataset.loaded;
     delete this.container.dataset.error;
+    delete this.container.dataset.extensions;
     this.setInfo(`Loading ${label}…`);
     let gltf;
     try {
-      gltf = await new GLTFLoader().loadAsync(url);
+      gltf = await gltfLoader().loadAsync(url);
     } catch (error) {
       this.container.dataset.error = String(error.message || error);
       this.setInfo(`Could not load ${label}: ${error.message || error}`);
@@ -110,7 +133,11 @@ export class Viewer {
     this.playButton.hidden = !clip;
     this.updatePlayButton();
     const animation = clip ? ` · animation “${clip.name || "clip 1"}” ${clip.duration.toFixed(1)} s` : "";
-    this.setInfo(`${label} · ${triangles.toLocaleString()} triangles${animation}`);
+    const used = gltf.parser.json.extensionsUsed || [];
+    const packed = used.find((name) => COMPRESSION_NAMES[name]);
+    const compression = packed ? ` · ${COMPRESSION_NAMES[packed]}` : "";
+    this.setInfo(`${label} · ${triangles.toLocaleString()} triangles${animation}${compression}`);
+    this.container.dataset.extensions = used.join(" ");
     this.container.dataset.loaded = String(triangles);
     return triangles;
   }

@@ -1,95 +1,165 @@
-"""Benchmark of the Blender `optimize` stage against fast-simplification on the same 1M-triangle mesh, same run.
+"""Benchmark of the `optimize` stage against gltfpack run as a process, on the same inputs in the same run.
 
-Both decimate the same wavy height field to each budget; time is wall time of the decimation itself (plus, for
-Blender, the whole stage once: import, clean-up, decimation, GLB export, error measurement). Geometric error is the
-same measure for both (geometry.surface_error: symmetric Hausdorff and mean surface distance over the bounding-box
-diagonal, 100k area-weighted samples + vertices per side, fixed seed).
+Inputs: a 1.3M-triangle scan-like mesh (a bumpy sphere with scanner noise), the 1M-triangle height field of issue 19, a
+textured image-to-3D output (the `reconstruct` stage on a 1024x1024 photo, 200k triangles) and a skinned, animated
+avatar (the `avatar` stage's output animated by the `retarget` stage with a BVH walk). Each is reduced to the same
+triangle budget by:
+- the stage (`optimize.optimize`, in-process: GLB in, GLB out, with its checks and its own error measurement),
+- `gltfpack -i in.glb -o out.glb -si R -cc` as people run it (its default error limit of 1% may stop it early),
+- `gltfpack ... -si R -se 1 -cc`, the same budget with the limit lifted.
+Time is wall time (median of --repeats; the gltfpack process includes node's start). Triangles, bytes and the error
+are read from each output file by this script: the GLB decoded in numpy (`glb.read`, meshopt decoded by the `meshopt`
+package), symmetric Hausdorff and mean surface distance over the original's bounding-box diagonal
+(`geometry.surface_error`, 100k area-weighted samples + up to 100k vertices per side, fixed seed).
 
-Run from the repo root: .venv/bin/python bench/optimize/bench_optimize.py [--grid 709] [--targets 100000 10000]
+Run from the repo root: .venv/bin/python bench/optimize/bench_optimize.py [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import fast_simplification
+import numpy as np
+import trimesh
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from container_workers.blender_worker import formats, geometry, optimize, scene  # noqa: E402
-from tests.unit.blender.builders import wavy_grid  # noqa: E402
+from container_workers.blender_worker import geometry, glb, gltfpack, scene  # noqa: E402 (after the path setup)
+from container_workers.blender_worker.optimize import optimize  # noqa: E402
+from container_workers.blender_worker.retarget import retarget  # noqa: E402
+from container_workers.gpu_worker.avatar.stage import avatar  # noqa: E402
+from container_workers.gpu_worker.image_to_3d.stage import reconstruct  # noqa: E402
+from tests.unit.blender.builders import wavy_grid, write_bvh  # noqa: E402
+
+QUIET = lambda percent, message: None  # noqa: E731
 
 
-def blender_decimation(glb: Path, work: Path, target: int) -> dict:
-    """Load the mesh in Blender, then time Decimate (collapse) to `target` triangles."""
-    scene.reset()
-    formats.load_upload(glb, work)
-    original = geometry.world_triangles()
-    started = time.perf_counter()
-    optimize.decimate_to(target)
-    seconds = time.perf_counter() - started
-    result = geometry.world_triangles()
-    return {"seconds": seconds, "triangles": len(result[1]), "error": geometry.surface_error(original, result)}
+def scan_like(path: Path) -> Path:
+    """A 1,310,720-triangle bumpy sphere with a little per-vertex noise, as a scanner gives."""
+    ball = trimesh.creation.icosphere(subdivisions=8, radius=0.5)
+    v = ball.vertices
+    bumps = 0.03 * np.sin(9 * v[:, 0]) * np.sin(11 * v[:, 1]) * np.sin(7 * v[:, 2]) + 0.01 * np.sin(40 * v[:, 1])
+    noise = np.random.default_rng(0).normal(0, 0.0005, len(v))
+    trimesh.Trimesh(v * (1 + bumps + noise)[:, None], ball.faces, process=False).export(path)
+    return path
 
 
-def fast_simplification_run(vertices, faces, target: int) -> dict:
-    """Time fast-simplification (quadric decimation) to `target` triangles."""
-    started = time.perf_counter()
-    points, tris = fast_simplification.simplify(vertices, faces, target_reduction=1 - target / len(faces))
-    seconds = time.perf_counter() - started
+def height_field(path: Path) -> Path:
+    """The 1,002,528-triangle wavy height field of the issue's table."""
+    wavy_grid(709).export(path)
+    return path
+
+
+def image_to_3d(folder: Path) -> Path:
+    """The reconstruct stage's textured GLB for scikit-image's astronaut photo at 1024x1024 (200k triangles)."""
+    sys.path.insert(0, str(ROOT / "bench" / "generate"))
+    from bench_generate import photos
+
+    photo = photos(folder)["person (astronaut)"]
+    made = reconstruct({"image": photo}, {"targetTriangles": 200_000}, folder / "reconstruct", QUIET)
+    return next(o.path for o in made.outputs if o.role == "glb")
+
+
+def animated_avatar(folder: Path) -> Path:
+    """The avatar stage's skinned avatar (30k triangles), animated by the retarget stage with a 60-frame BVH walk."""
+    made = avatar({}, {"prompt": "tall woman with red hair, blue jacket and black jeans"}, folder / "avatar", QUIET)
+    model = next(o.path for o in made.outputs if o.role == "glb")
+    motion = write_bvh(folder / "walk.bvh", frames=60)
+    with scene.task():
+        done = retarget({"avatar": model, "motion": motion}, {}, folder / "animate", QUIET)
+    return next(o.path for o in done.outputs if o.role == "glb")
+
+
+def measure(reference: geometry.Reference, path: Path) -> dict:
+    """Triangles, bytes and the geometric error of one output file."""
+    shape = glb.surface(glb.read(path))
+    error = geometry.surface_error(reference, geometry.Reference(shape.vertices, shape.triangles, samples=100_000))
     return {
-        "seconds": seconds,
-        "triangles": len(tris),
-        "error": geometry.surface_error((vertices, faces), (points, tris)),
+        "triangles": len(shape.triangles),
+        "bytes": path.stat().st_size,
+        "hausdorff": error["hausdorff"],
+        "mean": error["mean"],
     }
 
 
+def run_stage(source: Path, target: int, work: Path, repeats: int) -> tuple[list[float], Path, dict]:
+    """Time the whole stage `repeats` times; its seconds, last output and metadata."""
+    seconds = []
+    for i in range(repeats):
+        folder = work / f"stage{i}"
+        folder.mkdir()
+        started = time.perf_counter()
+        result = optimize({"model": source}, {"targetTriangles": target}, folder, QUIET)
+        seconds.append(time.perf_counter() - started)
+    return seconds, result.outputs[0].path, result.metadata
+
+
+def run_gltfpack(source: Path, ratio: float, extra: list[str], work: Path, repeats: int) -> tuple[list[float], Path]:
+    """Time `node gltfpack -si ratio -cc` (plus `extra`) as a process `repeats` times."""
+    seconds, out = [], work / "gltfpack.glb"
+    for _ in range(repeats):
+        command = ["node", str(gltfpack.GLTFPACK), "-i", str(source), "-o", str(out), "-si", f"{ratio:.8f}"]
+        started = time.perf_counter()
+        subprocess.run([*command, *extra, "-cc"], check=True, capture_output=True)
+        seconds.append(time.perf_counter() - started)
+    return seconds, out
+
+
 def main() -> None:
-    """Run both decimators at each budget and print a JSON report and a Markdown table."""
+    """Run the stage and gltfpack on every input and print a JSON report and a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=int, default=709, help="grid side; 709 gives 1,002,528 triangles")
-    parser.add_argument("--targets", type=int, nargs="+", default=[100_000, 10_000])
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    grid = wavy_grid(args.grid)
-    vertices, faces = grid.vertices.astype("float64"), grid.faces.astype("int64")
-    report = {"inputTriangles": len(faces), "runs": []}
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        glb = work / "terrain.glb"
-        grid.export(glb)
-        started = time.perf_counter()
-        stage = optimize.optimize(
-            {"model": glb}, {"targetTriangles": args.targets[0]}, work / "stage", lambda p, m: None
-        )
-        report["stage"] = {"seconds": time.perf_counter() - started, "target": args.targets[0], **stage.metadata}
-        for target in args.targets:
-            report["runs"].append(
-                {
-                    "target": target,
-                    "blender": blender_decimation(glb, work / f"b{target}", target),
-                    "fast_simplification": fast_simplification_run(vertices, faces, target),
-                }
-            )
-    print(json.dumps(report, indent=1))
-    print(
-        f"\n{report['inputTriangles']:,} input triangles; whole optimize stage to {args.targets[0]:,}: "
-        f"{report['stage']['seconds']:.1f} s, {report['stage']['bytesBefore']:,} -> {report['stage']['bytesAfter']:,} bytes\n"
-    )
-    print("| target | tool | triangles | seconds | Hausdorff / diagonal | mean / diagonal |")
-    print("|---|---|---|---|---|---|")
-    for run in report["runs"]:
-        for tool in ("blender", "fast_simplification"):
-            r = run[tool]
+        inputs = [
+            ("scan-like bumpy sphere", scan_like(work / "scan.glb"), 50_000),
+            ("height field (issue 19)", height_field(work / "terrain.glb"), 50_000),
+            ("image-to-3D, textured", image_to_3d(work), 20_000),
+            ("avatar, skinned + animated", animated_avatar(work), 7_500),
+        ]
+        for name, source, target in inputs:
+            shape = glb.surface(glb.read(source))
+            reference = geometry.Reference(shape.vertices, shape.triangles, samples=100_000)
+            before = len(shape.triangles)
+            folder = work / name.split()[0]
+            folder.mkdir()
+            stage_s, stage_out, meta = run_stage(source, target, folder, args.repeats)
+            row = {"input": name, "triangles": before, "bytes": source.stat().st_size, "target": target, "tools": {}}
+            row["tools"]["stage"] = {"seconds": statistics.median(stage_s), **measure(reference, stage_out)}
+            row["tools"]["stage"]["reported"] = meta["geometricError"]
+            for label, extra in (("gltfpack -si R -cc", []), ("gltfpack -si R -se 1 -cc", ["-se", "1"])):
+                (folder / label.replace(" ", "")).mkdir()
+                seconds, out = run_gltfpack(
+                    source, target / before, extra, folder / label.replace(" ", ""), args.repeats
+                )
+                row["tools"][label] = {"seconds": statistics.median(seconds), **measure(reference, out)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print(f"\ngltfpack {gltfpack.versions()['gltfpack']}, {args.repeats} runs each (median time)\n")
+    print("| input | tool | seconds | triangles | Hausdorff / diag | mean / diag | bytes |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['input']} ({row['triangles']:,} tris, {row['bytes']:,} B) -> {row['target']:,} | | | | | | |")
+        for tool, r in row["tools"].items():
             print(
-                f"| {run['target']:,} | {tool} | {r['triangles']:,} | {r['seconds']:.2f} | "
-                f"{r['error']['hausdorff']:.2e} | {r['error']['mean']:.2e} |"
+                f"| | {tool} | {r['seconds']:.2f} | {r['triangles']:,} | {r['hausdorff']:.2e} | {r['mean']:.2e} | "
+                f"{r['bytes']:,} |"
             )
+    print("\nstage / gltfpack at the same budget (-se 1): time, Hausdorff, mean, bytes")
+    for row in rows:
+        s, g = row["tools"]["stage"], row["tools"]["gltfpack -si R -se 1 -cc"]
+        ratios = [s[k] / g[k] for k in ("seconds", "hausdorff", "mean", "bytes")]
+        print(f"| {row['input']} | " + " | ".join(f"{r:.2f}x" for r in ratios) + " |")
 
 
 if __name__ == "__main__":

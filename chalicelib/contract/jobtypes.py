@@ -19,7 +19,7 @@ TEXTURE_SIZES = (64, 128, 256, 512, 1024, 2048, 4096)
 GENERATED_TEXTURE_SIZES = (256, 512, 1024, 2048, 4096)
 EXPORT_FORMATS = ("glb", "fbx", "blend")
 FOREGROUND_METHODS = ("auto", "alpha", "person", "grabcut")
-COMPRESSIONS = ("none", "draco")
+COMPRESSIONS = ("meshopt", "draco", "none")
 AVATAR_POSES = ("T", "A")
 
 
@@ -67,11 +67,28 @@ STAGE_PARAMS: dict[str, dict[str, Param]] = {
     "optimize": {
         "targetTriangles": _param("int", "triangle budget", low=4, high=10_000_000),
         "ratio": _param("float", "fraction of the triangles to keep", low=0.001, high=1.0),
-        "maxTextureSize": _param("int", "largest texture edge in pixels", choices=TEXTURE_SIZES),
-        "mergeDistance": _param(
-            "float", "merge vertices closer than this many metres", default=1e-5, low=0.0, high=1.0
+        "errorBound": _param(
+            "float",
+            "simplify until the error would pass this fraction of the model's size (meshoptimizer's measure)",
+            low=0.0001,
+            high=0.5,
         ),
-        "compression": _param("str", "geometry compression of the GLB", default="none", choices=COMPRESSIONS),
+        "compression": _param(
+            "str",
+            "geometry compression of the GLB: meshopt (quantized, EXT_meshopt_compression), draco, or none",
+            default="meshopt",
+            choices=COMPRESSIONS,
+        ),
+        "maxTextureSize": _param("int", "largest texture edge in pixels", choices=TEXTURE_SIZES),
+        "keepNames": _param("bool", "keep named nodes and materials apart instead of merging them", default=False),
+        "cleanup": _param(
+            "bool",
+            "first merge close vertices, drop loose geometry and make face winding consistent (slower)",
+            default=False,
+        ),
+        "mergeDistance": _param(
+            "float", "with cleanup: merge vertices closer than this many metres", default=1e-5, low=0.0, high=1.0
+        ),
         "lods": Param(
             "ratios",
             (),
@@ -163,7 +180,7 @@ JOB_TYPES: dict[str, JobType] = {
         stages=(Stage("optimize", "blender", {"model": "input:modelAssetId"}),),
         cost=2,
         params=dict.fromkeys(STAGE_PARAMS["optimize"], ("optimize",)),
-        one_of_params=("targetTriangles", "ratio"),
+        one_of_params=("targetTriangles", "ratio", "errorBound"),
     ),
 }
 MOTION_CAPTURE_COST_PER_10S = 2  # MOTION_CAPTURE adds this for every started 10 s of video

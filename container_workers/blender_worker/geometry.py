@@ -1,46 +1,29 @@
-"""Surface geometry in numpy: world-space triangles from Blender and the Hausdorff distance between two surfaces."""
+"""Surface geometry in numpy: surface sampling, exact point-to-triangle distances, Hausdorff and mean distance."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.spatial import cKDTree
 
-from container_workers.blender_worker import stats
-
 _CANDIDATES = 16  # nearest triangle centroids checked exactly per sample point
-
-
-def world_triangles() -> tuple[np.ndarray, np.ndarray]:
-    """All scene meshes as one triangle soup in world space: vertices (V, 3) float64 and triangles (T, 3) int64."""
-    verts, tris, offset = [], [], 0
-    for obj in stats.mesh_objects():
-        mesh = obj.data
-        mesh.calc_loop_triangles()
-        co = np.empty(3 * len(mesh.vertices), dtype=np.float64)
-        mesh.vertices.foreach_get("co", co)
-        idx = np.empty(3 * len(mesh.loop_triangles), dtype=np.int64)
-        mesh.loop_triangles.foreach_get("vertices", idx)
-        m = np.array(obj.matrix_world)
-        verts.append(co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3])
-        tris.append(idx.reshape(-1, 3) + offset)
-        offset += len(mesh.vertices)
-    if not verts:
-        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
-    return np.vstack(verts), np.vstack(tris)
 
 
 def sample_surface(verts: np.ndarray, tris: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """`count` points spread over the surface by area, plus up to `count` of its vertices (where error peaks)."""
     a, b, c = (verts[tris[:, i]] for i in range(3))
-    area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    cumulative = np.cumsum(np.linalg.norm(np.cross(b - a, c - a), axis=1))
     pick = (
-        rng.choice(len(tris), size=count, p=area / area.sum()) if area.sum() > 0 else rng.integers(0, len(tris), count)
+        np.searchsorted(cumulative, rng.random(count) * cumulative[-1], side="right").clip(0, len(tris) - 1)
+        if cumulative[-1] > 0
+        else rng.integers(0, len(tris), count)
     )
     u, v = rng.random(count), rng.random(count)
     flip = u + v > 1
     u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
     points = a[pick] + u[:, None] * (b[pick] - a[pick]) + v[:, None] * (c[pick] - a[pick])
-    used = np.unique(tris)
+    used = np.flatnonzero(np.bincount(tris.ravel(), minlength=len(verts)))
     corners = verts[rng.choice(used, size=min(count, used.size), replace=False)]
     return np.vstack([points, corners])
 
@@ -76,31 +59,59 @@ def _closest_points(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) 
     return out
 
 
-def distances_to_surface(points: np.ndarray, verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Distance from each point to the nearest of the candidate triangles around it."""
-    a, b, c = (verts[tris[:, i]] for i in range(3))
-    k = min(_CANDIDATES, len(tris))
-    _, near = cKDTree((a + b + c) / 3).query(points, k=k)
-    near = near.reshape(len(points), k)
-    best = np.full(len(points), np.inf)
-    for j in range(k):
-        t = near[:, j]
-        best = np.minimum(best, np.linalg.norm(points - _closest_points(points, a[t], b[t], c[t]), axis=1))
-    return best
+class Reference:
+    """A surface prepared for repeated comparisons: its own samples and a KD-tree over its triangle centroids."""
+
+    def __init__(self, verts: np.ndarray, tris: np.ndarray, samples: int = 50_000, seed: int = 0):
+        self.verts, self.tris = verts, tris
+        self.corners = tuple(verts[tris[:, i]] for i in range(3))
+        centroids = sum(self.corners) / 3
+        self.tree = cKDTree(centroids)
+        self.radius = np.sqrt(np.max([((x - centroids) ** 2).sum(axis=1) for x in self.corners], axis=0))
+        count = min(samples, 10 * len(tris))  # small meshes need fewer samples
+        self.points = sample_surface(verts, tris, count, np.random.default_rng(seed))
+        self.diagonal = float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0))) or 1.0
+
+    def distances(self, points: np.ndarray) -> np.ndarray:
+        """Distance from each point to this surface."""
+        return self.nearest(points)[0]
+
+    def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each point: its distance to this surface, the nearest triangle and the nearest point on it.
+
+        Exact over the triangles with the nearest centroids: candidates come in order of centroid distance, and a
+        triangle lies at least (centroid distance - its radius) away, so a point stops being checked once no
+        candidate left can beat its best.
+        """
+        a, b, c = self.corners
+        k = min(_CANDIDATES, len(self.tris))
+        centroid_distance, near = self.tree.query(points, k=k, workers=-1)
+        centroid_distance, near = centroid_distance.reshape(len(points), k), near.reshape(len(points), k)
+        best = np.full(len(points), np.inf)
+        triangle = np.zeros(len(points), dtype=np.int64)
+        closest = np.zeros_like(points)
+        for j in range(k):
+            open_ = np.flatnonzero(centroid_distance[:, j] - self.radius[near[:, j]] < best)
+            if open_.size == 0:
+                break
+            t, p = near[open_, j], points[open_]
+            q = _closest_points(p, a[t], b[t], c[t])
+            d = np.linalg.norm(p - q, axis=1)
+            better = d < best[open_]
+            won = open_[better]
+            best[won], triangle[won], closest[won] = d[better], t[better], q[better]
+        return best, triangle, closest
 
 
-def surface_error(
-    ref: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray], samples: int = 100_000, seed: int = 0
-) -> dict:
-    """Symmetric Hausdorff and mean surface distance between two meshes, relative to the first's bounding-box diagonal."""
-    rng = np.random.default_rng(seed)
-    samples = min(samples, 10 * max(len(ref[1]), len(other[1])))  # small meshes need fewer samples
-    diagonal = float(np.linalg.norm(ref[0].max(axis=0) - ref[0].min(axis=0))) or 1.0
-    there = distances_to_surface(sample_surface(*ref, samples, rng), *other)
-    back = distances_to_surface(sample_surface(*other, samples, rng), *ref)
+def surface_error(ref: Reference, other: Reference) -> dict:
+    """Symmetric Hausdorff and mean surface distance between two surfaces, over the first's bounding-box diagonal."""
+    with ThreadPoolExecutor(2) as pool:  # numpy and the KD-tree release the GIL: two directions, two cores
+        there_running = pool.submit(other.distances, ref.points)
+        back = ref.distances(other.points)
+        there = there_running.result()
     return {
-        "hausdorff": float(max(there.max(), back.max())) / diagonal,
-        "mean": float((there.mean() + back.mean()) / 2) / diagonal,
-        "diagonal": diagonal,
+        "hausdorff": float(max(there.max(), back.max())) / ref.diagonal,
+        "mean": float((there.mean() + back.mean()) / 2) / ref.diagonal,
+        "diagonal": ref.diagonal,
         "samples": int(there.size + back.size),
     }

@@ -1,34 +1,38 @@
-"""The optimize stage: clean up, decimate to a triangle budget, downsize textures, compress, and make LODs."""
+"""The optimize stage: simplify with meshoptimizer (gltfpack), compress, downsize textures, make LODs, measure the error."""
 
 from __future__ import annotations
 
+import io
 import math
 import time
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
-import bpy
+from PIL import Image
 
-from container_workers.blender_worker import formats, geometry, scene, stats
+from chalicelib.contract.formats import MODEL_FORMATS
+from container_workers.blender_worker import formats, geometry, glb, gltfpack, safety, scene, stats
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
+
+_PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
 
 
 def _validate(params: dict) -> dict:
     """Optimize's params checked against the contract's bounds (INVALID_PARAMS), defaults filled in."""
-    if isinstance(params, dict) and params.get("compression") == "meshopt":
-        raise BadInputError(
-            "UNSUPPORTED_COMPRESSION",
-            "meshopt needs the external gltfpack tool, which this worker does not ship; use draco",
-        )
     p = params_for("optimize", params)
-    target, ratio = p["targetTriangles"], p["ratio"]
-    if target is not None and ratio is not None:
-        raise BadInputError("INVALID_PARAMS", "give targetTriangles or ratio, not both")
+    budgets = [name for name in ("targetTriangles", "ratio", "errorBound") if p[name] is not None]
+    if len(budgets) > 1:
+        raise BadInputError("INVALID_PARAMS", f"give one budget, not {' and '.join(budgets)}")
     return {
-        "target": target,
-        "ratio": ratio,
+        "target": p["targetTriangles"],
+        "ratio": p["ratio"],
+        "errorBound": p["errorBound"],
         "maxTextureSize": p["maxTextureSize"],
+        "cleanup": p["cleanup"],
         "merge": float(p["mergeDistance"]),
         "compression": p["compression"],
+        "keepNames": p["keepNames"],
         "lods": p["lods"],
     }
 
@@ -50,18 +54,6 @@ def clean_meshes(merge_distance: float) -> None:
         mesh.update()
 
 
-def decimate(ratio: float) -> None:
-    """Collapse-decimate every mesh to `ratio` of its triangles (applied first in the stack, before any skinning)."""
-    for obj in stats.mesh_objects():
-        if obj.data.users > 1:
-            obj.data = obj.data.copy()
-        mod = obj.modifiers.new("Decimate", "DECIMATE")
-        mod.decimate_type, mod.ratio, mod.use_collapse_triangulate = "COLLAPSE", ratio, True
-        with bpy.context.temp_override(object=obj, active_object=obj):
-            bpy.ops.object.modifier_move_to_index(modifier=mod.name, index=0)
-            bpy.ops.object.modifier_apply(modifier=mod.name)
-
-
 def smooth_by_angle(degrees: float = 30.0) -> None:
     """Smooth-shade meshes without custom normals, keeping edges sharper than `degrees` hard."""
     for mesh in {o.data for o in stats.mesh_objects()}:
@@ -69,98 +61,139 @@ def smooth_by_angle(degrees: float = 30.0) -> None:
             mesh.set_sharp_from_angle(angle=math.radians(degrees))
 
 
-def decimate_to(target: int) -> None:
-    """Decimate the scene to `target` triangles, correcting once if rounding per mesh misses by more than 0.5%."""
-    for _ in range(2):
-        current = stats.describe().triangles
-        if current <= target or abs(current - target) <= 0.005 * target:
-            return
-        decimate(target / current)
+def through_blender(model: Path, fmt: str, p: dict, workdir: Path) -> tuple[Path, list[str]]:
+    """Import any model format with Blender (cleaning meshes up if asked), smooth-shade by angle, write a plain GLB."""
+    scene.reset()
+    formats.load(model, fmt)
+    missing = safety.check_loaded(model.parent, fmt)
+    if p["cleanup"]:
+        clean_meshes(p["merge"])
+    smooth_by_angle()
+    return formats.save("glb", workdir / "source"), missing
 
 
-def downsize_textures(max_size: int) -> list[str]:
-    """Scale down every image larger than `max_size` on its long side; return their names."""
+def downsize_textures(source: glb.Glb, max_size: int) -> list[str]:
+    """Scale embedded PNG/JPEG images larger than `max_size` on their long side down to it; return their names."""
     scaled = []
-    for img in bpy.data.images:
-        w, h = img.size
-        if img.users and max(w, h) > max_size:
+    for index, img in enumerate(source.doc.get("images", [])):
+        kind = _PIL_FORMATS.get(img.get("mimeType", ""))
+        if kind is None or "bufferView" not in img:
+            continue
+        with Image.open(io.BytesIO(source.image(index))) as picture:
+            w, h = picture.size
+            if max(w, h) <= max_size:
+                continue
             k = max_size / max(w, h)
-            img.scale(max(1, math.floor(w * k)), max(1, math.floor(h * k)))
-            scaled.append(img.name)
+            smaller = picture.resize((max(1, math.floor(w * k)), max(1, math.floor(h * k))), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            smaller.save(out, kind, **({"quality": 90} if kind == "JPEG" else {}))
+        source.views[img["bufferView"]] = out.getvalue()
+        scaled.append(img.get("name", f"image{index}"))
     return sorted(scaled)
 
 
-def purge_unused() -> None:
-    """Remove datablocks nothing uses (materials, images, meshes, actions left behind)."""
-    bpy.data.orphans_purge(do_local_ids=True, do_linked_ids=True, do_recursive=True)
+def _budget(p: dict, triangles: int) -> tuple[float, float]:
+    """(ratio, error limit) for gltfpack: a triangle budget under the guard limit, or as far as an error bound allows."""
+    if p["errorBound"] is not None:
+        return 0.0, p["errorBound"]
+    if p["target"] is not None:
+        return min(1.0, p["target"] / triangles), gltfpack.BUDGET_GUARD
+    return p["ratio"] or 1.0, gltfpack.BUDGET_GUARD
+
+
+def _measure(reference: geometry.Reference, pack: gltfpack.Pack) -> tuple[glb.Glb, dict]:
+    """Read a finished output back (decoding its compression) and measure its distance from the reference surface."""
+    out = glb.read(pack.readable)
+    shape = glb.surface(out)
+    return out, geometry.surface_error(reference, geometry.Reference(shape.vertices, shape.triangles))
 
 
 def optimize(inputs: dict[str, Path], params: dict, workdir: Path, progress: ProgressFn) -> StageResult:
     """Optimize inputs["model"] into a GLB (role "model") plus LODs (roles "lod1".."lodN") if asked."""
     p = _validate(params)
     started = time.monotonic()
-    progress(2, "reading model")
-    scene.reset()
-    source = formats.load_upload(inputs["model"], workdir)
-    before = stats.describe()
-    if before.triangles == 0:
+    progress(2, "checking model")
+    model, fmt = safety.prepare(inputs["model"], workdir, MODEL_FORMATS, "model")
+    missing: list[str] = []
+    if fmt != "glb" or p["cleanup"]:
+        progress(5, "converting to GLB with Blender")
+        model, missing = through_blender(model, fmt, p, workdir)
+    source = glb.read(model)
+    before = glb.triangle_count(source)
+    if before == 0:
         raise BadInputError("EMPTY_MODEL", "the model has no triangles to optimize")
-    wants_decimation = p["target"] is not None or (p["ratio"] or 1) < 1 or p["lods"]
-    if "morphs" in before.features and wants_decimation:
+    ratio, error_limit = _budget(p, before)
+    if glb.has_morph_targets(source) and (ratio < 1 or p["lods"]):
         raise BadInputError(
             "CANNOT_DECIMATE_MORPHS",
-            "meshes with shape keys (morph targets) cannot be decimated; optimize without a triangle budget",
+            "meshes with morph targets cannot be simplified; optimize without a triangle budget",
         )
-    original = geometry.world_triangles()
-    progress(15, "cleaning meshes")
-    clean_meshes(p["merge"])
-    target = p["target"] if p["target"] is not None else round((p["ratio"] or 1) * before.triangles)
-    progress(25, f"decimating to {target} triangles")
-    decimate_to(target)
-    smooth_by_angle()
-    scaled = downsize_textures(p["maxTextureSize"]) if p["maxTextureSize"] else []
-    purge_unused()
-    after = stats.describe()
-    draco = p["compression"] == "draco"
-    progress(60, "writing GLB")
-    kind = "ANIMATION" if "animation" in after.features else "MODEL_3D"
-    out = formats.save("glb", workdir / "optimized", draco=draco)
-    progress(70, "measuring geometric error")
-    error = geometry.surface_error(original, geometry.world_triangles())
-    outputs = [Output(out, kind, "model")]
+    scaled = downsize_textures(source, p["maxTextureSize"]) if p["maxTextureSize"] else []
+    if scaled:
+        model = glb.write(source, workdir / "downsized.glb")
+    options = gltfpack.Options(
+        ratio=ratio,
+        error=error_limit,
+        compression=p["compression"],
+        keep_names=p["keepNames"],
+        keep_attributes=glb.has_attribute(source, "COLOR_1"),
+        fps=glb.frame_rate(source),
+    )
+    progress(10, "simplifying and compressing (gltfpack)")
+    with ExitStack() as running:
+        pack = gltfpack.Pack(model, workdir / "optimized.glb", options)
+        running.callback(pack.cancel)
+        shape = glb.surface(source)  # prepared while gltfpack works
+        reference = geometry.Reference(shape.vertices, shape.triangles)
+        out_path = pack.result()
+    progress(60, "measuring geometric error")
+    out, error = _measure(reference, pack)
+    after = glb.triangle_count(out)
+    kind = "ANIMATION" if source.doc.get("animations") else "MODEL_3D"
+    outputs = [Output(out_path, kind, "model")]
     lods = []
-    for i, ratio in enumerate(p["lods"], start=1):
-        progress(75 + 20 * i / len(p["lods"]), f"making LOD {i}")
-        decimate_to(max(4, round(ratio * after.triangles)))
-        smooth_by_angle()
-        lod = formats.save("glb", workdir / f"lod{i}", draco=draco)
-        outputs.append(Output(lod, kind, f"lod{i}"))
-        lods.append(
-            {
-                "role": f"lod{i}",
-                "ratio": ratio,
-                "triangles": stats.describe().triangles,
-                "bytes": lod.stat().st_size,
-                "geometricError": geometry.surface_error(original, geometry.world_triangles()),
-            }
-        )
+    if p["lods"]:
+        progress(70, f"making {len(p['lods'])} levels of detail")
+        with ExitStack() as running:
+            packs = []
+            for i, lod_ratio in enumerate(p["lods"], start=1):  # all levels at once, each from the original
+                lod_options = replace(
+                    options, ratio=max(4, round(lod_ratio * after)) / before, error=gltfpack.BUDGET_GUARD
+                )
+                packs.append(gltfpack.Pack(model, workdir / f"lod{i}.glb", lod_options))
+                running.callback(packs[-1].cancel)
+            for i, (lod_ratio, lod_pack) in enumerate(zip(p["lods"], packs), start=1):
+                lod_path = lod_pack.result()
+                lod_glb, lod_error = _measure(reference, lod_pack)
+                outputs.append(Output(lod_path, kind, f"lod{i}"))
+                lods.append(
+                    {
+                        "role": f"lod{i}",
+                        "ratio": lod_ratio,
+                        "triangles": glb.triangle_count(lod_glb),
+                        "bytes": lod_path.stat().st_size,
+                        "geometricError": lod_error,
+                    }
+                )
     progress(100, "done")
     return StageResult(
         outputs,
         metadata={
-            "from": source.format,
-            "trianglesBefore": before.triangles,
-            "trianglesAfter": after.triangles,
-            "targetTriangles": target,
-            "verticesBefore": before.vertices,
-            "verticesAfter": after.vertices,
+            "from": fmt,
+            "trianglesBefore": before,
+            "trianglesAfter": after,
+            "targetTriangles": round(ratio * before) if p["errorBound"] is None else None,
+            "errorBound": p["errorBound"],
+            "verticesBefore": glb.vertex_count(source),
+            "verticesAfter": glb.vertex_count(out),
             "bytesBefore": inputs["model"].stat().st_size,
-            "bytesAfter": out.stat().st_size,
+            "bytesAfter": out_path.stat().st_size,
             "geometricError": error,
             "compression": p["compression"],
             "texturesDownsized": scaled,
-            "missingTextures": source.missing_textures,
+            "missingTextures": missing,
             "lods": lods,
+            "simplifier": f"meshoptimizer (gltfpack {gltfpack.versions()['gltfpack']})",
             "seconds": round(time.monotonic() - started, 3),
         },
     )

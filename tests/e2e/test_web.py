@@ -1,4 +1,4 @@
-"""The web app in a real headless Chromium: sign up, upload a GLB, optimise it and see the result in the 3D viewer."""
+"""The web app in a real headless Chromium: sign up, upload a GLB, optimise it (meshopt) and view it; view a Draco GLB."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import requests
 import trimesh
 from PIL import Image
 
+from container_workers.blender_worker import gltfpack
 from tests.stackutil import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -59,9 +60,18 @@ def test_browser_uploads_optimizes_and_views(stack, web_url, tmp_path):
         pytest.skip("node and `npm ci` (playwright-core) are needed for the browser test")
     model = tmp_path / "icosphere.glb"
     model.write_bytes(trimesh.creation.icosphere(subdivisions=3).export(file_type="glb"))  # 1280 triangles
+    draco = gltfpack.Pack(model, tmp_path / "draco.glb", gltfpack.Options(ratio=0.5, compression="draco")).result()
 
     run = subprocess.run(
-        ["node", str(ROOT / "tests" / "tools" / "web_e2e.mjs"), web_url, stack.api_url, str(tmp_path), str(model)],
+        [
+            "node",
+            str(ROOT / "tests" / "tools" / "web_e2e.mjs"),
+            web_url,
+            stack.api_url,
+            str(tmp_path),
+            str(model),
+            str(draco),
+        ],
         check=False,
         cwd=ROOT,
         capture_output=True,
@@ -76,6 +86,8 @@ def test_browser_uploads_optimizes_and_views(stack, web_url, tmp_path):
     )
     assert result["jobStatus"] == "COMPLETED"
     assert 300 <= result["triangles"] <= 900, result  # about half of 1280
+    assert "EXT_meshopt_compression" in result["extensions"], result  # the stage's default output, decoded in the page
+    assert "KHR_draco_mesh_compression" in result["draco"]["extensions"] and result["draco"]["triangles"] == 640
     assert result["creditsAfter"] != result["creditsBefore"]  # OPTIMIZE spent credits, and the header shows it
 
     box = result["viewerBox"]

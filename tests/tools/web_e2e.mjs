@@ -1,10 +1,11 @@
 // Drive the web app in headless Chromium like a person: sign up, create a project, upload a GLB, optimise it, view it.
-// Usage: node tests/tools/web_e2e.mjs <web url> <api url> <output dir> <model.glb>; prints one JSON result line.
+// Usage: node tests/tools/web_e2e.mjs <web url> <api url> <output dir> <model.glb> [<draco.glb>]; prints one JSON line.
+// <draco.glb>, when given, is also opened in a second viewer on the page (the Draco decoder served locally).
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const [webUrl, apiUrl, outDir, modelPath] = process.argv.slice(2);
+const [webUrl, apiUrl, outDir, modelPath, dracoPath] = process.argv.slice(2);
 if (!modelPath) {
   console.error("usage: node web_e2e.mjs <web url> <api url> <output dir> <model.glb>");
   process.exit(2);
@@ -109,10 +110,28 @@ try {
   const viewer = page.getByTestId("viewer");
   await page.locator('[data-testid="viewer"][data-loaded]').waitFor();
   result.triangles = Number(await viewer.getAttribute("data-loaded"));
+  result.extensions = (await viewer.getAttribute("data-extensions") || "").split(" ").filter(Boolean);
   result.viewerInfo = await viewer.locator(".viewer-info").textContent();
   await page.waitForTimeout(500); // a few more frames after the load
   step("viewer loaded");
 
+  if (dracoPath) {
+    result.draco = await page.evaluate(async (base64) => {
+      const { Viewer } = await import("/viewer.js");
+      const box = document.createElement("div");
+      box.style.cssText = "width:320px;height:240px";
+      document.body.append(box);
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const url = URL.createObjectURL(new Blob([bytes], { type: "model/gltf-binary" }));
+      const second = new Viewer(box);
+      const triangles = await second.load(url, "draco");
+      const extensions = box.dataset.extensions.split(" ");
+      second.dispose();
+      box.remove();
+      return { triangles, extensions };
+    }, readFileSync(dracoPath).toString("base64"));
+    step("Draco GLB viewed");
+  }
   result.creditsAfter = await page.getByTestId("credits").textContent();
   result.webgl = await page.evaluate(() => {
     const gl = document.querySelector('[data-testid="viewer"] canvas').getContext("webgl2");

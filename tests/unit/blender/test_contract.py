@@ -30,11 +30,15 @@ def test_optimize_defaults_are_the_contracts():
     assert optimize._validate({}) == {
         "target": None,
         "ratio": None,
+        "errorBound": None,
         "maxTextureSize": spec["maxTextureSize"].default,
+        "cleanup": spec["cleanup"].default,
         "merge": spec["mergeDistance"].default,
         "compression": spec["compression"].default,
+        "keepNames": spec["keepNames"].default,
         "lods": list(spec["lods"].default),
     }
+    assert spec["compression"].default == "meshopt"
     assert optimize._validate({"ratio": 0.5, "maxTextureSize": 512, "lods": [0.5, 0.25]})["lods"] == [0.5, 0.25]
 
 
@@ -45,12 +49,10 @@ def test_optimize_defaults_are_the_contracts():
         ({"maxTextureSize": 1000}, "INVALID_PARAMS"),  # not one of the contract's sizes
         ({"mergeDistance": 2}, "INVALID_PARAMS"),
         ({"compression": "zip"}, "INVALID_PARAMS"),
+        ({"errorBound": 0.9}, "INVALID_PARAMS"),
         ({"lods": [0.5] * 5}, "INVALID_PARAMS"),
         ({"targetTriangles": 10, "ratio": 0.5}, "INVALID_PARAMS"),
-        (
-            {"compression": "meshopt"},
-            "UNSUPPORTED_COMPRESSION",
-        ),  # valid by no contract, refused by this worker with a reason
+        ({"targetTriangles": 10, "errorBound": 0.01}, "INVALID_PARAMS"),
     ],
 )
 def test_optimize_refuses_what_the_contract_refuses(params, code):
