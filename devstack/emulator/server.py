@@ -20,13 +20,16 @@ def enable_state_machine_execution(endpoint: str) -> None:
 
 
 def make_app():
-    """moto's WSGI app with the emulator's patches: DynamoDB writes made atomic, S3 POST policies enforced."""
+    """moto's WSGI app with the emulator's patches: DynamoDB writes made atomic, S3 POST policies enforced, IAM
+    judged as AWS judges it once enforcement is switched on (`python -m devstack --iam`)."""
     from moto.server import DomainDispatcherApplication, create_backend_app
 
     from devstack.emulator.patch_atomic_dynamodb import serialize_dynamodb_writes
+    from devstack.emulator.patch_iam import enforce_like_aws
     from devstack.emulator.patch_s3_post_policy import S3PostPolicy
 
     serialize_dynamodb_writes()
+    enforce_like_aws()
     return S3PostPolicy(DomainDispatcherApplication(create_backend_app))
 
 
