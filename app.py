@@ -320,7 +320,7 @@ def _job_event(body: str) -> None:
         jobs.on_pipeline_event(message)
 
 
-@app.on_sqs_message(queue=settings.UPLOAD_EVENTS_QUEUE_NAME, batch_size=5)
+@app.on_sqs_message(queue=settings.UPLOAD_EVENTS_QUEUE_NAME, batch_size=5, maximum_batching_window_in_seconds=1)
 def on_upload(event):
     """S3 ObjectCreated (via SQS): verify the bytes, mark the asset READY/REJECTED, start waiting jobs."""
     return _each_record(event, _judge_upload)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 
-from chalicelib import settings
-from chalicelib.contract import keys
+from chalicelib import fleet, settings
 from chalicelib.store.aws import client
-from chalicelib.store.db import WorkerHeartbeat
 
 WORKERS = ("gpu", "blender")
 
@@ -20,16 +18,23 @@ def _check(fn) -> dict:
         return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}
 
 
-def _worker(name: str) -> dict:
+def _workers(kind: str) -> dict:
+    """A kind is healthy when any of its instances beat recently; every instance seen in the last day is listed."""
     try:
-        beat = WorkerHeartbeat.get(*keys.worker(name))
-    except WorkerHeartbeat.DoesNotExist:
-        return {"status": "error", "message": "no heartbeat yet"}
+        found = fleet.instances(kind, fresh=True)
     except Exception as exc:
         return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}
-    age = time.time() - beat.last_seen
-    status = "ok" if age <= settings.WORKER_STALE_SECONDS else "error"
-    return {"status": status, "lastHeartbeatSecondsAgo": round(age, 1), "state": beat.state, "pid": beat.pid}
+    if not found:
+        return {"status": "error", "message": "no heartbeat yet", "instances": []}
+    now = time.time()
+    listed = [i.view(now) for i in found]
+    alive = [i for i in listed if i["status"] == "ok"]
+    return {
+        "status": "ok" if alive else "error",
+        "alive": len(alive),
+        "lastHeartbeatSecondsAgo": min(i["lastHeartbeatSecondsAgo"] for i in listed),
+        "instances": listed,
+    }
 
 
 def report() -> tuple[bool, dict]:
@@ -53,5 +58,5 @@ def report() -> tuple[bool, dict]:
         ),
     }
     for name in WORKERS:
-        checks[f"worker:{name}"] = _worker(name)
+        checks[f"worker:{name}"] = _workers(name)
     return all(c["status"] == "ok" for c in checks.values()), checks

@@ -10,8 +10,8 @@ from datetime import datetime
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import credits, settings, views, webhooks
-from chalicelib.contract import jobtypes, keys
+from chalicelib import credits, fleet, settings, views, webhooks
+from chalicelib.contract import failures, jobtypes, keys
 from chalicelib.contract.params import InvalidParams
 from chalicelib.contract.statuses import ACTIVE, JOB_STATUSES, REFUNDED
 from chalicelib.errors import Conflict, NotFound, PaymentRequired, TooManyRequests, ValidationError
@@ -163,7 +163,10 @@ def execution_input(job_id: str, stages: list[dict]) -> dict:
     return {
         "jobId": job_id,
         "stageCount": len(stages),
-        "stages": [{"index": i, "name": s["name"], "queueUrl": queue_url(s["worker"])} for i, s in enumerate(stages)],
+        "stages": [
+            {"index": i, "name": s["name"], "worker": s["worker"], "queueUrl": queue_url(s["worker"])}
+            for i, s in enumerate(stages)
+        ],
     }
 
 
@@ -310,15 +313,10 @@ def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
 
 
 def _error_from_pipeline(job: Job, event_error: dict | None) -> dict:
-    """A user-readable error for a failed execution: the worker's own words when it left them."""
+    """A user-readable error for a failed execution: the worker's own words when it left them, else the error name's."""
     if job.error and job.error.code:
         return {"code": job.error.code, "message": job.error.message}
-    name = (event_error or {}).get("Error", "")
-    if name == "States.Timeout":
-        return {"code": "WORKER_TIMEOUT", "message": "processing stopped responding; credits were returned"}
-    if "ConditionalCheckFailed" in name:
-        return {"code": "JOB_NOT_RUNNING", "message": "the job was no longer running"}
-    return {"code": "PROCESSING_FAILED", "message": "processing failed; credits were returned"}
+    return failures.job_error(event_error)
 
 
 def on_pipeline_event(message: dict) -> None:
@@ -357,24 +355,18 @@ def cancel_if_running(job: Job, reason: str) -> None:
 
 
 def sweep(now: float | None = None) -> int:
-    """Fail and refund jobs whose execution ended without settling them, or whose input never arrived."""
+    """Fail and refund the jobs that can no longer finish: their execution ended unreported, their task was lost, or
+    their input never arrived. Healthy jobs cost no Step Functions call: see `_suspicion`."""
     now = now or time.time()
-    sfn = client("stepfunctions")
     swept = 0
     for status in ACTIVE:
         for job in Job.by_status.query(keys.status_partition(status)):
             if job.status not in ACTIVE:
                 continue
             if job.execution_arn:
-                execution = sfn.describe_execution(executionArn=job.execution_arn)
-                if execution["status"] == "RUNNING":
+                error = _check_execution(job, now)
+                if error is None:
                     continue
-                if execution["status"] == "SUCCEEDED" and job.status == "COMPLETED":
-                    continue
-                error = {
-                    "code": "PIPELINE_ENDED",
-                    "message": f"processing ended ({execution['status'].lower()}); credits were returned",
-                }
             else:
                 age = now - _epoch(job.created_at)
                 if age < settings.UPLOAD_URL_SECONDS + 300:
@@ -386,6 +378,54 @@ def sweep(now: float | None = None) -> int:
             if settle(job.id, "FAILED", error):
                 swept += 1
     return swept
+
+
+def _suspicion(job: Job, now: float) -> str | None:
+    """Why the sweeper should ask Step Functions about a started job, or None (the usual case).
+
+    A task a worker holds (a live lease) is healthy; so is one waiting in a queue whose workers are busy, for hours
+    if need be. "lost": the task has been free for TASK_LOST_SECONDS while a worker of its kind sat idle the whole
+    time - an idle worker long-polling the queue would have taken it, so its message is gone (dead-lettered).
+    "quiet": no write to the job for SWEEP_RECHECK_SECONDS (checked once per that period), which finds executions
+    that ended without reporting.
+    """
+    if fleet.held(job, now):
+        return None
+    since, kind = fleet.waiting_since(job, now), fleet.task_kind(job)
+    if since and kind and now - since > settings.TASK_LOST_SECONDS:
+        idle = [w for w in fleet.alive(kind, now) if w.idle_since is not None and w.idle_since < since]
+        if idle:
+            return "lost"
+    if now - max(_epoch(job.updated_at), float(job.swept_at or 0)) > settings.SWEEP_RECHECK_SECONDS:
+        return "quiet"
+    return None
+
+
+def _check_execution(job: Job, now: float) -> dict | None:
+    """The error to settle a suspicious job with, after one DescribeExecution; None when it may go on."""
+    suspicion = _suspicion(job, now)
+    if suspicion is None:
+        return None
+    sfn = client("stepfunctions")
+    execution = sfn.describe_execution(executionArn=job.execution_arn)
+    if execution["status"] != "RUNNING":
+        return {
+            "code": "PIPELINE_ENDED",
+            "message": f"processing ended ({execution['status'].lower()}); credits were returned",
+        }
+    if suspicion == "lost":
+        code, message = failures.WORKER_LOST
+        logger.warning("task lost: stopping the execution", extra={"job_id": job.id, "kind": fleet.task_kind(job)})
+        try:
+            sfn.stop_execution(executionArn=job.execution_arn, error=code, cause=message)
+        except Exception:
+            logger.exception("could not stop the execution", extra={"job_id": job.id})
+        return {"code": code, "message": message}
+    try:
+        job.update(actions=[Job.swept_at.set(now)], condition=Job.status.is_in(*ACTIVE))
+    except UpdateError:
+        pass  # it ended meanwhile
+    return None
 
 
 def _epoch(iso: str) -> float:

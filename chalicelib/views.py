@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib import fleet
 from chalicelib.contract import keys, statuses
 from chalicelib.store import storage
 from chalicelib.store.db import Asset, Job, Project, User
@@ -64,7 +65,7 @@ def asset(item: Asset, with_url: bool = False) -> dict:
 
 
 def job(item: Job, with_urls: bool = False) -> dict:
-    """The API shape of a job; outputs carry signed download URLs when asked for."""
+    """The API shape of a job (while it waits for a worker, its place in line); outputs carry signed URLs when asked."""
     data = {
         "id": item.id,
         "projectId": item.project_id,
@@ -87,6 +88,7 @@ def job(item: Job, with_urls: bool = False) -> dict:
         "startedAt": item.started_at,
         "finishedAt": item.finished_at,
         "webhookUrl": item.webhook_url,
+        "queue": fleet.queue(item) if item.status in statuses.ACTIVE else None,
         "outputs": [],
     }
     ids = [str(i) for i in item.outputs or []]

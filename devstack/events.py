@@ -1,8 +1,8 @@
 """The local event-source runner: does for the app's event handlers what AWS does for Lambda.
 
 It reads the event sources the Chalice app declares (`@app.on_sqs_message`, `@app.schedule`) and
-drives them: an SQS event source mapping per queue (long-poll, invoke the handler in-process with a
-Lambda-shaped event; as with `ReportBatchItemFailures`, delete every message except those the handler
+drives them: an SQS event source mapping per queue (long-poll, gather records up to the batch size within
+the source's batching window, invoke the handler in-process with a Lambda-shaped event; as with `ReportBatchItemFailures`, delete every message except those the handler
 lists in `batchItemFailures`, and none when it raises, so failures are redelivered and end in the
 queue's dead-letter queue), and a timer per `rate(...)` schedule. S3 notifications
 reach the handlers through SQS, exactly as declared in infrastructure/template.yaml.
@@ -122,8 +122,11 @@ class EventRunner:
             if isinstance(result, dict)
             else set()
         )
+        records = len(event.get("Records", [])) if "Records" in event else None
         self.log(
-            f"{name}: invoked in {1000 * (time.time() - started):.0f} ms"
+            f"{name}: invoked"
+            + (f" with {records} record(s)" if records is not None else "")
+            + f" in {1000 * (time.time() - started):.0f} ms"
             + (f", {len(failed)} record(s) failed" if failed else "")
         )
         return failed
@@ -148,6 +151,7 @@ class EventRunner:
             messages = received.get("Messages", [])
             if not messages:
                 continue
+            messages += self._fill_batch(url, config, len(messages))
             failed = self._invoke(config.name, sqs_event(messages, arn, self.region))
             done = [m for m in messages if failed is not None and m["MessageId"] not in failed]
             if done:
@@ -155,6 +159,25 @@ class EventRunner:
                     QueueUrl=url,
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
                 )
+
+    def _fill_batch(self, url: str, config, have: int) -> list[dict]:
+        """As Lambda's MaximumBatchingWindowInSeconds: gather more records until the batch is full or the window ends."""
+        window = getattr(config, "maximum_batching_window_in_seconds", 0) or 0
+        deadline, more = time.time() + window, []
+        while have + len(more) < config.batch_size and time.time() < deadline and not self.stop.is_set():
+            try:
+                received = self.sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=min(10, config.batch_size - have - len(more)),
+                    WaitTimeSeconds=0,
+                    AttributeNames=["All"],
+                )
+            except Exception as exc:
+                self.log(f"{config.name}: receive failed: {exc}")
+                break
+            more += received.get("Messages", [])
+            self.stop.wait(0.05)
+        return more
 
     def run_schedule(self, config) -> None:
         """One schedule: fire now, then every period (scaled by schedule_scale)."""

@@ -25,7 +25,12 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 COLORS = {"emulator": 36, "api": 32, "events": 35, "gpu": 33, "blender": 34, "web": 37, "stack": 1}
-WORKERS = ("gpu", "blender")
+WORKERS = ("gpu", "blender")  # worker kinds; each runs as N processes named <kind>-1 ... <kind>-N
+
+
+def kind_of(name: str) -> str:
+    """The kind of a process name: gpu-2 -> gpu, api -> api."""
+    return name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name
 
 
 def _die_with_parent() -> None:
@@ -64,17 +69,20 @@ class Stack:
         emulator_port: int,
         web_port: int,
         schedule_scale: float,
-        heartbeat_seconds: int,
         state_dir: Path,
+        workers: dict[str, int] | None = None,
+        lease_seconds: float = 60,
+        restart_delay: float = 1,
     ):
         self.api_port = api_port
         self.web_port = web_port
         self.emulator_port = emulator_port
         self.schedule_scale = schedule_scale
-        self.heartbeat_seconds = heartbeat_seconds
+        self.workers = workers or dict.fromkeys(WORKERS, 1)
+        self.restart_delay = restart_delay
         self.state_dir = state_dir
         self.procs: dict[str, subprocess.Popen] = {}
-        self.commands: dict[str, list[str]] = {}
+        self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         self.restarts: dict[str, int] = {}
         self.stopping = threading.Event()
         self.failed: str | None = None
@@ -83,21 +91,22 @@ class Stack:
         self.env.setdefault("AWS_ACCESS_KEY_ID", "test")
         self.env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         self.env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        self.env["WORKER_LEASE_SECONDS"] = str(lease_seconds)  # the workers hold tasks by it, the sweeper judges by it
 
     def say(self, name: str, line: str) -> None:
         """Print one log line prefixed with its process name."""
-        color = COLORS.get(name, 0)
+        color = COLORS.get(kind_of(name), 0)
         prefix = f"\033[{color}m{name:>8} |\033[0m " if sys.stdout.isatty() else f"{name:>8} | "
         with self.lock:
             print(prefix + line, flush=True)
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start a child with prefixed logs (and remember how, to restart it)."""
-        self.commands[name] = args
+        self.commands[name] = (args, env or {})
         proc = subprocess.Popen(
             [sys.executable, *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -144,8 +153,6 @@ class Stack:
                 "devstack.deploy",
                 "--out",
                 str(outputs_file),
-                "--param",
-                f"TaskHeartbeatSeconds={self.heartbeat_seconds}",
             ],
             cwd=ROOT,
             env=self.env,
@@ -159,8 +166,9 @@ class Stack:
         (self.state_dir / "outputs.env").write_text("".join(f"{k}={v}\n" for k, v in outputs.items()))
         self.spawn("api", ["-m", "devstack.api", "--port", str(self.api_port)])
         self.spawn("events", ["-m", "devstack.events", "--schedule-scale", str(self.schedule_scale)])
-        for worker in WORKERS:
-            self.spawn(worker, ["-m", f"container_workers.{worker}_worker"])
+        for kind, count in self.workers.items():
+            for i in range(1, count + 1):
+                self.spawn(f"{kind}-{i}", ["-m", f"container_workers.{kind}_worker"], {"WORKER_NAME": f"{kind}-{i}"})
         self.spawn(
             "web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"]
         )
@@ -196,16 +204,16 @@ class Stack:
             for name, when in list(due.items()):
                 if time.time() >= when:
                     del due[name]
-                    self.spawn(name, self.commands[name])
+                    self.spawn(name, *self.commands[name])
             for name, proc in list(self.procs.items()):
                 code = proc.poll()
                 if code is None or name in due:
                     continue
                 if name != "emulator":
                     self.restarts[name] = self.restarts.get(name, 0) + 1
-                    delay = min(30, 2 ** (self.restarts[name] - 1))
-                    what = f"{name} worker" if name in WORKERS else name
-                    self.say("stack", f"{what} exited with code {code}; restarting it in {delay} s")
+                    delay = min(30, self.restart_delay * 2 ** (self.restarts[name] - 1))
+                    what = f"{name} worker" if kind_of(name) in WORKERS else name
+                    self.say("stack", f"{what} exited with code {code}; restarting it in {delay:g} s")
                     due[name] = time.time() + delay
                 else:
                     self.failed = f"{name} exited with code {code}"
@@ -216,7 +224,8 @@ class Stack:
         """Stop in order - web app, event runner and API, then workers (they finish their task), then the emulator -
         each with SIGTERM, and SIGKILL for whatever outlives the grace period."""
         self.stopping.set()
-        for phase in (("web", "events", "api"), WORKERS, ("emulator",)):
+        workers = tuple(name for name in self.procs if kind_of(name) in WORKERS)
+        for phase in (("web", "events", "api"), workers, ("emulator",)):
             procs = [(name, self.procs[name]) for name in phase if name in self.procs]
             for _, proc in procs:
                 if proc.poll() is None:
@@ -239,13 +248,36 @@ def main() -> None:
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("AI3D_EMULATOR_PORT", "4566")))
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("AI3D_WEB_PORT", "8080")))
     parser.add_argument("--schedule-scale", type=float, default=1.0, help="speed up schedules (tests use < 1)")
-    parser.add_argument("--heartbeat-seconds", type=int, default=60, help="task heartbeat timeout for the pipeline")
+    for kind in WORKERS:
+        parser.add_argument(
+            f"--{kind}-workers",
+            type=int,
+            default=int(os.environ.get(f"{kind.upper()}_WORKERS", "1")),
+            help=f"how many {kind} worker processes (env {kind.upper()}_WORKERS)",
+        )
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=float(os.environ.get("WORKER_LEASE_SECONDS", "60")),
+        help="a worker that stops renewing its lease this long loses its task to another worker",
+    )
+    parser.add_argument(
+        "--restart-delay", type=float, default=1.0, help="first restart delay of a dead process (doubles)"
+    )
     parser.add_argument(
         "--state-dir", type=Path, default=ROOT / ".stack", help="where the deployed outputs are written"
     )
     args = parser.parse_args()
+    workers = {kind: getattr(args, f"{kind}_workers") for kind in WORKERS}
     stack = Stack(
-        args.api_port, args.emulator_port, args.web_port, args.schedule_scale, args.heartbeat_seconds, args.state_dir
+        args.api_port,
+        args.emulator_port,
+        args.web_port,
+        args.schedule_scale,
+        args.state_dir,
+        workers,
+        args.lease_seconds,
+        args.restart_delay,
     )
     signal.signal(signal.SIGTERM, lambda *_: stack.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stack.stopping.set())

@@ -105,3 +105,18 @@ def malformed_uploads() -> list[tuple[str, bytes, str, str]]:
         ("asset-is-a-list.gltf", b'{"asset": ["2.0"]}', "MODEL_3D", "model/gltf+json"),
         ("frame-time.bvh", bvh("0.0.1"), "ANIMATION", "application/octet-stream"),
     ]
+
+
+def wavy_grid_glb(triangles: int = 300_000, phase: float = 0.0) -> bytes:
+    """A rolling height field as GLB with about `triangles` triangles (two per grid cell)."""
+    import trimesh
+
+    n = int((triangles / 2) ** 0.5) + 1
+    u, v = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n))
+    heights = 0.05 * np.sin(12 * u + phase) * np.cos(9 * v)
+    vertices = np.column_stack([u.ravel(), heights.ravel(), v.ravel()])
+    cell = (np.arange(n - 1)[:, None] * n + np.arange(n - 1)[None, :]).ravel()
+    faces = np.concatenate(
+        [np.column_stack([cell, cell + n, cell + 1]), np.column_stack([cell + 1, cell + n, cell + n + 1])]
+    )
+    return trimesh.Trimesh(vertices, faces, process=False).export(file_type="glb")

@@ -49,10 +49,10 @@ class RunningStack:
         return self.log_path.read_text(errors="replace")
 
     def worker_pid(self, name: str) -> int | None:
-        """The pid of a worker process, from its heartbeat."""
-        item = self.aws("dynamodb").get_item(
-            TableName=self.outputs["TABLE_NAME"], Key={"pk": {"S": f"WORKER#{name}"}, "sk": {"S": "WORKER"}}
-        )
+        """The pid of a worker process (gpu-2; a bare kind means its first process), from its heartbeat."""
+        kind, _, number = name.partition("-")
+        key = {"pk": {"S": f"WORKER#{kind}"}, "sk": {"S": f"INSTANCE#{kind}-{number or 1}"}}
+        item = self.aws("dynamodb").get_item(TableName=self.outputs["TABLE_NAME"], Key=key)
         pid = item.get("Item", {}).get("pid", {}).get("N")
         return int(pid) if pid else None
 
@@ -64,8 +64,19 @@ def _stop_with_tests() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
 
 
-def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeout: float = 180) -> RunningStack:
-    """Start the stack on free ports and wait until /health is green (workers included)."""
+def start_stack(
+    lease_seconds: float = 20,
+    schedule_scale: float = 0.05,
+    timeout: float = 180,
+    gpu_workers: int | None = None,
+    blender_workers: int | None = None,
+    restart_delay: float = 1,
+) -> RunningStack:
+    """Start the stack on free ports and wait until /health is green (workers included).
+
+    Worker counts default to GPU_WORKERS / BLENDER_WORKERS (else 1), as for `make run`; a short lease makes a
+    killed worker's task move to another worker within seconds.
+    """
     api_port, emulator_port, web_port = free_port(), free_port(), free_port()
     state = Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
     log_path = state / "stack.log"
@@ -84,14 +95,20 @@ def start_stack(heartbeat_seconds: int = 20, schedule_scale: float = 0.05, timeo
             str(web_port),
             "--schedule-scale",
             str(schedule_scale),
-            "--heartbeat-seconds",
-            str(heartbeat_seconds),
+            "--lease-seconds",
+            str(lease_seconds),
+            "--restart-delay",
+            str(restart_delay),
+            *(["--gpu-workers", str(gpu_workers)] if gpu_workers is not None else []),
+            *(["--blender-workers", str(blender_workers)] if blender_workers is not None else []),
             "--state-dir",
             str(state),
         ],
         cwd=ROOT,
         env=env,
-        stdout=open(log_path, "w"),  # noqa: SIM115 (the stack process owns the log file) stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=open(log_path, "w"),  # noqa: SIM115 (the stack process owns the log file)
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         preexec_fn=_stop_with_tests,
     )  # a killed test run takes its stack down with it
     api_url = f"http://127.0.0.1:{api_port}"

@@ -13,7 +13,7 @@
                                                         gsi2: USER#<owner> / JOB#<createdAt>#<id>
                                                         gsi3: STATUS#<status> / <updatedAt>
   JOB#<id>       / SETTLEMENT         settlement marker (a job settles, and is refunded, exactly once)
-  WORKER#<name>  / WORKER             worker heartbeat
+  WORKER#<kind>  / INSTANCE#<name>    worker heartbeat, one per process (ttl)
 
 Objects: uploads/<owner>/<project>/<asset>/source.<ext> and outputs/<owner>/<project>/<job>/<stage>/<role>.<ext>.
 """
@@ -85,9 +85,14 @@ def settlement(job_id: str) -> Key:
     return f"JOB#{job_id}", "SETTLEMENT"
 
 
-def worker(name: str) -> Key:
-    """A worker kind's heartbeat item."""
-    return f"WORKER#{name}", "WORKER"
+def worker(kind: str, name: str) -> Key:
+    """One worker process's heartbeat item, under its kind."""
+    return worker_partition(kind), f"INSTANCE#{name}"
+
+
+def worker_partition(kind: str) -> str:
+    """The partition of every heartbeat of a worker kind (gpu, blender)."""
+    return f"WORKER#{kind}"
 
 
 def status_partition(status: str) -> str:

@@ -260,6 +260,13 @@ class Job(Base):
     result = JSONAttribute(null=True)  # stage metadata by stage name
     error = ErrorInfo(null=True)
     execution_arn = UnicodeAttribute(attr_name="executionArn", null=True)
+    # the current stage's task: queued by the state machine (MarkStage), claimed and leased by a worker
+    queued_at = UnicodeAttribute(attr_name="queuedAt", null=True)
+    queue_kind = UnicodeAttribute(attr_name="queueKind", null=True)
+    claimed_by = UnicodeAttribute(attr_name="claimedBy", null=True)
+    claimed_at = UnicodeAttribute(attr_name="claimedAt", null=True)
+    lease_until = NumberAttribute(attr_name="leaseUntil", null=True)
+    swept_at = NumberAttribute(attr_name="sweptAt", null=True)  # when the sweeper last asked Step Functions
     webhook_url = UnicodeAttribute(attr_name="webhookUrl", null=True)
     webhook_status = UnicodeAttribute(attr_name="webhookStatus", null=True)
     created_at = UnicodeAttribute(attr_name="createdAt")
@@ -278,12 +285,16 @@ class Job(Base):
 
 
 class WorkerHeartbeat(Base):
-    """The last time a worker process said it was alive."""
+    """The last time a worker process said it was alive, and what it was doing."""
 
     class Meta(_Meta):
         pass
 
+    kind = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
     last_seen = NumberAttribute(attr_name="lastSeen")
+    state = UnicodeAttribute(null=True)  # idle | busy:<stage>
+    idle_since = NumberAttribute(attr_name="idleSince", null=True)
+    stage_seconds = NumberAttribute(attr_name="stageSeconds", null=True)  # its moving average of stage durations
     host = UnicodeAttribute(null=True)
     pid = NumberAttribute(null=True)
-    state = UnicodeAttribute(null=True)

@@ -182,14 +182,122 @@ class JobStore:
         )
         return published
 
-    def heartbeat(self, worker: str, state: str) -> None:
-        """Tell /health this worker is alive."""
+    def claim(self, job_id: str, stage: str, seq: int, holder: str, lease_seconds: float) -> Claim:
+        """Take the task for this worker: a fresh claim, or a takeover of one whose lease ran out (its holder died).
+
+        `seq` orders a job's tasks (stage index and attempt): a claim for an older task never wins over a newer one.
+        """
+        now = time.time()
+        values = {
+            ":me": holder,
+            ":at": now_iso(),
+            ":until": _decimal(now + lease_seconds),
+            ":seq": seq,
+            ":stage": stage,
+            ":processing": "PROCESSING",
+        }
+        names = {"#s": "status", "#stage": "stage"}
+        claimed = "SET claimedBy = :me, claimedAt = :at, leaseUntil = :until, claimSeq = :seq"
+        running = "#s = :processing AND #stage = :stage"
+        try:  # a task nobody claimed yet (or an older task's claim)
+            self.table.update_item(
+                Key=_key(keys.job(job_id)),
+                UpdateExpression=f"{claimed}, claimTakeovers = :zero",
+                ConditionExpression=f"{running} AND (attribute_not_exists(claimSeq) OR claimSeq < :seq)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":zero": 0},
+            )
+            return Claim("claimed")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        try:  # this very task, whose holder stopped renewing its lease
+            item = self.table.update_item(
+                Key=_key(keys.job(job_id)),
+                UpdateExpression=f"{claimed} ADD claimTakeovers :one",
+                ConditionExpression=f"{running} AND claimSeq = :seq AND leaseUntil < :now",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":one": 1, ":now": _decimal(now)},
+                ReturnValues="ALL_OLD",
+            )["Attributes"]
+            return Claim(
+                "claimed", takeovers=int(item.get("claimTakeovers", 0)) + 1, previous=str(item.get("claimedBy"))
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        job = self.job(job_id) or {}
+        if job.get("status") != "PROCESSING":
+            return Claim("finished")
+        if job.get("stage") != stage or int(job.get("claimSeq", -1)) > seq:
+            return Claim("stale")
+        return Claim("held", held_until=float(job.get("leaseUntil", now)), previous=str(job.get("claimedBy")))
+
+    def renew(self, job_id: str, seq: int, holder: str, lease_seconds: float) -> bool:
+        """Extend this worker's lease; False when the job ended or another worker took the task over."""
+        try:
+            self.table.update_item(
+                Key=_key(keys.job(job_id)),
+                UpdateExpression="SET leaseUntil = :until",
+                ConditionExpression="#s = :processing AND claimedBy = :me AND claimSeq = :seq",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":until": _decimal(time.time() + lease_seconds),
+                    ":processing": "PROCESSING",
+                    ":me": holder,
+                    ":seq": seq,
+                },
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def release(self, job_id: str, seq: int, holder: str) -> None:
+        """End this worker's lease now (the task is answered): the job counts as waiting again from this moment."""
+        try:
+            self.table.update_item(
+                Key=_key(keys.job(job_id)),
+                UpdateExpression="SET leaseUntil = :now",
+                ConditionExpression="claimedBy = :me AND claimSeq = :seq",
+                ExpressionAttributeValues={":now": _decimal(time.time()), ":me": holder, ":seq": seq},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def heartbeat(
+        self, kind: str, name: str, state: str, idle_since: float | None, stage_seconds: float | None
+    ) -> None:
+        """Tell /health, the sweeper and queue estimates this worker instance is alive, and what it is doing."""
+        now = time.time()
         self.table.put_item(
             Item={
-                **_key(keys.worker(worker)),
-                "lastSeen": Decimal(str(round(time.time(), 3))),
+                **_key(keys.worker(kind, name)),
+                "kind": kind,
+                "name": name,
+                "lastSeen": _decimal(now),
                 "pid": os.getpid(),
                 "host": os.uname().nodename,
                 "state": state,
+                "ttl": int(now + 86400),
+                **({"idleSince": _decimal(idle_since)} if idle_since is not None else {}),
+                **({"stageSeconds": _decimal(stage_seconds)} if stage_seconds is not None else {}),
             }
         )
+
+
+class Claim:
+    """What claiming a task found: claimed (maybe as a takeover), stale (a newer task exists), held, or finished."""
+
+    def __init__(self, outcome: str, takeovers: int = 0, held_until: float = 0.0, previous: str = ""):
+        self.outcome = outcome
+        self.takeovers = takeovers
+        self.held_until = held_until
+        self.previous = previous
+
+
+def _decimal(value: float) -> Decimal:
+    """A float as DynamoDB stores numbers (milliseconds kept)."""
+    return Decimal(str(round(value, 3)))

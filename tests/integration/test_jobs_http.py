@@ -145,7 +145,7 @@ def test_a_worker_killed_mid_task_never_leaves_the_job_stuck(stack, user, tmp_pa
         assert user.credits() == before
     else:
         assert user.credits() == before - job["creditsUsed"]
-    assert "gpu worker exited with code -9; restarting it" in stack.log()
+    assert "gpu-1 worker exited with code -9; restarting it" in stack.log()
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
@@ -201,10 +201,10 @@ def test_sigterm_lets_a_worker_finish_its_task(stack, user, tmp_path):
     assert done["status"] == "COMPLETED", done
     assert done["result"]["pose"]["timing"]["stageSeconds"] > 0
     deadline = time.time() + 15
-    while "gpu worker exited with code 0" not in stack.log() and time.time() < deadline:
+    while "gpu-1 worker exited with code 0" not in stack.log() and time.time() < deadline:
         time.sleep(0.2)
     log = stack.log()
-    assert "gpu worker exited with code 0" in log  # it exited cleanly
+    assert "gpu-1 worker exited with code 0" in log  # it exited cleanly
     pose_starts = [
         line
         for line in log.splitlines()

@@ -84,7 +84,11 @@ def harness(stack, user, monkeypatch):
             stateMachineArn=stack.outputs["PIPELINE_STATE_MACHINE_ARN"],
             name=job_id,
             input=json.dumps(
-                {"jobId": job_id, "stageCount": 1, "stages": [{"index": 0, "name": stage, "queueUrl": queue_url}]}
+                {
+                    "jobId": job_id,
+                    "stageCount": 1,
+                    "stages": [{"index": 0, "name": stage, "worker": "test", "queueUrl": queue_url}],
+                }
             ),
         )["executionArn"]
         table.update_item(

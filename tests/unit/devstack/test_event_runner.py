@@ -63,3 +63,25 @@ def test_a_handler_that_raises_keeps_the_whole_batch():
     runner = EventRunner(app, log=lambda _: None)
     _run_briefly(runner, runner.sources()[0][1])
     assert _left_in(sqs, url) == 2
+
+
+@mock_aws
+def test_records_arriving_within_the_batching_window_share_one_invocation():
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="window")["QueueUrl"]
+    app, batches = Chalice(app_name="t"), []
+
+    @app.on_sqs_message(queue="window", batch_size=5, maximum_batching_window_in_seconds=1)
+    def handler(event):
+        batches.append(sorted(record.body for record in event))
+
+    runner = EventRunner(app, log=lambda _: None)
+    thread = threading.Thread(target=runner.poll_queue, args=(runner.sources()[0][1],), daemon=True)
+    thread.start()
+    for body in ("a", "b", "c"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+        time.sleep(0.2)
+    time.sleep(2)
+    runner.stop.set()
+    thread.join(timeout=5)
+    assert batches == [["a", "b", "c"]]
