@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lint format run test test-unit test-integration test-e2e bench demo admin clean
+.PHONY: setup lint format run test test-unit test-integration test-e2e bench demo admin clean synth package deploy
 
 $(STAMP): requirements.txt requirements-dev.txt container_workers/gpu_worker/requirements.txt container_workers/blender_worker/requirements.txt pyproject.toml package.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (bpy 5.0 supports only 3.11): set PYTHON=/path/to/python3.11")'
@@ -46,10 +46,23 @@ bench: setup ## run the benchmarks (numbers in docs/benchmarks.md)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) node_modules .stack
+	rm -rf $(VENV) node_modules .stack build
 
 admin: setup ## create or promote the first admin (stack running): make admin EMAIL=... PASSWORD=...
 	$(PY) -m devstack.admin --email "$(EMAIL)" $(if $(PASSWORD),--password "$(PASSWORD)")
 
 demo: setup ## mocap + avatar + animate end to end against the running stack
 	$(PY) -m ai3d.demo
+
+# ---------------------------------------------------------------- AWS (docs/deploy.md)
+STAGE ?= prod
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD)
+
+synth: setup ## the deployable CloudFormation template (chalice package + infrastructure/template.yaml); prints its path last
+	$(PY) -m infrastructure.synth --print template
+
+package: setup ## the Lambda packages (api.zip for the API and authorizer, events.zip); prints their paths last
+	$(PY) -m infrastructure.synth --print packages
+
+deploy: synth ## deploy to AWS with your credentials: make deploy STAGE=prod [ALARM_EMAIL=ops@example.com] [REGION=...]
+	$(PY) -m infrastructure.release --stage $(STAGE) --image-tag $(IMAGE_TAG) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) $(if $(REGION),--region $(REGION))
