@@ -73,6 +73,7 @@ class Stack:
         workers: dict[str, int] | None = None,
         lease_seconds: float = 60,
         restart_delay: float = 1,
+        iam: bool = False,
     ):
         self.api_port = api_port
         self.web_port = web_port
@@ -80,6 +81,7 @@ class Stack:
         self.schedule_scale = schedule_scale
         self.workers = workers or dict.fromkeys(WORKERS, 1)
         self.restart_delay = restart_delay
+        self.iam = iam  # each process acts as its declared role; the emulator refuses the rest (devstack/iam.py)
         self.state_dir = state_dir
         self.procs: dict[str, subprocess.Popen] = {}
         self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
@@ -164,11 +166,24 @@ class Stack:
         outputs = json.loads(outputs_file.read_text())
         self.env.update(outputs)
         (self.state_dir / "outputs.env").write_text("".join(f"{k}={v}\n" for k, v in outputs.items()))
-        self.spawn("api", ["-m", "devstack.api", "--port", str(self.api_port)])
-        self.spawn("events", ["-m", "devstack.events", "--schedule-scale", str(self.schedule_scale)])
+        roles: dict[str, dict[str, str]] = {}
+        if self.iam:
+            from devstack import iam
+
+            roles = iam.enforce(endpoint)
+            self.say("stack", f"IAM enforced: {', '.join(sorted(roles))} each act as their declared role")
+        self.spawn("api", ["-m", "devstack.api", "--port", str(self.api_port)], roles.get("api"))
+        if self.iam:  # one process per event source, as each is its own Lambda function with its own role
+            for name in (n for n in roles if n.startswith("events-")):
+                scale = str(self.schedule_scale)
+                args = ["-m", "devstack.iam", "--event-source", name.removeprefix("events-"), "--schedule-scale", scale]
+                self.spawn(name, args, roles[name])
+        else:
+            self.spawn("events", ["-m", "devstack.events", "--schedule-scale", str(self.schedule_scale)])
         for kind, count in self.workers.items():
             for i in range(1, count + 1):
-                self.spawn(f"{kind}-{i}", ["-m", f"container_workers.{kind}_worker"], {"WORKER_NAME": f"{kind}-{i}"})
+                env = {"WORKER_NAME": f"{kind}-{i}", **roles.get(kind, {})}
+                self.spawn(f"{kind}-{i}", ["-m", f"container_workers.{kind}_worker"], env)
         self.spawn(
             "web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"]
         )
@@ -225,7 +240,8 @@ class Stack:
         each with SIGTERM, and SIGKILL for whatever outlives the grace period."""
         self.stopping.set()
         workers = tuple(name for name in self.procs if kind_of(name) in WORKERS)
-        for phase in (("web", "events", "api"), workers, ("emulator",)):
+        front = ("web", "api", *(name for name in self.procs if name.startswith("events")))
+        for phase in (front, workers, ("emulator",)):
             procs = [(name, self.procs[name]) for name in phase if name in self.procs]
             for _, proc in procs:
                 if proc.poll() is None:
@@ -267,6 +283,7 @@ def main() -> None:
     parser.add_argument(
         "--state-dir", type=Path, default=ROOT / ".stack", help="where the deployed outputs are written"
     )
+    parser.add_argument("--iam", action="store_true", help="enforce IAM: each process gets exactly its declared role")
     args = parser.parse_args()
     workers = {kind: getattr(args, f"{kind}_workers") for kind in WORKERS}
     stack = Stack(
@@ -278,6 +295,7 @@ def main() -> None:
         workers,
         args.lease_seconds,
         args.restart_delay,
+        args.iam,
     )
     signal.signal(signal.SIGTERM, lambda *_: stack.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stack.stopping.set())

@@ -71,11 +71,12 @@ def start_stack(
     gpu_workers: int | None = None,
     blender_workers: int | None = None,
     restart_delay: float = 1,
+    iam: bool = False,
 ) -> RunningStack:
     """Start the stack on free ports and wait until /health is green (workers included).
 
     Worker counts default to GPU_WORKERS / BLENDER_WORKERS (else 1), as for `make run`; a short lease makes a
-    killed worker's task move to another worker within seconds.
+    killed worker's task move to another worker within seconds. `iam`: every process acts as its declared role.
     """
     api_port, emulator_port, web_port = free_port(), free_port(), free_port()
     state = Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
@@ -101,6 +102,7 @@ def start_stack(
             str(restart_delay),
             *(["--gpu-workers", str(gpu_workers)] if gpu_workers is not None else []),
             *(["--blender-workers", str(blender_workers)] if blender_workers is not None else []),
+            *(["--iam"] if iam else []),
             "--state-dir",
             str(state),
         ],

@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.contract import failures
 from chalicelib.contract.statuses import TERMINAL
+from container_workers.common import healthcheck
 from container_workers.common.jobstore import JobStore, now_iso
 from container_workers.common.stage import BadInputError, StageError, StageFn, StageResult, TransientError
 
@@ -120,6 +121,7 @@ class Worker:
             self.stopping.wait(IDLE_HEARTBEAT_SECONDS)
 
     def _heartbeat(self) -> None:
+        healthcheck.touch()  # the container's HEALTHCHECK: this thread is alive
         try:
             self.store.heartbeat(self.kind, self.name, self.state, self.idle_since, self.stage_seconds)
         except (BotoCoreError, ClientError) as exc:

@@ -1,6 +1,7 @@
 """The worker images and the state machine's definition: hadolint-clean Dockerfiles on a pinned base, non-root, healthy
 by the worker's heartbeat, one OpenCV; the deployed ASL passes asl-validator."""
 
+import inspect
 import json
 import re
 import subprocess
@@ -67,6 +68,12 @@ def test_the_task_definitions_check_health_as_the_images_do():
     for task in tasks:
         for container in task["Properties"]["ContainerDefinitions"]:
             assert container["HealthCheck"]["Command"] == ["CMD", *HEALTHCHECK]
+
+
+def test_the_workers_heartbeat_touches_the_file():
+    from container_workers.common.worker import Worker
+
+    assert "healthcheck.touch()" in inspect.getsource(Worker._heartbeat)
 
 
 def test_health_follows_the_heartbeat_file(tmp_path, monkeypatch):
