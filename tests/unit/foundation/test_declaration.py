@@ -14,7 +14,7 @@ from devstack.deploy import TEMPLATE, deploy, load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA_SERVICES = ("dynamodb:", "s3:", "sqs:", "states:", "secretsmanager:")
-NO_RESOURCE_ARN = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}  # token-authorised
+NO_RESOURCE_ARN = {"states:SendTaskSuccess", "states:SendTaskFailure"}  # token-authorised
 
 
 def resources(of_type: str) -> dict:
