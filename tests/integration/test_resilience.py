@@ -20,11 +20,15 @@ def _child(stack, module: str) -> psutil.Process:
 
 
 def test_every_request_of_a_burst_is_answered(stack):
-    """200 requests from 64 concurrent clients, each on its own connection: all answered (no reset)."""
+    """200 POSTs from 64 concurrent clients, each on its own connection: all answered (here 401), none reset.
+
+    With the listen backlog of 5 that chalice's local server has by default, 3-8 % of these got no answer
+    ("Remote end closed connection without response"); GETs alone did not show it.
+    """
 
     def one(_):
         try:
-            return requests.get(f"{stack.api_url}/job-types", timeout=60).status_code
+            return requests.post(f"{stack.api_url}/projects", json={"name": "burst"}, timeout=60).status_code
         except requests.RequestException as exc:
             return type(exc).__name__
 
@@ -32,7 +36,7 @@ def test_every_request_of_a_burst_is_answered(stack):
         answers = list(pool.map(one, range(200)))
     failures = [a for a in answers if not isinstance(a, int)]
     assert not failures, f"{len(failures)} of 200 requests got no answer: {sorted(set(failures))}"
-    assert all(a == 200 for a in answers)
+    assert set(answers) == {401}
 
 
 def test_a_killed_event_runner_and_api_are_restarted(stack, user):
