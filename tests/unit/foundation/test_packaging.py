@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.deploy import deploy
 from infrastructure import cfn
 from infrastructure.synth import API_FUNCTIONS, RUNTIME_PROVIDED, package_sizes
 
@@ -73,6 +74,13 @@ def test_every_function_has_its_package_role_and_partial_batch_failures(built):
                 assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
                 assert cfn.intrinsic(event["Properties"]["Queue"])[0] == "Fn::GetAtt"
     assert (template.parent / "pipeline.asl.json").is_file()
+
+
+def test_the_local_deployer_deploys_the_synthesized_template_as_the_declaration(built, aws):
+    template, _ = built
+    skipped: dict = {}
+    assert deploy(template_path=template, report=skipped.update) == aws  # same resources, same environment
+    assert {"APIHandler", "JwtAuth", "RestAPI", "APIHandlerInvokePermission"} <= set(skipped)
 
 
 def test_packages_are_within_the_lambda_limits_and_the_api_one_under_10_mb(built):
