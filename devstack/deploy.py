@@ -376,7 +376,7 @@ class Deployer:
             except ClientError as exc:  # the emulator loads no AWS-managed policies
                 if exc.response["Error"]["Code"] != "NoSuchEntity":
                     raise
-                self.skipped[f"{name} {policy_arn.rsplit('/', 1)[-1]}"] = "AWS-managed policy: not in the emulator"
+                self.skipped[f"{name} {policy_arn.rsplit('/', 1)[-1]}"] = "AWS-managed policy: the emulator loads none"
         self.values[name] = role
         self.attrs[name] = {"Arn": arn}
 
@@ -459,8 +459,11 @@ def main(argv: list[str] | None = None) -> None:
 
     def report(skipped: dict[str, str]) -> None:
         print(f"skipped {len(skipped)} resources the emulator does not run:", file=sys.stderr)
+        by_reason: dict[str, list[str]] = {}
         for logical_id, why in sorted(skipped.items()):
-            print(f"  {logical_id:32} {why}", file=sys.stderr)
+            by_reason.setdefault(why.split(": ", 1)[-1], []).append(logical_id)
+        for why, names in by_reason.items():
+            print(f"  {why}: {', '.join(names)}", file=sys.stderr)
 
     environment = deploy(dict(p.split("=", 1) for p in args.param), args.template, report)
     text = json.dumps(environment, indent=2)

@@ -163,6 +163,8 @@ class Stack:
         )
         if deploy.returncode != 0:
             raise SystemExit(f"deploying the infrastructure failed:\n{deploy.stderr[-2000:]}")
+        for line in deploy.stderr.splitlines():  # what the emulator does not run, and who plays it
+            self.say("stack", line)
         outputs = json.loads(outputs_file.read_text())
         self.env.update(outputs)
         (self.state_dir / "outputs.env").write_text("".join(f"{k}={v}\n" for k, v in outputs.items()))
