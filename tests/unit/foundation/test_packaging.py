@@ -57,11 +57,8 @@ def test_the_template_passes_cfn_lint(built):
 
 def test_every_function_has_its_package_role_and_partial_batch_failures(built):
     template, _ = built
-    functions = {
-        n: s["Properties"]
-        for n, s in cfn.load(template)["Resources"].items()
-        if s["Type"] == "AWS::Serverless::Function"
-    }
+    resources = cfn.load(template)["Resources"]
+    functions = {n: s["Properties"] for n, s in resources.items() if s["Type"] == "AWS::Serverless::Function"}
     assert len(functions) == 6
     for name, props in functions.items():
         assert props["CodeUri"] == ("./api.zip" if name in API_FUNCTIONS else "./events.zip")
@@ -72,7 +69,8 @@ def test_every_function_has_its_package_role_and_partial_batch_failures(built):
         for event in props.get("Events", {}).values():
             if event["Type"] == "SQS":
                 assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-                assert cfn.intrinsic(event["Properties"]["Queue"])[0] == "Fn::GetAtt"
+                queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+                assert resources[queue]["Properties"]["VisibilityTimeout"] >= 6 * props["Timeout"]  # Lambda's advice
     assert (template.parent / "pipeline.asl.json").is_file()
 
 
