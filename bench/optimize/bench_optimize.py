@@ -7,19 +7,23 @@ triangle budget by:
 - the stage (`optimize.optimize`, in-process: GLB in, GLB out, with its checks and its own error measurement),
 - `gltfpack -i in.glb -o out.glb -si R -cc` as people run it (its default error limit of 1% may stop it early),
 - `gltfpack ... -si R -se 1 -cc`, the same budget with the limit lifted.
-Time is wall time (median of --repeats; the gltfpack process includes node's start and WebAssembly compilation, which
-the worker pays once: its gltfpacks stay warm between tasks; each run's time is in the JSON, the first one cold). Triangles, bytes and the error
-are read from each output file by this script: the GLB decoded in numpy (`glb.read`, meshopt decoded by the `meshopt`
-package), symmetric Hausdorff and mean surface distance over the original's bounding-box diagonal
-(`geometry.surface_error`, 100k area-weighted samples + up to 100k vertices per side, fixed seed).
+Time is wall time, the median of --repeats runs interleaved tool by tool (so load from other processes falls on all
+alike). The gltfpack process includes node's start and WebAssembly compilation, which the worker pays once: its
+gltfpacks stay warm between tasks, so each input's first stage run is kept apart ("first" in the JSON; for the first
+input it includes starting the gltfpacks). CPU time (user + system) is counted too: the stage's process (all its
+threads) plus its warm gltfpacks, against the gltfpack process's; it depends less on what else the machine runs.
+Triangles, bytes and the error are read from each output file by this script: the GLB decoded in numpy (`glb.read`,
+meshopt decoded by the `meshopt` package), symmetric Hausdorff and mean surface distance over the original's
+bounding-box diagonal (`geometry.surface_error`, 100k area-weighted samples + up to 100k vertices per side, fixed seed).
 
-Run from the repo root: .venv/bin/python bench/optimize/bench_optimize.py [--repeats 3]
+Run from the repo root: .venv/bin/python bench/optimize/bench_optimize.py [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -93,33 +97,37 @@ def measure(reference: geometry.Reference, path: Path) -> dict:
     }
 
 
-def run_stage(source: Path, target: int, work: Path, repeats: int) -> tuple[list[float], Path, dict]:
-    """Time the whole stage `repeats` times; its seconds, last output and metadata."""
-    seconds = []
-    for i in range(repeats):
-        folder = work / f"stage{i}"
-        folder.mkdir()
-        started = time.perf_counter()
-        result = optimize({"model": source}, {"targetTriangles": target}, folder, QUIET)
-        seconds.append(time.perf_counter() - started)
-    return seconds, result.outputs[0].path, result.metadata
+def stage_once(source: Path, target: int, folder: Path) -> tuple[float, float, Path, dict]:
+    """Run the whole stage once; its wall and CPU seconds (this process and the warm gltfpacks), output, metadata."""
+    folder.mkdir()
+    cpu = time.process_time() + gltfpack.servers_cpu_seconds()
+    started = time.perf_counter()
+    result = optimize({"model": source}, {"targetTriangles": target}, folder, QUIET)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() + gltfpack.servers_cpu_seconds() - cpu
+    return seconds, cpu, result.outputs[0].path, result.metadata
 
 
-def run_gltfpack(source: Path, ratio: float, extra: list[str], work: Path, repeats: int) -> tuple[list[float], Path]:
-    """Time `node gltfpack -si ratio -cc` (plus `extra`) as a process `repeats` times."""
-    seconds, out = [], work / "gltfpack.glb"
-    for _ in range(repeats):
-        command = ["node", str(gltfpack.GLTFPACK), "-i", str(source), "-o", str(out), "-si", f"{ratio:.8f}"]
-        started = time.perf_counter()
-        subprocess.run([*command, *extra, "-cc"], check=True, capture_output=True)
-        seconds.append(time.perf_counter() - started)
-    return seconds, out
+def gltfpack_once(source: Path, ratio: float, extra: list[str], out: Path) -> tuple[float, float]:
+    """Run `node gltfpack -i source -o out -si ratio (extra) -cc` as a process once; its wall and CPU seconds."""
+    command = ["node", str(gltfpack.GLTFPACK), "-i", str(source), "-o", str(out), "-si", f"{ratio:.8f}", *extra, "-cc"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"gltfpack failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    return seconds, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+BASELINES = {"gltfpack -si R -cc": [], "gltfpack -si R -se 1 -cc": ["-se", "1"]}
 
 
 def main() -> None:
     """Run the stage and gltfpack on every input and print a JSON report and a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,39 +138,49 @@ def main() -> None:
             ("image-to-3D, textured", image_to_3d(work), 20_000),
             ("avatar, skinned + animated", animated_avatar(work), 7_500),
         ]
-        for name, source, target in inputs:
+        for n, (name, source, target) in enumerate(inputs):
             shape = glb.surface(glb.read(source))
             reference = geometry.Reference(shape.vertices, shape.triangles, samples=100_000)
             before = len(shape.triangles)
-            folder = work / name.split()[0]
+            folder = work / f"input{n}"
             folder.mkdir()
-            stage_s, stage_out, meta = run_stage(source, target, folder, args.repeats)
+            first = stage_once(source, target, folder / "first")[0]  # untimed; the very first starts the gltfpacks
+            times: dict[str, list[float]] = {"stage": [], **{label: [] for label in BASELINES}}
+            cpus: dict[str, list[float]] = {name: [] for name in times}
+            for r in range(args.repeats):  # interleaved, so load from other processes falls on every tool alike
+                seconds, cpu, stage_out, meta = stage_once(source, target, folder / f"stage{r}")
+                times["stage"].append(seconds)
+                cpus["stage"].append(cpu)
+                for i, (label, extra) in enumerate(BASELINES.items()):
+                    seconds, cpu = gltfpack_once(source, target / before, extra, folder / f"gltfpack{i}.glb")
+                    times[label].append(seconds)
+                    cpus[label].append(cpu)
             row = {"input": name, "triangles": before, "bytes": source.stat().st_size, "target": target, "tools": {}}
-            row["tools"]["stage"] = {"seconds": statistics.median(stage_s), **measure(reference, stage_out)}
-            row["tools"]["stage"]["runs"] = stage_s  # the first run of the process also starts the warm gltfpacks
-            row["tools"]["stage"]["reported"] = meta["geometricError"]
-            for label, extra in (("gltfpack -si R -cc", []), ("gltfpack -si R -se 1 -cc", ["-se", "1"])):
-                (folder / label.replace(" ", "")).mkdir()
-                seconds, out = run_gltfpack(
-                    source, target / before, extra, folder / label.replace(" ", ""), args.repeats
-                )
-                row["tools"][label] = {"seconds": statistics.median(seconds), **measure(reference, out)}
+            outputs = {"stage": stage_out, **{label: folder / f"gltfpack{i}.glb" for i, label in enumerate(BASELINES)}}
+            for tool, out in outputs.items():
+                row["tools"][tool] = {
+                    "seconds": statistics.median(times[tool]),
+                    "cpu": statistics.median(cpus[tool]),
+                    **measure(reference, out),
+                    "runs": times[tool],
+                }
+            row["tools"]["stage"].update(first=first, reported=meta["geometricError"])
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f"\ngltfpack {gltfpack.versions()['gltfpack']}, {args.repeats} runs each (median time)\n")
-    print("| input | tool | seconds | triangles | Hausdorff / diag | mean / diag | bytes |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\ngltfpack {gltfpack.versions()['gltfpack']}, {args.repeats} runs each, interleaved (median time)\n")
+    print("| input | tool | seconds | CPU seconds | triangles | Hausdorff / diag | mean / diag | bytes |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['input']} ({row['triangles']:,} tris, {row['bytes']:,} B) -> {row['target']:,} | | | | | | |")
+        print(f"| {row['input']} ({row['triangles']:,} tris, {row['bytes']:,} B) -> {row['target']:,} | | | | | | | |")
         for tool, r in row["tools"].items():
             print(
-                f"| | {tool} | {r['seconds']:.2f} | {r['triangles']:,} | {r['hausdorff']:.2e} | {r['mean']:.2e} | "
+                f"| | {tool} | {r['seconds']:.2f} | {r['cpu']:.2f} | {r['triangles']:,} | {r['hausdorff']:.2e} | {r['mean']:.2e} | "
                 f"{r['bytes']:,} |"
             )
-    print("\nstage / gltfpack at the same budget (-se 1): time, Hausdorff, mean, bytes")
+    print("\nstage / gltfpack at the same budget (-se 1): time, CPU time, Hausdorff, mean, bytes")
     for row in rows:
         s, g = row["tools"]["stage"], row["tools"]["gltfpack -si R -se 1 -cc"]
-        ratios = [s[k] / g[k] for k in ("seconds", "hausdorff", "mean", "bytes")]
+        ratios = [s[k] / g[k] for k in ("seconds", "cpu", "hausdorff", "mean", "bytes")]
         print(f"| {row['input']} | " + " | ".join(f"{r:.2f}x" for r in ratios) + " |")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import shutil
 import subprocess
@@ -101,6 +102,14 @@ class _Server:
             return 0
         return next((int(x.split()[1]) * 1024 for x in status.splitlines() if x.startswith("VmRSS:")), 0)
 
+    def cpu_seconds(self) -> float:
+        """CPU time the process has used (user + system)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         """End the process (a pack in progress is abandoned)."""
         if self.process.poll() is None:
@@ -140,6 +149,12 @@ class _Pool:
                 server.stop()
                 server = None
             self.free.put(server)
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the idle servers (call between packs)."""
+        with self.free.mutex:
+            idle = [server for server in self.free.queue if server is not None]
+        return sum(server.cpu_seconds() for server in idle)
 
     def stop_busy(self) -> None:
         """Kill every server that is packing (their runs fail; fresh servers replace them)."""
@@ -213,6 +228,11 @@ class Pack:
         """Stop this run if it has not finished (a running pack's server is killed and replaced)."""
         if not self.future.cancel() and not self.future.done():
             self.pool.stop_busy()
+
+
+def servers_cpu_seconds() -> float:
+    """CPU time used so far by the warm gltfpack processes (for benchmarks: they are not our children to wait for)."""
+    return _pool.cpu_seconds() if _pool is not None else 0.0
 
 
 def versions() -> dict:
