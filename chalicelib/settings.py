@@ -68,7 +68,8 @@ WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "4"))
 WORKER_STALE_SECONDS = 60  # /health reports a worker down after this long without a heartbeat
 WORKER_LEASE_SECONDS = float(os.environ.get("WORKER_LEASE_SECONDS", "60"))  # as the workers hold their tasks
 TASK_LOST_SECONDS = 2 * WORKER_LEASE_SECONDS + 60  # free this long while a worker of its kind idles: the task is lost
-SWEEP_RECHECK_SECONDS = 900  # a job with no write for this long is checked against Step Functions (once per period)
+# a job with no write for this long is checked against Step Functions (once per period)
+SWEEP_RECHECK_SECONDS = float(os.environ.get("SWEEP_RECHECK_SECONDS", "900"))
 
 
 @dataclass(frozen=True)
