@@ -97,8 +97,9 @@ def flow(iam_stack, tmp_path) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{server.server_port}/hook"
     mocap = run(user, project, "MOTION_CAPTURE", {"videoAssetId": video["id"]}, webhookUrl=hook)
+    deadline = time.time() + 120
     while (current := user.call("GET", f"/jobs/{mocap['id']}").json())["progress"] == 0:  # the gpu worker is busy
-        assert current["status"] in ("PENDING", "PROCESSING"), current
+        assert current["status"] in ("PENDING", "PROCESSING") and time.time() < deadline, current
         time.sleep(0.1)
     # so the avatar's task waits in the queue, unheld, long enough for the sweeper to ask Step Functions about it
     mocap, avatar = completed(
