@@ -60,6 +60,18 @@ def _closest_points(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) 
     return out
 
 
+def _lower_bound(
+    p: np.ndarray, centroid_distance: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
+) -> np.ndarray:
+    """How near each triangle can be to each point at best: max(centroid distance - its radius, distance to its plane)."""
+    centroid = (a + b + c) / 3
+    radius = np.sqrt(np.max([_dot(x - centroid, x - centroid) for x in (a, b, c)], axis=0))
+    normal = np.cross(b - a, c - a)
+    length = np.sqrt(_dot(normal, normal))
+    plane = np.abs(_dot(p - a, normal)) / np.where(length > 0, length, np.inf)
+    return np.maximum(centroid_distance - radius, plane)
+
+
 class Reference:
     """A surface prepared for repeated comparisons: its own samples and a KD-tree over its triangle centroids."""
 
@@ -68,10 +80,8 @@ class Reference:
         self.corners = tuple(verts[tris[:, i]] for i in range(3))
         centroids = sum(self.corners) / 3
         self.tree = cKDTree(centroids, balanced_tree=False, compact_nodes=False)  # twice as fast to build
-        self.radius = np.sqrt(np.max([_dot(x - centroids, x - centroids) for x in self.corners], axis=0))
         cross = np.cross(self.corners[1] - self.corners[0], self.corners[2] - self.corners[0])
         area = np.sqrt(_dot(cross, cross))
-        self.normals = cross / np.maximum(area, 1e-300)[:, None]
         count = min(samples, 10 * len(tris))  # small meshes need fewer samples
         self.points = _sample(verts, tris, self.corners, area, count, np.random.default_rng(seed))
         self.diagonal = float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0))) or 1.0
@@ -95,7 +105,7 @@ class Reference:
         closest = np.zeros_like(points)
         for j in range(k):
             t = near[:, j]
-            bound = np.maximum(centroid_distance[:, j] - self.radius[t], np.abs(_dot(points - a[t], self.normals[t])))
+            bound = _lower_bound(points, centroid_distance[:, j], a[t], b[t], c[t])
             open_ = np.flatnonzero(bound < best)
             if open_.size == 0:
                 break

@@ -85,13 +85,18 @@ class _Server:
 
     def pack(self, args: list[str]) -> None:
         """Run gltfpack with `args`; BadInputError with its message if it refuses the input or dies on it."""
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps({"args": args}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        reply = json.loads(line) if line else {"ok": False, "error": "gltfpack stopped"}
+        stdin, stdout = self.process.stdin, self.process.stdout
+        if stdin is None or stdout is None:
+            raise RuntimeError("the gltfpack server has no pipes")
+        try:
+            stdin.write(json.dumps({"args": args}) + "\n")
+            stdin.flush()
+            line = stdout.readline()
+        except OSError:  # it died (killed by a cancel, or out of memory)
+            line = ""
+        reply: dict = json.loads(line) if line else {"ok": False, "error": "gltfpack stopped"}
         if not reply["ok"]:
-            lines = [x for x in reply["error"].strip().splitlines() if x.strip()]
+            lines = [x for x in str(reply["error"]).strip().splitlines() if x.strip()]
             raise BadInputError("CORRUPT_FILE", f"gltfpack failed: {lines[-1][:200] if lines else 'no message'}")
 
     def rss(self) -> int:

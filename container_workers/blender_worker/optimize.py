@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image
 
@@ -16,6 +18,7 @@ from container_workers.blender_worker import formats, geometry, glb, gltfpack, s
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 
 _PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
+T = TypeVar("T")
 
 
 def _validate(params: dict) -> dict:
@@ -79,17 +82,29 @@ def downsize_textures(source: glb.Glb, max_size: int) -> list[str]:
         kind = _PIL_FORMATS.get(img.get("mimeType", ""))
         if kind is None or "bufferView" not in img:
             continue
-        with Image.open(io.BytesIO(source.image(index))) as picture:
-            w, h = picture.size
-            if max(w, h) <= max_size:
-                continue
-            k = max_size / max(w, h)
-            smaller = picture.resize((max(1, math.floor(w * k)), max(1, math.floor(h * k))), Image.Resampling.LANCZOS)
-            out = io.BytesIO()
-            smaller.save(out, kind, **({"quality": 90} if kind == "JPEG" else {}))
+        try:
+            with Image.open(io.BytesIO(source.image(index))) as picture:
+                w, h = picture.size
+                if max(w, h) <= max_size:
+                    continue
+                k = max_size / max(w, h)
+                size = (max(1, math.floor(w * k)), max(1, math.floor(h * k)))
+                smaller = picture.resize(size, Image.Resampling.LANCZOS)
+                out = io.BytesIO()
+                smaller.save(out, kind, **({"quality": 90} if kind == "JPEG" else {}))
+        except (OSError, ValueError):  # an image Pillow cannot decode is left as it is
+            continue
         source.views[img["bufferView"]] = out.getvalue()
         scaled.append(img.get("name", f"image{index}"))
     return sorted(scaled)
+
+
+def _readable(read: Callable[[], T]) -> T:
+    """The result of reading the input GLB; a structure its checks let through but we cannot read is CORRUPT_FILE."""
+    try:
+        return read()
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise BadInputError("CORRUPT_FILE", f"the GLB's meshes could not be read: {exc}") from None
 
 
 def _budget(p: dict, triangles: int) -> tuple[float, float]:
@@ -118,8 +133,8 @@ def optimize(inputs: dict[str, Path], params: dict, workdir: Path, progress: Pro
     if fmt != "glb" or p["cleanup"]:
         progress(5, "converting to GLB with Blender")
         model, missing = through_blender(model, fmt, p, workdir)
-    source = glb.read(model)
-    before = glb.triangle_count(source)
+    source = _readable(lambda: glb.read(model))
+    before = _readable(lambda: glb.triangle_count(source))
     if before == 0:
         raise BadInputError("EMPTY_MODEL", "the model has no triangles to optimize")
     ratio, error_limit = _budget(p, before)
@@ -143,7 +158,7 @@ def optimize(inputs: dict[str, Path], params: dict, workdir: Path, progress: Pro
     with ExitStack() as running:
         pack = gltfpack.Pack(model, workdir / "optimized.glb", options)
         running.callback(pack.cancel)
-        shape = glb.surface(source)  # prepared while gltfpack works
+        shape = _readable(lambda: glb.surface(source))  # the reference is prepared while gltfpack works
         reference = geometry.Reference(shape.vertices, shape.triangles)
         out_path = pack.result()
     progress(60, "measuring geometric error")

@@ -11,7 +11,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from container_workers.blender_worker import geometry, glb, scene
+from container_workers.blender_worker import geometry, glb, gltfpack, scene
 from container_workers.blender_worker.optimize import optimize
 from container_workers.blender_worker.retarget import retarget
 from container_workers.common.stage import BadInputError
@@ -212,3 +212,16 @@ def test_uv_seams_keep_the_texture_in_place(tmp_path):
     worst = difference.max(axis=1)
     assert np.median(worst) < 0.02
     assert np.quantile(worst, 0.99) < 0.15  # no triangle stretched across a seam into another part of the atlas
+
+
+def test_a_failed_or_cancelled_gltfpack_is_replaced(tmp_path):
+    trimesh.creation.icosphere(subdivisions=4).export(tmp_path / "ball.glb")
+    (tmp_path / "junk.glb").write_bytes(b"glTF" + bytes(40))
+    with pytest.raises(BadInputError) as err:
+        gltfpack.Pack(tmp_path / "junk.glb", tmp_path / "a.glb", gltfpack.Options(ratio=0.5)).result()
+    assert err.value.code == "CORRUPT_FILE" and "gltfpack failed" in err.value.message
+    builders.wavy_grid(300).export(tmp_path / "big.glb")
+    running = gltfpack.Pack(tmp_path / "big.glb", tmp_path / "b.glb", gltfpack.Options(ratio=0.1))
+    running.cancel()  # the task was cancelled or timed out: its server is killed
+    done = gltfpack.Pack(tmp_path / "ball.glb", tmp_path / "c.glb", gltfpack.Options(ratio=0.5)).result()
+    assert glb.triangle_count(glb.read(done)) == pytest.approx(2560, rel=0.02)
