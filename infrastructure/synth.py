@@ -89,7 +89,12 @@ def build_packages(source: Path, out: Path) -> list[Path]:
             if entry.name.removesuffix(".py") in RUNTIME_PROVIDED or entry.name.startswith(DIST_INFO_PREFIXES):
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         compileall.compile_dir(
-            tree, quiet=2, ddir="/var/task", workers=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+            tree,
+            quiet=2,
+            force=True,
+            ddir="/var/task",
+            workers=1,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
         files = sorted(p for p in tree.rglob("*") if p.is_file())
         packages = []
