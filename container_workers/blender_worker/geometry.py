@@ -29,6 +29,15 @@ def _sample(
     return np.vstack([points, verts[rng.choice(used, size=min(count, used.size), replace=False)]])
 
 
+def _cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of (N, 3) arrays (several times faster than np.cross on many rows)."""
+    out = np.empty_like(x)
+    out[:, 0] = x[:, 1] * y[:, 2] - x[:, 2] * y[:, 1]
+    out[:, 1] = x[:, 2] * y[:, 0] - x[:, 0] * y[:, 2]
+    out[:, 2] = x[:, 0] * y[:, 1] - x[:, 1] * y[:, 0]
+    return out
+
+
 def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", x, y)
 
@@ -66,7 +75,7 @@ def _lower_bound(
     """How near each triangle can be to each point at best: max(centroid distance - its radius, distance to its plane)."""
     centroid = (a + b + c) / 3
     radius = np.sqrt(np.max([_dot(x - centroid, x - centroid) for x in (a, b, c)], axis=0))
-    normal = np.cross(b - a, c - a)
+    normal = _cross(b - a, c - a)
     length = np.sqrt(_dot(normal, normal))
     plane = np.abs(_dot(p - a, normal)) / np.where(length > 0, length, np.inf)
     return np.maximum(centroid_distance - radius, plane)
@@ -79,8 +88,8 @@ class Reference:
         self.verts, self.tris = verts, tris
         self.corners = tuple(verts[tris[:, i]] for i in range(3))
         centroids = sum(self.corners) / 3
-        self.tree = cKDTree(centroids, balanced_tree=False, compact_nodes=False)  # twice as fast to build
-        cross = np.cross(self.corners[1] - self.corners[0], self.corners[2] - self.corners[0])
+        self.tree = cKDTree(centroids, leafsize=32, balanced_tree=False, compact_nodes=False)  # quick to build
+        cross = _cross(self.corners[1] - self.corners[0], self.corners[2] - self.corners[0])
         area = np.sqrt(_dot(cross, cross))
         count = min(samples, 10 * len(tris))  # small meshes need fewer samples
         self.points = _sample(verts, tris, self.corners, area, count, np.random.default_rng(seed))

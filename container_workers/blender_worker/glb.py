@@ -27,24 +27,28 @@ class Glb:
     doc: dict
     views: list[bytes]
 
+    def raw(self, index: int) -> np.ndarray:
+        """An accessor's values as stored: (count, components) of its component type (zeros without a bufferView)."""
+        acc = self.doc["accessors"][index]
+        dtype, comps = np.dtype(_DTYPES[acc["componentType"]]), _COMPONENTS[acc["type"]]
+        if "sparse" in acc:
+            raise ValueError("sparse accessors are not supported")
+        if "bufferView" not in acc:
+            return np.zeros((acc["count"], comps), dtype=dtype)
+        view = self.doc["bufferViews"][acc["bufferView"]]
+        return np.ndarray(
+            (acc["count"], comps),
+            dtype=dtype,
+            buffer=self.views[acc["bufferView"]],
+            offset=acc.get("byteOffset", 0),
+            strides=(view.get("byteStride", dtype.itemsize * comps), dtype.itemsize),
+        )
+
     def accessor(self, index: int) -> np.ndarray:
         """An accessor as float64 (count, components), normalized integers mapped to [0, 1] or [-1, 1]."""
         acc = self.doc["accessors"][index]
-        kind, comps = acc["componentType"], _COMPONENTS[acc["type"]]
-        dtype = np.dtype(_DTYPES[kind])
-        out = np.zeros((acc["count"], comps))
-        if "bufferView" in acc:
-            view = self.doc["bufferViews"][acc["bufferView"]]
-            stride = view.get("byteStride", dtype.itemsize * comps)
-            out[:] = np.ndarray(
-                (acc["count"], comps),
-                dtype=dtype,
-                buffer=self.views[acc["bufferView"]],
-                offset=acc.get("byteOffset", 0),
-                strides=(stride, dtype.itemsize),
-            )
-        if "sparse" in acc:
-            raise ValueError("sparse accessors are not supported")
+        kind = acc["componentType"]
+        out = self.raw(index).astype(np.float64)
         if acc.get("normalized"):
             out = np.maximum(out / _SIGNED_MAX[kind], -1.0) if kind in _SIGNED_MAX else out / _UNSIGNED_MAX[kind]
         return out
@@ -52,7 +56,7 @@ class Glb:
     def indices(self, primitive: dict) -> np.ndarray:
         """A triangle primitive's indices as (T, 3) int64 (consecutive vertices when it has none)."""
         if "indices" in primitive:
-            flat = self.accessor(primitive["indices"])[:, 0].astype(np.int64)
+            flat = self.raw(primitive["indices"])[:, 0].astype(np.int64)
         else:
             flat = np.arange(self.doc["accessors"][primitive["attributes"]["POSITION"]]["count"])
         return flat[: len(flat) // 3 * 3].reshape(-1, 3)
