@@ -43,13 +43,13 @@ def _optimize(user: ApiUser, pid: str, model_id: str) -> dict:
 
 
 def test_a_queue_far_longer_than_the_old_heartbeat_completes_without_refunds(stack, user):
-    """One Blender worker, ten 300k-triangle OPTIMIZE jobs at once: the last waits minutes in the queue, and is fine."""
+    """One Blender worker, ten 450k-triangle OPTIMIZE jobs at once: the last waits minutes in the queue, and is fine."""
     health = requests.get(f"{stack.api_url}/health", timeout=10).json()["checks"]["worker:blender"]
     assert health["alive"] == 1, health
     _enterprise(stack, user)
     pid = user.project()
-    model = user.upload(pid, "grid.glb", media.wavy_grid_glb(300_000), "MODEL_3D", "model/gltf-binary")
-    assert model["status"] == "READY" and model["metadata"]["triangles"] > 299_000
+    model = user.upload(pid, "grid.glb", media.wavy_grid_glb(450_000), "MODEL_3D", "model/gltf-binary")
+    assert model["status"] == "READY" and model["metadata"]["triangles"] > 449_000
     before = user.credits()
     queued = [_optimize(user, pid, model["id"]) for _ in range(10)]
     positions = [user.call("GET", f"/jobs/{j['id']}").json()["queue"] for j in queued]
