@@ -13,6 +13,7 @@ from datetime import datetime
 
 from chalicelib import settings
 from chalicelib.contract import keys
+from chalicelib.contract.statuses import ACTIVE
 from chalicelib.store.db import Job, WorkerHeartbeat
 
 DEFAULT_STAGE_SECONDS = 30.0  # until the workers of a kind have timed a stage
@@ -116,7 +117,7 @@ def queue(job: Job, now: float | None = None) -> dict | None:
     as long as the workers' recent average.
     """
     now = now or time.time()
-    if job.status not in ("PENDING", "PROCESSING") or not job.execution_arn or held(job, now):
+    if job.status not in ACTIVE or not job.execution_arn or held(job, now):
         return None
     kind = task_kind(job)
     if kind is None:
