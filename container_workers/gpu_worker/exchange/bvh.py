@@ -58,26 +58,34 @@ class Bvh:
 
 
 def write_bvh(path: Path, local_rot: np.ndarray, root_pos: np.ndarray, fps: float) -> None:
-    """Write the shared skeleton's motion: local rotations (T, J, 3, 3) and Hips positions (T, 3) in metres."""
+    """Write the shared skeleton's motion: local rotations (T, J, 3, 3) and Hips positions (T, 3) in metres.
+
+    J is the body's joint count, or body and fingers (`skeleton.names(hands=True)`) for a BVH with hands.
+    """
     scale = skeleton.BVH_UNITS_PER_METRE
-    off = skeleton.offsets(scale)
+    hands = skeleton.has_hands(local_rot.shape[1])
+    off = skeleton.offsets(scale, hands)
+    rest = skeleton.rest_positions(scale, hands)
+    ends = skeleton.end_sites(hands)
     lines = ["HIERARCHY"]
+    order: list[int] = []  # joints in file (depth-first) order; fingers come right after their hand
 
     def emit(name: str, depth: int) -> None:
         pad = "  " * depth
         j = skeleton.INDEX[name]
+        order.append(j)
         parent = skeleton.PARENTS[name]
-        offset = skeleton.rest_positions(scale)[j] if parent is None else off[j]
+        offset = rest[j] if parent is None else off[j]
         lines.append(f"{pad}{'ROOT' if parent is None else 'JOINT'} {name}")
         lines.append(f"{pad}{{")
         lines.append(f"{pad}  OFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}")
         position = "Xposition Yposition Zposition " if parent is None else ""
         lines.append(f"{pad}  CHANNELS {6 if parent is None else 3} {position}{_ROTATION_CHANNELS}")
-        kids = skeleton.children(name)
+        kids = skeleton.children(name, hands)
         for child in kids:
             emit(child, depth + 1)
         if not kids:
-            end = np.array(skeleton.END_SITES[name]) * scale
+            end = np.array(ends[name]) * scale
             lines.extend(
                 [
                     f"{pad}  End Site",
@@ -92,7 +100,7 @@ def write_bvh(path: Path, local_rot: np.ndarray, root_pos: np.ndarray, fps: floa
     T, nj = local_rot.shape[:2]
     euler = Rotation.from_matrix(local_rot.reshape(-1, 3, 3)).as_euler(ROTATION_ORDER, degrees=True).reshape(T, nj, 3)
     euler = np.unwrap(euler, period=360.0, axis=0)  # no 360-degree jumps between frames
-    table = np.concatenate([root_pos * scale, euler.reshape(T, -1)], axis=1)
+    table = np.concatenate([root_pos * scale, euler[:, order].reshape(T, -1)], axis=1)
     lines += ["MOTION", f"Frames: {T}", f"Frame Time: {1.0 / fps:.8f}"]
     body = "\n".join(" ".join(f"{v:.5f}" for v in row) for row in table)
     path.write_text("\n".join(lines) + "\n" + body + "\n")
