@@ -17,8 +17,8 @@ $(STAMP): requirements.txt requirements-dev.txt container_workers/gpu_worker/req
 
 setup: $(STAMP) ## create the environment and install everything
 
-run: setup ## start emulator, infrastructure, API (127.0.0.1:8000), event runner and workers; Ctrl-C stops all
-	$(PY) -m devstack
+run: setup ## start emulator, infrastructure, API (127.0.0.1:8000), event runner and workers; Ctrl-C stops all (IAM=1: enforce the declared roles)
+	$(PY) -m devstack $(if $(IAM),--iam)
 
 lint: setup ## ruff (lint + format check), mypy, and the import-layering contracts
 	$(VENV)/bin/ruff check .
