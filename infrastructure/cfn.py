@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when PyYAML has it: ~10x faster
     """SafeLoader that reads CloudFormation's short-form intrinsic functions."""
 
 
