@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import mmap
 import os
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import bpy
 
-from container_workers.blender_worker import gltf_file
+from container_workers.blender_worker import glb, gltf_file
 from container_workers.common.stage import BadInputError
 
 MAX_INPUT_BYTES = 1 << 30  # one uploaded file
@@ -24,6 +25,7 @@ MAX_FBX_ARRAY_BYTES = 1 << 30  # one decompressed FBX array
 MAX_FBX_TOTAL_BYTES = 4 << 30  # all decompressed FBX arrays
 MAX_BVH_JOINTS = 1000
 MAX_BVH_VALUES = 50_000_000  # frames x channels
+MAX_JSON_BYTES = 64 << 20  # the JSON chunk of a GLB
 
 MODEL_EXTENSIONS = {
     ".glb": "glb",
@@ -63,8 +65,46 @@ def prepare(path: Path, workdir: Path, accepted: tuple[str, ...], role: str = "m
         raise BadInputError(
             "UNSUPPORTED_FORMAT", f"{path.name}: expected one of {', '.join(accepted)} (or a .zip of one)"
         )
+    if fmt == "glb" and _meshopt_compressed(path):
+        path = _expand_meshopt(path)
     _CHECKS[fmt](path)
     return path, fmt
+
+
+def _meshopt_compressed(path: Path) -> bool:
+    """True for a GLB whose JSON declares meshopt compression (the optimize stage's default output)."""
+    with path.open("rb") as f:
+        head = f.read(20)
+        if len(head) < 20 or head[:4] != b"glTF":
+            return False
+        length = struct.unpack_from("<I", head, 12)[0]
+        if length > MAX_JSON_BYTES:
+            return False  # the structure check refuses it
+        text = f.read(length)
+    return any(name.encode() in text for name in glb.MESHOPT)
+
+
+def _expand_meshopt(path: Path) -> Path:
+    """The same GLB with its meshopt-compressed buffer views expanded, which Blender's importer can read."""
+    try:
+        data = path.read_bytes()
+        doc = json.loads(data[20 : 20 + struct.unpack_from("<I", data, 12)[0]])
+        declared = sum(
+            int(ext["count"]) * int(ext["byteStride"])
+            for view in doc.get("bufferViews", [])
+            for name, ext in view.get("extensions", {}).items()
+            if name in glb.MESHOPT
+        )
+    except (ValueError, KeyError, TypeError, AttributeError, struct.error) as exc:
+        raise _corrupt(f"{path.name}: its meshopt compression is malformed") from exc
+    if declared > MAX_UNPACKED_BYTES:
+        raise BadInputError(
+            "FILE_TOO_LARGE", f"{path.name} expands to {declared} bytes; the limit is {MAX_UNPACKED_BYTES}"
+        )
+    try:
+        return glb.write(glb.read(path), path.with_name(f"{path.stem}-expanded.glb"))
+    except Exception as exc:  # the decoder raises many types on corrupt input
+        raise _corrupt(f"{path.name}: its meshopt-compressed data cannot be decoded") from exc
 
 
 def _link(path: Path, folder: Path) -> Path:

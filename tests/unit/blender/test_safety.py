@@ -172,3 +172,36 @@ def test_blend_with_scripts_is_refused_and_nothing_runs(tmp_path):
     bpy.context.scene.frame_set(3)  # control: trusted, the same file does run code
     assert marker.exists()
     scene.reset()
+
+
+def test_a_meshopt_glb_that_would_expand_past_the_limit_is_refused_before_decoding(tmp_path):
+    from container_workers.blender_worker import safety
+
+    doc = {
+        "asset": {"version": "2.0"},
+        "extensionsUsed": ["EXT_meshopt_compression"],
+        "buffers": [{"byteLength": 16}],
+        "bufferViews": [
+            {
+                "buffer": 0,
+                "byteLength": 16,
+                "extensions": {
+                    "EXT_meshopt_compression": {
+                        "buffer": 0,
+                        "byteLength": 16,
+                        "byteStride": 16,
+                        "count": 1_000_000_000,
+                        "mode": "ATTRIBUTES",
+                    }
+                },
+            }
+        ],
+    }
+    body = json.dumps(doc).encode().ljust(-(-len(json.dumps(doc)) // 4) * 4, b" ")
+    data = struct.pack("<4sII", b"glTF", 2, 28 + len(body) + 16) + struct.pack("<I4s", len(body), b"JSON") + body
+    data += struct.pack("<I4s", 16, b"BIN\0") + bytes(16)
+    path = tmp_path / "bomb.glb"
+    path.write_bytes(data)
+    with pytest.raises(BadInputError) as err:
+        safety.prepare(path, tmp_path / "work", ("glb",))
+    assert err.value.code == "FILE_TOO_LARGE"

@@ -86,3 +86,26 @@ def test_image_to_3d_then_optimize_meets_the_budget(tmp_path):
         result = optimize({"model": made["glb"]}, {"targetTriangles": 2000}, tmp_path, quiet)
     assert_valid(outputs(result)["model"])
     assert abs(result.metadata["trianglesAfter"] - 2000) <= 20
+
+
+def test_an_optimized_glb_feeds_convert_and_optimize_again(tmp_path):
+    """OPTIMIZE writes meshopt-compressed GLBs; every other blender stage still reads them (a user's next job)."""
+    from container_workers.blender_worker.convert import convert
+
+    image = tmp_path / "disc.png"
+    image.write_bytes(media.png(256, 256, rgba=True))
+    (tmp_path / "gen").mkdir()
+    made = outputs(reconstruct({"image": image}, {"targetTriangles": 4000}, tmp_path / "gen", quiet))
+    (tmp_path / "opt").mkdir()
+    with scene.task():
+        packed = outputs(optimize({"model": made["glb"]}, {"ratio": 0.5}, tmp_path / "opt", quiet))["model"]
+    (tmp_path / "fbx").mkdir()
+    with scene.task():
+        result = convert({"model": packed}, {"format": "fbx"}, tmp_path / "fbx", quiet)
+    with scene.task():
+        got = reimport(outputs(result)["model"], tmp_path / "re")
+    assert 1900 <= got.triangles <= 2100
+    (tmp_path / "again").mkdir()
+    with scene.task():
+        again = optimize({"model": packed}, {"ratio": 0.5}, tmp_path / "again", quiet)
+    assert again.metadata["trianglesAfter"] <= 1050
