@@ -83,12 +83,23 @@ class _Doc:
         return value
 
 
+def _meshopt_fallback(buffer: dict) -> bool:
+    """True for a buffer that meshopt compression marks as a fallback (it may have no data at all)."""
+    extensions = buffer.get("extensions")
+    return isinstance(extensions, dict) and any(
+        isinstance(extensions.get(name), dict) and extensions[name].get("fallback") is True
+        for name in ("EXT_meshopt_compression", "KHR_meshopt_compression")
+    )
+
+
 def _buffers(d: _Doc, bin_bytes: int | None) -> list[int]:
     sizes = []
     for i, buffer in enumerate(d.doc.get("buffers") or []):
         length = d.integer(buffer, "byteLength", f"buffers[{i}].byteLength", low=1)
         uri = buffer.get("uri")
-        if uri is None:
+        if uri is None and _meshopt_fallback(buffer):
+            pass  # EXT_meshopt_compression's placeholder: its views are decoded from another buffer
+        elif uri is None:
             if i != 0 or bin_bytes is None:
                 raise d.fail(f"buffers[{i}].uri", "is missing (only a GLB's first buffer may omit it)")
             if length > bin_bytes:

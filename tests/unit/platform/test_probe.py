@@ -224,3 +224,32 @@ def test_the_lambda_checker_imports_no_opencv_numpy_or_trimesh():
     code = "import sys, chalicelib.probe, chalicelib.assets; print(sorted(m for m in ('cv2', 'numpy', 'trimesh') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_meshopt_compressed_glb_the_optimize_stage_writes_is_read(tmp_path):
+    """EXT_meshopt_compression's fallback buffer has no data; a user re-uploading an OPTIMIZE output is not refused."""
+    doc = _gltf_doc()
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["EXT_meshopt_compression"]
+    doc["buffers"] = [
+        {"byteLength": 16},
+        {"byteLength": 36, "extensions": {"EXT_meshopt_compression": {"fallback": True}}},
+    ]
+    doc["bufferViews"] = [
+        {
+            "buffer": 1,
+            "byteLength": 36,
+            "byteStride": 12,
+            "extensions": {
+                "EXT_meshopt_compression": {
+                    "buffer": 0,
+                    "byteLength": 16,
+                    "byteStride": 12,
+                    "count": 3,
+                    "mode": "ATTRIBUTES",
+                }
+            },
+        }
+    ]
+    assert _check(tmp_path, "packed.glb", media.glb(doc, bytes(16)))["triangles"] == 1
+    del doc["buffers"][1]["extensions"]  # without the fallback mark a buffer with no data is still refused
+    assert "buffers[1].uri" in _rejected(tmp_path, "plain.glb", media.glb(doc, bytes(16))).message
