@@ -1,4 +1,9 @@
-"""A simple mannequin for a bare armature: a capsule-like ellipsoid per limb, each rigidly skinned to its bone."""
+"""A simple mannequin for a bare armature: a capsule-like ellipsoid per limb, each rigidly skinned to its bone.
+
+The feet have flat soles 1 cm under their lowest joint, where the mocap stage puts the floor, so an animated
+mannequin stands on the floor rather than in it. The mesh is not parented to the armature (glTF wants skinned
+meshes at the root; the Armature modifier moves it), which keeps GLB exports free of validator warnings.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ _SIDED = {
     "Foot": 0.045,
     "ToeBase": 0.035,
 }
+SOLE_BELOW_JOINTS = 0.01  # metres: the sole is this far under the lowest foot joint (the mocap skeleton's floor)
 RADIUS = {
     "Hips": 0.11,
     "Spine": 0.11,
@@ -72,15 +78,30 @@ def _segments(armature: bpy.types.Armature) -> list[tuple[str, np.ndarray, np.nd
     return segs
 
 
+def _is_foot(bone: str) -> bool:
+    return canonical_name(bone).endswith(("Foot", "ToeBase"))
+
+
+def _sole_height(segments: list[tuple[str, np.ndarray, np.ndarray]]) -> float | None:
+    """Armature-space Z of the soles: just under the lowest foot joint (None without feet)."""
+    ends = [p[2] for bone, head, end in segments if _is_foot(bone) for p in (head, end)]
+    return min(ends) - SOLE_BELOW_JOINTS if ends else None
+
+
 def build(armature_obj: bpy.types.Object, name: str = "Mannequin") -> bpy.types.Object:
     """Add a mannequin mesh skinned to `armature_obj` (in its rest pose) and return it."""
     sphere, sphere_tris = _unit_sphere()
     verts, tris, groups = [], [], {}
-    for bone, head, end in _segments(armature_obj.data):
+    segments = _segments(armature_obj.data)
+    sole = _sole_height(segments)
+    for bone, head, end in segments:
         length = float(np.linalg.norm(end - head))
         radius = RADIUS.get(canonical_name(bone), float(np.clip(0.22 * length, 0.03, 0.065)))
         start = sum(len(v) for v in verts)
-        verts.append(_capsule(head, end, radius, sphere))
+        capsule = _capsule(head, end, radius, sphere)
+        if sole is not None and _is_foot(bone):
+            capsule[:, 2] = np.maximum(capsule[:, 2], sole)  # a flat sole
+        verts.append(capsule)
         tris.append(sphere_tris + start)
         groups.setdefault(bone, []).extend(range(start, start + len(sphere)))
     mesh = bpy.data.meshes.new(name)
@@ -92,7 +113,7 @@ def build(armature_obj: bpy.types.Object, name: str = "Mannequin") -> bpy.types.
     mesh.materials.append(material)
     obj = bpy.data.objects.new(name, mesh)
     armature_obj.users_collection[0].objects.link(obj)
-    obj.parent = armature_obj
+    obj.matrix_world = armature_obj.matrix_world  # the rest pose's vertices are in armature space
     for bone, indices in groups.items():
         obj.vertex_groups.new(name=bone).add(indices, 1.0, "REPLACE")
     obj.modifiers.new("Armature", "ARMATURE").object = armature_obj

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import bpy
 import numpy as np
 import pytest
 from PIL import Image
 
-from container_workers.blender_worker import stats
+from container_workers.blender_worker import mannequin, stats
 from container_workers.blender_worker.export import export
 from container_workers.common.stage import BadInputError
 from tests.gltf_validator import assert_valid
@@ -22,16 +23,27 @@ def test_bvh_becomes_an_animated_skinned_character(bvh_file, tmp_path):
     assert outputs["thumbnail"].kind == "IMAGE"
     assert result.metadata["frames"] == builders.FRAMES and result.metadata["bones"] == 22
     assert result.metadata["fps"] == pytest.approx(builders.FPS, rel=1e-3)
-    assert_valid(outputs["glb"].path)
+    assert assert_valid(outputs["glb"].path)["issues"]["numWarnings"] == 0  # no NODE_SKINNED_MESH_NON_ROOT
     expected = builders.bvh_joint_positions(bvh_file)
     for role in ("glb", "fbx", "blend"):
         got = reimport(outputs[role].path, tmp_path / role)
         assert (got.bones, got.frames, got.meshes) == (22, builders.FRAMES, 1), role
         assert {"skeleton", "animation"} <= got.features
         span = stats.frame_range()
+        assert span[0] == 1, role  # FBX too: its animation starts at time 0, which Blender reads as frame 1
         moved = posed_joints(span[0], builders.FRAMES)
         assert worst_bone_angle(moved, expected) < 1.0, role
         assert np.allclose(moved[:, 0], expected[:, 0], atol=1e-3), role  # the hips travel as captured
+
+
+def test_mannequin_soles_are_flat_just_under_the_feet(bvh_file, tmp_path):
+    export({"model": bvh_file}, {"formats": ["blend"]}, tmp_path, no_progress)
+    mesh = next(o for o in bpy.data.objects if o.type == "MESH")
+    armature = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    assert mesh.parent is None  # glTF: a skinned mesh is a root node
+    lowest_joint = min(b.tail_local[2] for b in armature.data.bones if b.name.endswith(("Foot", "ToeBase")))
+    rest = np.array([v.co[2] for v in mesh.data.vertices])
+    assert rest.min() == pytest.approx(lowest_joint - mannequin.SOLE_BELOW_JOINTS, abs=1e-4)
 
 
 def test_thumbnail_is_a_small_picture_of_the_model(bvh_file, tmp_path):
