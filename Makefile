@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lint format run test test-unit test-integration test-e2e bench demo admin clean synth package deploy
+.PHONY: setup lint format run reset test test-unit test-integration test-security test-e2e bench demo admin clean synth package deploy
 
 $(STAMP): requirements.txt requirements-dev.txt container_workers/gpu_worker/requirements.txt container_workers/blender_worker/requirements.txt pyproject.toml package.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (bpy 5.0 supports only 3.11): set PYTHON=/path/to/python3.11")'
@@ -17,8 +17,11 @@ $(STAMP): requirements.txt requirements-dev.txt container_workers/gpu_worker/req
 
 setup: $(STAMP) ## create the environment and install everything
 
-run: setup ## start emulator, infrastructure, API (127.0.0.1:8000), event runner and workers; Ctrl-C stops all (IAM=1: enforce the declared roles)
+run: setup ## start emulator, infrastructure, API (127.0.0.1:8000), event runner and workers; Ctrl-C stops all (IAM=1: enforce the declared roles); data and secrets persist in .stack/
 	$(PY) -m devstack $(if $(IAM),--iam)
+
+reset: ## wipe the local stack's state (.stack/: every user, project, asset, job and the generated secrets)
+	$(PY) -m devstack.state --reset
 
 lint: setup ## ruff (lint + format check), mypy, and the import-layering contracts
 	$(VENV)/bin/ruff check .
@@ -31,13 +34,16 @@ format: setup ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 test: setup ## install what tests need and run them all
-	$(PY) -m pytest tests/unit tests/integration tests/e2e
+	$(PY) -m pytest tests/unit tests/integration tests/security tests/e2e
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
 test-integration: setup
 	$(PY) -m pytest tests/integration
+
+test-security: setup
+	$(PY) -m pytest tests/security
 
 test-e2e: setup
 	$(PY) -m pytest tests/e2e

@@ -178,6 +178,12 @@ def users_me_delete():
     return Response(body="", status_code=204)
 
 
+@app.route("/users/me/webhook-secret", methods=["POST"], authorizer=jwt_auth)
+def users_me_webhook_secret():
+    """201 {secret, createdAt, previousValidUntil}: a new webhook signing secret, shown only now (rotates the last)."""
+    return Response(body=webhooks.rotate_secret(principal()), status_code=201)
+
+
 @app.route("/admin/users", methods=["GET"], authorizer=jwt_auth)
 def admin_users_list():
     """Admin: users, newest first: {items, nextToken}."""

@@ -317,6 +317,14 @@ def cmd_me(client: Client, out: Output, args) -> int:
     return EXIT_OK
 
 
+def cmd_webhook_secret(client: Client, out: Output, args) -> int:
+    """ai3d webhook-secret."""
+    made = client.rotate_webhook_secret()
+    grace = f"; the previous one also signs until {made['previousValidUntil']}" if made["previousValidUntil"] else ""
+    out.result(made, f"{made['secret']}\n(keep it now: it is not shown again{grace})")
+    return EXIT_OK
+
+
 def cmd_credits(client: Client, out: Output, args) -> int:
     """ai3d credits."""
     data = client.credits(args.limit)
@@ -525,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--name", help="display name (default: the email's local part)")
     command(commands, "logout", cmd_logout, "end the saved session")
     command(commands, "me", cmd_me, "show your account")
+    command(
+        commands, "webhook-secret", cmd_webhook_secret, "make a new secret that signs your job webhooks (shown once)"
+    )
     command(commands, "credits", cmd_credits, "show your balance and credit history").add_argument("--limit", type=int)
 
     projects = commands.add_parser("projects", help="list, create, show or delete projects").add_subparsers(

@@ -286,6 +286,10 @@ class Client:
         """The caller's account."""
         return self.call("GET", "/users/me")
 
+    def rotate_webhook_secret(self) -> dict:
+        """A new webhook signing secret ({secret, createdAt, previousValidUntil}); the server never shows it again."""
+        return self.call("POST", "/users/me/webhook-secret")
+
     def credits(self, limit: int | None = None) -> dict:
         """Balance, tier and the newest ledger entries."""
         return self.call("GET", "/users/me/credits", params={"limit": limit})

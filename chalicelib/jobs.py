@@ -96,6 +96,8 @@ def create(principal: Principal, data: dict) -> dict:
         video_seconds = float((video.metadata or {}).get("durationSeconds", 0))
     price = jobtypes.cost(job_type, video_seconds)
     user = User.get(*keys.user(project.owner_id))
+    if webhook_url:
+        webhooks.require_secret(user)
     tier = settings.TIERS[user.tier]
     job_id, now = str(uuid.uuid4()), now_iso()
     job = Job(

@@ -1,5 +1,6 @@
 """The JWT and webhook signing secrets: from Secrets Manager on AWS (cached a few minutes, so a rotation is picked
-up), from the environment locally; on AWS a default, short or shared secret is refused."""
+up), from the environment locally (the local stack generates them); a missing or short secret is refused, and on AWS
+a webhook secret equal to the JWT secret."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ def _fetch(arn: str) -> str:
 
 
 def _checked(name: str, value: str) -> str:
-    if settings.ON_AWS and value == settings.DEFAULT_JWT_SECRET:
-        raise RuntimeError(f"refusing to run on AWS with the default {name} secret: set {name.upper()}_SECRET_ARN")
+    if not value:
+        raise RuntimeError(
+            f"no {name} secret: set {name.upper()}_SECRET_ARN on AWS or {name.upper()}_SECRET locally "
+            "(`make run` generates both in its state dir)"
+        )
     if len(value) < settings.SECRET_MIN_LENGTH:
         raise RuntimeError(f"the {name} secret must be at least {settings.SECRET_MIN_LENGTH} characters")
     return value

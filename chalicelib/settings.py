@@ -40,12 +40,13 @@ ON_AWS = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get
 # On AWS: Secrets Manager secrets the template generates, each given only to the functions that use it.
 JWT_SECRET_ARN = os.environ.get("JWT_SECRET_ARN", "")
 WEBHOOK_SECRET_ARN = os.environ.get("WEBHOOK_SECRET_ARN", "")
-# Locally: from the environment (the default is refused on AWS).
-DEFAULT_JWT_SECRET = "local-development-secret-change-me-0123456789"
-JWT_SECRET = os.environ.get("JWT_SECRET", DEFAULT_JWT_SECRET)
-WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", JWT_SECRET)
+# Locally: from the environment, which the local stack fills from the secrets it generates in its state dir at its
+# first start (devstack/state.py). There is no default: a process given no secret refuses to sign or verify.
+JWT_SECRET = os.environ.get("JWT_SECRET", "")
+WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", "")  # derives each user's webhook signing secret (webhooks.py)
 SECRET_MIN_LENGTH = 32
 SECRET_CACHE_SECONDS = 300
+WEBHOOK_SECRET_GRACE_SECONDS = 24 * 3600  # after a rotation the previous webhook secret still signs this long
 
 # ---------------------------------------------------------------- auth
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "ai3d")

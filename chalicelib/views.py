@@ -19,6 +19,7 @@ def user(item: User) -> dict:
         "credits": int(item.credits),
         "disabled": bool(item.disabled),
         "createdAt": item.created_at,
+        "webhookSecret": {"createdAt": item.webhook_secret_at} if item.webhook_salt else None,  # never the secret
     }
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import requests
 
+from devstack import state
+
 ROOT = Path(__file__).resolve().parents[1]
 COLORS = {"emulator": 36, "api": 32, "events": 35, "gpu": 33, "blender": 34, "web": 37, "stack": 1}
 WORKERS = ("gpu", "blender")  # worker kinds; each runs as N processes named <kind>-1 ... <kind>-N
@@ -93,6 +95,8 @@ class Stack:
         self.env.setdefault("AWS_ACCESS_KEY_ID", "test")
         self.env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         self.env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        for name, value in state.local_secrets(state_dir).items():
+            self.env.setdefault(name, value)  # secrets set in the environment win over the generated ones
         self.env["WORKER_LEASE_SECONDS"] = str(lease_seconds)  # the workers hold tasks by it, the sweeper judges by it
 
     def say(self, name: str, line: str) -> None:
@@ -133,6 +137,7 @@ class Stack:
         for port, flag in ((self.api_port, "--api-port"), (self.web_port, "--web-port")):
             if not port_free("127.0.0.1", port):
                 raise SystemExit(f"port {port} is already in use: stop what holds it or pass {flag}")
+        self.say("stack", f"state is kept in {self.state_dir} (`make reset` wipes it)")
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
             self.say("stack", f"using the AWS endpoint already set: {endpoint}")
@@ -283,11 +288,15 @@ def main() -> None:
         "--restart-delay", type=float, default=1.0, help="first restart delay of a dead process (doubles)"
     )
     parser.add_argument(
-        "--state-dir", type=Path, default=ROOT / ".stack", help="where the deployed outputs are written"
+        "--state-dir",
+        type=Path,
+        default=state.DEFAULT,
+        help="where the stack keeps its data, secrets and outputs across restarts (make reset wipes it)",
     )
     parser.add_argument("--iam", action="store_true", help="enforce IAM: each process gets exactly its declared role")
     args = parser.parse_args()
     workers = {kind: getattr(args, f"{kind}_workers") for kind in WORKERS}
+    state.prepare(args.state_dir)
     stack = Stack(
         args.api_port,
         args.emulator_port,
@@ -309,6 +318,7 @@ def main() -> None:
         stack.failed = str(exc)
     finally:
         stack.shutdown()
+        state.release(args.state_dir)
     sys.exit(1 if stack.failed else 0)
 
 

@@ -27,6 +27,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_in_use(port: int) -> bool:
+    """True while something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 @dataclass
 class RunningStack:
     """Handles on a running stack."""
@@ -72,16 +79,18 @@ def start_stack(
     blender_workers: int | None = None,
     restart_delay: float = 1,
     iam: bool = False,
+    state_dir: Path | None = None,
 ) -> RunningStack:
     """Start the stack on free ports and wait until /health is green (workers included).
 
     Worker counts default to GPU_WORKERS / BLENDER_WORKERS (else 1), as for `make run`; a short lease makes a
     killed worker's task move to another worker within seconds. `iam`: every process acts as its declared role.
+    `state_dir`: where the stack keeps its state (a new temporary folder unless given, e.g. to start it again).
     """
     api_port, emulator_port, web_port = free_port(), free_port(), free_port()
-    state = Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
+    state = state_dir or Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
     log_path = state / "stack.log"
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "JWT_SECRET", "WEBHOOK_SECRET")}
     env.update(BCRYPT_ROUNDS="4", WORKER_KEEPALIVE_SECONDS="3")
     process = subprocess.Popen(
         [
@@ -108,7 +117,7 @@ def start_stack(
         ],
         cwd=ROOT,
         env=env,
-        stdout=open(log_path, "w"),  # noqa: SIM115 (the stack process owns the log file)
+        stdout=open(log_path, "a"),  # noqa: SIM115 (the stack process owns the log file; a restart appends)
         stderr=subprocess.STDOUT,
         start_new_session=True,
         preexec_fn=_stop_with_tests,

@@ -168,6 +168,7 @@ def test_webhook_is_signed_and_retried(user):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Hook.received, _Hook.fail_first = [], 1
     pid = user.project()
+    secret = user.call("POST", "/users/me/webhook-secret").json()["secret"]
     job = user.call(
         "POST",
         "/jobs",
@@ -186,7 +187,6 @@ def test_webhook_is_signed_and_retried(user):
     assert len(_Hook.received) == 2, "the failed delivery was not retried"
     headers, body = _Hook.received[-1]
     timestamp, signature = [part.split("=", 1)[1] for part in headers["x-ai3d-signature"].split(",")]
-    secret = os.environ.get("WEBHOOK_SECRET", "local-development-secret-change-me-0123456789")
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(signature, expected)
     payload = json.loads(body)

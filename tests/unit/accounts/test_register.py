@@ -20,7 +20,7 @@ def test_register_returns_user_and_tokens(api):
     data = api.register("Ann@Example.com", name="Ann")
     assert set(data) == {"user", "accessToken", "refreshToken", "expiresIn"}
     user = data["user"]
-    assert set(user) == {"id", "email", "name", "role", "tier", "credits", "disabled", "createdAt"}
+    assert set(user) == {"id", "email", "name", "role", "tier", "credits", "disabled", "createdAt", "webhookSecret"}
     assert user["email"] == "ann@example.com"
     assert (user["role"], user["tier"], user["disabled"]) == ("USER", "FREE", False)
     assert user["credits"] == settings.TIERS["FREE"].monthly_credits

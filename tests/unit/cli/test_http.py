@@ -182,6 +182,8 @@ def test_download_of_an_unknown_asset_exits_4(ai3d, user):
 # ---------------------------------------------------------------- jobs
 def test_run_without_wait_then_list_show_and_cancel_with_refund(ai3d, user, project, tmp_path):
     api = user["api"]
+    made = ai3d("webhook-secret", "--api", api)
+    assert made.code == 0 and made.out.startswith("whsec_") and "not shown again" in made.out
     started = ai3d(
         "run",
         "convert",
@@ -192,7 +194,7 @@ def test_run_without_wait_then_list_show_and_cancel_with_refund(ai3d, user, proj
         "--param",
         "format=obj",
         "--webhook",
-        "https://example.com/hook",
+        "http://127.0.0.1:9/hook",
         "--api",
         api,
         "--json",
@@ -203,7 +205,7 @@ def test_run_without_wait_then_list_show_and_cancel_with_refund(ai3d, user, proj
         "CONVERT",
         "PENDING",
         {"format": "obj"},
-        "https://example.com/hook",
+        "http://127.0.0.1:9/hook",
     )
     assert balance(ai3d, api) == 99
     assert [j["id"] for j in ai3d("jobs", "list", "--project", project, "--api", api, "--json").json] == [job["id"]]
