@@ -16,6 +16,7 @@ from chalicelib import (
     observability,
     projects,
     secrets,
+    sessions,
     settings,
     tokens,
     views,
@@ -37,18 +38,22 @@ JSON_HEADERS = {
 
 
 # ---------------------------------------------------------------- cross-cutting
-@app.authorizer()
+@app.authorizer(ttl_seconds=settings.AUTHORIZER_TTL_SECONDS)
 def jwt_auth(auth_request):
-    """Verify the bearer access token; the verdict travels in the context and the middleware enforces it."""
+    """Verify the bearer access token and that it was not revoked; the verdict travels in the context and the
+    middleware enforces it."""
     token = auth_request.token or ""
     scheme, _, value = token.partition(" ")
     try:
         if scheme.lower() != "bearer" or not value:
             raise Unauthorized("expected 'Authorization: Bearer <token>'", code="INVALID_TOKEN")
-        principal = tokens.verify_access_token(value.strip())
+        claims = tokens.verify_access_token(value.strip())
+        role = sessions.check(claims)
     except Unauthorized as exc:
-        return AuthResponse(routes=["*"], principal_id="anonymous", context={"valid": "false", "reason": exc.message})
-    return AuthResponse(routes=["*"], principal_id=principal.user_id, context={"valid": "true", "role": principal.role})
+        context = {"valid": "false", "reason": exc.message, "code": exc.code}
+        return AuthResponse(routes=["*"], principal_id="anonymous", context=context)
+    context = {"valid": "true", "role": role, "sid": claims.session_id, "tv": claims.token_version}
+    return AuthResponse(routes=["*"], principal_id=claims.user_id, context=context)
 
 
 @app.middleware("http")
@@ -60,8 +65,13 @@ def errors_and_auth(event, get_response):
         auth = event.context.get("authorizer")
         if auth is not None:
             if auth.get("valid") != "true":
-                raise Unauthorized(auth.get("reason") or "invalid access token", code="INVALID_TOKEN")
+                raise Unauthorized(
+                    auth.get("reason") or "invalid access token", code=auth.get("code") or "INVALID_TOKEN"
+                )
             logger.append_keys(user_id=auth.get("principalId"))
+            if event.method not in ("GET", "HEAD", "OPTIONS"):  # a write: revoked or disabled callers stop at once
+                claims = tokens.Claims(auth["principalId"], auth["role"], auth["sid"], int(auth["tv"]))
+                sessions.check(claims, fresh=True)
         response = get_response(event)
         if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
             # Chalice's own refusals (e.g. 415 for a non-JSON content type) in the API's error shape
@@ -154,8 +164,15 @@ def auth_refresh():
 
 @app.route("/auth/logout", methods=["POST"])
 def auth_logout():
-    """Revoke the refresh token's session."""
+    """Revoke the refresh token's session (its access tokens stop within 30 s)."""
     accounts.logout(body())
+    return Response(body="", status_code=204)
+
+
+@app.route("/auth/logout-all", methods=["POST"], authorizer=jwt_auth)
+def auth_logout_all():
+    """End every session of the caller and revoke all their access tokens."""
+    accounts.logout_everywhere(principal())
     return Response(body="", status_code=204)
 
 

@@ -14,7 +14,7 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from chalicelib import credits, paging, settings, tokens, views
+from chalicelib import credits, paging, sessions, settings, tokens, views
 from chalicelib.contract import keys
 from chalicelib.errors import (
     Conflict,
@@ -111,7 +111,7 @@ def user_by_email(email: str) -> User | None:
 def active_user(user_id: str) -> User:
     """The caller's user record; 401 if the account was deleted or disabled since the access token was issued."""
     user = _user(user_id)
-    if user is None or user.disabled:
+    if user is None or user.disabled or user.deleting:
         raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE")
     return user
 
@@ -186,9 +186,9 @@ def _refresh_item(user_id: str, family_id: str, now: float) -> tuple[str, Refres
     return token, item
 
 
-def _token_pair(user: User, refresh_token: str) -> dict:
+def _token_pair(user: User, refresh_token: str, family_id: str) -> dict:
     return {
-        "accessToken": tokens.issue_access_token(user.id, user.role),
+        "accessToken": tokens.issue_access_token(user.id, user.role, family_id, int(user.token_version or 0)),
         "refreshToken": refresh_token,
         "expiresIn": settings.ACCESS_TOKEN_SECONDS,
     }
@@ -210,7 +210,7 @@ def _open_session(user: User) -> dict:
     with transaction() as tx:
         tx.save(family, condition=TokenFamily.pk.does_not_exist())
         tx.save(item, condition=RefreshToken.pk.does_not_exist())
-    return _token_pair(user, token)
+    return _token_pair(user, token, family_id)
 
 
 def _revoke_family(family_id: str) -> None:
@@ -228,10 +228,12 @@ def _families(user_id: str):
 
 
 def revoke_sessions(user_id: str) -> None:
-    """Revoke every refresh-token family of a user (their refresh tokens stop working; access tokens expire within 15 min)."""
+    """Revoke every refresh-token family of a user: their refresh tokens stop working, and so (sessions.py) do the
+    access tokens issued from them."""
     for family in _families(user_id):
         if not family.revoked:
             _revoke_family(family.pk.removeprefix(keys.FAMILY_PREFIX))
+    sessions.forget(user_id)
 
 
 def _refused() -> Unauthorized:
@@ -258,7 +260,7 @@ def refresh(data: dict) -> dict:
     if family is None or family.revoked:
         raise _refused()
     user = _user(record.user_id)
-    if user is None or user.disabled:
+    if user is None or user.disabled or user.deleting:
         _revoke_family(record.family_id)
         raise _refused()
     new_token, item = _refresh_item(user.id, record.family_id, now)
@@ -275,15 +277,32 @@ def refresh(data: dict) -> dict:
         if current is None or family is None or family.revoked:  # expired, logged out or revoked meanwhile
             raise _refused() from None
         raise  # not a verdict on the token (throughput, service error): a 500 keeps the session
-    return _token_pair(user, new_token)
+    return _token_pair(user, new_token, record.family_id)
 
 
 def logout(data: dict) -> None:
-    """POST /auth/logout: revoke the refresh token's family; unknown tokens are ignored (logging out is idempotent)."""
+    """POST /auth/logout: revoke the refresh token's family, and with it the session's access tokens; unknown tokens
+    are ignored (logging out is idempotent)."""
     token = _string(_fields(data, {"refreshToken"}, required=("refreshToken",)), "refreshToken")
     record = _get(RefreshToken, *keys.refresh_token(_digest(token)))
     if record is not None:
         _revoke_family(record.family_id)
+        sessions.forget(record.user_id)
+
+
+def _bump(user_id: str) -> None:
+    """Revoke every access token of a user (the token version goes up), and every session."""
+    try:
+        User(*keys.user(user_id)).update(actions=[User.token_version.add(1)], condition=User.pk.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    revoke_sessions(user_id)
+
+
+def logout_everywhere(principal: tokens.Principal) -> None:
+    """POST /auth/logout-all: end every session of the caller, and every access token issued to them."""
+    _bump(principal.user_id)
 
 
 # ---------------------------------------------------------------- login and its throttle
@@ -372,7 +391,7 @@ def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
             for key, _ in throttles:
                 _count(key, now)
             raise Forbidden("currentPassword is wrong", code="INVALID_CURRENT_PASSWORD")
-        actions.append(User.password_hash.set(hash_password(new_password)))
+        actions += [User.password_hash.set(hash_password(new_password)), User.token_version.add(1)]
     elif "currentPassword" in data:
         raise ValidationError("currentPassword is only used with newPassword")
     try:
@@ -426,6 +445,8 @@ def list_users(principal: tokens.Principal, params: dict) -> dict:
 
 def _admin_changes(data: dict, admin: User, user_id: str) -> tuple[list, int, str | None]:
     actions: list[Action] = [User.updated_at.set(now_iso())]
+    if "role" in data or "disabled" in data:  # what the access tokens carry or allow changes: revoke them
+        actions.append(User.token_version.add(1))
     if "role" in data:
         if data["role"] not in ROLES:
             raise ValidationError(f"role must be one of {', '.join(ROLES)}")
@@ -474,4 +495,5 @@ def admin_update_user(principal: tokens.Principal, user_id: str, data: dict) -> 
         raise Conflict("the adjustment would make the balance negative", code="NEGATIVE_BALANCE") from None
     if data.get("disabled") is True:
         revoke_sessions(user_id)
+    sessions.forget(user_id)
     return views.user(User.get(*keys.user(user_id), consistent_read=True))

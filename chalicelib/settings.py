@@ -53,6 +53,10 @@ JWT_ISSUER = os.environ.get("JWT_ISSUER", "ai3d")
 JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE", "ai3d-api")
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_SECONDS = 15 * 60
+# Revocation (chalicelib/sessions.py) takes effect within the sum of these: the authorizer's own cache, and API
+# Gateway's cache of the authorizer's verdict.
+AUTH_CACHE_SECONDS = 15
+AUTHORIZER_TTL_SECONDS = 15
 REFRESH_TOKEN_SECONDS = 7 * 24 * 3600
 BCRYPT_ROUNDS = int(os.environ.get("BCRYPT_ROUNDS", "12"))
 LOGIN_MAX_FAILURES = 5  # per email, and 4x that per source address, within the window

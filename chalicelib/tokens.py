@@ -1,4 +1,5 @@
-"""Access tokens (JWT, HS256 pinned), signed with the JWT secret (chalicelib/secrets.py); the authorizer's only dependency."""
+"""Access tokens (JWT, HS256 pinned), signed with the JWT secret (chalicelib/secrets.py). Each names its session (the
+refresh-token family it came from) and its user's token version, which chalicelib/sessions.py checks for revocation."""
 
 from __future__ import annotations
 
@@ -25,12 +26,24 @@ class Principal:
         return self.role == "ADMIN"
 
 
-def issue_access_token(user_id: str, role: str, now: float | None = None) -> str:
-    """A signed 15-minute access token with sub, role, iat, exp, jti, iss and aud."""
+@dataclass(frozen=True)
+class Claims:
+    """What a verified access token says: who, in which session, at which token version."""
+
+    user_id: str
+    role: str
+    session_id: str
+    token_version: int
+
+
+def issue_access_token(user_id: str, role: str, session_id: str, token_version: int, now: float | None = None) -> str:
+    """A signed 15-minute access token with sub, role, sid (session), tv (token version), iat, exp, jti, iss, aud."""
     now = int(now if now is not None else time.time())
     claims = {
         "sub": user_id,
         "role": role,
+        "sid": session_id,
+        "tv": token_version,
         "iat": now,
         "exp": now + settings.ACCESS_TOKEN_SECONDS,
         "jti": uuid.uuid4().hex,
@@ -40,8 +53,9 @@ def issue_access_token(user_id: str, role: str, now: float | None = None) -> str
     return jwt.encode(claims, secrets.jwt_secret(), algorithm=settings.JWT_ALGORITHM)
 
 
-def verify_access_token(token: str) -> Principal:
-    """Check signature (HS256 only), expiry, issuer and audience; raise Unauthorized otherwise."""
+def verify_access_token(token: str) -> Claims:
+    """Check signature (HS256 only), expiry, issuer, audience and claims; raise Unauthorized otherwise. Whether the
+    token was revoked since is sessions.check's question."""
     try:
         claims = jwt.decode(
             token,
@@ -49,8 +63,10 @@ def verify_access_token(token: str) -> Principal:
             algorithms=[settings.JWT_ALGORITHM],
             audience=settings.JWT_AUDIENCE,
             issuer=settings.JWT_ISSUER,
-            options={"require": ["sub", "role", "iat", "exp", "jti", "iss", "aud"]},
+            options={"require": ["sub", "role", "sid", "tv", "iat", "exp", "jti", "iss", "aud"]},
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid access token: {exc}", code="INVALID_TOKEN") from exc
-    return Principal(user_id=str(claims["sub"]), role=str(claims["role"]))
+    if not isinstance(claims["tv"], int) or isinstance(claims["tv"], bool):
+        raise Unauthorized("invalid access token: bad token version", code="INVALID_TOKEN")
+    return Claims(str(claims["sub"]), str(claims["role"]), str(claims["sid"]), claims["tv"])

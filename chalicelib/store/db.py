@@ -102,6 +102,8 @@ class User(Base):
     credits = NumberAttribute(default=0)
     active_jobs = NumberAttribute(attr_name="activeJobs", default=0)
     disabled = BooleanAttribute(default=False)
+    deleting = BooleanAttribute(null=True)  # the account is being erased (chalicelib/erasure.py)
+    token_version = NumberAttribute(attr_name="tokenVersion", default=0)  # bumped to revoke every access token
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     # the webhook signing secret is derived from the webhook master secret and this salt, never stored (webhooks.py)

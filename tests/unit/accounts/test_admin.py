@@ -132,8 +132,10 @@ def test_a_demoted_admin_loses_admin_routes_at_once(api, admin):
     api.call("PATCH", f"/admin/users/{other['user']['id']}", {"role": "ADMIN"}, token=admin["accessToken"])
     other_admin = api.login("dee@example.com")
     api.call("PATCH", f"/admin/users/{other['user']['id']}", {"role": "USER"}, token=admin["accessToken"])
-    reply = api.call("GET", "/admin/users", token=other_admin["accessToken"])  # its token still says ADMIN
-    assert reply.status == 403
+    reply = api.call("GET", "/admin/users", token=other_admin["accessToken"])  # a role change revokes its tokens
+    assert reply.status == 401 and reply.json["error"]["code"] == "TOKEN_REVOKED"
+    again = api.login("dee@example.com")
+    assert api.call("GET", "/admin/users", token=again["accessToken"]).status == 403
 
 
 def test_create_admin_creates_then_promotes(aws, capsys):

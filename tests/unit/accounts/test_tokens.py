@@ -116,6 +116,8 @@ def _claims(user_id: str, **override) -> dict:
         "iat": now,
         "exp": now + 600,
         "jti": "x",
+        "sid": "s",
+        "tv": 0,
         "iss": settings.JWT_ISSUER,
         "aud": settings.JWT_AUDIENCE,
     }
