@@ -267,8 +267,9 @@ def assets_list(project_id):
 
 @app.route("/assets/{asset_id}", methods=["GET"], authorizer=jwt_auth)
 def assets_get(asset_id):
-    """One asset, with a signed download URL once READY."""
-    return views.asset(assets.get(principal(), asset_id), with_url=True)
+    """One asset, with a signed download URL once READY (a job's output: once the job COMPLETED)."""
+    asset = assets.get(principal(), asset_id)
+    return views.asset(asset, with_url=assets.usable(asset))
 
 
 @app.route("/assets/{asset_id}", methods=["DELETE"], authorizer=jwt_auth)

@@ -16,7 +16,7 @@ from chalicelib.observability import logger, tracer
 from chalicelib.ownership import get_owned
 from chalicelib.paging import page
 from chalicelib.store import storage
-from chalicelib.store.db import Asset, Project, User, now_iso
+from chalicelib.store.db import Asset, Job, Project, User, now_iso
 from chalicelib.tokens import Principal
 
 
@@ -88,6 +88,35 @@ def request_upload(principal: Principal, project_id: str, data: dict) -> dict:
 def get(principal: Principal, asset_id: str) -> Asset:
     """An asset the caller may see, or NotFound."""
     return get_owned(Asset, *keys.asset(asset_id), principal, "asset")
+
+
+def usable(asset: Asset) -> bool:
+    """Whether an asset's file may be downloaded or used as a job's input: READY, and if a job made it, that job
+    COMPLETED (its outputs are paid for; those of a cancelled or failed job are never handed out)."""
+    if asset.status != "READY":
+        return False
+    if not asset.source_job_id:
+        return True
+    try:
+        return Job.get(*keys.job(asset.source_job_id), consistent_read=True, attributes_to_get=["status"]).status == (
+            "COMPLETED"
+        )
+    except Job.DoesNotExist:
+        return False
+
+
+def discard_outputs(job_id: str, project_id: str) -> int:
+    """Delete every file a job made and its asset records (the job ended without completing); how many."""
+    made = Asset.by_parent.query(
+        keys.project_partition(project_id),
+        Asset.gsi1sk.startswith(keys.ASSET_PREFIX),
+        filter_condition=Asset.source_job_id == job_id,
+    )
+    count = 0
+    for asset in made:
+        remove(asset)
+        count += 1
+    return count
 
 
 def list_for_project(principal: Principal, project_id: str, params: dict) -> dict:

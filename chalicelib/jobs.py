@@ -10,7 +10,7 @@ from datetime import datetime
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import credits, fleet, settings, views, webhooks
+from chalicelib import assets, credits, fleet, settings, views, webhooks
 from chalicelib.contract import failures, jobtypes, keys
 from chalicelib.contract.params import InvalidParams
 from chalicelib.contract.statuses import ACTIVE, JOB_STATUSES, REFUNDED
@@ -58,6 +58,8 @@ def _inputs(principal: Principal, project: Project, job_type: str, raw) -> tuple
             )
         if asset.status == "REJECTED":
             raise ValidationError(f"inputs.{name} was rejected: {asset.reject_reason}", code="INPUT_REJECTED")
+        if asset.source_job_id and not assets.usable(asset):
+            raise Conflict(f"inputs.{name} is the output of a job that has not completed", code="INPUT_NOT_READY")
         inputs[name] = asset.id
         input_assets.append(asset)
     return inputs, input_assets
@@ -308,6 +310,7 @@ def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
     metrics.add_metric(name="JobSeconds", unit="Seconds", value=max(0.0, time.time() - _epoch(job.created_at)))
     if refund:
         metrics.add_metric(name="CreditsRefunded", unit="Count", value=int(job.credits_used))
+        assets.discard_outputs(job_id, job.project_id)  # unreachable already (views.job, assets.usable): now gone
     logger.info("job settled", extra={"job_id": job_id, "outcome": outcome, "refund": refund})
     if job.webhook_url:
         webhooks.schedule(job_id, attempt=0)
@@ -336,24 +339,27 @@ def on_pipeline_event(message: dict) -> None:
 
 
 def cancel(principal: Principal, job_id: str) -> dict:
-    """Cancel a PENDING or PROCESSING job: stop its execution and refund it."""
+    """Cancel a PENDING or PROCESSING job: stop its execution and refund it. 409 once it has ended - also when it
+    completed in the same instant: the job's status decides, in one conditional write, which of the two happened."""
     job = get(principal, job_id)
-    if job.status not in ACTIVE:
-        raise Conflict(f"the job is already {job.status}", code="JOB_NOT_ACTIVE")
-    cancel_if_running(job, reason="cancelled by the user")
+    if job.status not in ACTIVE or not cancel_if_running(job, reason="cancelled by the user"):
+        status = Job.get(job.pk, job.sk, consistent_read=True).status
+        raise Conflict(f"the job is already {status}", code="JOB_NOT_ACTIVE")
     return views.job(Job.get(job.pk, job.sk, consistent_read=True))
 
 
-def cancel_if_running(job: Job, reason: str) -> None:
-    """Cancel a job if it is still active (used by cancel and by project deletion)."""
+def cancel_if_running(job: Job, reason: str) -> bool:
+    """Cancel a job if it is still active (used by cancel and by project deletion); True if this call cancelled it."""
     if job.status not in ACTIVE:
-        return
-    settle(job.id, "CANCELLED", {"code": "CANCELLED", "message": reason})
+        return False
+    if not settle(job.id, "CANCELLED", {"code": "CANCELLED", "message": reason}):
+        return False
     if job.execution_arn:
         try:
             client("stepfunctions").stop_execution(executionArn=job.execution_arn, error="CANCELLED", cause=reason)
         except Exception:
             logger.exception("could not stop the execution", extra={"job_id": job.id})
+    return True
 
 
 def sweep(now: float | None = None) -> int:

@@ -66,7 +66,8 @@ def asset(item: Asset, with_url: bool = False) -> dict:
 
 
 def job(item: Job, with_urls: bool = False) -> dict:
-    """The API shape of a job (while it waits for a worker, its place in line); outputs carry signed URLs when asked."""
+    """The API shape of a job (while it waits for a worker, its place in line); outputs carry signed URLs when asked
+    and the job is COMPLETED - never before, so a job cancelled as its files appear gives none away."""
     data = {
         "id": item.id,
         "projectId": item.project_id,
@@ -103,7 +104,7 @@ def job(item: Job, with_urls: bool = False) -> dict:
                 "format": found[i].format,
                 "filename": found[i].filename,
                 "sizeBytes": int(found[i].size_bytes),
-                **({"download": download_link(found[i])} if with_urls else {}),
+                **({"download": download_link(found[i])} if with_urls and item.status == "COMPLETED" else {}),
             }
             for i in ids
             if i in found

@@ -123,10 +123,12 @@ class JobStore:
         self.s3.download_file(self.bucket, key, str(dest))
         return dest
 
-    def publish_outputs(self, job: dict, stage: str, outputs: list, metadata: dict) -> list[dict]:
-        """Upload a stage's files, make each an asset of the job's project, and note them on the job.
+    def publish_outputs(self, job: dict, stage: str, outputs: list, metadata: dict) -> list[dict] | None:
+        """Upload a stage's files, make each an asset of the job's project, and note them on the job - only while the
+        job is PROCESSING: if it was cancelled meanwhile, what was written is removed again and None is returned.
 
-        Asset ids are derived from (job, stage, role) so a redelivered task overwrites, never duplicates.
+        Asset ids are derived from (job, stage, role) so a redelivered task overwrites, never duplicates. Until the
+        job is COMPLETED the API hands out no download of them (chalicelib/assets.py: usable).
         """
         job_id, project_id, owner_id = job["id"], job["projectId"], job["ownerId"]
         published, by_role = [], {}
@@ -167,19 +169,29 @@ class JobStore:
             )
             published.append({"assetId": asset_id, "key": key, "role": out.role, "kind": out.kind})
             by_role[out.role] = {"assetId": asset_id, "key": key}
-        self.table.update_item(
-            Key=_key(keys.job(job_id)),
-            UpdateExpression="SET stageOutputs = :so, outputs = list_append(if_not_exists(outputs, :empty), :ids), "
-            "#r = :r, updatedAt = :now REMOVE #e",
-            ExpressionAttributeNames={"#r": "result", "#e": "error"},
-            ExpressionAttributeValues={
-                ":so": json.dumps({**(job.get("stageOutputs") or {}), stage: by_role}),
-                ":ids": [p["assetId"] for p in published if p["assetId"] not in (job.get("outputs") or [])],
-                ":empty": [],
-                ":r": json.dumps({**(job.get("result") or {}), stage: metadata}, default=str),
-                ":now": now_iso(),
-            },
-        )
+        try:
+            self.table.update_item(
+                Key=_key(keys.job(job_id)),
+                UpdateExpression="SET stageOutputs = :so, outputs = list_append(if_not_exists(outputs, :empty), :ids), "
+                "#r = :r, updatedAt = :now REMOVE #e",
+                ConditionExpression="#s = :processing",
+                ExpressionAttributeNames={"#r": "result", "#e": "error", "#s": "status"},
+                ExpressionAttributeValues={
+                    ":so": json.dumps({**(job.get("stageOutputs") or {}), stage: by_role}),
+                    ":ids": [p["assetId"] for p in published if p["assetId"] not in (job.get("outputs") or [])],
+                    ":empty": [],
+                    ":r": json.dumps({**(job.get("result") or {}), stage: metadata}, default=str),
+                    ":now": now_iso(),
+                    ":processing": "PROCESSING",
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            for made in published:  # the job ended (cancelled) while the files went up: take them back
+                self.s3.delete_object(Bucket=self.bucket, Key=made["key"])
+                self.table.delete_item(Key=_key(keys.asset(made["assetId"])))
+            return None
         return published
 
     def claim(self, job_id: str, stage: str, seq: int, holder: str, lease_seconds: float) -> Claim:

@@ -215,6 +215,8 @@ class Worker:
                 published = self.store.publish_outputs(
                     job, task.stage, result.outputs, {**result.metadata, "timing": timing}
                 )
+                if published is None:
+                    raise JobStopped("the job ended while its outputs were published")
             self.sfn.send_task_success(
                 taskToken=task.token, output=json.dumps({"stage": task.stage, "outputs": published})
             )
