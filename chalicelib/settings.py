@@ -70,6 +70,8 @@ REGISTER_MAX_PER_ADDRESS = int(
 UPLOAD_URL_SECONDS = 15 * 60
 DOWNLOAD_URL_SECONDS = 5 * 60
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "4"))
+# Webhooks may target loopback only locally, where this is on unless WEBHOOK_ALLOW_LOOPBACK=0; never on AWS.
+WEBHOOK_ALLOW_LOOPBACK = not ON_AWS and os.environ.get("WEBHOOK_ALLOW_LOOPBACK", "1") == "1"
 WORKER_STALE_SECONDS = 60  # /health reports a worker down after this long without a heartbeat
 WORKER_LEASE_SECONDS = float(os.environ.get("WORKER_LEASE_SECONDS", "60"))  # as the workers hold their tasks
 TASK_LOST_SECONDS = 2 * WORKER_LEASE_SECONDS + 60  # free this long while a worker of its kind idles: the task is lost

@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
+import re
 import socket
+import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 
@@ -37,23 +38,104 @@ SIGNATURE_HEADER = "X-AI3D-Signature"  # "t=<unix seconds>,v1=<hex hmac-sha256 o
 SECRET_PREFIX = "whsec_"
 
 
-def validate_url(url) -> str:
-    """Accept an http(s) URL; on AWS only https to public addresses."""
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$")  # 2130706433, 0x7f.1, 0177.0.0.1
+
+
+def _refused(message: str) -> ValidationError:
+    return ValidationError(message, code="INVALID_WEBHOOK_URL")
+
+
+def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A public unicast address (or loopback, where the setting allows it)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return settings.WEBHOOK_ALLOW_LOOPBACK
+    internal = (
+        address.is_private,
+        address.is_link_local,
+        address.is_multicast,
+        address.is_unspecified,
+        address.is_reserved,
+        not address.is_global,
+    )
+    return not any(internal)
+
+
+def destination(url) -> tuple[urllib.parse.SplitResult, list[str]]:
+    """The parts of a webhook URL and the addresses it resolves to, every one of them allowed; else 400.
+
+    Refused: other schemes than http(s) (https only on AWS), user:password@, IP addresses spelled other than in
+    dotted decimal or bracketed IPv6 (decimal, octal, hex, short forms), names that do not resolve, and any
+    loopback (unless WEBHOOK_ALLOW_LOOPBACK, never on AWS), private, shared, link-local, multicast, unspecified or
+    reserved address among those a name resolves to.
+    """
     if not isinstance(url, str) or len(url) > 2000:
-        raise ValidationError("webhookUrl must be a URL of at most 2000 characters", code="INVALID_WEBHOOK_URL")
-    parts = urllib.parse.urlsplit(url)
-    allowed = ("https",) if settings.ON_AWS else ("https", "http")
-    if parts.scheme not in allowed or not parts.hostname:
-        raise ValidationError(f"webhookUrl must be an {' or '.join(allowed)} URL", code="INVALID_WEBHOOK_URL")
+        raise _refused("webhookUrl must be a URL of at most 2000 characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise _refused("webhookUrl is not a valid URL") from None
+    schemes = ("https",) if settings.ON_AWS else ("https", "http")
+    if parts.scheme not in schemes or not parts.hostname:
+        raise _refused(f"webhookUrl must be an {' or '.join(schemes)} URL")
+    if parts.username is not None or parts.password is not None:
+        raise _refused("webhookUrl must not carry a user name or password")
+    host = parts.hostname
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        if _NUMERIC_HOST.match(host):
+            raise _refused("write an IP address in dotted decimal (IPv4) or in brackets (IPv6)") from None
+        try:
+            addresses = sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+        except (socket.gaierror, UnicodeError):
+            raise _refused(f"the webhook host {host!r} does not resolve") from None
+    if not addresses or not all(_allowed(ipaddress.ip_address(a.split("%")[0])) for a in addresses):
+        raise _refused("webhookUrl must point at a public address")
+    return parts, addresses
+
+
+def validate_url(url) -> str:
+    """Accept a webhook URL whose host is (now) a public address: see `destination`."""
+    destination(url)
     return url
 
 
-def _public(host: str) -> bool:
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address checked beforehand, with the certificate verified for the URL's host name."""
+
+    def __init__(self, address: str, host: str, port: int, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        """Dial the pinned address, not whatever the name resolves to now."""
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 5) -> int:
+    """POST to a webhook URL once: resolved and checked now, connected to the checked address (so DNS cannot move it
+    in between), never following a redirect; the response status. ValidationError when the URL is not allowed."""
+    parts, addresses = destination(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    default_port = port == (443 if parts.scheme == "https" else 80)
+    host_header = (f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or "") + (
+        "" if default_port else f":{port}"
+    )
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        connection = _PinnedHTTPSConnection(addresses[0], parts.hostname or "", port, timeout)
+    else:
+        connection = http.client.HTTPConnection(addresses[0], port, timeout=timeout)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except socket.gaierror:
-        return False
-    return all(ipaddress.ip_address(a).is_global for a in addresses)
+        connection.request("POST", path, body=body, headers={**headers, "Host": host_header})
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def user_secret(salt: str) -> str:
@@ -134,25 +216,20 @@ def deliver(job_id: str, attempt: int) -> bool:
     if not signing:  # the owner is gone, or never made a secret
         job.update(actions=[Job.webhook_status.set("FAILED")])
         return False
-    if settings.ON_AWS and not _public(urllib.parse.urlsplit(job.webhook_url).hostname or ""):
-        job.update(actions=[Job.webhook_status.set("REFUSED")])
-        return False
     payload = {"event": f"job.{job.status.lower()}", "job": views.job(job)}
     body = json.dumps(payload, separators=(",", ":")).encode()
-    request = urllib.request.Request(
-        job.webhook_url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(body, int(time.time()), signing),
-            "X-AI3D-Delivery": f"{job_id}:{attempt}",
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(body, int(time.time()), signing),
+        "X-AI3D-Delivery": f"{job_id}:{attempt}",
+    }
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            ok = 200 <= response.status < 300
-    except (urllib.error.URLError, OSError, ValueError):
+        ok = 200 <= post(job.webhook_url, body, headers) < 300  # a 3xx is a failure: redirects are not followed
+    except ValidationError as exc:  # the host now resolves to an address it may not reach
+        logger.warning("webhook refused", extra={"job_id": job_id, "reason": exc.message})
+        job.update(actions=[Job.webhook_status.set("REFUSED")])
+        return False
+    except (OSError, http.client.HTTPException):
         ok = False
     if ok:
         job.update(actions=[Job.webhook_status.set("DELIVERED")])
