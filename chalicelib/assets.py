@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import unicodedata
 import urllib.parse
 import uuid
 from pathlib import Path
+
+from pynamodb.exceptions import UpdateError
 
 from chalicelib import probe, settings, views
 from chalicelib.contract import formats, keys, statuses
@@ -144,7 +147,8 @@ def delete(principal: Principal, asset_id: str) -> None:
 
 
 # ---------------------------------------------------------------- the upload event
-def _asset_for_key(key: str) -> Asset | None:
+def _upload_asset(key: str) -> Asset | None:
+    """The asset an upload key was made for (None for any other key)."""
     asset_id = keys.asset_of_upload(key)
     if asset_id is None:
         return None
@@ -152,7 +156,7 @@ def _asset_for_key(key: str) -> Asset | None:
         asset = Asset.get(*keys.asset(asset_id), consistent_read=True)
     except Asset.DoesNotExist:
         return None
-    return asset if asset.s3_key == key else None
+    return asset if keys.upload_object(asset.owner_id, asset.project_id, asset.id, asset.format) == key else None
 
 
 def _probe(asset: Asset, path: Path, tier: settings.Tier) -> dict:
@@ -170,52 +174,81 @@ def _probe(asset: Asset, path: Path, tier: settings.Tier) -> dict:
     return probe.model(path, asset.format, settings.PROBE_SECONDS)
 
 
-@tracer.capture_method
-def process_upload(key: str, etag: str) -> Asset | None:
-    """Verify one uploaded object and mark its asset READY or REJECTED; returns the judged asset.
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    Idempotent: an object version (ETag) already judged is skipped (None), so a replayed event changes nothing.
-    """
-    asset = _asset_for_key(key)
-    if asset is None:
-        logger.info("ignoring an object that is no asset", extra={"key": key})
-        return None
-    if asset.etag == etag and asset.status in ("READY", "REJECTED"):
-        logger.info("upload already processed", extra={"asset_id": asset.id})
-        return None
-    size = storage.size_of(key)
-    if size is None:
-        logger.info("object already gone", extra={"key": key})
-        return None
+
+def _judge(asset: Asset, key: str, size: int, etag: str) -> tuple[dict, str | None, str | None] | None:
+    """(metadata, reject reason, reject code) of the object version `etag`; None if the key holds another version."""
     owner = User.get(*keys.user(asset.owner_id))
     tier = settings.TIERS[owner.tier]
-    metadata, reason, code = {}, None, None
     if size > tier.max_upload_bytes:
-        reason, code = "the file is larger than your tier allows", "FILE_TOO_LARGE"
-    elif size != int(asset.size_bytes):
-        reason, code = f"the file has {size} bytes but {int(asset.size_bytes)} were declared", "SIZE_MISMATCH"
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"upload.{asset.format}"
-            storage.download(key, path)
-            try:
-                metadata = _probe(asset, path, tier)
-            except probe.Rejected as exc:
-                reason, code = exc.message, exc.code
+        return {}, "the file is larger than your tier allows", "FILE_TOO_LARGE"
+    if size != int(asset.size_bytes):
+        return {}, f"the file has {size} bytes but {int(asset.size_bytes)} were declared", "SIZE_MISMATCH"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload.{asset.format}"
+        storage.download(key, path)
+        if _md5(path) != etag:  # replaced since the event: the newer version's own event judges it
+            return None
+        try:
+            return _probe(asset, path, tier), None, None
+        except probe.Rejected as exc:
+            return {}, exc.message, exc.code
+
+
+@tracer.capture_method
+def process_upload(key: str, etag: str) -> Asset | None:
+    """Verify one uploaded object and mark its asset READY or REJECTED, once; returns the judged asset.
+
+    An upload is single-use: the first version judged decides. A READY upload is copied to its verified key (which
+    no presigned form can write) and the asset names that copy; the upload key is then deleted, and so is anything a
+    replayed form writes there later. A replayed event, or the event of an older version, changes nothing (None).
+    """
+    asset = _upload_asset(key)
+    if asset is None or asset.status != "PENDING_UPLOAD":
+        logger.info("ignoring an object of no pending upload", extra={"key": key})
+        if keys.asset_of_upload(key):
+            storage.delete(key)  # a form replayed after its upload was judged (or its asset deleted)
+        return None
+    found = storage.head(key)
+    if found is None or found[1] != etag:
+        logger.info("object gone or replaced since this event", extra={"key": key})
+        return None
+    judged = _judge(asset, key, found[0], etag)
+    if judged is None:
+        return None
+    metadata, reason, code = judged
+    final = keys.verified_object(asset.owner_id, asset.project_id, asset.id, etag, asset.format)
+    if reason is None and storage.copy(key, final) != etag:
+        storage.delete(final)  # the upload was replaced between the check and the copy: its own event follows
+        return None
     status = "REJECTED" if reason else "READY"
-    asset.update(
-        actions=[
-            Asset.status.set(status),
-            Asset.metadata.set(metadata),
-            Asset.etag.set(etag),
-            Asset.reject_reason.set(reason) if reason else Asset.reject_reason.remove(),
-            Asset.reject_code.set(code) if code else Asset.reject_code.remove(),
-            Asset.updated_at.set(now_iso()),
-        ],
-        condition=Asset.pk.exists(),
-    )
-    if reason:
+    try:
+        asset.update(
+            actions=[
+                Asset.status.set(status),
+                Asset.metadata.set(metadata),
+                Asset.etag.set(etag),
+                Asset.s3_key.set(key if reason else final),
+                Asset.reject_reason.set(reason) if reason else Asset.reject_reason.remove(),
+                Asset.reject_code.set(code) if code else Asset.reject_code.remove(),
+                Asset.updated_at.set(now_iso()),
+            ],
+            condition=Asset.status == "PENDING_UPLOAD",
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        if reason is None:
+            storage.delete(final)  # another version was judged first, or the asset was deleted meanwhile
         storage.delete(key)
+        return None
+    storage.delete(key)
     logger.info("upload verified", extra={"asset_id": asset.id, "status": status, "code": code, "reason": reason})
     return asset
 

@@ -15,7 +15,9 @@
   JOB#<id>       / SETTLEMENT         settlement marker (a job settles, and is refunded, exactly once)
   WORKER#<kind>  / INSTANCE#<name>    worker heartbeat, one per process (ttl)
 
-Objects: uploads/<owner>/<project>/<asset>/source.<ext> and outputs/<owner>/<project>/<job>/<stage>/<role>.<ext>.
+Objects: uploads/<owner>/<project>/<asset>/source.<ext> (what a presigned form writes; deleted once judged),
+verified/<owner>/<project>/<asset>/<etag>.<ext> (the judged upload's immutable copy, which the asset then names) and
+outputs/<owner>/<project>/<job>/<stage>/<role>.<ext>. Everything a user owns is under a prefix ending in <owner>/.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ Key = tuple[str, str]
 USERS = "USERS"  # gsi1pk shared by every user (the admin listing)
 PROJECT_PREFIX, ASSET_PREFIX, JOB_PREFIX = "PROJECT#", "ASSET#", "JOB#"
 FAMILY_PREFIX, LEDGER_PREFIX = "FAMILY#", "LEDGER#"
-UPLOADS, OUTPUTS = "uploads", "outputs"
+UPLOADS, VERIFIED, OUTPUTS = "uploads", "verified", "outputs"
 
 
 def user(user_id: str) -> Key:
@@ -118,6 +120,11 @@ def grant_sk(month: str) -> str:
 def upload_object(owner_id: str, project_id: str, asset_id: str, ext: str) -> str:
     """The S3 key of an upload; nothing in it comes from the user."""
     return f"{UPLOADS}/{owner_id}/{project_id}/{asset_id}/source.{ext}"
+
+
+def verified_object(owner_id: str, project_id: str, asset_id: str, etag: str, ext: str) -> str:
+    """The S3 key of a judged upload's copy: no presigned form can write there, so what was judged stays."""
+    return f"{VERIFIED}/{owner_id}/{project_id}/{asset_id}/{etag}.{ext}"
 
 
 def asset_of_upload(key: str) -> str | None:

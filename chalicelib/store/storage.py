@@ -44,13 +44,22 @@ def download_link(key: str, filename: str, content_type: str) -> dict:
     return {"url": url, "expiresAt": _expiry(settings.DOWNLOAD_URL_SECONDS)}
 
 
-def size_of(key: str) -> int | None:
-    """The object's size in bytes, or None when it is gone."""
+def head(key: str) -> tuple[int, str] | None:
+    """The object's size in bytes and ETag (unquoted), or None when it is gone."""
     s3 = client("s3")
     try:
-        return s3.head_object(Bucket=settings.ASSETS_BUCKET, Key=key)["ContentLength"]
+        found = s3.head_object(Bucket=settings.ASSETS_BUCKET, Key=key)
     except s3.exceptions.ClientError:
         return None
+    return found["ContentLength"], found["ETag"].strip('"')
+
+
+def copy(source: str, target: str) -> str:
+    """Copy an object within the bucket; the copy's ETag (unquoted)."""
+    copied = client("s3").copy_object(
+        Bucket=settings.ASSETS_BUCKET, Key=target, CopySource={"Bucket": settings.ASSETS_BUCKET, "Key": source}
+    )
+    return copied["CopyObjectResult"]["ETag"].strip('"')
 
 
 def download(key: str, path: Path) -> Path:

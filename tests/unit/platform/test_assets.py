@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from chalicelib import assets, settings
+from chalicelib.store.db import Asset
 from tests.unit.platform.helpers import call, register
 
 
@@ -210,3 +211,22 @@ def test_one_failing_upload_record_does_not_fail_its_batch_mates(client, alice_p
     result = client.lambda_.invoke("on_upload", event).payload
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
     assert call(client, "GET", f"/assets/{ticket['asset']['id']}", alice)[1]["status"] == "READY"
+
+
+def test_an_upload_is_judged_once_and_a_replayed_form_replaces_nothing(client, alice_project):
+    alice, pid = alice_project
+    data = png_bytes(32, 16)
+    _, ticket = request(client, alice, pid, size=len(data))
+    key = ticket["upload"]["fields"]["key"]
+    assert put_and_process(key, data)[0] == "READY"
+    s3 = boto3.client("s3", region_name="us-east-1")
+    with pytest.raises(ClientError):  # the upload key is emptied once judged
+        s3.head_object(Bucket=settings.ASSETS_BUCKET, Key=key)
+    judged = Asset.get(f"ASSET#{ticket['asset']['id']}", "ASSET")
+    assert judged.s3_key.startswith(f"verified/{alice['id']}/{pid}/")
+    assert put_and_process(key, png_bytes(16, 32))[0] is None  # the form replayed with other bytes
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=settings.ASSETS_BUCKET, Key=key)
+    again = Asset.get(f"ASSET#{ticket['asset']['id']}", "ASSET")
+    assert (again.s3_key, again.etag, again.metadata) == (judged.s3_key, judged.etag, judged.metadata)
+    assert s3.get_object(Bucket=settings.ASSETS_BUCKET, Key=judged.s3_key)["Body"].read() == data
