@@ -21,6 +21,7 @@ EXPORT_FORMATS = ("glb", "fbx", "blend")
 FOREGROUND_METHODS = ("auto", "alpha", "person", "grabcut")
 COMPRESSIONS = ("meshopt", "draco", "none")
 AVATAR_POSES = ("T", "A")
+SKELETON_KINDS = ("standard", "performer")
 
 
 def _param(kind: str, doc: str, **spec: Any) -> Param:
@@ -46,6 +47,19 @@ STAGE_PARAMS: dict[str, dict[str, Param]] = {
         ),
         "cameraFovDegrees": _param(
             "float", "the camera's field of view across the frame's longer side", default=65.0, low=20.0, high=150.0
+        ),
+        "performer": _param(
+            "str",
+            "who to capture when several people are in frame: largest, center, or a box x0,y0,x1,y1 "
+            "(fractions of the frame) around them on the first frame they appear",
+            default="largest",
+        ),
+        "hands": _param("bool", "capture the fingers too (finger bones in every output); slower", default=False),
+        "skeleton": _param(
+            "str",
+            "bone lengths: the standard skeleton's, or the performer's own (measured over the clip)",
+            default="standard",
+            choices=SKELETON_KINDS,
         ),
     },
     "reconstruct": {

@@ -33,7 +33,8 @@ RADIUS = {
     "Head": 0.1,
     **{side + part: r for part, r in _SIDED.items() for side in ("Left", "Right")},
 }
-"""Limb radius in metres per bone of the shared skeleton; other bones get one from their length."""
+"""Limb radius in metres per bone of the shared skeleton; fingers get FINGER_RADIUS, other bones one from their length."""
+FINGER_RADIUS = 0.009
 
 
 def _unit_sphere() -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +97,13 @@ def build(armature_obj: bpy.types.Object, name: str = "Mannequin") -> bpy.types.
     sole = _sole_height(segments)
     for bone, head, end in segments:
         length = float(np.linalg.norm(end - head))
-        radius = RADIUS.get(canonical_name(bone), float(np.clip(0.22 * length, 0.03, 0.065)))
+        canonical = canonical_name(bone)
+        if canonical in RADIUS:
+            radius = RADIUS[canonical]
+        elif canonical.startswith(("LeftHand", "RightHand")):  # LeftHandIndex1...: a finger bone
+            radius = FINGER_RADIUS
+        else:
+            radius = float(np.clip(0.22 * length, 0.03, 0.065))
         start = sum(len(v) for v in verts)
         capsule = _capsule(head, end, radius, sphere)
         if sole is not None and _is_foot(bone):

@@ -60,15 +60,17 @@ class Detection:
 
 
 class PoseEstimator:
-    """A video-mode MediaPipe Pose (model_complexity=1) that tracks one person across frames."""
+    """A video-mode MediaPipe Pose (model_complexity=1) that tracks one person across frames (`static`: per image)."""
 
-    def __init__(self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
+    def __init__(
+        self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5, static: bool = False
+    ):
         import mediapipe as mp
 
         # smooth_landmarks=False: the clean-up's One Euro filter is the only smoothing, so
         # `smoothing=0` really means raw landmarks and the two filters' lags do not add up.
         self._pose = mp.solutions.pose.Pose(
-            static_image_mode=False,
+            static_image_mode=static,
             model_complexity=1,
             smooth_landmarks=False,
             enable_segmentation=False,
@@ -85,6 +87,10 @@ class PoseEstimator:
         image = np.array([(p.x * w, p.y * h, p.z, p.visibility) for p in result.pose_landmarks.landmark])
         world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
         return Detection(world=world * MP_TO_SKELETON, image=image[:, :3], visibility=np.clip(image[:, 3], 0.0, 1.0))
+
+    def reset(self) -> None:
+        """Forget the person being tracked: the next frame starts with a fresh detection."""
+        self._pose.reset()
 
     def close(self) -> None:
         """Free the MediaPipe graph."""

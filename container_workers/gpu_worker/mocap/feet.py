@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, uniform_filter1d
-from scipy.spatial.transform import Rotation
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d, uniform_filter1d
 
 from container_workers.common import skeleton
 from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kinematics, leg_lengths, twist_cue
 
 SIDES = ("Left", "Right")
-CONTACT_HEIGHT = 0.04  # metres: a sole this close to the floor can be in contact
-CONTACT_SPEED = 0.4  # metres per second: a foot slower than this over the floor is planted
+CONTACT_HEIGHT = 0.05  # metres: a heel or sole front this close to the floor, and
+CONTACT_SPEED = 0.5  # metres per second: slower than this over the floor, goes down
+RELEASE_HEIGHT = 0.09  # it comes up when higher than this, or
+RELEASE_SPEED = 1.0  # faster than this
 CONTACT_MIN_SECONDS = 0.1
+WALK_DRIFT_SECONDS = 0.5  # the feet drive the root's steps; the image path corrects it over about this long
+FIRST_PASS_SPEED = 2.0  # contact speeds are this much looser before the root path agrees with the feet
 BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
 
 
@@ -52,13 +55,37 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
-def detect_contacts(G: np.ndarray, root: np.ndarray, fps: float) -> np.ndarray:
-    """Per frame and foot (T, 2): the sole is on the floor and not moving over it."""
-    soles = sole_points(G, forward_kinematics(G, root))
-    height = soles[..., 1].min(axis=2)
-    centre = soles.mean(axis=2)[..., [0, 2]]
-    speed = np.linalg.norm(np.gradient(centre, axis=0), axis=-1) * fps if len(G) > 1 else np.zeros(height.shape)
-    contact = (height < CONTACT_HEIGHT) & (speed < CONTACT_SPEED)
+def _hysteresis(on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """A state that switches on where `on` holds and stays on until `off` holds, (T,) bool."""
+    state = np.zeros(len(on), dtype=bool)
+    current = False
+    for t in range(len(on)):
+        current = (current and not off[t]) or bool(on[t])
+        state[t] = current
+    return state
+
+
+def detect_contacts(G: np.ndarray, root: np.ndarray, fps: float, speed_scale: float = 1.0) -> np.ndarray:
+    """Per frame and foot (T, 2): the heel or the front of the sole is down on the floor and not moving over it.
+
+    Each part goes down when it is lower than CONTACT_HEIGHT and slower than CONTACT_SPEED, and comes up only when
+    it is higher than RELEASE_HEIGHT or faster than RELEASE_SPEED (hysteresis, so noise does not chop contacts).
+    `speed_scale` multiplies both speeds (a first pass on a root path that is not yet consistent with the legs).
+    """
+    soles = sole_points(G, forward_kinematics(G, root))  # heel, ball, toe tip
+    parts = np.stack([soles[:, :, 0], soles[:, :, 1:].mean(axis=2)], axis=2)  # heel, front: (T, 2, 2, 3)
+    height = np.stack([soles[:, :, 0, 1], soles[:, :, 1:, 1].min(axis=2)], axis=2)
+    if len(G) > 2:
+        velocity = np.gradient(uniform_filter1d(parts[..., [0, 2]], 3, axis=0, mode="nearest"), axis=0) * fps
+        speed = np.linalg.norm(velocity, axis=-1)
+    else:
+        speed = np.zeros(height.shape)
+    contact = np.zeros((len(G), 2), dtype=bool)
+    for k in range(2):
+        for part in range(2):
+            h, v = height[:, k, part], speed[:, k, part]
+            on = (h < CONTACT_HEIGHT) & (v < CONTACT_SPEED * speed_scale)
+            contact[:, k] |= _hysteresis(on, (h > RELEASE_HEIGHT) | (v > RELEASE_SPEED * speed_scale))
     min_frames = max(2, int(round(CONTACT_MIN_SECONDS * fps)))
     for k in range(2):
         for a, b in runs(~contact[:, k]):  # close one- or two-frame holes inside a contact
@@ -68,6 +95,30 @@ def detect_contacts(G: np.ndarray, root: np.ndarray, fps: float) -> np.ndarray:
             if b - a + 1 < min_frames:
                 contact[a : b + 1, k] = False
     return contact
+
+
+def walk_root(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
+    """The root path moved, frame to frame, as the feet on the floor push it (no slide), kept on the given path.
+
+    While a foot is down, the root steps by minus its lowest sole point's motion relative to the hips (both feet:
+    the mean); with no foot down it follows `root`. The difference between this walked path and `root` is then
+    high-passed (Gaussian, WALK_DRIFT_SECONDS): steps come from the feet, the long-term path from `root`.
+    """
+    if len(G) < 3:
+        return root.copy()
+    rel = sole_points(G, forward_kinematics(G, np.zeros_like(root)))  # (T, 2, 3, 3) relative to the hips
+    low = rel[..., 1].argmin(axis=2)
+    step = np.diff(root, axis=0)
+    for t in range(1, len(G)):
+        down = [k for k in range(2) if contacts[t, k] and contacts[t - 1, k]]
+        if down:
+            moves = [rel[t, k, low[t, k]] - rel[t - 1, k, low[t, k]] for k in down]
+            step[t - 1, [0, 2]] = -np.mean(moves, axis=0)[[0, 2]]
+    walked = np.concatenate([root[:1], root[:1] + np.cumsum(step, axis=0)])
+    drift = gaussian_filter1d(root - walked, WALK_DRIFT_SECONDS * fps, axis=0, mode="nearest")
+    out = walked + drift
+    out[:, 1] = root[:, 1]
+    return out
 
 
 def _two_bone_ik(
@@ -101,21 +152,44 @@ def _reach_drop(hip: np.ndarray, target: np.ndarray, reach: float) -> np.ndarray
     return np.maximum(0.0, -d[:, 1] - np.sqrt(reach**2 - across))
 
 
+def _planted_ankle(pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """Ankle positions (n, 3) through one contact that keep its lowest sole point still on the floor.
+
+    The foot keeps its captured rotation, so it can roll from heel to toe; whichever sole point is lowest is the
+    pivot. The first pivot stays at its median place over the frames it is lowest; a new pivot is pinned where it
+    was when it takes over, so the ankle path stays continuous.
+    """
+    sole = np.einsum("tij,pj->tpi", rot, SOLE_LOCAL)  # (n, 3 points, 3) relative to the ankle
+    pivot = sole[..., 1].argmin(axis=1)
+    n = len(pos)
+    ankle = np.empty((n, 3))
+    changed = pivot != pivot[0]
+    first = int(np.argmax(changed)) if changed.any() else n  # frames of the first pivot
+    anchor = np.median(pos[:first] + sole[np.arange(first), pivot[:first]], axis=0)
+    anchor[1] = 0.0
+    for t in range(n):
+        if t and pivot[t] != pivot[t - 1]:
+            anchor = ankle[t - 1] + sole[t - 1, pivot[t]]  # where the new pivot was: it does not move
+            anchor[1] = 0.0
+        ankle[t] = anchor - sole[t, pivot[t]]
+    return ankle
+
+
 def _foot_targets(
     G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: int, blend: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lock weight (T,), ankle target (T, 3) and foot rotation (T, 3, 3) of one foot over its contacts."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lock weight (T,) and ankle target (T, 3) of one foot over its contacts."""
     T = len(G)
     weight = np.zeros(T)
     target = pos[:, foot].copy()
-    target_rot = G[:, foot].copy()
     for a, b in runs(contacts):
-        rot = G[(a + b) // 2, foot]
-        spot = np.median(pos[a : b + 1, foot], axis=0)
-        spot[1] = -(rot @ SOLE_LOCAL.T)[1].min()  # lowest sole point exactly on the floor
+        planted = _planted_ankle(pos[a : b + 1, foot], G[a : b + 1, foot])
         ramp_in = np.arange(max(0, a - blend), a)
         ramp_out = np.arange(b + 1, min(T, b + 1 + blend))
         frames = np.concatenate([ramp_in, np.arange(a, b + 1), ramp_out])
+        spot = np.concatenate(
+            [np.repeat(planted[:1], len(ramp_in), 0), planted, np.repeat(planted[-1:], len(ramp_out), 0)]
+        )
         w = np.concatenate(
             [
                 _smoothstep((ramp_in - (a - blend - 1)) / (blend + 1)),
@@ -124,29 +198,28 @@ def _foot_targets(
             ]
         )
         stronger = w > weight[frames]
-        frames, w = frames[stronger], w[stronger]
+        frames, w, spot = frames[stronger], w[stronger], spot[stronger]
         if not len(frames):
             continue
         weight[frames] = w
         target[frames] = (1 - w[:, None]) * pos[frames, foot] + w[:, None] * spot
-        turn = Rotation.from_matrix(np.swapaxes(G[frames, foot], 1, 2) @ rot).as_rotvec()
-        target_rot[frames] = G[frames, foot] @ Rotation.from_rotvec(w[:, None] * turn).as_matrix()
     # Keep a blended foot's sole above the floor.
-    lowest = np.einsum("tij,pj->tpi", target_rot, SOLE_LOCAL)[..., 1].min(axis=1)
+    lowest = np.einsum("tij,pj->tpi", G[:, foot], SOLE_LOCAL)[..., 1].min(axis=1)
     target[:, 1] = np.where(weight > 0, np.maximum(target[:, 1], -lowest), target[:, 1])
-    return weight, target, target_rot
+    return weight, target
 
 
 def lock_feet(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pin each foot (position and orientation) through its contacts with leg IK, lowering the hips where a
-    leg cannot reach; then stand the result on the floor. Returns (G, root)."""
+    """Pin each foot through its contacts with leg IK (its lowest sole point stays put, the foot keeps its captured
+    rotation so it can roll heel to toe), lowering the hips where a leg cannot reach; then stand the result on the
+    floor. Returns (G, root)."""
     G, root = G.copy(), root.copy()
     pos = forward_kinematics(G, root)
     blend = max(1, int(round(BLEND_SECONDS * fps)))
     thigh, shin = leg_lengths()
     locks = [_foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend) for k, side in enumerate(SIDES)]
     drop = np.zeros(len(G))
-    for (weight, target, _), side in zip(locks, SIDES):
+    for (weight, target), side in zip(locks, SIDES):
         need = _reach_drop(pos[:, J[f"{side}UpLeg"]], target, (thigh + shin) * (1 - 1e-4))
         drop = np.maximum(drop, np.where(weight > 0, need, 0.0))
     if drop.any():  # ease in and out: a moving maximum, then a moving average, never below what is needed
@@ -154,25 +227,25 @@ def lock_feet(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float)
         drop = uniform_filter1d(maximum_filter1d(drop, width, mode="nearest"), width, mode="nearest")
         root[:, 1] -= drop
         pos = forward_kinematics(G, root)
-    for (weight, target, target_rot), side in zip(locks, SIDES):
-        up, leg, foot, toe = (J[f"{side}{n}"] for n in ("UpLeg", "Leg", "Foot", "ToeBase"))
+    for (weight, target), side in zip(locks, SIDES):
+        up, leg = J[f"{side}UpLeg"], J[f"{side}Leg"]
         moving = weight > 0
         if not moving.any():
             continue
         G[moving, up], G[moving, leg] = _two_bone_ik(
             pos[moving, up], pos[moving, leg], target[moving], G[moving, up], thigh, shin
         )
-        G[moving, foot] = target_rot[moving]
-        G[moving, toe] = target_rot[moving]
     return G, stand_on_floor(G, root)
 
 
 def foot_slide(G: np.ndarray, root: np.ndarray, contacts: np.ndarray) -> float:
-    """The largest distance (metres) any sole point moves away from where it is during its contact."""
+    """The longest way (metres) a foot's lowest sole point travels over the floor during one of its contacts."""
     soles = sole_points(G, forward_kinematics(G, root))
     worst = 0.0
     for k in range(2):
         for a, b in runs(contacts[:, k]):
             span = soles[a : b + 1, k]
-            worst = max(worst, float(np.linalg.norm(span - span[0], axis=-1).max()))
+            low = span[..., 1].argmin(axis=1)
+            steps = span[1:, :, [0, 2]][np.arange(b - a), low[1:]] - span[:-1, :, [0, 2]][np.arange(b - a), low[1:]]
+            worst = max(worst, float(np.linalg.norm(steps, axis=-1).sum()))
     return worst

@@ -10,7 +10,8 @@ from container_workers.gpu_worker.mocap.cleanup import HIP_MID, SHOULDER_MID, wi
 from container_workers.gpu_worker.mocap.estimation import LM
 
 J = skeleton.INDEX
-PARENT_INDEX = np.array([J[p] if p else -1 for _, p, _ in skeleton.JOINTS])
+# Parents of the body's joints, then the fingers' (arrays over body joints only use the first part).
+PARENT_INDEX = np.array([J[p] if p else -1 for _, p, _ in skeleton.joints(hands=True)])
 X, Y, Z = np.eye(3)
 NOSE_REST = np.array([0.0, -0.35, 1.0])  # the nose is ~20 degrees below the ears' line when the head is level
 FALLBACK_WEIGHT = 0.2  # how strongly a bone's twist falls back to its parent's when its own cue is weak
@@ -96,7 +97,7 @@ def solve_world_rotations(landmarks: np.ndarray) -> np.ndarray:
 def local_rotations(G: np.ndarray) -> np.ndarray:
     """Each joint's rotation relative to its parent (root: its world rotation), (T, J, 3, 3)."""
     R = G.copy()
-    for j, parent in enumerate(PARENT_INDEX):
+    for j, parent in enumerate(PARENT_INDEX[: G.shape[1]]):
         if parent >= 0:
             R[:, j] = np.swapaxes(G[:, parent], -1, -2) @ G[:, j]
     return R
@@ -105,18 +106,18 @@ def local_rotations(G: np.ndarray) -> np.ndarray:
 def world_rotations(R: np.ndarray) -> np.ndarray:
     """The inverse of `local_rotations`."""
     G = R.copy()
-    for j, parent in enumerate(PARENT_INDEX):
+    for j, parent in enumerate(PARENT_INDEX[: R.shape[1]]):
         if parent >= 0:
             G[:, j] = G[:, parent] @ R[:, j]
     return G
 
 
 def forward_kinematics(G: np.ndarray, root: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
-    """Joint positions (T, J, 3) from world rotations, the root (Hips) position per frame, and rest offsets."""
-    off = skeleton.offsets() if offsets is None else offsets
+    """Joint positions (T, J, 3) from world rotations (body, or body and fingers), the Hips path and rest offsets."""
+    off = skeleton.offsets(hands=skeleton.has_hands(G.shape[1])) if offsets is None else offsets
     pos = np.empty(G.shape[:2] + (3,))
     pos[:, 0] = root
-    for j in range(1, len(PARENT_INDEX)):
+    for j in range(1, G.shape[1]):
         parent = PARENT_INDEX[j]
         pos[:, j] = pos[:, parent] + G[:, parent] @ off[j]
     return pos

@@ -6,6 +6,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,19 @@ from chalicelib.contract.jobtypes import STAGE_PARAMS
 from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker.exchange.bvh import ROTATION_ORDER, write_bvh
-from container_workers.gpu_worker.mocap import cleanup
+from container_workers.gpu_worker.mocap import cleanup, tracking
 from container_workers.gpu_worker.mocap.estimation import BODY, LANDMARK_NAMES, LM, NUM_LANDMARKS, PoseEstimator
-from container_workers.gpu_worker.mocap.feet import SIDES, detect_contacts, foot_slide, lock_feet, runs, stand_on_floor
+from container_workers.gpu_worker.mocap.feet import (
+    FIRST_PASS_SPEED,
+    SIDES,
+    detect_contacts,
+    foot_slide,
+    lock_feet,
+    runs,
+    stand_on_floor,
+    walk_root,
+)
+from container_workers.gpu_worker.mocap.hands import FINGER_LANDMARKS, HAND_POINTS, HandEstimator, finger_rotations
 from container_workers.gpu_worker.mocap.solve import (
     forward_kinematics,
     local_rotations,
@@ -57,6 +68,7 @@ PREVIEW_BONES: tuple[tuple[int, int], ...] = cleanup.SCALE_BONES + tuple(
 PREVIEW_POINTS = tuple(sorted({i for bone in PREVIEW_BONES for i in bone} | {LM["nose"]}))
 
 
+J_INDEX = skeleton.INDEX
 _SPEC = STAGE_PARAMS["pose"]  # bounds, defaults and what each param does
 
 
@@ -69,11 +81,21 @@ class PoseParams:
     footLock: bool = _SPEC["footLock"].default
     maxGapSeconds: float = _SPEC["maxGapSeconds"].default
     cameraFovDegrees: float = _SPEC["cameraFovDegrees"].default
+    performer: str = _SPEC["performer"].default
+    hands: bool = _SPEC["hands"].default
+    skeleton: str = _SPEC["skeleton"].default
 
 
 def parse_params(params: dict | None) -> PoseParams:
     """The job's params checked and completed by the contract (unknown keys ignored); BadInputError INVALID_PARAMS otherwise."""
     checked = params_for("pose", params)
+    try:
+        tracking.parse_choice(checked["performer"])
+    except ValueError:
+        raise BadInputError(
+            "INVALID_PARAMS",
+            "params.performer must be largest, center, or a box x0,y0,x1,y1 of fractions of the frame (x0<x1, y0<y1).",
+        ) from None
     return PoseParams(**{f.name: checked[f.name] for f in fields(PoseParams)})
 
 
@@ -85,6 +107,7 @@ class Track:
     image: np.ndarray  # (T, 33, 3) pixels x, y and MediaPipe's relative z
     visibility: np.ndarray  # (T, 33)
     detected: np.ndarray  # (T,) bool
+    hand_world: np.ndarray | None = None  # (T, 2, 21, 3) left, right hand landmarks, metres, skeleton axes; NaN unseen
 
 
 class _Worker(threading.Thread):
@@ -132,8 +155,16 @@ def _drain(q: queue.Queue, stop: threading.Event, peer: threading.Thread) -> Ite
         yield item
 
 
+HAND_BONES = tuple((0 if k == 0 else marks[k - 1], marks[k]) for marks in FINGER_LANDMARKS.values() for k in range(4))
+
+
 def _draw(
-    frame: np.ndarray, points: np.ndarray | None, visibility: np.ndarray | None, scale: float, size: tuple[int, int]
+    frame: np.ndarray,
+    points: np.ndarray | None,
+    visibility: np.ndarray | None,
+    scale: float,
+    size: tuple[int, int],
+    hand_points: np.ndarray | None = None,
 ) -> np.ndarray:
     """The frame (resized to `size`) with the skeleton drawn over it, or a 'no person' label."""
     if frame.shape[1::-1] != size:
@@ -156,10 +187,18 @@ def _draw(
     for i in PREVIEW_POINTS:
         v = float(visibility[i])
         cv2.circle(frame, tuple(px[i]), thickness + 1, (0, int(255 * v), int(255 * (1 - v))), -1, cv2.LINE_AA)
+    for hand in () if hand_points is None else hand_points:
+        if np.isnan(hand).any():
+            continue
+        hx = np.round(hand * scale).astype(np.int32)
+        for a, b in HAND_BONES:
+            cv2.line(frame, tuple(hx[a]), tuple(hx[b]), (255, 220, 120), max(1, thickness // 2), cv2.LINE_AA)
     return frame
 
 
-def track_video(reader: VideoReader, preview_path: Path, params: PoseParams, progress: ProgressFn) -> tuple[Track, str]:
+def track_video(
+    reader: VideoReader, preview_path: Path, params: PoseParams, progress: ProgressFn
+) -> tuple[Track, str, tracking.TrackStats]:
     """Decode, track and draw the preview in one streamed pass (decoder and encoder in their own threads)."""
     info = reader.info
     if info.frame_count and info.frame_count / info.fps > MAX_DURATION_SECONDS * 1.01:
@@ -180,33 +219,41 @@ def track_video(reader: VideoReader, preview_path: Path, params: PoseParams, pro
     decoder = _Worker(decode)
 
     def encode() -> None:
-        for frame, points, vis in _drain(drawn, stop, threading.main_thread()):
-            writer.write(_draw(frame, points, vis, scale, size))
+        for frame, points, vis, hand_points in _drain(drawn, stop, threading.main_thread()):
+            writer.write(_draw(frame, points, vis, scale, size, hand_points))
 
     encoder = _Worker(encode)
     preview_filter = cleanup.OnlineOneEuro(info.fps, cleanup.one_euro_min_cutoff(params.smoothing))
     half_height = info.height / 2  # the preview filters in half frame heights, roughly metres for a full-body shot
-    world, image, vis, detected = [], [], [], []
+    world, image, vis, detected, hand_world = [], [], [], [], []
+    no_hands = np.full((2, HAND_POINTS, 3), np.nan)
     nan33 = np.full((NUM_LANDMARKS, 3), np.nan)
     last_pct = -1
     decoder.start()
     encoder.start()
     try:
-        with PoseEstimator() as estimator:
+        with PoseEstimator() as estimator, HandEstimator() if params.hands else nullcontext() as hand_estimator:
+            performer = tracking.PerformerTracker(
+                estimator, info.width, info.height, info.fps, tracking.parse_choice(params.performer)
+            )
             for bgr, rgb in _drain(decoded, stop, decoder):
                 if len(detected) >= MAX_DURATION_SECONDS * info.fps:
                     raise _too_long()
-                det = estimator.detect(rgb)
+                det = performer.detect(rgb)
                 detected.append(det is not None)
                 world.append(nan33 if det is None else det.world)
                 image.append(nan33 if det is None else det.image)
                 vis.append(np.zeros(NUM_LANDMARKS) if det is None else det.visibility)
+                hand_points = None
+                if hand_estimator is not None:
+                    found, hand_points = hand_estimator.detect(rgb, det) if det is not None else (no_hands, None)
+                    hand_world.append(found)
                 if det is None:
                     preview_filter.reset()
                     shown = None
                 else:
                     shown = preview_filter(det.image[:, :2] / half_height) * half_height
-                if not _put(drawn, (bgr, shown, vis[-1]), stop, encoder):
+                if not _put(drawn, (bgr, shown, vis[-1], hand_points), stop, encoder):
                     break
                 done = len(detected)
                 if info.frame_count:  # each new percent when the container says how long the video is
@@ -229,8 +276,9 @@ def track_video(reader: VideoReader, preview_path: Path, params: PoseParams, pro
             raise worker.error
     if not detected:
         raise BadInputError("UNREADABLE_VIDEO", "The video has no decodable frames.")
-    track = Track(np.array(world), np.array(image), np.array(vis), np.array(detected))
-    return track, writer.codec
+    hands = np.array(hand_world) if params.hands else None
+    track = Track(np.array(world), np.array(image), np.array(vis), np.array(detected), hands)
+    return track, writer.codec, performer.stats
 
 
 @dataclass
@@ -277,9 +325,33 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     root = stand_on_floor(G, root)
     contacts = np.zeros((len(world), 2), dtype=bool)
     if params.footLock:
+        if params.rootMotion:  # the feet on the floor move the body; then find the contacts again on that path
+            root = walk_root(G, root, detect_contacts(G, root, fps, FIRST_PASS_SPEED), fps)
         contacts = detect_contacts(G, root, fps)
         G, root = lock_feet(G, root, contacts, fps)
+    if track.hand_world is not None:
+        G = np.concatenate([G, _finger_rotations(track.hand_world, G, fps, max_gap, params.smoothing)], axis=1)
     return Motion(status, gaps, world, G, root, contacts, scale)
+
+
+def _finger_rotations(hand_world: np.ndarray, G: np.ndarray, fps: float, max_gap: int, smoothing: float) -> np.ndarray:
+    """World rotations (T, 30, 3, 3) of both hands' finger joints; the hands themselves are turned in G (in place).
+
+    Each hand's landmarks have their gaps filled and are smoothed like the body's; a hand never seen keeps its
+    fingers straight.
+    """
+    out = []
+    for k, side in enumerate(SIDES):
+        seen = ~np.isnan(hand_world[:, k]).any(axis=(1, 2))
+        hand = J_INDEX[f"{side}Hand"]
+        if not seen.any():
+            out.append(np.repeat(G[:, hand, None], 15, axis=1))
+            continue
+        points, _, _ = cleanup.fill_gaps(hand_world[:, k], seen, max_gap)
+        points = cleanup.smooth(points, fps, smoothing)
+        G[:, hand], fingers = finger_rotations(points, G[:, hand], side)
+        out.append(fingers)
+    return np.concatenate(out, axis=1)
 
 
 def _contact_runs(mask: np.ndarray) -> list[list[int]]:
@@ -307,7 +379,7 @@ def write_landmarks(
         "width": width,
         "height": height,
         "landmarkNames": list(LANDMARK_NAMES),
-        "jointNames": list(skeleton.NAMES),
+        "jointNames": list(skeleton.names(hands=track.hand_world is not None)),
         "frameStatus": [cleanup.STATUS_NAMES[s] for s in motion.status],
         "confidence": np.round(np.where(track.detected, track.visibility[:, BODY].mean(axis=1), 0.0), 3).tolist(),
         "contacts": {f"{side}Foot": _contact_runs(motion.contacts[:, k]) for k, side in enumerate(SIDES)},
@@ -338,7 +410,7 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
     progress(0.0, "opening video")
     with VideoReader(Path(video)) as reader:
         info = reader.info
-        track, codec = track_video(reader, preview, settings, progress)
+        track, codec, tracked = track_video(reader, preview, settings, progress)
     if not track.detected.any():
         raise BadInputError("NO_PERSON_DETECTED", "No person was found in any frame of the video.")
     progress(TRACKING_SHARE + 2, "cleaning up the motion")
@@ -369,6 +441,11 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
             for g in motion.gaps
             if g.flagged
         ],
+        "peopleAtStart": tracked.people,
+        "otherPersonFrames": tracked.refused,
+        "handFrames": None
+        if track.hand_world is None
+        else {f"{side}Hand": int((~np.isnan(track.hand_world[:, k, 0, 0])).sum()) for k, side in enumerate(SIDES)},
         "meanConfidence": round(float(track.visibility[track.detected, BODY].mean()), 3),
         "performerScale": round(motion.scale, 3),
         "footContacts": {f"{side}Foot": len(_contact_runs(motion.contacts[:, k])) for k, side in enumerate(SIDES)},

@@ -57,7 +57,7 @@ def test_a_lifted_swinging_foot_is_not_in_contact_and_a_planted_one_is():
     contacts = detect_contacts(G, stand_on_floor(G, np.zeros((90, 3))), FPS)
     assert contacts[:, 1].all()
     assert contacts[:25, 0].all() and contacts[65:, 0].all()
-    assert not contacts[35:55, 0].any()
+    assert not contacts[38:55, 0].any()  # released a few frames into the swing (hysteresis)
 
 
 def test_locked_feet_do_not_slide_and_stay_on_the_floor():

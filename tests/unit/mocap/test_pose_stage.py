@@ -74,7 +74,9 @@ def test_output_stands_on_the_floor_and_locked_feet_do_not_slide(walk_run):
     for k, side in enumerate(("LeftFoot", "RightFoot")):
         for a, b in contacts[side]:
             span = soles[a : b + 1, k]
-            assert np.abs(span - span[0]).max() < 2e-3, (side, a, b)
+            pivot = span[..., 1].argmin(axis=1)  # the foot may roll heel to toe, but its lowest point stays put
+            steps = span[1:][np.arange(b - a), pivot[1:]] - span[:-1][np.arange(b - a), pivot[1:]]
+            assert np.linalg.norm(steps[:, [0, 2]], axis=-1).sum() < 2e-3, (side, a, b)
     assert walk_run.result.metadata["maxFootSlideCm"] < 0.2
 
 

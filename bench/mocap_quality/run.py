@@ -1,0 +1,283 @@
+"""Motion-capture quality against known motion: render clips of a textured figure, run the pose stage, compare.
+
+Run from the repo root: .venv/bin/python -m bench.mocap_quality.run [--clips walk,run,...] [--work DIR] [--fresh]
+
+Each clip's truth is a motion from motions.py played by an avatar with fingers (figure.py), rendered by Blender
+(render.py, in its own process; cached in --work). Raw MediaPipe (Pose on the full frame, no clean-up) is scored
+on the same frames beside the stage's BVH joints. Prints a markdown table; writes results.json to --work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench.mocap_quality import figure, metrics, motions
+from container_workers.common import skeleton
+from container_workers.gpu_worker.exchange.bvh import parse_bvh, write_bvh
+from container_workers.gpu_worker.mocap import feet, solve
+from container_workers.gpu_worker.mocap.estimation import PoseEstimator
+from container_workers.gpu_worker.mocap.stage import pose
+
+ROOT = Path(__file__).resolve().parents[2]
+FPS = motions.FPS
+PERFORMER = ("a man in a red t-shirt, blue jeans and white sneakers, short black hair", 3)
+PASSER_BY = ("a woman in a green jacket, black trousers and brown boots, long blond hair", 11)
+FULL_BODY = (0.0, 1.0, 4.3)  # camera positions (glTF axes, metres)
+UPPER_BODY = (0.0, 1.4, 1.4)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One rendered clip: the performer's motion, the camera, the stage params, and maybe a second person."""
+
+    motion: str
+    camera: tuple[float, float, float] = FULL_BODY
+    params: dict = field(default_factory=dict)
+    passer_by: bool = False
+
+
+CLIPS: dict[str, Clip] = {
+    "walk": Clip("walk"),
+    "run": Clip("run"),
+    "jump": Clip("jump"),
+    "squat": Clip("squat"),
+    "wave": Clip("wave"),
+    "hands": Clip("hands", UPPER_BODY, {"hands": True}),
+    "two-people": Clip("walk", passer_by=True),
+}
+
+
+def _passer_by_motion(offsets: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A second person jogging across the frame in front of the performer, entering after a second."""
+    R, root = motions.run(offsets, heading=90.0, seconds=frames / FPS)
+    root = root.copy()
+    root[:, 0] = np.linspace(-4.5, 3.5, frames)
+    root[:, 2] = 1.2
+    return R, root
+
+
+def render_clip(name: str, clip: Clip, work: Path, fresh: bool) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
+    """(video, truth local rotations, truth Hips path, figure offsets); the video is rendered unless cached."""
+    meshes, rig, offsets = figure.build_figure(*PERFORMER)
+    R, root = motions.MOTIONS[clip.motion](offsets)
+    video = work / f"{name}.mp4"
+    write_bvh(work / f"{name}.truth.bvh", R, root, FPS)
+    if fresh or not video.exists():
+        glbs = [figure.write_animated(work / f"{name}.glb", meshes, rig, R, root, FPS)]
+        if clip.passer_by:
+            meshes2, rig2, offsets2 = figure.build_figure(*PASSER_BY)
+            R2, root2 = _passer_by_motion(offsets2, len(R))
+            glbs.append(figure.write_animated(work / f"{name}.passer-by.glb", meshes2, rig2, R2, root2, FPS))
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "bench.mocap_quality.render", str(video), str(FPS), str(len(R))]
+            + [",".join(map(str, clip.camera))]
+            + [str(p) for p in glbs],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        print(f"rendered {name}: {len(R)} frames in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return video, R, root, offsets
+
+
+def raw_mediapipe(video: Path) -> np.ndarray:
+    """MediaPipe Pose world landmarks per frame (T, 33, 3), skeleton axes, NaN where nobody was found."""
+    out = []
+    capture = cv2.VideoCapture(str(video))
+    with PoseEstimator() as estimator:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            det = estimator.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            out.append(np.full((33, 3), np.nan) if det is None else det.world)
+    capture.release()
+    return np.array(out)
+
+
+def raw_hands(video: Path) -> np.ndarray:
+    """MediaPipe Hands (video mode, two hands) on the full frame: world landmarks (T, 2, 21, 3), left then right."""
+    import mediapipe as mp
+
+    out = []
+    capture = cv2.VideoCapture(str(video))
+    with mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=2) as model:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            result = model.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            frame = np.full((2, 21, 3), np.nan)
+            for marks, label in zip(result.multi_hand_world_landmarks or [], result.multi_handedness or []):
+                k = 0 if label.classification[0].label == "Right" else 1  # its labels assume a mirrored (selfie) image
+                frame[k] = [(p.x, p.y, p.z) for p in marks.landmark]
+            out.append(frame)
+    capture.release()
+    return np.array(out)
+
+
+def finger_scores(video: Path, joints: np.ndarray, truth_all: np.ndarray) -> dict:
+    """Mean finger bend error (degrees) of raw full-frame MediaPipe Hands and of the stage, and hands seen."""
+    want = metrics.finger_angles_skeleton(truth_all)
+    raw = raw_hands(video)
+    raw_err = []
+    for k in range(2):
+        seen = ~np.isnan(raw[:, k]).any(axis=(1, 2))
+        if seen.any():
+            raw_err.append(np.abs(metrics.finger_angles_landmarks(raw[seen, k]) - want[seen, k]).mean())
+    got = metrics.finger_angles_skeleton(joints)
+    return {
+        "rawDeg": round(float(np.mean(raw_err)), 1) if raw_err else None,
+        "rawSeen": round(float((~np.isnan(raw).any(axis=(2, 3))).mean()), 2),
+        "stageDeg": round(float(np.abs(got - want).mean()), 1),
+        "truthMeanBendDeg": round(float(want.mean()), 1),
+    }
+
+
+def _fill(p: np.ndarray) -> np.ndarray:
+    """Frames with NaN take the nearest frame's values (raw MediaPipe has gaps)."""
+    ok = ~np.isnan(p).any(axis=(1, 2))
+    idx = np.where(ok, np.arange(len(p)), 0)
+    np.maximum.accumulate(idx, out=idx)
+    first = int(np.argmax(ok))
+    idx[:first] = first
+    return p[idx]
+
+
+def score(points: np.ndarray, truth: np.ndarray, fps: float) -> dict:
+    """PA-MPJPE (mm) overall and per joint, elbow/knee angle error (degrees) and jitter of 12 limb points."""
+    err = metrics.pa_errors(points, truth)
+    per_part = {
+        metrics.PART_LABEL[part]: round(
+            1000 * float(err[:, [metrics.JOINTS.index(f"{s}{part}") for s in metrics.SIDES]].mean()), 1
+        )
+        for part in metrics.PARTS
+    }
+    got, want = metrics.hinge_angles(points), metrics.hinge_angles(truth)
+    angle = {k: float(np.abs(got[k] - want[k]).mean()) for k in got}
+    return {
+        "paMpjpeMm": round(1000 * float(err.mean()), 1),
+        "perJointMm": per_part,
+        "elbowDeg": round(np.mean([angle["Left elbow"], angle["Right elbow"]]), 1),
+        "kneeDeg": round(np.mean([angle["Left knee"], angle["Right knee"]]), 1),
+        "kneeBiasDeg": round(float(np.mean([(got[k] - want[k]).mean() for k in ("Left knee", "Right knee")])), 1),
+        "jitter": metrics.jitter(points, fps),
+    }
+
+
+def _contact_share(runs: list, frames: int) -> float:
+    return sum(b - a + 1 for a, b in runs) / frames
+
+
+def evaluate(name: str, clip: Clip, work: Path, fresh: bool) -> dict:
+    """Render (or reuse) one clip, run raw MediaPipe and the stage on it, and score both against the truth."""
+    video, R, root, offsets = render_clip(name, clip, work, fresh)
+    truth_all = motions.joint_positions(R, root, offsets)
+    truth = truth_all[:, metrics.JOINT_INDEX]
+    raw = raw_mediapipe(video)
+    detected = ~np.isnan(raw).any(axis=(1, 2))
+    out_dir = work / f"{name}.out"
+    started = time.monotonic()
+    result = pose({"video": video}, clip.params, out_dir, lambda pct, msg: None)
+    stage_seconds = time.monotonic() - started
+    landmarks = json.loads((out_dir / "landmarks.json").read_text())
+    joints = np.array(landmarks["cleaned"]["joints"])
+    truth_jitter = metrics.jitter(truth, FPS)
+    raw_score = score(_fill(raw)[:, metrics.LANDMARK_INDEX], truth, FPS)
+    out_score = score(joints[:, metrics.JOINT_INDEX], truth, FPS)
+    for s in (raw_score, out_score):
+        s["jitterRatio"] = round(s.pop("jitter") / truth_jitter, 2)
+    bvh = parse_bvh(out_dir / "motion.bvh")
+    order = [bvh.names.index(n) for n in skeleton.NAMES]
+    G = solve.world_rotations(bvh.local_rotations()[:, order])
+    slide = metrics.support_slide(feet.sole_points(G, joints[:, : len(skeleton.NAMES)]), FPS)
+    soles = motions.sole_points(R, root, offsets)
+    truth_slide = metrics.support_slide(soles, FPS)
+    low = soles[..., 1].min(axis=2)
+    speed = np.linalg.norm(np.gradient(soles.mean(axis=2)[..., [0, 2]], axis=0), axis=-1) * FPS
+    truth_contact = (low < 0.03) & (speed < 0.3)
+    height = float(truth_all[:, :, 1].max() - truth_all[:, :, 1].min())
+    frames = len(joints)
+    fingers = finger_scores(video, joints, truth_all) if clip.params.get("hands") else None
+    return {
+        "fingers": fingers,
+        "clip": name,
+        "frames": frames,
+        "rawDetected": round(float(detected.mean()), 3),
+        "raw": raw_score,
+        "stage": {
+            **out_score,
+            "slideMedianCmS": round(100 * float(np.median(slide)), 1),
+            "slideOver5": round(float((slide > metrics.SLIDE_LIMIT).mean()), 2),
+            "contactShare": [
+                round(_contact_share(landmarks["contacts"][f"{side}Foot"], frames), 2) for side in metrics.SIDES
+            ],
+            "rootJumps": metrics.root_jumps(joints[:, 0], max(height, 1.5)),
+            "maxRootStepM": round(float(np.linalg.norm(np.diff(joints[:, 0], axis=0), axis=-1).max()), 3),
+            "seconds": round(stage_seconds, 1),
+            "flaggedGaps": len(result.metadata["flaggedGaps"]),
+        },
+        "truth": {
+            "slideMedianCmS": round(100 * float(np.median(truth_slide)), 1),
+            "contactShare": [round(float(truth_contact[:, k].mean()), 2) for k in range(2)],
+        },
+    }
+
+
+def _fingers(f: dict | None) -> str:
+    return "" if f is None else f"{f['rawDeg']} / {f['stageDeg']}"
+
+
+def table(results: list[dict]) -> str:
+    """The markdown table of results (raw MediaPipe | stage) per clip."""
+    head = (
+        "| clip | PA-MPJPE mm raw / stage | wrist mm | elbow ° err | knee ° err (bias) | jitter x truth "
+        "| support-foot slide cm/s median (>5 cm/s) | contact share L/R (truth) | root jumps | finger ° err raw / stage |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    )
+    rows = []
+    for r in results:
+        a, b, t = r["raw"], r["stage"], r["truth"]
+        rows.append(
+            f"| {r['clip']} | {a['paMpjpeMm']} / **{b['paMpjpeMm']}** "
+            f"| {a['perJointMm']['wrist']} / {b['perJointMm']['wrist']} "
+            f"| {a['elbowDeg']} / {b['elbowDeg']} | {a['kneeDeg']} ({a['kneeBiasDeg']:+}) / {b['kneeDeg']} "
+            f"({b['kneeBiasDeg']:+}) | {a['jitterRatio']} / {b['jitterRatio']} "
+            f"| {b['slideMedianCmS']} ({100 * b['slideOver5']:.0f} %) | {b['contactShare'][0]:.2f}/"
+            f"{b['contactShare'][1]:.2f} ({t['contactShare'][0]:.2f}/{t['contactShare'][1]:.2f}) "
+            f"| {b['rootJumps']} | {_fingers(r['fingers'])} |"
+        )
+    return "\n".join([head, *rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Render, run and score the chosen clips; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clips", default=",".join(CLIPS))
+    parser.add_argument("--work", default="/tmp/mocap_quality")
+    parser.add_argument("--fresh", action="store_true", help="render the clips again")
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in args.clips.split(","):
+        results.append(evaluate(name, CLIPS[name], work, args.fresh))
+        print(json.dumps(results[-1]), file=sys.stderr)
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
