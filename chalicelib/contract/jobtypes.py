@@ -78,6 +78,16 @@ STAGE_PARAMS: dict[str, dict[str, Param]] = {
         "targetTriangles": _param("int", "triangle budget of the mesh", default=30_000, low=2_000, high=150_000),
         "textureSize": _param("int", "texture edge in pixels", default=1024, choices=GENERATED_TEXTURE_SIZES),
     },
+    "photo_avatar": {
+        "person": _param(
+            "int", "which person when the photo shows several: 0 is the most prominent", default=0, low=0, high=9
+        ),
+        "pose": _param(
+            "str", "rest pose of the rig (posed.glb is always in the photo's pose)", default="T", choices=AVATAR_POSES
+        ),
+        "targetTriangles": _param("int", "triangle budget of the mesh", default=30_000, low=2_000, high=150_000),
+        "textureSize": _param("int", "texture edge in pixels", default=1024, choices=GENERATED_TEXTURE_SIZES),
+    },
     "optimize": {
         "targetTriangles": _param("int", "triangle budget", low=4, high=10_000_000),
         "ratio": _param("float", "fraction of the triangles to keep", low=0.001, high=1.0),
@@ -176,6 +186,15 @@ JOB_TYPES: dict[str, JobType] = {
         ),
         cost=10,
         params=dict.fromkeys(STAGE_PARAMS["avatar"], ("avatar",)),
+    ),
+    "PHOTO_TO_AVATAR": JobType(
+        inputs={"imageAssetId": ("IMAGE",)},
+        stages=(
+            Stage("photo_avatar", "gpu", {"image": "input:imageAssetId"}),
+            Stage("export", "blender", {"model": "photo_avatar:glb"}, {"formats": ["fbx", "blend"]}),
+        ),
+        cost=10,
+        params=dict.fromkeys(STAGE_PARAMS["photo_avatar"], ("photo_avatar",)),
     ),
     "ANIMATE": JobType(
         inputs={"avatarAssetId": ("MODEL_3D", "ANIMATION"), "motionAssetId": ("ANIMATION",)},

@@ -1,10 +1,11 @@
-"""The generation backend interface: a registry of generators per job type (IMAGE_TO_3D, TEXT_TO_AVATAR).
+"""The generation backend interface: a registry of generators per job type (IMAGE_TO_3D, TEXT_TO_AVATAR, PHOTO_TO_AVATAR).
 
-The stage functions (`image_to_3d.stage.reconstruct`, `avatar.stage.avatar`) validate their params and call `run`, which hands
-them to the backend the environment selects (IMAGE_TO_3D_BACKEND / TEXT_TO_AVATAR_BACKEND) or else the default. The
+The stage functions (`image_to_3d.stage.reconstruct`, `avatar.stage.avatar`, `avatar.photo.photo_avatar`) validate their
+params and call `run`, which hands them to the backend the environment selects (IMAGE_TO_3D_BACKEND /
+TEXT_TO_AVATAR_BACKEND / PHOTO_TO_AVATAR_BACKEND) or else the default. The
 classical backends register themselves as defaults when their modules are imported. A learned backend (e.g. TripoSR
 on a GPU) implements `Generator`, calls `register` when its module is imported by the worker, and is selected by
-name; the pipeline keeps calling the same two stage functions.
+name; the pipeline keeps calling the same stage functions.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Protocol
 
 from container_workers.common.stage import ProgressFn, StageError, StageResult
 
-IMAGE_TO_3D, TEXT_TO_AVATAR = "IMAGE_TO_3D", "TEXT_TO_AVATAR"
-ENVIRONMENT = {IMAGE_TO_3D: "IMAGE_TO_3D_BACKEND", TEXT_TO_AVATAR: "TEXT_TO_AVATAR_BACKEND"}
+IMAGE_TO_3D, TEXT_TO_AVATAR, PHOTO_TO_AVATAR = "IMAGE_TO_3D", "TEXT_TO_AVATAR", "PHOTO_TO_AVATAR"
+ENVIRONMENT = {job_type: f"{job_type}_BACKEND" for job_type in (IMAGE_TO_3D, TEXT_TO_AVATAR, PHOTO_TO_AVATAR)}
 
 
 class Generator(Protocol):
@@ -28,7 +29,7 @@ class Generator(Protocol):
         """Produce the stage's outputs (same roles for every backend of a job type)."""
 
 
-_REGISTRY: dict[str, dict[str, Generator]] = {IMAGE_TO_3D: {}, TEXT_TO_AVATAR: {}}
+_REGISTRY: dict[str, dict[str, Generator]] = {job_type: {} for job_type in ENVIRONMENT}
 _DEFAULTS: dict[str, str] = {}
 
 

@@ -22,6 +22,18 @@ A_POSE_DEGREES = 45.0
 SPINE = ("Hips", "Spine", "Spine1", "Spine2")  # the torso's joints, bottom to top
 REFERENCE_TOP = 0.155  # the top of the head above the Head joint on the 1.75 m reference skeleton
 REACH = 0.12  # metres (x scale): beyond this from a shape's bounding sphere, the sphere's distance stands in for it
+NAMES = skeleton.names(hands=True)  # the avatar's joints: the body, then three per finger, left hand then right
+HAND_REACH = 0.15  # metres (x scale): the radius around a hand's middle that its own mesh covers
+HAND_START = 0.03  # metres (x scale): the hand's mesh starts this far before the wrist, over the forearm's end
+BODY_END = 0.01  # ... and the body's mesh ends this far before the wrist, inside the hand's
+# Finger radii (metres on the 1.75 m reference) at the first, second and third joint.
+FINGER_RADII = {
+    "Thumb": (0.0105, 0.0098, 0.0088),
+    "Index": (0.0085, 0.0078, 0.0071),
+    "Middle": (0.0087, 0.008, 0.0073),
+    "Ring": (0.0082, 0.0076, 0.0069),
+    "Pinky": (0.0072, 0.0066, 0.006),
+}
 # Face layout relative to the Head joint, in units of the head scale: eyes (x, y), eyebrows y, mouth y.
 EYE = (0.031, 0.045)
 BROW_Y = 0.068
@@ -134,6 +146,7 @@ class Shape:
     primitive: Primitive
     blend: float  # smooth-union radius with what came before (metres)
     material: str = "skin"  # extras: the material of their surface
+    hand: str | None = None  # "Left" / "Right" for the palm and fingers, which are meshed finer, on their own
 
 
 @dataclass
@@ -162,7 +175,7 @@ class Layer:
 
 def _factors(spec: AvatarSpec) -> dict[str, float]:
     factors = {"leg": 1.0, "spine": 1.0, "neck": 1.0, "arm": 1.0, "shoulder": 1.0, "head": 1.0}
-    for table in (_AGE_FACTORS[spec.age], _SEX_FACTORS[spec.sex]):
+    for table in (_AGE_FACTORS[spec.age], _SEX_FACTORS[spec.sex], spec.proportions):
         for key, value in table.items():
             factors[key] *= value
     return factors
@@ -174,9 +187,9 @@ class Humanoid:
     def __init__(self, spec: AvatarSpec, pose: str):
         self.spec = spec
         self.pose = pose
-        f = _factors(spec)
-        chain = np.array([f[_CHAINS[name]] for name in skeleton.NAMES])
-        unit = skeleton.offsets() * chain[:, None]
+        f = self.factors = _factors(spec)
+        chain = np.array([f[_CHAINS.get(name, "arm")] for name in NAMES])  # fingers scale with the arms
+        unit = skeleton.offsets(hands=True) * chain[:, None]
         head_chain = [skeleton.INDEX[n] for n in (*SPINE, "Neck", "Head")]
         self.scale = spec.height / (unit[head_chain, 1].sum() + REFERENCE_TOP * f["head"])
         self.head = self.scale * f["head"]
@@ -184,17 +197,17 @@ class Humanoid:
         feet = spec.garments.get("feet")
         self.lift = GARMENT_THICKNESS[feet.kind] * self.scale if feet else 0.0  # shoes' soles raise the body
         self.translations[skeleton.INDEX["Hips"], 1] += self.lift
-        self.parents = [skeleton.INDEX[p] if p else -1 for p in (skeleton.PARENTS[n] for n in skeleton.NAMES)]
-        self.rotations = np.tile([0.0, 0.0, 0.0, 1.0], (len(skeleton.NAMES), 1))
+        self.parents = [skeleton.INDEX[p] if p else -1 for p in (skeleton.PARENTS[n] for n in NAMES)]
+        self.rotations = np.tile([0.0, 0.0, 0.0, 1.0], (len(NAMES), 1))
         if pose == "A":
             angle = np.radians(A_POSE_DEGREES)
             self.rotations[skeleton.INDEX["LeftArm"]] = gltf.quat_from_axis_angle((0, 0, 1), -angle)
             self.rotations[skeleton.INDEX["RightArm"]] = gltf.quat_from_axis_angle((0, 0, 1), angle)
-        self.rest = gltf.Skeleton(list(skeleton.NAMES), self.parents, self.translations).world_matrices()[:, :3, 3]
+        self.rest = gltf.Skeleton(list(NAMES), self.parents, self.translations).world_matrices()[:, :3, 3]
         self.world = self.skeleton().world_matrices()
         self._arm_joints = [
             skeleton.INDEX[f"{side}{part}"] for side in ("Left", "Right") for part in ("Arm", "ForeArm", "Hand")
-        ]
+        ] + [skeleton.INDEX[name] for name in skeleton.HAND_NAMES]
         self.shapes = self._body_shapes()
         self.layers = self._layers()
         self.extras = self._extras()
@@ -202,7 +215,7 @@ class Humanoid:
     # ---- skeleton -------------------------------------------------------------------------------------------------
     def skeleton(self) -> gltf.Skeleton:
         """The glTF skeleton: skeleton.py's joints and hierarchy, offsets scaled per chain, the pose as rotations."""
-        return gltf.Skeleton(list(skeleton.NAMES), self.parents, self.translations, self.rotations)
+        return gltf.Skeleton(list(NAMES), self.parents, self.translations, self.rotations)
 
     def joint(self, name: str) -> np.ndarray:
         """The rest (T-pose) position of a joint."""
@@ -224,11 +237,21 @@ class Humanoid:
 
     # ---- fields ---------------------------------------------------------------------------------------------------
     def shape_distances(self, points: np.ndarray, shapes: list[Shape]) -> list[np.ndarray]:
-        """Each shape's distance at each point; beyond REACH of its bounding sphere, the sphere's (a lower bound)."""
+        """Each shape's distance at each point; beyond REACH of its bounding sphere, the sphere's (a lower bound).
+
+        A shape whose bounding sphere is beyond REACH of the points' whole bounding box gets that gap, one lower bound
+        for all of them, without any per-point work (isosurface sampling hands over spatially compact batches).
+        """
         local: dict[str, np.ndarray] = {}
         reach = REACH * self.scale
         out = []
+        lo, hi = points.min(axis=0), points.max(axis=0)
         for shape in shapes:
+            centre = self.world[skeleton.INDEX[shape.joint]] @ np.append(shape.primitive.centre, 1.0)
+            gap = float(np.linalg.norm(np.maximum(np.maximum(lo - centre[:3], centre[:3] - hi), 0.0)))
+            if gap - shape.primitive.radius > reach:
+                out.append(np.full(len(points), gap - shape.primitive.radius))
+                continue
             if shape.joint not in local:
                 local[shape.joint] = self.to_local(points, shape.joint)
             p = local[shape.joint]
@@ -239,15 +262,23 @@ class Humanoid:
             out.append(d)
         return out
 
-    def fields(self, points: np.ndarray) -> Fields:
-        """Everything the shapes say about posed points (see Fields)."""
-        own = self.shape_distances(points, self.shapes + self.extras)
-        body, best = own[0], own[0].copy()
+    def fields(self, points: np.ndarray, keep: Callable[[Shape], bool] | None = None) -> Fields:
+        """Everything the shapes say about posed points (see Fields); `keep` leaves out the shapes it rejects (extras too)."""
+        shapes = self.shapes if keep is None else [s if keep(s) else None for s in self.shapes]
+        extras = self.extras if keep is None else [s for s in self.extras if keep(s)]
+        own = self.shape_distances(points, [s for s in shapes if s is not None] + extras)
+        own = [own.pop(0) if s is not None else None for s in shapes] + own
+        body = np.full(len(points), np.inf)
+        best = body.copy()
         nearest = np.zeros(len(points), dtype=np.int64)
-        for i in range(1, len(self.shapes)):
-            body = sdf.smooth_min(body, own[i], self.shapes[i].blend)
-            closer = own[i] < best
-            best = np.where(closer, own[i], best)
+        first = True
+        for i, d in enumerate(own[: len(self.shapes)]):
+            if d is None:
+                continue
+            body = d.copy() if first else sdf.smooth_min(body, d, self.shapes[i].blend)
+            first = False
+            closer = d < best
+            best = np.where(closer, d, best)
             nearest[closer] = i
         joints = np.array([skeleton.INDEX[s.joint] for s in self.shapes])[nearest]
         rest = np.column_stack([self.to_rest(points, joints), np.isin(joints, self._arm_joints)])
@@ -256,15 +287,65 @@ class Humanoid:
             amount = layer.coverage(rest) if layer.profile is None else layer.coverage(rest) * layer.profile(rest)
             offset = np.maximum(offset, layer.thickness * amount)
         layered = body - offset
-        extras = own[len(self.shapes) :]
+        extra_distances = own[len(self.shapes) :]
         surface = layered
-        for shape, d in zip(self.extras, extras):
+        for shape, d in zip(extras, extra_distances):
             surface = sdf.smooth_min(surface, d, shape.blend)
-        return Fields(surface, layered, extras, nearest, rest)
+        return Fields(surface, layered, extra_distances, nearest, rest)
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         """The avatar's signed distance at posed points."""
         return self.fields(points).surface
+
+    def hand_centre(self, side: str) -> np.ndarray:
+        """The posed middle of a hand (palm and fingers), a little beyond the wrist."""
+        m = self.world[skeleton.INDEX[f"{side}Hand"]]
+        sign = 1.0 if side == "Left" else -1.0
+        return m[:3, 3] + m[:3, 0] * sign * 0.075 * self.scale
+
+    def _beyond_wrist(self, points: np.ndarray, side: str, margin: float) -> np.ndarray:
+        """Signed distance to the region near a hand past the plane `margin` before its wrist (across the forearm)."""
+        sign = 1.0 if side == "Left" else -1.0
+        along = sign * self.to_local(points, f"{side}ForeArm")[:, 0]
+        length = float(np.linalg.norm(self.translations[skeleton.INDEX[f"{side}Hand"]]))
+        sphere = np.linalg.norm(points - self.hand_centre(side), axis=1) - HAND_REACH * self.scale
+        return np.maximum(length - margin - along, sphere)
+
+    def _posed_gap(self, shape: Shape, point: np.ndarray) -> float:
+        """How far a shape's bounding sphere (posed) is from a point."""
+        centre = self.world[skeleton.INDEX[shape.joint]] @ np.append(shape.primitive.centre, 1.0)
+        return float(np.linalg.norm(centre[:3] - point) - shape.primitive.radius)
+
+    def body_distance(self, points: np.ndarray) -> np.ndarray:
+        """The avatar without its hands: the layered body ends (capped) just before each wrist; extras united."""
+        f = self.fields(points, keep=lambda shape: shape.hand is None)
+        surface = f.layered
+        for side in ("Left", "Right"):
+            surface = np.maximum(surface, -self._beyond_wrist(points, side, BODY_END * self.scale))
+        for shape, d in zip(self.extras, f.extras):
+            surface = sdf.smooth_min(surface, d, shape.blend)
+        return surface
+
+    def hand_distance(self, side: str) -> Callable[[np.ndarray], np.ndarray]:
+        """The distance to one hand's own mesh: the layered body near the hand, from a little before the wrist.
+
+        Where it overlaps the body's forearm it lies a fraction of a millimetre outside it, so it shows; at its start
+        it sinks 3 mm inside the forearm (more than the coarser body mesh's facets stray), so its edge does not.
+        """
+        centre, reach = self.hand_centre(side), (HAND_REACH + REACH) * self.scale
+        near = {id(shape) for shape in self.shapes if self._posed_gap(shape, centre) < reach}
+        start = HAND_START * self.scale
+        length = float(np.linalg.norm(self.translations[skeleton.INDEX[f"{side}Hand"]]))
+        sign = 1.0 if side == "Left" else -1.0
+
+        def distance(points: np.ndarray) -> np.ndarray:
+            along = sign * self.to_local(points, f"{side}ForeArm")[:, 0]
+            ramp = sdf.smoothstep(length - start, length - start + 0.015 * self.scale, along)
+            lift = self.scale * (0.0008 * ramp - 0.003 * (1.0 - ramp))
+            layered = self.fields(points, keep=lambda shape: id(shape) in near).layered - lift
+            return np.maximum(layered, self._beyond_wrist(points, side, start))
+
+        return distance
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """A box (posed) that contains the whole avatar."""
@@ -386,29 +467,7 @@ class Humanoid:
                 ellipsoid(wrist * 0.28, (0.085 * s, 0.036 * limb * strong, 0.04 * limb * strong)),
                 0.02 * s,
             )
-            add(
-                f"{side}Palm",
-                f"{side}Hand",
-                ellipsoid((sign * 0.045 * s, -0.004 * s, 0.0), (0.05 * s, 0.018 * s, 0.042 * s)),
-                0.02 * s,
-            )
-            add(
-                f"{side}Fingers",
-                f"{side}Hand",
-                ellipsoid((sign * 0.12 * s, -0.01 * s, -0.004 * s), (0.05 * s, 0.013 * s, 0.038 * s)),
-                0.015 * s,
-            )
-            add(
-                f"{side}Thumb",
-                f"{side}Hand",
-                round_cone(
-                    (sign * 0.02 * s, -0.008 * s, 0.028 * s),
-                    (sign * 0.075 * s, -0.016 * s, 0.058 * s),
-                    0.014 * s,
-                    0.011 * s,
-                ),
-                0.012 * s,
-            )
+            shapes.extend(self._hand_shapes(side, sign))
             knee = j(f"{side}Leg") - j(f"{side}UpLeg")
             ankle = j(f"{side}Foot") - j(f"{side}Leg")
             thigh = 0.08 * limb * (1.0 + 0.12 * (muscle - 0.2)) * (1.06 if female else 1.0)
@@ -473,6 +532,45 @@ class Humanoid:
                 0.008 * h,
             )
         return shapes
+
+    def _hand_shapes(self, side: str, sign: int) -> list[Shape]:
+        """A palm, the thumb's ball and five three-jointed fingers on the finger bones (palms down, thumbs forward)."""
+        s = self.scale
+        girth = s * (0.92 if self.spec.sex == "female" else 1.0) * (1.0 + 0.08 * max(self.spec.weight, 0.0))
+        out = [
+            Shape(
+                f"{side}Palm",
+                f"{side}Hand",
+                ellipsoid((sign * 0.047 * s, -0.002 * s, -0.004 * s), np.array((0.05, 0.0155, 0.044)) * girth),
+                0.02 * s,
+                hand=side,
+            ),
+            Shape(
+                f"{side}ThumbBall",
+                f"{side}Hand",
+                ellipsoid((sign * 0.03 * s, -0.007 * s, 0.022 * s), np.array((0.03, 0.014, 0.018)) * girth),
+                0.01 * s,
+                hand=side,
+            ),
+        ]
+        for finger, radii in FINGER_RADII.items():
+            for k in range(3):
+                name = f"{side}Hand{finger}{k + 1}"
+                if k < 2:
+                    end = self.translations[skeleton.INDEX[f"{side}Hand{finger}{k + 2}"]]
+                else:
+                    end = np.asarray(skeleton.HAND_END_SITES[name]) * s * self.factors["arm"]
+                tip = radii[k + 1] if k < 2 else 0.85 * radii[2]
+                out.append(
+                    Shape(
+                        name,
+                        name,
+                        round_cone((0.0, 0.0, 0.0), end, radii[k] * girth, tip * girth),
+                        (0.008 if k == 0 else 0.003) * s,
+                        hand=side,
+                    )
+                )
+        return out
 
     # ---- clothes, hair and beard as layers --------------------------------------------------------------------------
     def _layers(self) -> list[Layer]:

@@ -10,15 +10,21 @@ from skimage.measure import marching_cubes
 
 _LEVELS = (4, 2)  # the field is sampled every 4th, then every 2nd grid point, refining only near the surface
 _MARGIN = 1.4  # how far beyond a cell's diagonal the surface may be, for fields steeper than distance (layer edges)
-_CHUNK = 200_000
+_CHUNK = 20_000
+_BLOCK = 0.12  # metres: the side of the blocks points are batched by
 
 
 def _evaluate(distance: Callable[[np.ndarray], np.ndarray], points: np.ndarray) -> np.ndarray:
-    return (
-        np.concatenate([distance(points[i : i + _CHUNK]) for i in range(0, len(points), _CHUNK)])
-        if len(points)
-        else np.zeros(0)
-    )
+    """The distance at points, evaluated in spatially compact batches (blocks of _BLOCK), so a field can skip far shapes."""
+    if not len(points):
+        return np.zeros(0)
+    block = np.floor((points - points.min(axis=0)) / _BLOCK).astype(np.int64)
+    order = np.lexsort((block[:, 2], block[:, 1], block[:, 0]))
+    out = np.empty(len(points))
+    for i in range(0, len(points), _CHUNK):
+        rows = order[i : i + _CHUNK]
+        out[rows] = distance(points[rows])
+    return out
 
 
 def _upsample(values: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from container_workers.common import skeleton
 from container_workers.gpu_worker.avatar import sdf
-from container_workers.gpu_worker.avatar.humanoid import BROW_Y, EYE, MOUTH_Y, SPINE, Humanoid
+from container_workers.gpu_worker.avatar.humanoid import BROW_Y, EYE, MOUTH_Y, NAMES, SPINE, Humanoid
 from container_workers.gpu_worker.avatar.uv_atlas import Chart
 
 MATERIALS = ("skin", "hair", "beard", "top", "dress", "outer", "bottom", "feet", "hands", "head")
@@ -36,10 +36,12 @@ def charts(humanoid: Humanoid) -> tuple[list[Chart], np.ndarray]:
         Chart("legL", (hip[0], 0, 0), (0, 1, 0), (0, 0, 1), 0.07 * s),
         Chart("legR", (-hip[0], 0, 0), (0, 1, 0), (0, 0, 1), 0.07 * s),
     ]
-    joint_chart = np.zeros(len(skeleton.NAMES), dtype=np.int64)
+    joint_chart = np.zeros(len(NAMES), dtype=np.int64)
     for c, chart in enumerate(out):
         for bone in _CHART_BONES[chart.name]:
             joint_chart[skeleton.INDEX[bone]] = c
+    for name in skeleton.HAND_NAMES:  # fingers unroll around their arm's axis (folds go to planar patches)
+        joint_chart[skeleton.INDEX[name]] = joint_chart[skeleton.INDEX[name[: name.index("Hand") + 4]]]
     return out, joint_chart
 
 

@@ -388,6 +388,7 @@ class AvatarSpec:
     eye_colour: str = "brown"
     eye_rgb: tuple[int, int, int] = EYE_COLOURS["brown"]
     garments: dict[str, Garment] = field(default_factory=dict)
+    proportions: dict[str, float] = field(default_factory=dict)  # extra bone-length factors per chain (leg, arm...)
     recognized: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     from_seed: list[str] = field(default_factory=list)

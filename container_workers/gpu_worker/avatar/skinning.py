@@ -7,7 +7,7 @@ import scipy.sparse
 
 from container_workers.common import skeleton
 from container_workers.gpu_worker.avatar import sdf
-from container_workers.gpu_worker.avatar.humanoid import SPINE, Humanoid
+from container_workers.gpu_worker.avatar.humanoid import NAMES, SPINE, Humanoid
 
 MAX_INFLUENCES = 4
 SMOOTHING_ITERATIONS = 14
@@ -34,7 +34,7 @@ def rigid_weights(humanoid: Humanoid, vertices: np.ndarray) -> tuple[np.ndarray,
     torso = np.isin(bone, [skeleton.INDEX[b] for b in SPINE])
     heights = np.array([humanoid.joint(b)[1] for b in SPINE[1:]])
     bone[torso] = np.array([skeleton.INDEX[b] for b in SPINE])[np.searchsorted(heights, rest[torso, 1])]
-    weights = np.zeros((len(vertices), len(skeleton.NAMES)))
+    weights = np.zeros((len(vertices), len(NAMES)))
     weights[np.arange(len(vertices)), bone] = 1.0
     if extras:
         margins = np.stack([layered - d for d in extras])
@@ -55,7 +55,7 @@ def _skirt_weights(humanoid: Humanoid, points: np.ndarray) -> np.ndarray:
     knee = humanoid.joint("LeftLeg")
     towards_hem = np.clip((hips[1] - points[:, 1]) / max(hips[1] - knee[1], 1e-6), 0.0, 1.0)
     left = sdf.smoothstep(-0.06 * humanoid.scale, 0.06 * humanoid.scale, points[:, 0])
-    weights = np.zeros((len(points), len(skeleton.NAMES)))
+    weights = np.zeros((len(points), len(NAMES)))
     weights[:, skeleton.INDEX["Hips"]] = 1.0 - 0.7 * towards_hem
     weights[:, skeleton.INDEX["LeftUpLeg"]] = 0.7 * towards_hem * left
     weights[:, skeleton.INDEX["RightUpLeg"]] = 0.7 * towards_hem * (1.0 - left)
@@ -63,16 +63,52 @@ def _skirt_weights(humanoid: Humanoid, points: np.ndarray) -> np.ndarray:
 
 
 def skin(
-    humanoid: Humanoid, vertices: np.ndarray, faces: np.ndarray
+    humanoid: Humanoid, vertices: np.ndarray, faces: np.ndarray, hands: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(joints (N, 4) uint8, weights (N, 4) summing to 1, dominant bone (N,), rest positions and arm flags (N, 4)) for a posed mesh."""
+    """(joints (N, 4) uint8, weights (N, 4) summing to 1, dominant bone (N,), rest positions and arm flags (N, 4)) for a posed mesh.
+
+    `hands` marks the vertices of the hands' own shells: where such a shell overlaps the body's forearm (before the
+    wrist) it is held on the forearm bone, as the body's forearm is, so the two surfaces move as one.
+    """
     weights, rest = rigid_weights(humanoid, vertices)
     average = adjacency(faces, len(vertices))
     for _ in range(SMOOTHING_ITERATIONS):
         weights = 0.5 * weights + 0.5 * (average @ weights)
+    if hands is not None and hands.any():
+        _hold_wrists(humanoid, vertices, weights, hands)
     order = np.argsort(-weights, axis=1, kind="stable")[:, :MAX_INFLUENCES]
     top = np.take_along_axis(weights, order, axis=1)
     top[top < 1e-3] = 0.0
     top /= top.sum(axis=1, keepdims=True)
     joints = np.where(top > 0, order, 0).astype(np.uint8)
     return joints, top, order[:, 0], rest
+
+
+def _hold_wrists(humanoid: Humanoid, vertices: np.ndarray, weights: np.ndarray, hands: np.ndarray) -> None:
+    """Blend hand-shell vertices before the wrist back onto the forearm bone (in place)."""
+    s = humanoid.scale
+    points = vertices[hands]
+    nearer_left = np.linalg.norm(points - humanoid.hand_centre("Left"), axis=1) < np.linalg.norm(
+        points - humanoid.hand_centre("Right"), axis=1
+    )
+    held = np.zeros(len(points))
+    forearm = np.zeros(len(points), dtype=np.int64)
+    for side, sign, on in (("Left", 1.0, nearer_left), ("Right", -1.0, ~nearer_left)):
+        along = sign * humanoid.to_local(points[on], f"{side}ForeArm")[:, 0]
+        length = float(np.linalg.norm(humanoid.translations[skeleton.INDEX[f"{side}Hand"]]))
+        held[on] = 1.0 - sdf.smoothstep(length - 0.015 * s, length + 0.005 * s, along)
+        forearm[on] = skeleton.INDEX[f"{side}ForeArm"]
+    rows = np.nonzero(hands)[0]
+    weights[rows] *= (1.0 - held)[:, None]
+    weights[rows, forearm] += held
+
+
+def blend_matrices(joints: np.ndarray, weights: np.ndarray, bind: np.ndarray, posed: np.ndarray) -> np.ndarray:
+    """Per-vertex linear-blend skinning matrices (N, 4, 4) taking the bind pose (J, 4, 4 world) to the posed one."""
+    per_joint = posed @ np.linalg.inv(bind)
+    return np.einsum("nk,nkij->nij", weights, per_joint[joints.astype(np.int64)])
+
+
+def deform(vertices: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Vertices (N, 3) moved by their skinning matrices (N, 4, 4)."""
+    return np.einsum("nij,nj->ni", matrices[:, :3, :3], vertices) + matrices[:, :3, 3]

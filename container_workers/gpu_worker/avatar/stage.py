@@ -6,26 +6,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import trimesh
 
 from chalicelib.contract.jobtypes import PROMPT_MAX_CHARS
-from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker import generators, render
-from container_workers.gpu_worker.avatar import isosurface, paint, prompt, skinning, uv_atlas
+from container_workers.gpu_worker.avatar import body, prompt
 from container_workers.gpu_worker.avatar.humanoid import Humanoid
 from container_workers.gpu_worker.exchange import gltf
-
-_VOXEL = 0.009  # marching-cubes voxel for a 1.75 m avatar and the default budget
-_VOXEL_RANGE = (0.0065, 0.013)
-_MC_TRIANGLES = 75_000  # about what _VOXEL gives for a 1.75 m avatar
-_OVERSAMPLE = 2.5  # marching cubes makes about this many times the budget before decimation
-
-
-def voxel_size(height: float, target_triangles: int) -> float:
-    """The marching-cubes voxel that yields about _OVERSAMPLE x the triangle budget for an avatar this tall."""
-    voxel = _VOXEL * np.sqrt(_MC_TRIANGLES / (_OVERSAMPLE * target_triangles))
-    return float(np.clip(voxel, *_VOXEL_RANGE) * height / 1.75)
 
 
 def build(
@@ -33,28 +20,9 @@ def build(
 ) -> tuple[gltf.Mesh, gltf.Skeleton, np.ndarray]:
     """The skinned, textured avatar mesh, its skeleton and the texture (RGB)."""
     humanoid = Humanoid(spec, pose)
-    progress(10, "sculpting")
-    voxel = voxel_size(spec.height, target_triangles)
-    vertices, faces = isosurface.extract(humanoid.distance, *humanoid.bounds(), voxel)
-    vertices, faces = isosurface.decimate(vertices, faces, target_triangles)
-    vertices = isosurface.project(humanoid.distance, vertices, 0.25 * voxel)
-    normals = trimesh.Trimesh(vertices, faces, process=False).vertex_normals
-    progress(45, "skinning")
-    joints, weights, bones, rest = skinning.skin(humanoid, vertices, faces)
-    progress(60, "unwrapping")
-    charts, joint_chart = paint.charts(humanoid)
-    source, uv_faces, chart_uv, chart_of = uv_atlas.unwrap(rest[:, :3], faces, joint_chart[bones], charts)
-    uvs = uv_atlas.pack(chart_uv, chart_of, texture_size)
-    progress(70, "painting")
-    fields = humanoid.fields(vertices)
-    ao = paint.occlusion(humanoid.distance, vertices, normals, 0.025 * humanoid.scale)
-    margins = [fields.layered - d for d in fields.extras]
-    attributes = np.column_stack([rest, ao] + margins)[source]
-    texture = uv_atlas.bake(texture_size, uvs, uv_faces, attributes, paint.colour_function(humanoid, len(margins)))
-    material = gltf.Material("avatar", texture_png=render.png_bytes(texture), roughness=0.75)
-    mesh = gltf.Mesh(
-        "Avatar", vertices[source], uv_faces, normals[source], uvs, joints[source], weights[source], material
-    )
+    rigged = body.sculpt(humanoid, target_triangles, progress)
+    progress(60, "painting")
+    mesh, texture, _ = body.textured_mesh(humanoid, rigged, texture_size)
     return mesh, humanoid.skeleton(), texture
 
 
@@ -87,7 +55,7 @@ class ParametricAvatarGenerator:
                 "pose": params["pose"],
                 "heightMetres": round(float(mesh.positions[:, 1].max() - mesh.positions[:, 1].min()), 3),
                 "skeleton": "mixamo",
-                "joints": len(skeleton.NAMES),
+                "joints": len(bones.names),
                 "triangles": len(mesh.indices),
                 "vertices": len(mesh.positions),
                 "textureSize": params["textureSize"],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from container_workers.gpu_worker.image_to_3d.people import clean
 from container_workers.gpu_worker.mocap.estimation import LM
 
 MIN_COVERAGE = 0.002  # a foreground smaller than this fraction of the image counts as none
@@ -51,27 +52,6 @@ def find_foreground(rgb: np.ndarray, alpha: np.ndarray | None, method: str) -> F
 
 def _accept(foreground: Foreground) -> Foreground | None:
     return foreground if foreground.coverage >= MIN_COVERAGE else None
-
-
-def clean(mask: np.ndarray, smooth: bool = True) -> np.ndarray:
-    """Drop specks (components under 15% of the largest) and fill small holes; `smooth` also opens and closes the outline."""
-    mask = mask.astype(np.uint8)
-    if smooth:
-        radius = max(1, round(min(mask.shape) / 250))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        mask = cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
-        return np.zeros(mask.shape, dtype=bool)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.zeros(count, dtype=bool)
-    keep[1:] = areas >= 0.15 * areas.max()
-    mask = keep[labels]
-    _, holes, hole_stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
-    border = np.unique(np.concatenate([holes[0], holes[-1], holes[:, 0], holes[:, -1]]))
-    small = hole_stats[:, cv2.CC_STAT_AREA] < 0.002 * mask.sum()
-    small[border] = False
-    return mask | small[holes]
 
 
 def _resized(image: np.ndarray, side: int) -> np.ndarray:

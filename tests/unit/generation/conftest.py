@@ -129,3 +129,51 @@ def a_pose_run(tmp_path_factory) -> Run:
         **SMALL,
     }
     return run(avatar, {}, params, tmp_path_factory.mktemp("avatar-A"))
+
+
+DRAWN_PERSON = "a man with short black hair in a green t-shirt, blue jeans and white sneakers"
+DRAWN_PAIR = (
+    "a woman with long blonde hair in a red dress",
+    "a man with short brown hair in a grey sweater and black trousers",
+)
+
+
+@pytest.fixture(scope="session")
+def drawn_person(media) -> tuple[Path, np.ndarray]:
+    """A drawn photo of one person standing (a prompt's avatar posed and rendered on a backdrop), and their true mask."""
+    from .drawn import person_photo, save
+
+    rgb, masks = person_photo([DRAWN_PERSON])
+    return save(media / "drawn_person.png", rgb), masks[0]
+
+
+@pytest.fixture(scope="session")
+def drawn_pair(media) -> tuple[Path, list[np.ndarray]]:
+    """A drawn photo of two people standing close enough to touch, and their true masks (left, right)."""
+    from .drawn import person_photo, save
+
+    rgb, masks = person_photo(list(DRAWN_PAIR), size=(760, 900), spacing=0.62)
+    return save(media / "drawn_pair.png", rgb), masks
+
+
+@pytest.fixture(scope="session")
+def hopper(media) -> Path:
+    """Matplotlib's sample portrait of Grace Hopper (a person, head and shoulders)."""
+    import matplotlib.cbook
+
+    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+PHOTO_SMALL = {"targetTriangles": 8000, "textureSize": 512}
+
+
+@pytest.fixture(scope="session")
+def photo_runs(drawn_person, astronaut, hopper, tmp_path_factory) -> dict[str, Run]:
+    """photo_avatar on the drawn person, the astronaut and Grace Hopper: {name: run}."""
+    from container_workers.gpu_worker.avatar.photo import photo_avatar
+
+    images = {"drawn": drawn_person[0], "astronaut": astronaut, "hopper": hopper}
+    return {
+        name: run(photo_avatar, {"image": image}, PHOTO_SMALL, tmp_path_factory.mktemp(f"photo-{name}"))
+        for name, image in images.items()
+    }
