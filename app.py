@@ -11,6 +11,7 @@ from chalicelib import (
     accounts,
     assets,
     credits,
+    erasure,
     health,
     jobs,
     observability,
@@ -190,9 +191,8 @@ def users_me_patch():
 
 @app.route("/users/me", methods=["DELETE"], authorizer=jwt_auth)
 def users_me_delete():
-    """Delete the caller's account."""
-    accounts.delete_me(principal())
-    return Response(body="", status_code=204)
+    """Delete the caller's account: 202 at once, then everything it owns is erased (its tokens stop now)."""
+    return Response(body=erasure.request(principal()), status_code=202)
 
 
 @app.route("/users/me/webhook-secret", methods=["POST"], authorizer=jwt_auth)
@@ -340,6 +340,8 @@ def _job_event(body: str) -> None:
     message = json.loads(body)
     if message.get("type") == "webhook":
         webhooks.deliver(str(message["jobId"]), int(message.get("attempt", 0)))
+    elif message.get("type") == erasure.MESSAGE_TYPE:
+        erasure.erase(str(message["userId"]))
     else:
         jobs.on_pipeline_event(message)
 
@@ -352,7 +354,7 @@ def on_upload(event):
 
 @app.on_sqs_message(queue=settings.JOB_EVENTS_QUEUE_NAME, batch_size=10)
 def on_job_event(event):
-    """Pipeline reports (settle COMPLETED / FAILED with refund) and webhook delivery attempts."""
+    """Pipeline reports (settle COMPLETED / FAILED with refund), webhook delivery attempts and account erasures."""
     return _each_record(event, _job_event)
 
 

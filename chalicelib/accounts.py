@@ -27,8 +27,6 @@ from chalicelib.errors import (
 from chalicelib.passwords import check_policy, hash_password, verify_password
 from chalicelib.store.db import (
     EmailClaim,
-    LedgerEntry,
-    Marker,
     RefreshToken,
     Throttle,
     TokenFamily,
@@ -175,13 +173,17 @@ def _digest(token: str) -> str:
 def _refresh_item(user_id: str, family_id: str, now: float) -> tuple[str, RefreshToken]:
     token = secrets.token_urlsafe(32)
     expires = int(now) + settings.REFRESH_TOKEN_SECONDS
+    pk, sk = keys.refresh_token(_digest(token))
     item = RefreshToken(
-        *keys.refresh_token(_digest(token)),
+        pk,
+        sk,
         user_id=user_id,
         family_id=family_id,
         used=False,
         expires_at=expires,
         ttl=expires,
+        gsi1pk=keys.user_partition(user_id),
+        gsi1sk=pk,
     )
     return token, item
 
@@ -404,25 +406,6 @@ def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
         return {"user": views.user(user)}
     revoke_sessions(user.id)
     return {"user": views.user(user), **_open_session(user)}
-
-
-def delete_me(principal: tokens.Principal) -> None:
-    """DELETE /users/me: remove the user and email claim atomically, then its sessions and ledger."""
-    user = active_user(principal.user_id)
-    try:
-        with transaction() as tx:
-            tx.delete(user, condition=User.pk.exists())
-            tx.delete(EmailClaim(*keys.email(user.email)), condition=EmailClaim.user_id == user.id)
-    except TransactWriteError:
-        raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE") from None
-    with TokenFamily.batch_write() as batch:
-        for family in _families(user.id):
-            batch.delete(family)
-    # Per model, never through Base: a query on Base would hand its index-less connection to every model.
-    for model, prefix in ((LedgerEntry, keys.LEDGER_PREFIX), (Marker, keys.grant_sk(""))):
-        with model.batch_write() as batch:
-            for item in model.query(keys.user_partition(user.id), model.sk.startswith(prefix)):
-                batch.delete(item)
 
 
 # ---------------------------------------------------------------- admin

@@ -8,6 +8,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import settings
 from chalicelib.contract import keys
+from chalicelib.errors import Unauthorized
 from chalicelib.store.db import LedgerEntry, Marker, User, transaction
 
 ENTRY_TYPES = ("DEBIT", "REFUND", "GRANT", "ADJUST")
@@ -61,7 +62,10 @@ def ledger(user_id: str, params: dict) -> dict:
     """The caller's balance and ledger page (newest first)."""
     from chalicelib.paging import decode, encode, limit
 
-    user = User.get(*keys.user(user_id), consistent_read=True)
+    try:
+        user = User.get(*keys.user(user_id), consistent_read=True)
+    except User.DoesNotExist:
+        raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE") from None
     result = LedgerEntry.query(
         keys.user_partition(user_id),
         LedgerEntry.sk.startswith(keys.LEDGER_PREFIX),
@@ -106,6 +110,6 @@ def grant_all(at: str) -> int:
     """The scheduled monthly grant: every enabled user gets the month's credits once; returns how many got them."""
     granted = 0
     for user in User.by_parent.query(keys.USERS):
-        if not user.disabled and grant_month(user, at):
+        if not user.disabled and not user.deleting and grant_month(user, at):
             granted += 1
     return granted

@@ -4,7 +4,7 @@
   USER#<id>      / LEDGER#<ts>#<id>   credit ledger entry
   USER#<id>      / GRANT#<yyyy-mm>    monthly grant marker (one per user per month)
   EMAIL#<email>  / EMAIL              unique-email claim
-  REFRESH#<hash> / REFRESH            refresh token     (ttl)
+  REFRESH#<hash> / REFRESH            refresh token     gsi1: USER#<uid> / REFRESH#<hash>  (ttl)
   FAMILY#<id>    / FAMILY             refresh family    gsi1: USER#<uid> / FAMILY#<id>   (ttl)
   THROTTLE#<key> / THROTTLE           login failures    (ttl)
   PROJECT#<id>   / PROJECT            project           gsi1: USER#<owner> / PROJECT#<createdAt>#<id>
@@ -28,7 +28,7 @@ Key = tuple[str, str]
 
 USERS = "USERS"  # gsi1pk shared by every user (the admin listing)
 PROJECT_PREFIX, ASSET_PREFIX, JOB_PREFIX = "PROJECT#", "ASSET#", "JOB#"
-FAMILY_PREFIX, LEDGER_PREFIX = "FAMILY#", "LEDGER#"
+FAMILY_PREFIX, LEDGER_PREFIX, REFRESH_PREFIX = "FAMILY#", "LEDGER#", "REFRESH#"
 UPLOADS, VERIFIED, OUTPUTS = "uploads", "verified", "outputs"
 
 
@@ -49,7 +49,7 @@ def email(address: str) -> Key:
 
 def refresh_token(digest: str) -> Key:
     """A refresh token, by the SHA-256 of its value."""
-    return f"REFRESH#{digest}", "REFRESH"
+    return f"{REFRESH_PREFIX}{digest}", "REFRESH"
 
 
 def family(family_id: str) -> Key:

@@ -164,6 +164,9 @@ class RefreshToken(Base):
     used = BooleanAttribute(default=False)
     expires_at = NumberAttribute(attr_name="expiresAt")
     ttl = NumberAttribute()
+    gsi1pk = UnicodeAttribute(null=True)  # USER#<uid>: found and erased with the account
+    gsi1sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
 
 
 class TokenFamily(Base):

@@ -62,6 +62,12 @@ def copy(source: str, target: str) -> str:
     return copied["CopyObjectResult"]["ETag"].strip('"')
 
 
+def keys_under(prefix: str):
+    """Every object key under a prefix, page by page."""
+    for page in client("s3").get_paginator("list_objects_v2").paginate(Bucket=settings.ASSETS_BUCKET, Prefix=prefix):
+        yield from (item["Key"] for item in page.get("Contents", []))
+
+
 def download(key: str, path: Path) -> Path:
     """Fetch an object to a local file."""
     client("s3").download_file(settings.ASSETS_BUCKET, key, str(path))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib import settings
+from chalicelib import erasure, settings
 from chalicelib.store.db import User
 
 from .conftest import PASSWORD, table_items
@@ -57,12 +57,15 @@ def test_password_change_revokes_every_other_session(api):
 def test_delete_me(api):
     data = api.register("wes@example.com")
     user_id = data["user"]["id"]
-    assert api.call("DELETE", "/users/me", token=data["accessToken"]).status == 204
+    reply = api.call("DELETE", "/users/me", token=data["accessToken"])
+    assert reply.status == 202 and reply.json == {"id": user_id, "status": "DELETING"}
     gone = api.call("GET", "/users/me", token=data["accessToken"])  # the access token is still signed and fresh
     assert gone.status == 401 and gone.json["error"]["code"] == "ACCOUNT_UNAVAILABLE"
     assert api.call("POST", "/auth/refresh", {"refreshToken": data["refreshToken"]}).status == 401
     assert api.call("DELETE", "/users/me", token=data["accessToken"]).status == 401
-    assert table_items(f"USER#{user_id}") == [] and table_items("EMAIL#") == [] and table_items("FAMILY#") == []
+    assert table_items("EMAIL#") == []  # the email is free at once; the rest goes with the queued erasure
+    assert erasure.erase(user_id)
+    assert table_items(f"USER#{user_id}") == [] and table_items("FAMILY#") == [] and table_items("REFRESH#") == []
     again = api.register("wes@example.com")  # the email is free again
     assert again["user"]["id"] != user_id and again["user"]["credits"] == settings.TIERS["FREE"].monthly_credits
 
