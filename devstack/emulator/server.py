@@ -20,15 +20,18 @@ def enable_state_machine_execution(endpoint: str) -> None:
 
 
 def make_app():
-    """moto's WSGI app with the emulator's patches: DynamoDB writes made atomic, S3 POST policies enforced, IAM
-    judged as AWS judges it once enforcement is switched on (`python -m devstack --iam`)."""
+    """moto's WSGI app with the emulator's patches: DynamoDB writes made atomic, S3 POST policies enforced, a fresh
+    task token per Step Functions retry, IAM judged as AWS judges it once enforcement is switched on
+    (`python -m devstack --iam`)."""
     from moto.server import DomainDispatcherApplication, create_backend_app
 
     from devstack.emulator.patch_atomic_dynamodb import serialize_dynamodb_writes
     from devstack.emulator.patch_iam import enforce_like_aws
     from devstack.emulator.patch_s3_post_policy import S3PostPolicy
+    from devstack.emulator.patch_sfn_retry_token import fresh_token_per_retry
 
     serialize_dynamodb_writes()
+    fresh_token_per_retry()
     enforce_like_aws()
     return S3PostPolicy(DomainDispatcherApplication(create_backend_app))
 

@@ -157,3 +157,45 @@ def racing_unique_puts(endpoint: str, writers: int = WRITERS, barrier_seconds: f
     finally:
         Table.get_item = original
     return successes, len(reads)
+
+
+def retried_task_tokens(endpoint: str, monkeypatch) -> tuple[bool, str]:
+    """A `.waitForTaskToken` task fails once with a retryable error: (did the retry reuse the token, execution status
+    2.5 s into the retry with nobody answering). On AWS: a new token, and still RUNNING."""
+    import json
+    import time
+
+    monkeypatch.setenv("MOTO_PORT", endpoint.rsplit(":", 1)[1])  # moto's integrations call back on this port
+    requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+    sqs, sfn = client("sqs", endpoint), client("stepfunctions", endpoint)
+    queue = sqs.create_queue(QueueName=f"tasks-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    body = {"token.$": "$$.Task.Token", "attempt.$": "$$.State.RetryCount"}
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "End": True,
+        "Parameters": {"QueueUrl": queue, "MessageBody": body},
+        "Retry": [{"ErrorEquals": ["TRANSIENT"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+    }
+    machine = sfn.create_state_machine(
+        name=f"retry-{uuid.uuid4().hex[:8]}",
+        roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps({"StartAt": "Work", "States": {"Work": task}}),
+    )
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"]
+
+    def next_task() -> dict:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                return json.loads(message["Body"])
+        raise AssertionError("the state machine sent no task")
+
+    first = next_task()
+    sfn.send_task_failure(taskToken=first["token"], error="TRANSIENT", cause="busy")
+    retry = next_task()
+    time.sleep(2.5)
+    status = sfn.describe_execution(executionArn=execution)["status"]
+    sfn.stop_execution(executionArn=execution)
+    return retry["token"] == first["token"], status

@@ -2,7 +2,12 @@
 
 import pytest
 
-from tests.unit.devstack.emulator_gaps import presigned_post_violations, racing_unique_puts, vanilla_moto
+from tests.unit.devstack.emulator_gaps import (
+    presigned_post_violations,
+    racing_unique_puts,
+    retried_task_tokens,
+    vanilla_moto,
+)
 
 
 @pytest.fixture
@@ -38,4 +43,25 @@ def test_moto_still_lets_racing_conditional_puts_both_succeed(unpatched_dynamodb
     assert successes > 1, (
         f"moto fixed this gap: drop devstack/emulator/patch_atomic_dynamodb.py "
         f"(only {successes} of the racing attribute_not_exists puts succeeded on unpatched moto)"
+    )
+
+
+@pytest.fixture
+def unpatched_retry_tokens(monkeypatch):
+    """moto's callback task state without patch_sfn_retry_token (other tests in this process may have applied it)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+
+    method = StateTaskServiceCallback.__dict__.get("_eval_execution")
+    if getattr(method, "_fresh_token", False):
+        monkeypatch.setattr(StateTaskServiceCallback, "_eval_execution", method.__wrapped__)
+
+
+def test_moto_still_reuses_the_task_token_on_retry(unpatched_retry_tokens, monkeypatch):
+    with vanilla_moto() as endpoint:
+        reused, status = retried_task_tokens(endpoint, monkeypatch)
+    assert reused and status == "FAILED", (
+        "moto fixed this gap: drop devstack/emulator/patch_sfn_retry_token.py "
+        f"(a retry now gets {'the same' if reused else 'a new'} token, and the unanswered retry is {status})"
     )

@@ -5,7 +5,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from devstack.emulator import patch_s3_post_policy as s3_post_policy
-from tests.unit.devstack.emulator_gaps import WRITERS, patched_emulator, presigned_post_violations, racing_unique_puts
+from tests.unit.devstack.emulator_gaps import (
+    WRITERS,
+    patched_emulator,
+    presigned_post_violations,
+    racing_unique_puts,
+    retried_task_tokens,
+)
 
 
 def policy(conditions, minutes=5):
@@ -50,3 +56,9 @@ def test_patched_emulator_lets_one_racing_conditional_put_win():
         successes, reads = racing_unique_puts(endpoint)
     assert reads == WRITERS
     assert successes == 1
+
+
+def test_patched_emulator_gives_a_retry_its_own_token_and_waits_for_it(monkeypatch):
+    with patched_emulator() as endpoint:
+        reused, status = retried_task_tokens(endpoint, monkeypatch)
+    assert not reused and status == "RUNNING"
