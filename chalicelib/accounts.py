@@ -27,6 +27,7 @@ from chalicelib.errors import (
 from chalicelib.passwords import check_policy, hash_password, verify_password
 from chalicelib.store.db import (
     EmailClaim,
+    Marker,
     RefreshToken,
     Throttle,
     TokenFamily,
@@ -39,7 +40,6 @@ ROLES = ("USER", "ADMIN")
 EMAIL_MAX = 254
 NAME_MAX = 100
 REASON_MAX = 500
-IP_FAILURE_FACTOR = 4  # a source address may fail this many times more often than one email
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
@@ -158,10 +158,11 @@ def register(data: dict, source_ip: str) -> dict:
     """POST /auth/register: create an account and open its first session; sign-ups per address are throttled."""
     _fields(data, {"email", "password", "name"}, required=("email", "password", "name"))
     now = _now()
-    key = (f"register:{source_ip}", settings.REGISTER_MAX_PER_ADDRESS)
-    _check_throttle([key], now, "too many sign-ups from this address; try again later")
+    key = f"register:{source_ip}"
+    limit_message = "too many sign-ups from this address; try again later"
+    _check_limit(key, settings.REGISTER_MAX_PER_ADDRESS, now, limit_message)
     user = create_user(data["email"], data["password"], data["name"])
-    _count(key[0], now)  # sign-ups use the same windowed counter as failed logins
+    _count(key, now, settings.LOGIN_FAILURE_WINDOW_SECONDS, sliding=False)
     return {"user": views.user(user), **_open_session(user)}
 
 
@@ -308,32 +309,80 @@ def logout_everywhere(principal: tokens.Principal) -> None:
 
 
 # ---------------------------------------------------------------- login and its throttle
-def _throttle_keys(email: str, source_ip: str) -> list[tuple[str, int]]:
-    return [
-        (f"email:{email}", settings.LOGIN_MAX_FAILURES),
-        (f"ip:{source_ip}", settings.LOGIN_MAX_FAILURES * IP_FAILURE_FACTOR),
-    ]
+# Failures slow whoever fails and never lock the owner out (docs/accounts.md: OWASP ASVS V2.2.1). Three counters:
+# per email and address (a few free failures, then growing delays), per address over all emails (more free
+# failures, then the same delays), and per email over all addresses (at most LOGIN_ACCOUNT_MAX_FAILURES an hour, then
+# only addresses the account logged in from before may try). A refused (429) attempt counts nothing.
+def delay_after(failures: int, free: int) -> int:
+    """Seconds a caller waits after the last of `failures` failures: none for the first `free`, then 1, 2, 4...
+    up to LOGIN_MAX_DELAY_SECONDS."""
+    if failures < free:
+        return 0
+    return min(2 ** min(failures - free, 20), settings.LOGIN_MAX_DELAY_SECONDS)
 
 
-def _check_throttle(
-    throttles: list[tuple[str, int]], now: float, message: str = "too many failed logins; try again later"
-) -> None:
-    for key, limit in throttles:
+def _login_counters(email: str, source_ip: str) -> tuple[str, str, str]:
+    return f"login:{email}|{source_ip}", f"ip:{source_ip}", f"email:{email}"
+
+
+def _too_many(message: str, seconds: float) -> TooManyRequests:
+    return TooManyRequests(message, headers={"Retry-After": str(max(1, math.ceil(seconds)))})
+
+
+def _known_address(email: str, source_ip: str, now: float) -> bool:
+    user = user_by_email(email)
+    marker = _get(Marker, keys.user_partition(user.id), keys.known_address_sk(source_ip)) if user else None
+    return marker is not None and (marker.ttl or 0) > now
+
+
+def _check_login(email: str, source_ip: str, now: float) -> None:
+    """429 with Retry-After while this caller must wait before trying this email again."""
+    pair, address, account = _login_counters(email, source_ip)
+    for key, free in ((pair, settings.LOGIN_FREE_FAILURES), (address, settings.LOGIN_ADDRESS_FREE_FAILURES)):
         item = _get(Throttle, *keys.throttle(key))
-        if item is not None and item.ttl > now and item.failures >= limit:
-            raise TooManyRequests(message, headers={"Retry-After": str(max(1, math.ceil(item.ttl - now)))})
+        if item is not None and item.ttl > now:
+            wait = float(item.last or 0) + delay_after(int(item.failures), free) - now
+            if wait > 0:
+                raise _too_many("too many failed logins: wait before trying again", wait)
+    item = _get(Throttle, *keys.throttle(account))
+    if (
+        item is not None
+        and item.ttl > now
+        and item.failures >= settings.LOGIN_ACCOUNT_MAX_FAILURES
+        and not _known_address(email, source_ip, now)
+    ):
+        raise _too_many("too many failed logins for this account; try again later", item.ttl - now)
 
 
-def _count(key: str, now: float) -> None:
+def _count_login_failure(email: str, source_ip: str, now: float) -> None:
+    pair, address, account = _login_counters(email, source_ip)
+    for key in (pair, address):
+        _count(key, now, settings.LOGIN_FAILURE_MEMORY_SECONDS, sliding=True)
+    _count(account, now, settings.LOGIN_ACCOUNT_WINDOW_SECONDS, sliding=False)
+
+
+def _check_limit(key: str, limit: int, now: float, message: str) -> None:
+    """429 once a fixed-window counter reached its limit (sign-ups per address)."""
+    item = _get(Throttle, *keys.throttle(key))
+    if item is not None and item.ttl > now and item.failures >= limit:
+        raise _too_many(message, item.ttl - now)
+
+
+def _count(key: str, now: float, window: float, sliding: bool) -> None:
+    """Count one more in a counter: a window opened by the first count (`sliding`: pushed on by each)."""
+    expires = int(now + window)
     for _ in range(3):
         try:  # inside a live window: count
-            Throttle(*keys.throttle(key)).update(actions=[Throttle.failures.add(1)], condition=Throttle.ttl > int(now))
+            actions: list[Action] = [Throttle.failures.add(1), Throttle.last.set(now)]
+            if sliding:
+                actions.append(Throttle.ttl.set(expires))
+            Throttle(*keys.throttle(key)).update(actions=actions, condition=Throttle.ttl > int(now))
             return
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
         try:  # no window (or an expired one DynamoDB has not deleted yet): open one
-            Throttle(*keys.throttle(key), failures=1, ttl=int(now) + settings.LOGIN_FAILURE_WINDOW_SECONDS).save(
+            Throttle(*keys.throttle(key), failures=1, last=now, ttl=expires).save(
                 condition=Throttle.pk.does_not_exist() | (Throttle.ttl <= int(now))
             )
             return
@@ -347,19 +396,24 @@ def _invalid_credentials() -> Unauthorized:
 
 
 def login(data: dict, source_ip: str) -> dict:
-    """POST /auth/login: check the password (same answer and cost for unknown emails), throttle failures, open a session."""
+    """POST /auth/login: check the password (same answer and cost for unknown emails), slow down failures, open a
+    session."""
     _fields(data, {"email", "password"}, required=("email", "password"))
     email = normalise_email(data["email"])
     password = _string(data, "password")
     now = _now()
-    throttles = _throttle_keys(email, source_ip)
-    _check_throttle(throttles, now)
+    _check_login(email, source_ip, now)
     user = user_by_email(email)
     if not verify_password(password, user.password_hash if user else None) or user is None:
-        for key, _ in throttles:
-            _count(key, now)
+        _count_login_failure(email, source_ip, now)
         raise _invalid_credentials()
-    Throttle(*keys.throttle(throttles[0][0])).delete()  # the email's count restarts; the address's does not
+    Throttle(*keys.throttle(_login_counters(email, source_ip)[0])).delete()  # this caller's delays start afresh
+    Marker(
+        keys.user_partition(user.id),
+        keys.known_address_sk(source_ip),
+        created_at=now_iso(),
+        ttl=int(now) + settings.KNOWN_ADDRESS_SECONDS,
+    ).save()
     if user.disabled:
         raise Forbidden("this account is disabled", code="ACCOUNT_DISABLED")
     return {**_open_session(user), "user": views.user(user)}
@@ -386,12 +440,10 @@ def update_me(principal: tokens.Principal, data: dict, source_ip: str) -> dict:
         current = data.get("currentPassword")
         if not isinstance(current, str) or not current:
             raise ValidationError("currentPassword is required to change the password")
-        throttles = _throttle_keys(user.email, source_ip)
         now = _now()
-        _check_throttle(throttles, now)
+        _check_login(user.email, source_ip, now)
         if not verify_password(current, user.password_hash):
-            for key, _ in throttles:
-                _count(key, now)
+            _count_login_failure(user.email, source_ip, now)
             raise Forbidden("currentPassword is wrong", code="INVALID_CURRENT_PASSWORD")
         actions += [User.password_hash.set(hash_password(new_password)), User.token_version.add(1)]
     elif "currentPassword" in data:

@@ -136,9 +136,11 @@ def _objects(user_id: str, budget: _Budget) -> bool:
 
 
 def _owned_items(user_id: str, budget: _Budget) -> bool:
-    """Ledger entries and grant markers (the user's partition), sessions and refresh tokens (its gsi1 partition)."""
+    """Ledger entries, grant and known-address markers (the user's partition), sessions and refresh tokens (its gsi1
+    partition)."""
     partition = keys.user_partition(user_id)
-    for model, prefix in ((LedgerEntry, keys.LEDGER_PREFIX), (Marker, keys.grant_sk(""))):
+    owned = ((LedgerEntry, keys.LEDGER_PREFIX), (Marker, keys.grant_sk("")), (Marker, keys.known_address_sk("")))
+    for model, prefix in owned:
         for item in model.query(partition, model.sk.startswith(prefix)):
             if not budget.spend():
                 return False

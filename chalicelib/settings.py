@@ -59,8 +59,18 @@ AUTH_CACHE_SECONDS = 15
 AUTHORIZER_TTL_SECONDS = 15
 REFRESH_TOKEN_SECONDS = 7 * 24 * 3600
 BCRYPT_ROUNDS = int(os.environ.get("BCRYPT_ROUNDS", "12"))
-LOGIN_MAX_FAILURES = 5  # per email, and 4x that per source address, within the window
-LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+# Failed logins slow whoever fails, never lock the owner out (docs/accounts.md, OWASP ASVS V2.2.1): per email and
+# source address the first few failures are free, then each must wait 1, 2, 4... s after the last (up to the maximum);
+# the same per address over all emails with more free failures; per email over all addresses at most 100 failures
+# an hour, beyond which only addresses the account logged in from before may still try.
+LOGIN_FREE_FAILURES = 3
+LOGIN_ADDRESS_FREE_FAILURES = 20
+LOGIN_MAX_DELAY_SECONDS = 15 * 60
+LOGIN_FAILURE_MEMORY_SECONDS = 24 * 3600  # a counter is forgotten this long after its last failure
+LOGIN_ACCOUNT_MAX_FAILURES = 100
+LOGIN_ACCOUNT_WINDOW_SECONDS = 3600
+KNOWN_ADDRESS_SECONDS = 90 * 24 * 3600  # an address the account logged in from stays known this long
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60  # the window of the sign-up limit per address
 PASSWORD_MIN_LENGTH = 10
 REGISTER_MAX_PER_ADDRESS = int(
     os.environ.get("REGISTER_MAX_PER_ADDRESS", "20")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+from http.server import BaseHTTPRequestHandler
 
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, ThreadedHTTPServer
 
 from devstack import wait_for_stop_signal
 
@@ -16,7 +17,13 @@ GATEWAY_CODES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 500: "
 
 class GatewayResponses(ChaliceRequestHandler):
     """Errors raised by the gateway itself (missing token, unknown route) in the API's JSON error shape,
-    as the template's API Gateway responses produce them on AWS."""
+    as the template's API Gateway responses produce them on AWS; and the caller's real address as `sourceIp`, as
+    API Gateway gives it (chalice local says 127.0.0.1 for everyone; login throttling counts per address)."""
+
+    def __init__(self, request, client_address, server, app_object, config) -> None:
+        self.local_gateway = LocalGateway(app_object, config)
+        self.local_gateway.event_converter.LOCAL_SOURCE_IP = client_address[0]
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
     def _send_error_response(self, error) -> None:
         try:

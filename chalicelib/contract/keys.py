@@ -3,10 +3,11 @@
   USER#<id>      / PROFILE            user             gsi1: USERS / <createdAt>#<id> (admin listing)
   USER#<id>      / LEDGER#<ts>#<id>   credit ledger entry
   USER#<id>      / GRANT#<yyyy-mm>    monthly grant marker (one per user per month)
+  USER#<id>      / KNOWN#<address>    an address the user logged in from (ttl): not held back by the account's cap
   EMAIL#<email>  / EMAIL              unique-email claim
   REFRESH#<hash> / REFRESH            refresh token     gsi1: USER#<uid> / REFRESH#<hash>  (ttl)
   FAMILY#<id>    / FAMILY             refresh family    gsi1: USER#<uid> / FAMILY#<id>   (ttl)
-  THROTTLE#<key> / THROTTLE           login failures    (ttl)
+  THROTTLE#<key> / THROTTLE           failure counter   (ttl): login:<email>|<address>, ip:<address>, email:<email>
   PROJECT#<id>   / PROJECT            project           gsi1: USER#<owner> / PROJECT#<createdAt>#<id>
   ASSET#<id>     / ASSET              asset             gsi1: PROJECT#<pid> / ASSET#<createdAt>#<id>
   JOB#<id>       / JOB                job               gsi1: PROJECT#<pid> / JOB#<createdAt>#<id>
@@ -110,6 +111,11 @@ def listed(prefix: str, created_at: str, item_id: str) -> str:
 def ledger_sk(at: str, entry_id: str) -> str:
     """A ledger entry's sort key under its user."""
     return f"{LEDGER_PREFIX}{at}#{entry_id}"
+
+
+def known_address_sk(address: str) -> str:
+    """The sort key, under its user, of an address the user logged in from."""
+    return f"KNOWN#{address}"
 
 
 def grant_sk(month: str) -> str:

@@ -145,12 +145,13 @@ class LedgerEntry(Base):
 
 
 class Marker(Base):
-    """An item whose only job is to exist once (refund done, monthly grant given)."""
+    """An item whose only job is to exist once (refund done, monthly grant given, an address a user logged in from)."""
 
     class Meta(_Meta):
         pass
 
     created_at = UnicodeAttribute(attr_name="createdAt", null=True)
+    ttl = NumberAttribute(null=True)
 
 
 class RefreshToken(Base):
@@ -185,12 +186,13 @@ class TokenFamily(Base):
 
 
 class Throttle(Base):
-    """Failed-login counter for one email or source address, expiring with the window."""
+    """A failure counter (an email and address, an address, an email; sign-ups per address) and its last failure."""
 
     class Meta(_Meta):
         pass
 
     failures = NumberAttribute(default=0)
+    last = NumberAttribute(null=True)
     ttl = NumberAttribute()
 
 

@@ -51,54 +51,70 @@ def test_login_rejects_malformed_bodies(api, body):
     assert reply.status == 400 and reply.json["error"]["code"] == "VALIDATION_ERROR"
 
 
-def test_repeated_failures_for_one_email_are_throttled_with_retry_after(api):
+def failures(email: str, address: str, count: int) -> list[int]:
+    """`count` wrong passwords for `email` from `address`, as fast as they go; the statuses."""
+    answers = []
+    for _ in range(count):
+        try:
+            accounts.login({"email": email, "password": WRONG}, address)
+        except (Unauthorized, TooManyRequests) as exc:
+            answers.append(exc.status)
+    return answers
+
+
+def test_failures_from_one_address_are_slowed_by_growing_delays(api, monkeypatch):
     api.register("fay@example.com")
-    for _ in range(settings.LOGIN_MAX_FAILURES):
-        assert api.call("POST", "/auth/login", {"email": "fay@example.com", "password": WRONG}).status == 401
-    blocked = api.call("POST", "/auth/login", {"email": "fay@example.com", "password": PASSWORD})  # even the right one
-    assert blocked.status == 429 and blocked.json["error"]["code"] == "TOO_MANY_REQUESTS"
-    assert 0 < int(blocked.headers["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW_SECONDS
-    item = Throttle.get("THROTTLE#email:fay@example.com", "THROTTLE")
-    assert item.failures == settings.LOGIN_MAX_FAILURES and item.ttl > 0
-    unknown = [
-        api.call("POST", "/auth/login", {"email": "ghost@example.com", "password": WRONG}).status
-        for _ in range(settings.LOGIN_MAX_FAILURES + 1)
-    ]
-    assert unknown[-1] == 429  # unknown emails are throttled alike (no hint that the account is missing)
+    clock = [1_000_000.0]
+    monkeypatch.setattr(accounts, "_now", lambda: clock[0])
+    free = settings.LOGIN_FREE_FAILURES
+    assert failures("fay@example.com", "203.0.113.1", free + 1) == [401] * free + [429]
+    waits = []
+    for _ in range(4):  # wait as told each time: the next failure counts, and the wait after it doubles
+        with pytest.raises(TooManyRequests) as caught:
+            accounts.login({"email": "fay@example.com", "password": PASSWORD}, "203.0.113.1")  # the right one too
+        waits.append(int(caught.value.headers["Retry-After"]))
+        clock[0] += waits[-1]
+        assert failures("fay@example.com", "203.0.113.1", 1) == [401]
+    assert waits == [1, 2, 4, 8]
+    item = Throttle.get("THROTTLE#login:fay@example.com|203.0.113.1", "THROTTLE")
+    assert item.failures == free + 4 and item.ttl == int(clock[0]) + settings.LOGIN_FAILURE_MEMORY_SECONDS
+    assert accounts.delay_after(1000, free) == settings.LOGIN_MAX_DELAY_SECONDS
+    unknown = failures("ghost@example.com", "203.0.113.1", free + 1)
+    assert unknown[-1] == 429  # unknown emails are slowed alike (no hint that the account is missing)
 
 
-def test_throttle_window_expires(api, monkeypatch):
+def test_the_owner_is_never_locked_out_by_someone_elses_failures(api, monkeypatch):
     api.register("gus@example.com")
-    for _ in range(settings.LOGIN_MAX_FAILURES):
-        api.call("POST", "/auth/login", {"email": "gus@example.com", "password": WRONG})
-    assert api.call("POST", "/auth/login", {"email": "gus@example.com", "password": PASSWORD}).status == 429
-    later = accounts._now() + settings.LOGIN_FAILURE_WINDOW_SECONDS + 1
-    monkeypatch.setattr(accounts, "_now", lambda: later)  # TTL deletion lags; the code checks the expiry itself
-    assert api.call("POST", "/auth/login", {"email": "gus@example.com", "password": WRONG}).status == 401
-    assert Throttle.get("THROTTLE#email:gus@example.com", "THROTTLE").failures == 1  # a new window
-    api.login("gus@example.com")
+    assert failures("gus@example.com", "203.0.113.2", 10)[-1] == 429
+    api.login("gus@example.com")  # from the owner's own address: nothing to wait for
 
 
-def test_success_resets_the_email_counter(api):
+def test_success_starts_the_callers_delays_afresh(api, monkeypatch):
     api.register("hal@example.com")
-    for _ in range(settings.LOGIN_MAX_FAILURES - 1):
-        api.call("POST", "/auth/login", {"email": "hal@example.com", "password": WRONG})
+    clock = [1_000_000.0]
+    monkeypatch.setattr(accounts, "_now", lambda: clock[0])
+    free = settings.LOGIN_FREE_FAILURES
+    assert failures("hal@example.com", "127.0.0.1", free) == [401] * free
+    clock[0] += 1  # the one second the next attempt had to wait
     api.login("hal@example.com")
-    for _ in range(settings.LOGIN_MAX_FAILURES - 1):
-        assert api.call("POST", "/auth/login", {"email": "hal@example.com", "password": WRONG}).status == 401
-    api.login("hal@example.com")
+    assert failures("hal@example.com", "127.0.0.1", free + 1) == [401] * free + [429]  # free ones again
 
 
-def test_one_source_address_is_throttled_across_emails(aws):
-    ip_limit = settings.LOGIN_MAX_FAILURES * accounts.IP_FAILURE_FACTOR
-    for i in range(ip_limit):
-        with pytest.raises(Unauthorized):
-            accounts.login({"email": f"spray{i}@example.com", "password": WRONG}, "203.0.113.9")
-    with pytest.raises(TooManyRequests) as caught:
-        accounts.login({"email": "fresh@example.com", "password": WRONG}, "203.0.113.9")
-    assert int(caught.value.headers["Retry-After"]) > 0
-    with pytest.raises(Unauthorized):  # another address is unaffected
-        accounts.login({"email": "fresh@example.com", "password": WRONG}, "198.51.100.7")
+def test_one_source_address_is_slowed_across_emails(aws):
+    free = settings.LOGIN_ADDRESS_FREE_FAILURES
+    spray = [failures(f"spray{i}@example.com", "203.0.113.9", 1)[0] for i in range(free + 1)]
+    assert spray == [401] * free + [429]
+    assert failures("fresh@example.com", "198.51.100.7", 1) == [401]  # another address is unaffected
+
+
+def test_an_account_under_a_distributed_attack_is_capped_but_its_known_addresses_get_in(api, monkeypatch):
+    api.register("ida@example.com")
+    api.login("ida@example.com")  # from 127.0.0.1: a known address from now on
+    monkeypatch.setattr(settings, "LOGIN_ACCOUNT_MAX_FAILURES", 6)
+    for i in range(6):  # six addresses, one failure each: no address is slowed, the account's cap is reached
+        assert failures("ida@example.com", f"198.51.100.{i}", 1) == [401]
+    assert failures("ida@example.com", "198.51.100.99", 1) == [429]  # a new address must wait for the window
+    api.login("ida@example.com")  # the owner's known address gets in
 
 
 def test_disabled_user_cannot_log_in(api, admin):
