@@ -191,8 +191,9 @@ class Stack:
             for i in range(1, count + 1):
                 env = {"WORKER_NAME": f"{kind}-{i}", **roles.get(kind, {})}
                 self.spawn(f"{kind}-{i}", ["-m", f"container_workers.{kind}_worker"], env)
+        api = f"http://127.0.0.1:{self.api_port}"
         self.spawn(
-            "web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", f"http://127.0.0.1:{self.api_port}"]
+            "web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", api, "--assets-origin", endpoint]
         )
         self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
         self.say(

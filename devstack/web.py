@@ -1,10 +1,12 @@
-"""Serve the creators' web app (web/), the three.js files it imports, and a config.js naming the API."""
+"""Serve the creators' web app (web/), the three.js files it imports, and a config.js naming the API, with the
+security headers CloudFront adds on AWS."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import mimetypes
+import re
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,10 +49,31 @@ def resolve(url_path: str) -> Path | None:
     return None
 
 
+def security_headers(api_origin: str, assets_origin: str) -> dict[str, str]:
+    """The headers of CloudFront's response-headers policy (infrastructure/template.yaml, WebSecurityHeaders: the one
+    place the policy is written) with its AWS origins made the local stack's; HSTS is left out (plain HTTP here)."""
+    from devstack.deploy import load_template
+
+    policy = load_template()["Resources"]["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+    config = policy["SecurityHeadersConfig"]
+    csp = config["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    csp = csp.replace("https://${RestAPI}.execute-api.${AWS::Region}.amazonaws.com", api_origin)
+    csp = re.sub(r"https://\$\{AssetsBucket\}\.s3\.(\$\{AWS::Region\}\.)?amazonaws\.com", assets_origin, csp)
+    if "${" in csp:
+        raise ValueError(f"the web app's CSP names an origin the local stack does not have: {csp}")
+    headers = {"Content-Security-Policy": " ".join(csp.split())}
+    if "ContentTypeOptions" in config:
+        headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = config["FrameOptions"]["FrameOption"]
+    headers["Referrer-Policy"] = config["ReferrerPolicy"]["ReferrerPolicy"]
+    return headers
+
+
 class WebHandler(BaseHTTPRequestHandler):
-    """GET/HEAD for static files plus the generated /config.js."""
+    """GET/HEAD for static files plus the generated /config.js, each answer with the `headers` configured."""
 
     api_url = "http://127.0.0.1:8000"
+    headers_sent: dict[str, str] = {}
 
     def do_GET(self) -> None:
         """Send a file (or config.js)."""
@@ -76,6 +99,8 @@ class WebHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
+        for name, value in self.headers_sent.items():
+            self.send_header(name, value)
         self.end_headers()
         if with_body:
             self.wfile.write(body)
@@ -92,8 +117,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--api", default="http://127.0.0.1:8000", help="the API's base URL, written into /config.js")
+    parser.add_argument(
+        "--assets-origin", default="http://127.0.0.1:4566", help="where presigned S3 URLs point (the emulator)"
+    )
     args = parser.parse_args()
-    handler = type("ConfiguredWebHandler", (WebHandler,), {"api_url": args.api.rstrip("/")})
+    api = args.api.rstrip("/")
+    headers = security_headers(api, args.assets_origin.rstrip("/"))
+    handler = type("ConfiguredWebHandler", (WebHandler,), {"api_url": api, "headers_sent": headers})
     server = ThreadingHTTPServer((args.host, args.port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
