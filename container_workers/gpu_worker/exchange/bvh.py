@@ -57,15 +57,18 @@ class Bvh:
         return pos
 
 
-def write_bvh(path: Path, local_rot: np.ndarray, root_pos: np.ndarray, fps: float) -> None:
+def write_bvh(
+    path: Path, local_rot: np.ndarray, root_pos: np.ndarray, fps: float, offsets: np.ndarray | None = None
+) -> None:
     """Write the shared skeleton's motion: local rotations (T, J, 3, 3) and Hips positions (T, 3) in metres.
 
     J is the body's joint count, or body and fingers (`skeleton.names(hands=True)`) for a BVH with hands.
+    `offsets` (J, 3) in metres replace the standard rest offsets (a performer's own bone lengths).
     """
     scale = skeleton.BVH_UNITS_PER_METRE
     hands = skeleton.has_hands(local_rot.shape[1])
-    off = skeleton.offsets(scale, hands)
-    rest = skeleton.rest_positions(scale, hands)
+    off = skeleton.offsets(scale, hands) if offsets is None else offsets * scale
+    rest = off[:1] if offsets is not None else skeleton.rest_positions(scale, hands)
     ends = skeleton.end_sites(hands)
     lines = ["HIERARCHY"]
     order: list[int] = []  # joints in file (depth-first) order; fingers come right after their hand
@@ -75,7 +78,7 @@ def write_bvh(path: Path, local_rot: np.ndarray, root_pos: np.ndarray, fps: floa
         j = skeleton.INDEX[name]
         order.append(j)
         parent = skeleton.PARENTS[name]
-        offset = rest[j] if parent is None else off[j]
+        offset = rest[0] if parent is None else off[j]
         lines.append(f"{pad}{'ROOT' if parent is None else 'JOINT'} {name}")
         lines.append(f"{pad}{{")
         lines.append(f"{pad}  OFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}")

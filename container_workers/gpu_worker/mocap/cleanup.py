@@ -75,6 +75,7 @@ SCALE_BONES: tuple[tuple[int, int], ...] = tuple(
 )
 
 VISIBLE = 0.5
+IMAGE_WEIGHT = 0.4  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
 BETA = 6.0  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
 D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive cutoff
 
@@ -222,6 +223,36 @@ def constrain_bone_lengths(points: np.ndarray, lengths: np.ndarray) -> np.ndarra
         norm = np.linalg.norm(d, axis=-1, keepdims=True)
         unit = np.divide(d, norm, out=np.zeros_like(d), where=norm > 1e-9)
         out[:, b] = out[:, a] + lengths[k] * unit
+    return out[:, :NUM_LANDMARKS]
+
+
+def match_image(
+    points: np.ndarray, image_xy: np.ndarray, visibility: np.ndarray, lengths: np.ndarray, ppm: np.ndarray
+) -> np.ndarray:
+    """(T, 33, 3) landmarks rebuilt bone by bone (BONE_TREE, fixed `lengths`) to agree with the 2D landmarks.
+
+    MediaPipe's 2D landmarks sit on the person better than its 3D ones, which misjudge depth (knees under-bent in
+    a squat, wrists off). World axes are the camera's, so a bone's X and Y should be its on-screen vector in metres
+    (pixels / `ppm`, Y flipped); its depth is what the bone's length leaves, with the sign of the 3D estimate.
+    Bones whose ends are not both visible keep their 3D direction.
+    """
+    p = with_midpoints(points)
+    xy = with_midpoints(np.concatenate([image_xy, np.zeros(image_xy.shape[:2] + (1,))], axis=-1))[..., :2]
+    v = with_midpoints(visibility[..., None])[..., 0]
+    out = p.copy()
+    scale = 1.0 / ppm[:, None]
+    for k, (a, b) in enumerate(BONE_TREE):
+        d3 = p[:, b] - p[:, a]
+        flat = (xy[:, b] - xy[:, a]) * scale * [1.0, -1.0]
+        flat_len = np.linalg.norm(flat, axis=-1, keepdims=True)
+        flat = flat * np.minimum(1.0, lengths[k] / np.maximum(flat_len, 1e-9))
+        depth = np.sign(d3[:, 2:]) * np.sqrt(np.maximum(lengths[k] ** 2 - np.sum(flat**2, axis=-1, keepdims=True), 0))
+        norm = np.linalg.norm(d3, axis=-1, keepdims=True)
+        fallback = lengths[k] * np.divide(d3, norm, out=np.zeros_like(d3), where=norm > 1e-9)
+        bone = IMAGE_WEIGHT * np.concatenate([flat, depth], axis=-1) + (1 - IMAGE_WEIGHT) * fallback
+        bone *= lengths[k] / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-9)
+        seen = (np.minimum(v[:, a], v[:, b]) >= VISIBLE)[:, None]
+        out[:, b] = out[:, a] + np.where(seen, bone, fallback)
     return out[:, :NUM_LANDMARKS]
 
 

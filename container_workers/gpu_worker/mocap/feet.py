@@ -9,42 +9,48 @@ from container_workers.common import skeleton
 from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kinematics, leg_lengths, twist_cue
 
 SIDES = ("Left", "Right")
-CONTACT_HEIGHT = 0.05  # metres: a heel or sole front this close to the floor, and
+CONTACT_HEIGHT = 0.04  # metres: a heel or sole front this close to the floor, and
 CONTACT_SPEED = 0.5  # metres per second: slower than this over the floor, goes down
-RELEASE_HEIGHT = 0.09  # it comes up when higher than this, or
-RELEASE_SPEED = 1.0  # faster than this
+RELEASE_HEIGHT = 0.06  # it comes up when higher than this, or
+RELEASE_SPEED = 0.7  # faster than this
 CONTACT_MIN_SECONDS = 0.1
-WALK_DRIFT_SECONDS = 0.5  # the feet drive the root's steps; the image path corrects it over about this long
+WALK_DRIFT_SECONDS = 1.5  # the feet drive the root's steps; the image path corrects it over about this long
 FIRST_PASS_SPEED = 2.0  # contact speeds are this much looser before the root path agrees with the feet
 BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
 
 
-def _sole_local() -> np.ndarray:
-    """Heel, ball and toe tip in the Foot joint's frame (the same for both feet), all on y=0 in the rest pose."""
-    rest = skeleton.rest_positions()
-    foot, toe = rest[J["LeftFoot"]], rest[J["LeftToeBase"]]
-    toe_offset = toe - foot
-    ball = toe_offset + np.array([0.0, -toe[1], 0.0])
-    return np.array([[0.0, -foot[1], -0.03], ball, ball + np.array(skeleton.END_SITES["LeftToeBase"])])
+def sole_local(offsets: np.ndarray | None = None) -> np.ndarray:
+    """Heel, ball and toe tip in the Foot joint's frame (the same for both feet), all on y=0 in the rest pose.
+
+    `offsets` are the skeleton's rest offsets (default the standard skeleton's; the performer's own otherwise).
+    """
+    standard = skeleton.offsets()[J["LeftToeBase"]]
+    toe_offset = (skeleton.offsets() if offsets is None else offsets)[J["LeftToeBase"]]
+    ratio = np.linalg.norm(toe_offset) / np.linalg.norm(standard)
+    toe_gap = skeleton.rest_positions()[J["LeftToeBase"], 1] * ratio  # the ball joint's height over the floor
+    ball = toe_offset + np.array([0.0, -toe_gap, 0.0])
+    heel = np.array([0.0, toe_offset[1] - toe_gap, -0.03 * ratio])
+    return np.array([heel, ball, ball + np.array(skeleton.END_SITES["LeftToeBase"]) * ratio])
 
 
-SOLE_LOCAL = _sole_local()
+SOLE_LOCAL = sole_local()
 
 
-def sole_points(G: np.ndarray, pos: np.ndarray) -> np.ndarray:
+def sole_points(G: np.ndarray, pos: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
     """World heel, ball and toe-tip points of both feet, (T, 2, 3, 3) (the toe bone turns with the foot)."""
+    local = SOLE_LOCAL if offsets is None else sole_local(offsets)
     out = np.empty((len(G), 2, 3, 3))
     for k, side in enumerate(SIDES):
         f = J[f"{side}Foot"]
-        out[:, k] = pos[:, f, None] + np.einsum("tij,pj->tpi", G[:, f], SOLE_LOCAL)
+        out[:, k] = pos[:, f, None] + np.einsum("tij,pj->tpi", G[:, f], local)
     return out
 
 
-def stand_on_floor(G: np.ndarray, root: np.ndarray) -> np.ndarray:
+def stand_on_floor(G: np.ndarray, root: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
     """The root path with its height set so the lowest sole point is at y=0 in every frame."""
     out = root.copy()
     out[:, 1] = 0.0
-    soles = sole_points(G, forward_kinematics(G, out))
+    soles = sole_points(G, forward_kinematics(G, out, offsets), offsets)
     out[:, 1] = -soles[..., 1].min(axis=(1, 2))
     return out
 
@@ -65,14 +71,16 @@ def _hysteresis(on: np.ndarray, off: np.ndarray) -> np.ndarray:
     return state
 
 
-def detect_contacts(G: np.ndarray, root: np.ndarray, fps: float, speed_scale: float = 1.0) -> np.ndarray:
+def detect_contacts(
+    G: np.ndarray, root: np.ndarray, fps: float, speed_scale: float = 1.0, offsets: np.ndarray | None = None
+) -> np.ndarray:
     """Per frame and foot (T, 2): the heel or the front of the sole is down on the floor and not moving over it.
 
     Each part goes down when it is lower than CONTACT_HEIGHT and slower than CONTACT_SPEED, and comes up only when
     it is higher than RELEASE_HEIGHT or faster than RELEASE_SPEED (hysteresis, so noise does not chop contacts).
     `speed_scale` multiplies both speeds (a first pass on a root path that is not yet consistent with the legs).
     """
-    soles = sole_points(G, forward_kinematics(G, root))  # heel, ball, toe tip
+    soles = sole_points(G, forward_kinematics(G, root, offsets), offsets)  # heel, ball, toe tip
     parts = np.stack([soles[:, :, 0], soles[:, :, 1:].mean(axis=2)], axis=2)  # heel, front: (T, 2, 2, 3)
     height = np.stack([soles[:, :, 0, 1], soles[:, :, 1:, 1].min(axis=2)], axis=2)
     if len(G) > 2:
@@ -97,7 +105,9 @@ def detect_contacts(G: np.ndarray, root: np.ndarray, fps: float, speed_scale: fl
     return contact
 
 
-def walk_root(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
+def walk_root(
+    G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float, offsets: np.ndarray | None = None
+) -> np.ndarray:
     """The root path moved, frame to frame, as the feet on the floor push it (no slide), kept on the given path.
 
     While a foot is down, the root steps by minus its lowest sole point's motion relative to the hips (both feet:
@@ -106,7 +116,9 @@ def walk_root(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float)
     """
     if len(G) < 3:
         return root.copy()
-    rel = sole_points(G, forward_kinematics(G, np.zeros_like(root)))  # (T, 2, 3, 3) relative to the hips
+    rel = sole_points(
+        G, forward_kinematics(G, np.zeros_like(root), offsets), offsets
+    )  # (T, 2, 3, 3) relative to the hips
     low = rel[..., 1].argmin(axis=2)
     step = np.diff(root, axis=0)
     for t in range(1, len(G)):
@@ -152,14 +164,14 @@ def _reach_drop(hip: np.ndarray, target: np.ndarray, reach: float) -> np.ndarray
     return np.maximum(0.0, -d[:, 1] - np.sqrt(reach**2 - across))
 
 
-def _planted_ankle(pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
+def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray) -> np.ndarray:
     """Ankle positions (n, 3) through one contact that keep its lowest sole point still on the floor.
 
     The foot keeps its captured rotation, so it can roll from heel to toe; whichever sole point is lowest is the
     pivot. The first pivot stays at its median place over the frames it is lowest; a new pivot is pinned where it
     was when it takes over, so the ankle path stays continuous.
     """
-    sole = np.einsum("tij,pj->tpi", rot, SOLE_LOCAL)  # (n, 3 points, 3) relative to the ankle
+    sole = np.einsum("tij,pj->tpi", rot, local)  # (n, 3 points, 3) relative to the ankle
     pivot = sole[..., 1].argmin(axis=1)
     n = len(pos)
     ankle = np.empty((n, 3))
@@ -172,18 +184,19 @@ def _planted_ankle(pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
             anchor = ankle[t - 1] + sole[t - 1, pivot[t]]  # where the new pivot was: it does not move
             anchor[1] = 0.0
         ankle[t] = anchor - sole[t, pivot[t]]
+    ankle[:, 1] = np.maximum(ankle[:, 1], pos[:, 1])  # never pulled down: bending the knees to reach is worse
     return ankle
 
 
 def _foot_targets(
-    G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: int, blend: int
+    G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: int, blend: int, local: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lock weight (T,) and ankle target (T, 3) of one foot over its contacts."""
     T = len(G)
     weight = np.zeros(T)
     target = pos[:, foot].copy()
     for a, b in runs(contacts):
-        planted = _planted_ankle(pos[a : b + 1, foot], G[a : b + 1, foot])
+        planted = _planted_ankle(pos[a : b + 1, foot], G[a : b + 1, foot], local)
         ramp_in = np.arange(max(0, a - blend), a)
         ramp_out = np.arange(b + 1, min(T, b + 1 + blend))
         frames = np.concatenate([ramp_in, np.arange(a, b + 1), ramp_out])
@@ -204,20 +217,23 @@ def _foot_targets(
         weight[frames] = w
         target[frames] = (1 - w[:, None]) * pos[frames, foot] + w[:, None] * spot
     # Keep a blended foot's sole above the floor.
-    lowest = np.einsum("tij,pj->tpi", G[:, foot], SOLE_LOCAL)[..., 1].min(axis=1)
+    lowest = np.einsum("tij,pj->tpi", G[:, foot], local)[..., 1].min(axis=1)
     target[:, 1] = np.where(weight > 0, np.maximum(target[:, 1], -lowest), target[:, 1])
     return weight, target
 
 
-def lock_feet(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+def lock_feet(
+    G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float, offsets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Pin each foot through its contacts with leg IK (its lowest sole point stays put, the foot keeps its captured
     rotation so it can roll heel to toe), lowering the hips where a leg cannot reach; then stand the result on the
     floor. Returns (G, root)."""
     G, root = G.copy(), root.copy()
-    pos = forward_kinematics(G, root)
+    pos = forward_kinematics(G, root, offsets)
     blend = max(1, int(round(BLEND_SECONDS * fps)))
-    thigh, shin = leg_lengths()
-    locks = [_foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend) for k, side in enumerate(SIDES)]
+    thigh, shin = leg_lengths(offsets)
+    local = SOLE_LOCAL if offsets is None else sole_local(offsets)
+    locks = [_foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend, local) for k, side in enumerate(SIDES)]
     drop = np.zeros(len(G))
     for (weight, target), side in zip(locks, SIDES):
         need = _reach_drop(pos[:, J[f"{side}UpLeg"]], target, (thigh + shin) * (1 - 1e-4))
@@ -226,7 +242,7 @@ def lock_feet(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float)
         width = blend * 2 + 1
         drop = uniform_filter1d(maximum_filter1d(drop, width, mode="nearest"), width, mode="nearest")
         root[:, 1] -= drop
-        pos = forward_kinematics(G, root)
+        pos = forward_kinematics(G, root, offsets)
     for (weight, target), side in zip(locks, SIDES):
         up, leg = J[f"{side}UpLeg"], J[f"{side}Leg"]
         moving = weight > 0
@@ -235,12 +251,12 @@ def lock_feet(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float)
         G[moving, up], G[moving, leg] = _two_bone_ik(
             pos[moving, up], pos[moving, leg], target[moving], G[moving, up], thigh, shin
         )
-    return G, stand_on_floor(G, root)
+    return G, stand_on_floor(G, root, offsets)
 
 
-def foot_slide(G: np.ndarray, root: np.ndarray, contacts: np.ndarray) -> float:
+def foot_slide(G: np.ndarray, root: np.ndarray, contacts: np.ndarray, offsets: np.ndarray | None = None) -> float:
     """The longest way (metres) a foot's lowest sole point travels over the floor during one of its contacts."""
-    soles = sole_points(G, forward_kinematics(G, root))
+    soles = sole_points(G, forward_kinematics(G, root, offsets), offsets)
     worst = 0.0
     for k in range(2):
         for a, b in runs(contacts[:, k]):

@@ -123,9 +123,9 @@ def forward_kinematics(G: np.ndarray, root: np.ndarray, offsets: np.ndarray | No
     return pos
 
 
-def leg_lengths() -> tuple[float, float]:
-    """The shared skeleton's thigh (hip to knee) and shin (knee to ankle) lengths in metres."""
-    off = skeleton.offsets()
+def leg_lengths(offsets: np.ndarray | None = None) -> tuple[float, float]:
+    """Thigh (hip to knee) and shin (knee to ankle) lengths in metres (default: the shared skeleton's)."""
+    off = skeleton.offsets() if offsets is None else offsets
     return float(np.linalg.norm(off[J["LeftLeg"]])), float(np.linalg.norm(off[J["LeftFoot"]]))
 
 
@@ -136,3 +136,33 @@ def performer_scale(lengths: dict[str, float]) -> float:
     thigh, shin = leg_lengths()
     reference = np.linalg.norm(shoulders - rest[J["Hips"]]) + thigh + shin
     return (lengths["torso"] + lengths["thigh"] + lengths["shin"]) / reference
+
+
+# Which measured landmark bone sets each skeleton bone's length (the rest scale with the performer's size).
+_MEASURED: dict[str, tuple[str, str]] = {
+    f"{side}{joint}": (f"{side.lower()}_{a}", f"{side.lower()}_{b}")
+    for side in ("Left", "Right")
+    for joint, a, b in (
+        ("ForeArm", "shoulder", "elbow"),
+        ("Hand", "elbow", "wrist"),
+        ("Leg", "hip", "knee"),
+        ("Foot", "knee", "ankle"),
+    )
+}
+
+
+def performer_offsets(lengths: dict[tuple[str, str], float], scale: float, hands: bool = False) -> np.ndarray:
+    """Rest offsets (J, 3) with the performer's proportions: limbs from their measured `lengths` (metres, keyed by
+    landmark name pairs), everything else the standard skeleton's scaled by `scale` (the performer's size)."""
+    off = skeleton.offsets(hands=hands) * scale
+    standard = skeleton.offsets(hands=hands)
+    for joint, (a, b) in _MEASURED.items():  # both sides get the mean of the two: a symmetric skeleton
+        mirrored = tuple(
+            n.replace("left_", "right_") if n.startswith("left_") else n.replace("right_", "left_") for n in (a, b)
+        )
+        j = J[joint]
+        off[j] = standard[j] / np.linalg.norm(standard[j]) * 0.5 * (lengths[(a, b)] + lengths[mirrored])
+    toe_gap = skeleton.rest_positions()[J["LeftToeBase"], 1] * scale
+    legs = [J[n] for n in ("LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase")]
+    off[J["Hips"]] = (0.0, toe_gap - off[legs, 1].sum(), 0.0)  # the hips stand the rest pose on the floor
+    return off

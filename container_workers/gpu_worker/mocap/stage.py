@@ -34,6 +34,7 @@ from container_workers.gpu_worker.mocap.hands import FINGER_LANDMARKS, HAND_POIN
 from container_workers.gpu_worker.mocap.solve import (
     forward_kinematics,
     local_rotations,
+    performer_offsets,
     performer_scale,
     solve_world_rotations,
 )
@@ -292,6 +293,7 @@ class Motion:
     root: np.ndarray  # (T, 3) metres of the shared skeleton
     contacts: np.ndarray  # (T, 2)
     scale: float
+    offsets: np.ndarray | None = None  # the performer's rest offsets (J, 3) metres; None: the standard skeleton
 
 
 def clean_motion(track: Track, fps: float, width: int, height: int, params: PoseParams) -> Motion:
@@ -300,6 +302,9 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     world, status, gaps = cleanup.fill_gaps(track.world, track.detected, max_gap)
     image, _, _ = cleanup.fill_gaps(track.image[..., :2], track.detected, max_gap)
     vis, _, _ = cleanup.fill_gaps(track.visibility, track.detected, max_gap)
+    lengths = cleanup.median_bone_lengths(world, vis)
+    frame_ppm = cleanup.smooth(cleanup.pixels_per_metre(image, world, vis)[:, None, None], fps, 1.0, beta=0.0)[:, 0, 0]
+    world = cleanup.match_image(world, image, vis, lengths, frame_ppm)
     world = cleanup.smooth(world, fps, params.smoothing)
     # 2D smoothing in metres at the person's depth, so the filter behaves as it does on world landmarks.
     ppm = float(np.median(cleanup.pixels_per_metre(image, world, vis)))
@@ -315,23 +320,36 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
         }
     )
     G = solve_world_rotations(world)
-    if params.rootMotion:
-        root = (
-            cleanup.root_translation(image, world, vis, width, height, fps, params.cameraFovDegrees, params.smoothing)
-            / scale
-        )
+    own = params.skeleton == "performer"
+    offsets = performer_offsets(named_lengths(lengths), scale) if own else None
+    if params.rootMotion:  # in the standard skeleton's steps unless the skeleton is the performer's own
+        root = cleanup.root_translation(
+            image, world, vis, width, height, fps, params.cameraFovDegrees, params.smoothing
+        ) / (1.0 if own else scale)
     else:
         root = np.zeros((len(world), 3))
-    root = stand_on_floor(G, root)
+    root = stand_on_floor(G, root, offsets)
     contacts = np.zeros((len(world), 2), dtype=bool)
     if params.footLock:
         if params.rootMotion:  # the feet on the floor move the body; then find the contacts again on that path
-            root = walk_root(G, root, detect_contacts(G, root, fps, FIRST_PASS_SPEED), fps)
-        contacts = detect_contacts(G, root, fps)
-        G, root = lock_feet(G, root, contacts, fps)
+            first = detect_contacts(G, root, fps, FIRST_PASS_SPEED, offsets)
+            root = walk_root(G, root, first, fps, offsets)
+        contacts = detect_contacts(G, root, fps, offsets=offsets)
+        G, root = lock_feet(G, root, contacts, fps, offsets)
     if track.hand_world is not None:
         G = np.concatenate([G, _finger_rotations(track.hand_world, G, fps, max_gap, params.smoothing)], axis=1)
-    return Motion(status, gaps, world, G, root, contacts, scale)
+    if offsets is not None and track.hand_world is not None:  # fingers scale with the forearm
+        fingers = skeleton.offsets(hands=True)[len(skeleton.NAMES) :]
+        hand = J_INDEX["LeftHand"]
+        ratio = np.linalg.norm(offsets[hand]) / np.linalg.norm(skeleton.offsets()[hand])
+        offsets = np.concatenate([offsets, fingers * ratio])
+    return Motion(status, gaps, world, G, root, contacts, scale, offsets)
+
+
+def named_lengths(lengths: np.ndarray) -> dict[tuple[str, str], float]:
+    """Measured landmark bone lengths keyed by their ends' names ("left_hip", "left_knee")."""
+    names = {**{i: n for n, i in LM.items()}, cleanup.HIP_MID: "hip_mid", cleanup.SHOULDER_MID: "shoulder_mid"}
+    return {(names[a], names[b]): float(v) for (a, b), v in zip(cleanup.BONE_TREE, lengths)}
 
 
 def _finger_rotations(hand_world: np.ndarray, G: np.ndarray, fps: float, max_gap: int, smoothing: float) -> np.ndarray:
@@ -415,9 +433,10 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
         raise BadInputError("NO_PERSON_DETECTED", "No person was found in any frame of the video.")
     progress(TRACKING_SHARE + 2, "cleaning up the motion")
     motion = clean_motion(track, info.fps, info.width, info.height, settings)
-    joints = forward_kinematics(motion.world_rot, motion.root)
+    joints = forward_kinematics(motion.world_rot, motion.root, motion.offsets)
+    body_offsets = None if motion.offsets is None else motion.offsets[: len(skeleton.NAMES)]
     progress(TRACKING_SHARE + 6, "writing BVH and landmarks")
-    write_bvh(bvh, local_rotations(motion.world_rot), motion.root, info.fps)
+    write_bvh(bvh, local_rotations(motion.world_rot), motion.root, info.fps, motion.offsets)
     write_landmarks(landmarks, track, motion, joints, info.fps, info.width, info.height)
     frames = len(track.detected)
     fps = info.fps
@@ -449,7 +468,9 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
         "meanConfidence": round(float(track.visibility[track.detected, BODY].mean()), 3),
         "performerScale": round(motion.scale, 3),
         "footContacts": {f"{side}Foot": len(_contact_runs(motion.contacts[:, k])) for k, side in enumerate(SIDES)},
-        "maxFootSlideCm": round(100 * foot_slide(motion.world_rot, motion.root, motion.contacts), 2),
+        "maxFootSlideCm": round(
+            100 * foot_slide(motion.world_rot[:, : len(skeleton.NAMES)], motion.root, motion.contacts, body_offsets), 2
+        ),
         "rootTravelMetres": round(float(np.linalg.norm(np.diff(motion.root[:, [0, 2]], axis=0), axis=1).sum()), 3),
         "bvhRotationOrder": ROTATION_ORDER,
         "previewCodec": codec,

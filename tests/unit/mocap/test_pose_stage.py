@@ -195,6 +195,10 @@ def test_an_unreadable_or_missing_video_is_rejected(tmp_path):
         {"footLock": "no"},
         {"maxGapSeconds": -1},
         {"cameraFovDegrees": 5},
+        {"performer": "tallest"},
+        {"performer": "0.5,0.1,0.2,0.9"},
+        {"hands": "yes"},
+        {"skeleton": "mine"},
         ["smoothing"],
     ],
 )
@@ -215,5 +219,28 @@ def test_params_defaults_and_accepted_values():
             "cameraFovDegrees": 90,
             "somethingForAnotherStage": 1,
         }
-    ) == PoseParams(0.0, False, False, 2.0, 90.0)
+    ) == PoseParams(0.0, False, False, 2.0, 90.0, "largest", False, "standard")
     assert parse_params({"smoothing": None}).smoothing == PoseParams().smoothing
+    chosen = parse_params({"performer": "0.1,0.2,0.5,0.9", "hands": True, "skeleton": "performer"})
+    assert (chosen.performer, chosen.hands, chosen.skeleton) == ("0.1,0.2,0.5,0.9", True, "performer")
+
+
+def test_performer_skeleton_and_hands_give_their_own_bones(walk_across, tmp_path):
+    run = run_stage(walk_across[0], tmp_path / "own", {"skeleton": "performer", "hands": True})
+    bvh = parse_bvh(run.workdir / "motion.bvh")
+    assert set(bvh.names) == set(skeleton.names(hands=True))
+    doc = json.loads((run.workdir / "landmarks.json").read_text())
+    assert doc["jointNames"] == list(skeleton.names(hands=True))
+    scale = skeleton.BVH_UNITS_PER_METRE
+    standard = dict(zip(skeleton.names(hands=True), skeleton.offsets(scale, hands=True)))
+    own = dict(zip(bvh.names, bvh.offsets))
+    assert not np.allclose(own["LeftLeg"], standard["LeftLeg"], atol=0.5)  # the thigh is the performer's
+    np.testing.assert_allclose(own["LeftLeg"], own["RightLeg"])  # and the skeleton symmetric
+    # It stands on its own floor: the lowest sole point at 0 in every frame.
+    offsets = np.array([own[n] for n in skeleton.NAMES]) / scale
+    order = [bvh.names.index(n) for n in skeleton.NAMES]
+    G = world_rotations(bvh.local_rotations()[:, order])
+    pos = forward_kinematics(G, bvh.root_positions() / scale, offsets)
+    lowest = sole_points(G, pos, offsets)[..., 1].min(axis=(1, 2))
+    np.testing.assert_allclose(lowest, 0.0, atol=2e-3)
+    assert set(run.result.metadata["handFrames"]) == {"LeftHand", "RightHand"}
