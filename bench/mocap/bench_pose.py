@@ -59,7 +59,7 @@ def raw_mediapipe_seconds(video: Path) -> tuple[float, int]:
     return spent, frames
 
 
-def stage_seconds(video: Path, workdir: Path) -> tuple[float, float, dict]:
+def stage_seconds(video: Path, workdir: Path, params: dict | None = None) -> tuple[float, float, dict]:
     """Wall seconds of the whole stage (model load, decode, track, preview, clean-up, outputs), seconds per
     frame in its steady tracking phase (first to last tracked frame), and its metadata."""
     from container_workers.gpu_worker.mocap.stage import pose
@@ -71,7 +71,7 @@ def stage_seconds(video: Path, workdir: Path) -> tuple[float, float, dict]:
             tracked.append((time.perf_counter(), int(msg.split()[1])))
 
     start = time.perf_counter()
-    result = pose({"video": video}, {}, workdir, progress)
+    result = pose({"video": video}, params or {}, workdir, progress)
     whole = time.perf_counter() - start
     (t0, f0), (t1, f1) = tracked[0], tracked[-1]
     return whole, (t1 - t0) / (f1 - f0), result.metadata
@@ -119,8 +119,11 @@ def main() -> None:
     """Run both measurements and print a summary."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fps-seconds", type=float, default=10.0, help="length of the clip for the fps comparison")
-    parser.add_argument("--memory-seconds", type=float, default=120.0, help="length of the long clip for the RSS check")
+    parser.add_argument(
+        "--memory-seconds", type=float, default=120.0, help="length of the long clip for the RSS check (0: skip it)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternating raw/stage rounds; the best of each is kept")
+    parser.add_argument("--hands", action="store_true", help="also time the stage with hands: true (one round)")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -159,6 +162,14 @@ def main() -> None:
             f"CPU ms per frame: raw loop (decode+convert+process) {1000 * min(cpu_raw):.1f}, whole stage {1000 * min(cpu_stage):.1f}"
         )
 
+        if args.hands:
+            seconds, per_frame, meta = stage_seconds(short, tmp / "hands", {"hands": True})
+            print(
+                f"stage with hands: true, steady:      {1 / per_frame:6.1f} fps  overhead {100 * (per_frame / best_raw - 1):+.1f}%"
+                f"  (hands found in {meta['handFrames']} of {frames} frames)"
+            )
+        if args.memory_seconds <= 0:
+            return
         small = memory_run(short, tmp / "mem_short")
         long_clip = make_clip(tmp / "long.mp4", args.memory_seconds)
         start = time.perf_counter()

@@ -25,4 +25,4 @@ def test_demo_runs_and_says_where_the_outputs_are(stack, tmp_path):
     printed = [Path(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("    ")]
     assert printed and all(path.is_file() and path.stat().st_size > 0 for path in printed)
     assert {p.parent.parent for p in printed} == {out} and len({p.parent for p in printed}) == 3
-    assert (out / "astronaut-walk.mp4").is_file()
+    assert (out / "walk.mp4").is_file()

@@ -17,6 +17,7 @@ from container_workers.gpu_worker.mocap.estimation import LM, MP_TO_SKELETON, De
 CROP = 224  # pixels the hand crop is scaled to
 HAND_POINTS = 21
 CROP_FOREARMS = 1.3  # crop side in forearm lengths
+RETRY_FRAMES = 4  # a hand not found is looked for again only every this many frames (the palm search is slow)
 SIDES = ("Left", "Right")
 # Landmarks of each finger's joints 1..3 and tip (MediaPipe Hands numbering).
 FINGER_LANDMARKS: dict[str, tuple[int, int, int, int]] = {
@@ -62,6 +63,7 @@ class HandEstimator:
             )
             for _ in SIDES
         ]
+        self._wait = [0, 0]
 
     def detect(self, rgb: np.ndarray, det: Detection) -> tuple[np.ndarray, np.ndarray]:
         """Per hand (Left, Right): world landmarks (2, 21, 3) in skeleton axes and image points (2, 21, 2); NaN if unseen."""
@@ -70,7 +72,8 @@ class HandEstimator:
         h, w = rgb.shape[:2]
         for k, side in enumerate(SIDES):
             crop = hand_crop(det, side, w, h)
-            if crop is None:
+            if crop is None or self._wait[k] > 0:
+                self._wait[k] = max(0, self._wait[k] - 1)
                 continue
             corner, size = crop
             scale = CROP / size
@@ -78,6 +81,7 @@ class HandEstimator:
             patch = cv2.warpAffine(rgb, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             result = self._models[k].process(patch)
             if not result.multi_hand_landmarks or not result.multi_hand_world_landmarks:
+                self._wait[k] = RETRY_FRAMES - 1
                 continue
             points = np.array([(p.x, p.y) for p in result.multi_hand_landmarks[0].landmark]) * CROP
             image[k] = corner + points / scale

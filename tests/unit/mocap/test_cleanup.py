@@ -37,7 +37,8 @@ def test_one_euro_removes_jitter_without_lag():
     smoothed = cleanup.smooth(x, fps, 0.5)[:, 0, 0]
     raw_error = np.sqrt(np.mean((noisy - truth) ** 2))
     error = np.sqrt(np.mean((smoothed - truth)[30:-30] ** 2))
-    assert error < 0.7 * raw_error
+    assert error < raw_error  # closer to the truth (BETA is tuned on bench/mocap_quality for jitter vs accuracy)
+    assert np.abs(np.diff(smoothed, 2)).mean() < 0.2 * np.abs(np.diff(noisy, 2)).mean()  # and a fifth of the jitter
     lags = range(-5, 6)
     best = max(lags, key=lambda k: np.corrcoef(np.roll(smoothed, k)[30:-30], truth[30:-30])[0, 1])
     assert best == 0
