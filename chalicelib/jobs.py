@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
@@ -198,6 +198,54 @@ def start(job: Job) -> None:
         )
     except UpdateError:
         pass  # finished (or cancelled) already
+
+
+def resume(job: Job) -> bool:
+    """Start a job's pipeline again from the stage it was at, because its execution no longer exists (a local
+    emulator keeps data but no execution across a restart); False if the job ended meanwhile. The outputs of the
+    stages before are on the job, so those stages do not run again."""
+    index = next((i for i, stage in enumerate(job.pipeline) if stage["name"] == job.stage), 0)
+    execution = execution_input(job.id, job.pipeline)
+    execution["stages"] = execution["stages"][index:]
+    sfn = client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=settings.PIPELINE_STATE_MACHINE_ARN,
+        name=f"{job.id}-resumed-{uuid.uuid4().hex[:8]}",
+        input=json.dumps(execution),
+    )["executionArn"]
+    try:
+        job.update(
+            actions=[Job.execution_arn.set(arn), Job.updated_at.set(now_iso())], condition=Job.status.is_in(*ACTIVE)
+        )
+    except UpdateError:
+        sfn.stop_execution(executionArn=arn, error="CANCELLED", cause="the job ended before it was resumed")
+        return False
+    logger.info("job resumed", extra={"job_id": job.id, "stage": job.stage})
+    return True
+
+
+def recover_lost_executions(now: float | None = None) -> dict[str, int]:
+    """After executions were lost (a local emulator restarted): resume each started job whose execution no longer
+    exists, and settle each job that completed within the hour but whose report was lost (no SETTLEMENT marker)."""
+    now = now or time.time()
+    sfn = client("stepfunctions")
+    done = {"resumed": 0, "settled": 0}
+    for status in ACTIVE:
+        for job in Job.by_status.query(keys.status_partition(status)):
+            if job.status not in ACTIVE or not job.execution_arn:
+                continue
+            try:
+                sfn.describe_execution(executionArn=job.execution_arn)
+                continue
+            except sfn.exceptions.ExecutionDoesNotExist:
+                done["resumed"] += resume(job)
+    since = datetime.fromtimestamp(now - 3600, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    for job in Job.by_status.query(keys.status_partition("COMPLETED"), Job.gsi3sk >= since):
+        try:
+            Marker.get(*keys.settlement(job.id), consistent_read=True)
+        except Marker.DoesNotExist:
+            done["settled"] += settle(job.id, "COMPLETED")
+    return done
 
 
 def start_waiting(asset: Asset) -> None:
@@ -415,7 +463,10 @@ def _check_execution(job: Job, now: float) -> dict | None:
     if suspicion is None:
         return None
     sfn = client("stepfunctions")
-    execution = sfn.describe_execution(executionArn=job.execution_arn)
+    try:
+        execution = sfn.describe_execution(executionArn=job.execution_arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        execution = {"status": "GONE"}
     if execution["status"] != "RUNNING":
         return {
             "code": "PIPELINE_ENDED",

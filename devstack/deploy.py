@@ -262,13 +262,16 @@ class Deployer:
         s3 = self.client("s3")
         bucket = props["BucketName"]
         try:
-            if self.region == "us-east-1":
-                s3.create_bucket(Bucket=bucket)
-            else:
-                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise
+            s3.head_bucket(Bucket=bucket)  # there already, with its objects: moto's CreateBucket would empty it
+        except ClientError:
+            try:
+                if self.region == "us-east-1":
+                    s3.create_bucket(Bucket=bucket)
+                else:
+                    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(
                 Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]

@@ -148,7 +148,9 @@ class Stack:
                     f"stop it, pass --emulator-port, or set AWS_ENDPOINT_URL to use it"
                 )
             endpoint = f"http://127.0.0.1:{self.emulator_port}"
-            self.spawn("emulator", ["-m", "devstack.emulator.server", "--port", str(self.emulator_port)])
+            emulator_state = str(self.state_dir / "emulator")
+            args = ["-m", "devstack.emulator.server", "--port", str(self.emulator_port), "--state-dir", emulator_state]
+            self.spawn("emulator", args)
             self._wait(f"{endpoint}/moto-api/", "emulator", 60)
         self.env["AWS_ENDPOINT_URL"] = endpoint
         self.say("stack", "deploying infrastructure/template.yaml")
@@ -173,6 +175,13 @@ class Stack:
         outputs = json.loads(outputs_file.read_text())
         self.env.update(outputs)
         (self.state_dir / "outputs.env").write_text("".join(f"{k}={v}\n" for k, v in outputs.items()))
+        recovered = subprocess.run(
+            [sys.executable, "-m", "devstack.recover"], cwd=ROOT, env=self.env, capture_output=True, text=True
+        )
+        if recovered.returncode != 0:
+            raise SystemExit(f"resuming the jobs of the last run failed:\n{recovered.stderr[-2000:]}")
+        for line in recovered.stdout.splitlines():
+            self.say("stack", line)
         roles: dict[str, dict[str, str]] = {}
         if self.iam:
             from devstack import iam

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+from pathlib import Path
 
 import requests
 
@@ -37,10 +38,11 @@ def make_app():
 
 
 def main() -> None:
-    """Serve until SIGTERM/SIGINT."""
+    """Serve until SIGTERM/SIGINT (then take the last snapshot, with --state-dir)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--state-dir", type=Path, help="keep DynamoDB, S3 and SQS here across restarts (snapshots)")
     args = parser.parse_args()
     # moto's Step Functions integrations call the other services over HTTP on this port.
     os.environ["MOTO_PORT"] = str(args.port)
@@ -54,12 +56,26 @@ def main() -> None:
             if str(getattr(code, "value", code))[:1] in ("4", "5"):
                 super().log_request(code, size)
 
-    server = make_server(args.host, args.port, make_app(), threaded=True, request_handler=QuietHandler)
+    app, snapshots = make_app(), None
+    if args.state_dir:
+        from devstack.emulator.persistence import Gate, Recorded, Snapshots
+
+        gate = Gate()
+        app, snapshots = Recorded(app, gate), Snapshots(args.state_dir, gate)
+        snapshots.claim()
+        restored = snapshots.restore()
+        print(f"emulator state {'restored from' if restored else 'kept in'} {args.state_dir}", flush=True)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     enable_state_machine_execution(f"http://{args.host}:{args.port}")
+    if snapshots:
+        threading.Thread(target=snapshots.run, daemon=True).start()
     print(f"AWS emulator (moto) listening on http://{args.host}:{args.port}", flush=True)
     wait_for_stop_signal()
     server.shutdown()
+    if snapshots:
+        snapshots.stop()
+        print(f"emulator state saved ({snapshots.taken} snapshots)", flush=True)
 
 
 if __name__ == "__main__":
