@@ -19,6 +19,8 @@ TEXTURE_SIZES = (64, 128, 256, 512, 1024, 2048, 4096)
 GENERATED_TEXTURE_SIZES = (256, 512, 1024, 2048, 4096)
 EXPORT_FORMATS = ("glb", "fbx", "blend")
 FOREGROUND_METHODS = ("auto", "alpha", "person", "grabcut")
+OBJECT_SHAPES = ("auto", "inflate", "lathe", "box")
+SUBJECT_CHOICES = ("main", "all")
 COMPRESSIONS = ("meshopt", "draco", "none")
 AVATAR_POSES = ("T", "A")
 SKELETON_KINDS = ("standard", "performer")
@@ -67,6 +69,18 @@ STAGE_PARAMS: dict[str, dict[str, Param]] = {
             "str", "how the subject is cut out of the photo", default="auto", choices=FOREGROUND_METHODS
         ),
         "detail": _param("float", "surface relief from the photo's shading, 0 to 1", default=0.5, low=0.0, high=1.0),
+        "shape": _param(
+            "str",
+            "shape prior for objects: auto (a box, a body of revolution, or else inflated), or one of them",
+            default="auto",
+            choices=OBJECT_SHAPES,
+        ),
+        "subjects": _param(
+            "str",
+            "main: only the most prominent subject; all: one mesh per subject (never fused)",
+            default="main",
+            choices=SUBJECT_CHOICES,
+        ),
         "targetTriangles": _param("int", "triangle budget of the mesh", default=20_000, low=1_000, high=200_000),
         "textureSize": _param("int", "texture edge in pixels", default=1024, choices=GENERATED_TEXTURE_SIZES),
     },
@@ -174,6 +188,8 @@ JOB_TYPES: dict[str, JobType] = {
         params={
             "foreground": ("reconstruct",),
             "detail": ("reconstruct",),
+            "shape": ("reconstruct",),
+            "subjects": ("reconstruct",),
             "targetTriangles": ("reconstruct", "optimize"),
             "textureSize": ("reconstruct",),
         },

@@ -41,6 +41,7 @@ JOINT_LANDMARKS: dict[str, str] = {
 }
 _SKIN_DISTANCE = 22.0  # Lab distance under which a colour counts as the person's skin tone
 _SAME_DISTANCE = 28.0  # Lab distance under which two garment colours count as one
+_BALD_DISTANCE = 10.0  # the top of the head this close to the skin's colour is bare (blonde hair is further)
 
 
 @dataclass(frozen=True)
@@ -251,19 +252,26 @@ def distances(pixels: np.ndarray, colour) -> np.ndarray:
     return np.linalg.norm(_lab(pixels) - _lab(colour)[0], axis=1)
 
 
-def dominant_colour(pixels: np.ndarray) -> tuple[int, int, int] | None:
-    """The centre of the largest of three colour clusters (ignores badges, logos and shadows), or None if too few."""
+def colour_clusters(pixels: np.ndarray, k: int = 3) -> list[tuple[tuple[int, int, int], float]]:
+    """Up to `k` colour clusters of the pixels as (RGB centre, share), largest first; none when too few pixels."""
     if len(pixels) < 12:
-        return None
+        return []
     samples = pixels.reshape(-1, 3).astype(np.float32)
     if len(samples) > 4000:
         samples = samples[np.linspace(0, len(samples) - 1, 4000).astype(int)]
-    k = min(3, len(samples))
+    k = min(k, len(samples))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
     cv2.setRNGSeed(0)
     _, labels, centres = cv2.kmeans(samples, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
-    best = np.bincount(labels.ravel(), minlength=k).argmax()
-    return tuple(int(v) for v in np.clip(np.round(centres[best]), 0, 255))
+    counts = np.bincount(labels.ravel(), minlength=k) / len(samples)
+    order = np.argsort(-counts, kind="stable")
+    return [(tuple(int(v) for v in np.clip(np.round(centres[i]), 0, 255)), float(counts[i])) for i in order]
+
+
+def dominant_colour(pixels: np.ndarray) -> tuple[int, int, int] | None:
+    """The centre of the largest of three colour clusters (ignores badges, logos and shadows), or None if too few."""
+    clusters = colour_clusters(pixels)
+    return clusters[0][0] if clusters else None
 
 
 def _segment_pixels(rgb: np.ndarray, mask: np.ndarray, a, b, radius: float, part=(0.2, 0.8)) -> np.ndarray:
@@ -314,13 +322,16 @@ def appearance(rgb: np.ndarray, person: Person, height: float, factors: dict) ->
     measured: dict = {"skin": skin}
     # Hair: the person's pixels above the forehead between the ears that are not skin-coloured.
     top = int(max(0, eye_y - 4.0 * face_unit))
-    hairline = int(max(0, eye_y - 1.3 * face_unit))
+    hairline = int(max(0, eye_y - 0.9 * face_unit))
     x0, x1 = int(max(0, ear_x[0] - 0.1 * head_w)), int(min(rgb.shape[1], ear_x[1] + 0.1 * head_w))
     above = rgb[top:hairline, x0:x1][mask[top:hairline, x0:x1]]
-    above = above[:: max(1, len(above) // 2000)]
-    hair_like = above[distances(above, skin) > _SKIN_DISTANCE] if len(above) else above
-    hair = dominant_colour(hair_like) if len(hair_like) >= max(12, 0.25 * len(above)) else None
-    style = "bald" if hair is None else _hair_length(rgb, mask, lm, hair, face_unit, ear_x, seen)
+    hair = next(  # the largest cluster up there that is not the skin (a high forehead is skin too)
+        (c for c, share in colour_clusters(above) if share >= 0.2 and colour_distance(c, skin) >= _BALD_DISTANCE),
+        None,
+    )
+    garments = _garments(rgb, mask, lm, seen, skin, face_unit, person.mask)
+    clothes = [g.rgb for g in garments.values() if g.slot in ("top", "outer", "dress")]
+    style = "bald" if hair is None else _hair_length(rgb, mask, lm, hair, face_unit, ear_x, seen, clothes)
     mouth = lm[[LM["mouth_left"], LM["mouth_right"]]]
     chin = _segment_pixels(
         rgb,
@@ -346,14 +357,17 @@ def appearance(rgb: np.ndarray, person: Person, height: float, factors: dict) ->
     spec.beard = bool(bearded)
     spec.beard_rgb = beard if bearded else spec.hair_rgb
     spec.eye_colour, spec.eye_rgb = "brown", EYE_COLOURS["brown"]
-    spec.garments = _garments(rgb, mask, lm, seen, skin, face_unit, person.mask)
+    spec.garments = garments
     spec.recognized = ["photo"]
     measured["garments"] = {slot: g.rgb for slot, g in spec.garments.items()}
     return spec, measured
 
 
-def _hair_length(rgb, mask, lm, hair, face_unit, ear_x, seen) -> str:
-    """short, medium or long from hair-coloured pixels beside the neck below the mouth, and beside the face."""
+def _hair_length(rgb, mask, lm, hair, face_unit, ear_x, seen, clothes) -> str:
+    """short, medium or long from hair-coloured pixels beside the neck below the mouth, and beside the face.
+
+    Beside the neck a collar in the hair's colour would look like long hair, so that test needs the clothes to differ.
+    """
     mouth_y = lm[[LM["mouth_left"], LM["mouth_right"]], 1].mean()
     eye_y = lm[[LM["left_eye"], LM["right_eye"]], 1].mean()
     shoulder_y = (
@@ -372,14 +386,16 @@ def _hair_length(rgb, mask, lm, hair, face_unit, ear_x, seen) -> str:
             return 0.0
         return float(np.mean(distances(pixels, hair) < _SKIN_DISTANCE))
 
-    if share(mouth_y + 0.8 * face_unit, max(mouth_y + 1.2 * face_unit, shoulder_y - 0.3 * face_unit), 0.1, 0.9) > 0.35:
+    collar_like = any(colour_distance(hair, c) < _SAME_DISTANCE for c in clothes)
+    low = share(mouth_y + 0.8 * face_unit, max(mouth_y + 1.2 * face_unit, shoulder_y - 0.3 * face_unit), 0.1, 0.9)
+    if low > 0.35 and not collar_like:
         return "long"
     if share(eye_y, mouth_y + 0.5 * face_unit, -0.3, 0.5) > 0.35:
         return "medium"
     return "short"
 
 
-def _skirt_hem(rgb, mask, lm, seen, thigh, skin) -> str | None:
+def _skirt_hem(rgb, mask, lm, seen, thigh) -> str | None:
     """A skirt's (or dress's) hem length when the person's mask fills the gap between the thighs in the thighs'
     colour while the knees stand apart; None when the legs are separate (trousers, shorts) or the photo cannot tell."""
     if not all(seen[n] for n in ("left_hip", "right_hip", "left_knee", "right_knee")):
@@ -396,10 +412,10 @@ def _skirt_hem(rgb, mask, lm, seen, thigh, skin) -> str | None:
         return "default"
     side = "left" if seen["left_ankle"] else "right"
     knee, ankle = lm[LM[f"{side}_knee"]], lm[LM[f"{side}_ankle"]]
-    for t in np.linspace(0.05, 0.95, 10):
+    for t in np.linspace(0.05, 0.95, 10):  # down the shin until the skirt's colour ends
         probe = _segment_pixels(rgb, mask, knee, ankle, 0.04 * apart, (t, t + 0.05))
-        if len(probe) and distances(probe, skin).mean() < _SKIN_DISTANCE:
-            return "default" if t < 0.3 else "long" if t > 0.7 else "default"
+        if len(probe) and distances(probe, thigh).mean() > _SAME_DISTANCE:
+            return "long" if t > 0.7 else "default"
     return "long"
 
 
@@ -464,7 +480,7 @@ def _garments(rgb, mask, lm, seen, skin, face_unit, person_mask) -> dict[str, Ga
     thighs = [limb(f"{s}_hip", f"{s}_knee") for s in ("left", "right")]
     shins = [limb(f"{s}_knee", f"{s}_ankle") for s in ("left", "right")]
     thigh = next((c for c in thighs if c is not None), None)
-    skirt = _skirt_hem(rgb, person_mask, lm, seen, thigh, skin) if thigh is not None and covered(thigh) else None
+    skirt = _skirt_hem(rgb, person_mask, lm, seen, thigh) if thigh is not None and covered(thigh) else None
     if skirt is not None and colour_distance(thigh, garments["top"].rgb) < _SAME_DISTANCE and "outer" not in garments:
         garments.pop("top")
         garments["dress"] = Garment("dress", "dress", "photo", thigh, skirt)

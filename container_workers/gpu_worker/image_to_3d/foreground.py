@@ -1,4 +1,4 @@
-"""Foreground masks for image-to-3D: the alpha channel, MediaPipe person segmentation, or saliency-seeded GrabCut."""
+"""Subjects for image-to-3D: the alpha channel, MediaPipe's people (one mask each), or saliency-seeded GrabCut's parts."""
 
 from __future__ import annotations
 
@@ -7,23 +7,21 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from container_workers.gpu_worker.image_to_3d.people import clean
-from container_workers.gpu_worker.mocap.estimation import LM
+from container_workers.gpu_worker.image_to_3d.people import clean, find_people, prominence, resized
 
 MIN_COVERAGE = 0.002  # a foreground smaller than this fraction of the image counts as none
-_PERSON_SIDE = 640  # MediaPipe runs on at most this many pixels per side
 _GRABCUT_SIDE = 400  # GrabCut runs on at most this many pixels per side
 _BORDER_CLUSTERS = 5
-_TORSO = tuple(LM[name] for name in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
 
 
 @dataclass
 class Foreground:
-    """A boolean mask (H, W) of the object, how it was found, and the face box (x, y, w, h) when a person's face was."""
+    """A subject's boolean mask (H, W), how it was found, the face box (x, y, w, h) of a person, and its prominence."""
 
     mask: np.ndarray
     method: str
     face: tuple[int, int, int, int] | None = None
+    prominence: float = 0.0
 
     @property
     def coverage(self) -> float:
@@ -36,73 +34,44 @@ def has_transparency(alpha: np.ndarray | None) -> bool:
     return alpha is not None and bool((alpha < 128).any()) and bool((alpha >= 128).any())
 
 
-def find_foreground(rgb: np.ndarray, alpha: np.ndarray | None, method: str) -> Foreground | None:
-    """The foreground by `method` (the contract's FOREGROUND_METHODS; "auto": alpha if it has transparency, else a detected
-    person, else GrabCut); None if nothing."""
+def find_subjects(rgb: np.ndarray, alpha: np.ndarray | None, method: str) -> list[Foreground]:
+    """The subjects by `method` (the contract's FOREGROUND_METHODS), the most prominent first; none when nothing.
+
+    "auto": the alpha channel when it has transparency (one subject, all its opaque parts), else every detected person
+    (each their own mask, split where they touch), else GrabCut's object, each separate part its own subject.
+    """
     if method in ("auto", "alpha") and has_transparency(alpha):
-        return _accept(Foreground(clean(alpha >= 128, smooth=False), "alpha"))
+        return _accepted([Foreground(clean(alpha >= 128, smooth=False), "alpha", prominence=1.0)])
     if method == "alpha":
-        return None
+        return []
     if method in ("auto", "person"):
-        person = person_foreground(rgb)
-        if person is not None or method == "person":
-            return person
-    return _accept(Foreground(grabcut_foreground(rgb), "grabcut"))
+        people = person_subjects(rgb)
+        if people or method == "person":
+            return people
+    return grabcut_subjects(rgb)
 
 
-def _accept(foreground: Foreground) -> Foreground | None:
-    return foreground if foreground.coverage >= MIN_COVERAGE else None
+def _accepted(subjects: list[Foreground]) -> list[Foreground]:
+    return sorted((s for s in subjects if s.coverage >= MIN_COVERAGE), key=lambda s: -s.prominence)
 
 
-def _resized(image: np.ndarray, side: int) -> np.ndarray:
-    scale = side / max(image.shape[:2])
-    if scale >= 1.0:
-        return image
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+def person_subjects(rgb: np.ndarray) -> list[Foreground]:
+    """Everyone MediaPipe finds (a face or a body pose confirms a person), each with their share of the segmentation."""
+    return _accepted([Foreground(p.mask, "person", p.face, p.prominence) for p in find_people(rgb)])
 
 
 def person_foreground(rgb: np.ndarray) -> Foreground | None:
-    """The person's mask from MediaPipe selfie segmentation, confirmed by a detected face or body pose; None if no person."""
-    import mediapipe as mp
+    """The most prominent person, or None."""
+    people = person_subjects(rgb)
+    return people[0] if people else None
 
-    small = np.ascontiguousarray(_resized(rgb, _PERSON_SIDE))
-    anchors: list[tuple[float, float]] = []
-    face = None
-    with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.6) as detector:
-        detections = detector.process(small).detections or []
-    if detections:
-        best = max(detections, key=lambda d: d.score[0]).location_data.relative_bounding_box
-        face = (best.xmin, best.ymin, best.width, best.height)
-        anchors = [(best.xmin + best.width / 2, best.ymin + best.height / 2)]
-    else:
-        with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as pose:
-            landmarks = pose.process(small).pose_landmarks
-        if landmarks is not None:
-            torso = [landmarks.landmark[i] for i in _TORSO]
-            if np.mean([p.visibility for p in torso]) >= 0.5:
-                anchors = [
-                    (p.x, p.y) for p in landmarks.landmark if p.visibility >= 0.5 and 0 <= p.x < 1 and 0 <= p.y < 1
-                ]
-    if not anchors:
-        return None
-    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as segmenter:
-        probability = segmenter.process(small).segmentation_mask
-    probability = cv2.resize(probability, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-    mask = clean(probability > 0.5)
-    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    hits = {
-        labels[min(int(y * rgb.shape[0]), rgb.shape[0] - 1), min(int(x * rgb.shape[1]), rgb.shape[1] - 1)]
-        for x, y in anchors
-    }
-    hits.discard(0)
-    if not hits:
-        return None
-    mask = np.isin(labels, sorted(hits))
-    if face is not None:
-        sx, sy = rgb.shape[1], rgb.shape[0]
-        face = (round(face[0] * sx), round(face[1] * sy), round(face[2] * sx), round(face[3] * sy))
-    return _accept(Foreground(mask, "person", face))
+
+def grabcut_subjects(rgb: np.ndarray) -> list[Foreground]:
+    """GrabCut's object; parts that do not touch are separate subjects."""
+    mask = grabcut_foreground(rgb)
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    parts = [labels == k for k in range(1, count)]
+    return _accepted([Foreground(part, "grabcut", prominence=prominence(part)) for part in parts])
 
 
 def spectral_residual_saliency(gray: np.ndarray) -> np.ndarray:
@@ -124,7 +93,7 @@ def _unit(values: np.ndarray) -> np.ndarray:
 
 def grabcut_foreground(rgb: np.ndarray) -> np.ndarray:
     """The object's mask by GrabCut seeded from border colours (background) and saliency / colour contrast (object)."""
-    small = _resized(rgb, _GRABCUT_SIDE)
+    small = resized(rgb, _GRABCUT_SIDE)
     h, w = small.shape[:2]
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     band = max(2, round(0.04 * min(h, w)))

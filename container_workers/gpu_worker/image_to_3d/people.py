@@ -18,6 +18,7 @@ from container_workers.gpu_worker.mocap.estimation import LM, MP_TO_SKELETON
 
 ANALYSIS_SIDE = 640  # MediaPipe runs on at most this many pixels per side
 MIN_FACE = 0.02  # faces narrower than this fraction of the photo are ignored (posters, crowds far away)
+FACE_CONFIDENCE = 0.7  # real faces score 0.75-0.95 with the full-range model; a drawn vase scored 0.63
 VISIBLE = 0.5
 _TORSO = tuple(LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
 _BONES = tuple(
@@ -123,13 +124,13 @@ def detect_faces(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     import mediapipe as mp
 
     small = np.ascontiguousarray(resized(rgb, ANALYSIS_SIDE))
-    with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.6) as detector:
+    with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
         detections = detector.process(small).detections or []
     h, w = rgb.shape[:2]
     boxes = []
-    for d in detections:
+    for d in detections:  # the full-range model reports scores under its threshold, so filter here
         box = d.location_data.relative_bounding_box
-        if box.width >= MIN_FACE:
+        if d.score[0] >= FACE_CONFIDENCE and box.width >= MIN_FACE:
             boxes.append((round(box.xmin * w), round(box.ymin * h), round(box.width * w), round(box.height * h)))
     return sorted(boxes, key=lambda b: -b[2] * b[3])
 
@@ -168,22 +169,29 @@ def _face_regions(faces: list[tuple[int, int, int, int]], shape: tuple[int, int]
 def _pose_for_face(
     rgb: np.ndarray, faces: list[tuple[int, int, int, int]], k: int, probability: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The pose of the person under face k, others' pixels greyed out; None when the pose found is not theirs."""
+    """The pose of the person under face k on a crop around them; None when the pose found is not theirs.
+
+    When the crop's pose belongs to someone else, the others' side of the crop is greyed out and MediaPipe asked
+    again (only then: greying also hides an arm reaching across someone).
+    """
     x0, y0, x1, y1 = _crop_around(faces[k], rgb.shape[:2])
-    crop = rgb[y0:y1, x0:x1].copy()
+    fx, fy, fw, fh = faces[k]
+    attempts = [rgb[y0:y1, x0:x1]]
     if len(faces) > 1:
+        crop = rgb[y0:y1, x0:x1].copy()
         others = (_face_regions(faces, rgb.shape[:2]) != k)[y0:y1, x0:x1] & (probability[y0:y1, x0:x1] > 0.3)
         crop[others] = np.median(rgb.reshape(-1, 3), axis=0).astype(np.uint8)
-    found = estimate_pose(crop)
-    if found is None:
-        return None
-    landmarks, world, visibility = found
-    landmarks = landmarks + (x0, y0)
-    fx, fy, fw, fh = faces[k]
-    nose = landmarks[LM["nose"]]
-    if not (fx - 0.5 * fw <= nose[0] <= fx + 1.5 * fw and fy - 0.5 * fh <= nose[1] <= fy + 1.5 * fh):
-        return None
-    return landmarks, world, visibility
+        attempts.append(crop)
+    for crop in attempts:
+        found = estimate_pose(np.ascontiguousarray(crop))
+        if found is None:
+            continue
+        landmarks, world, visibility = found
+        landmarks = landmarks + (x0, y0)
+        nose = landmarks[LM["nose"]]
+        if fx - 0.5 * fw <= nose[0] <= fx + 1.5 * fw and fy - 0.5 * fh <= nose[1] <= fy + 1.5 * fh:
+            return landmarks, world, visibility
+    return None
 
 
 def _seeds(person: Person, shape: tuple[int, int]) -> np.ndarray:

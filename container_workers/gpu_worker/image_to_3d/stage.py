@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -14,13 +15,16 @@ from PIL import Image, ImageOps
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker import generators, render
 from container_workers.gpu_worker.exchange import gltf
-from container_workers.gpu_worker.image_to_3d import inflate
-from container_workers.gpu_worker.image_to_3d.foreground import Foreground, find_foreground
+from container_workers.gpu_worker.image_to_3d import backs, inflate, solids
+from container_workers.gpu_worker.image_to_3d.foreground import Foreground, find_subjects
 
 MAX_SIDE = 2048  # photos are processed at most this large
 MIN_SIDE = 32
 OBJECT_SIZE = 1.0  # metres: the model's longest side in the image plane
 _RELIEF = 0.006  # front relief per standard deviation of the photo's fine luminance, as a fraction of the object size
+MAX_SUBJECTS = 9  # with subjects=all, at most this many meshes
+COMPACT = 0.8  # an object whose silhouette fills this share of its convex hull is compact...
+COMPACT_DEPTH = 0.55  # ... and is made at least this deep relative to its width
 
 
 def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -52,24 +56,29 @@ def _crop_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
-def build_mesh(
-    foreground: Foreground, rgb: np.ndarray, detail: float, target_triangles: int
-) -> tuple[inflate.HeightMesh, tuple[int, int], tuple[int, int, int, int]]:
-    """The inflated mesh in working pixels of the crop, the working (width, height) and the crop box in the photo."""
+def _working_mask(
+    foreground: Foreground, target_triangles: int
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int, int, int]]:
+    """The subject's mask cropped to its box and resampled (longer side 256..1024 px), that size, and the box."""
     x0, y0, cw, ch = _crop_box(foreground.mask)
     side = int(np.clip(3.0 * np.sqrt(target_triangles), 256, 1024))
     scale = side / max(cw, ch)
     size = (max(8, round(cw * scale)), max(8, round(ch * scale)))
     crop = foreground.mask[y0 : y0 + ch, x0 : x0 + cw].astype(np.float32)
-    mask = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) > 0.5
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA) > 0.5, size, (x0, y0, cw, ch)
+
+
+def inflated(
+    mask: np.ndarray, gray: np.ndarray | None, detail: float, target_triangles: int, compact: bool
+) -> inflate.HeightMesh:
+    """The inflated silhouette (relief from the photo's grey levels when `gray` is given); a compact object is made at
+    least COMPACT_DEPTH of its width deep, so it is a solid and not a cushion."""
+    side = max(mask.shape)
     sigma = 0.5 + 2.0 * (1.0 - detail)
     sdf = cv2.GaussianBlur(inflate.signed_distance(mask), (0, 0), sigma)
     height = inflate.poisson_height(sdf)
     relief = None
-    if detail > 0:
-        gray = cv2.resize(
-            cv2.cvtColor(rgb[y0 : y0 + ch, x0 : x0 + cw], cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA
-        ).astype(np.float32)
+    if detail > 0 and gray is not None:
         fine = gray - cv2.GaussianBlur(gray, (0, 0), 0.02 * side)
         fine = np.clip(fine / max(float(fine[mask].std()), 1.0), -2.5, 2.5)
         fade = np.clip(sdf / (0.04 * side), 0.0, 1.0)
@@ -83,7 +92,44 @@ def build_mesh(
         if len(mesh.faces) <= target_triangles:
             break
         spacing *= 1.01 * np.sqrt(len(mesh.faces) / target_triangles)
-    return inflate.smooth_depth(mesh), size, (x0, y0, cw, ch)
+    mesh = inflate.smooth_depth(mesh)
+    if compact:
+        width = float(np.ptp(mesh.vertices[:, 0]))
+        depth = float(np.ptp(mesh.vertices[:, 2]))
+        if depth < COMPACT_DEPTH * width:
+            mesh.vertices[:, 2] *= COMPACT_DEPTH * width / max(depth, 1e-9)
+    return mesh
+
+
+def _solidity(mask: np.ndarray) -> float:
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    area = sum(cv2.contourArea(c) for c in contours)
+    hull = cv2.contourArea(cv2.convexHull(np.concatenate(contours))) if contours else 0.0
+    return area / hull if hull > 0 else 0.0
+
+
+def build_solid(
+    foreground: Foreground, rgb: np.ndarray, params: dict
+) -> tuple[solids.Solid, tuple[int, int], tuple[int, int, int, int]]:
+    """The subject's solid in working pixels of its crop, the working (width, height) and the crop box in the photo.
+
+    A person is inflated; an object takes the shape prior its silhouette (or the `shape` param) calls for.
+    """
+    target = params["targetTriangles"]
+    mask, size, box = _working_mask(foreground, target)
+    outline = solids.filled(mask)  # letters on a label are holes in the mask, not in the object
+    kind, data = ("inflate", None) if foreground.method == "person" else solids.classify(outline, params["shape"])
+    if kind == "box":
+        return solids.box_solid(*data), size, box
+    if kind == "lathe":
+        return solids.lathe_solid(outline, data, target), size, box
+    x0, y0, cw, ch = box
+    gray = cv2.resize(
+        cv2.cvtColor(rgb[y0 : y0 + ch, x0 : x0 + cw], cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA
+    )
+    compact = foreground.method != "person" and _solidity(mask) >= COMPACT
+    mesh = inflated(mask, gray.astype(np.float32), params["detail"], target, compact)
+    return solids.from_height_mesh(mesh), size, box
 
 
 def _fill_outside(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -112,15 +158,33 @@ def _cover_face(
         back[:] = cv2.inpaint(back, ellipse, 5, cv2.INPAINT_TELEA)
 
 
+Region = tuple[int, int, int, int]  # x, y, width, height in texels
+
+
+def _split(tile: Region, tall: bool) -> tuple[Region, Region]:
+    """A tile's front and back regions: side by side for tall subjects, stacked for wide ones."""
+    x, y, w, h = tile
+    if tall:
+        return (x, y, w // 2, h), (x + w // 2, y, w // 2, h)
+    return (x, y, w, h // 2), (x, y + h // 2, w, h // 2)
+
+
 def build_texture(
-    rgb: np.ndarray, foreground: Foreground, box: tuple[int, int, int, int], size: int
-) -> tuple[np.ndarray, tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
-    """An RGB atlas: the photo of the object (front) and a detail-free fill for the back; returns it and both regions."""
+    rgb: np.ndarray,
+    foreground: Foreground,
+    box: tuple[int, int, int, int],
+    tile: Region,
+    solid: solids.Solid,
+    working_size: tuple[int, int],
+    atlas: np.ndarray,
+) -> tuple[Region, Region]:
+    """Draw a subject's front (the photo) and back (its own colours, see backs.py) into its tile of the atlas.
+
+    Returns the two regions. A box's hidden faces take flat colours: the back region is cut into one stripe per
+    patch, each the dominant colour of the photo inside that patch's outline.
+    """
     x0, y0, cw, ch = box
-    if cw <= ch:
-        front_region, back_region = (0, 0, size // 2, size), (size // 2, 0, size // 2, size)
-    else:
-        front_region, back_region = (0, 0, size, size // 2), (0, size // 2, size, size // 2)
+    front_region, back_region = _split(tile, cw <= ch)
     rw, rh = front_region[2], front_region[3]
     photo = cv2.resize(rgb[y0 : y0 + ch, x0 : x0 + cw], (rw, rh), interpolation=cv2.INTER_AREA)
     mask = (
@@ -129,54 +193,96 @@ def build_texture(
         )
         > 0.5
     )
+    if solid.kind != "inflate":
+        mask = solids.filled(mask)  # a label's letters are the object's, even where the cut-out missed them
     fringe = max(1, round(max(rw, rh) / 300))
     known = cv2.erode(mask.astype(np.uint8), np.ones((2 * fringe + 1, 2 * fringe + 1), np.uint8)).astype(bool)
-    front = _fill_outside(photo, known if known.any() else mask)
-    back = front.copy()
-    if foreground.face is not None:
-        _cover_face(back, known, foreground.face, (x0, y0, rw / cw, rh / ch))
-    kernel = max(3, (max(rw, rh) // 40) | 1)
-    back = cv2.medianBlur(back, min(kernel, 255))
-    atlas = np.zeros((size, size, 3), np.uint8)
+    known = known if known.any() else mask
+    front = _fill_outside(photo, known)
+    if solid.kind == "lathe":
+        back = backs.rows_back(front, known)
+    elif solid.patches:
+        back = np.zeros_like(front)
+        to_region = np.array([rw / working_size[0], rh / working_size[1]])
+        for k, outline in enumerate(solid.patches):
+            inside = np.zeros((rh, rw), np.uint8)
+            cv2.fillConvexPoly(inside, np.round(outline * to_region).astype(np.int32), 1)
+            pixels = front[(inside > 0) & known]
+            colour = np.median(pixels, axis=0) if len(pixels) else front[known].mean(axis=0)
+            back[:, k * rw // len(solid.patches) : (k + 1) * rw // len(solid.patches)] = colour
+    else:
+        back = front.copy()
+        if foreground.face is not None:
+            _cover_face(back, known, foreground.face, (x0, y0, rw / cw, rh / ch))
+        back = backs.regions_back(back, known)
     for (ox, oy, w, h), part in ((front_region, front), (back_region, back)):
         atlas[oy : oy + h, ox : ox + w] = part
-    return atlas, (front_region, back_region)
+    return front_region, back_region
 
 
-def textured_mesh(
-    mesh: inflate.HeightMesh, working_size: tuple[int, int], regions, texture_size: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Model-space vertices (metres, +Y up, bottom at 0), faces, normals and UVs with the outline split into a front and a back copy.
+def tiles(count: int, size: int) -> list[Region]:
+    """`count` square tiles of a size x size atlas, row by row."""
+    per_row = int(np.ceil(np.sqrt(count)))
+    side = size // per_row
+    return [((k % per_row) * side, (k // per_row) * side, side, side) for k in range(count)]
 
-    Also returns the welded (unsplit) model-space vertices for the watertightness check.
-    """
-    extent = np.ptp(mesh.vertices[:, :2], axis=0).max()
-    metres = OBJECT_SIZE / extent
-    welded = np.column_stack(
+
+@dataclass
+class Placed:
+    """One subject's mesh in model space (metres) with its texture regions, and the welded faces for checks."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    normals: np.ndarray
+    uvs: np.ndarray
+    welded_faces: np.ndarray
+    kind: str
+
+
+def place(
+    solid: solids.Solid,
+    working_size: tuple[int, int],
+    box: tuple[int, int, int, int],
+    regions: tuple[Region, Region],
+    texture_size: int,
+    frame: tuple[float, float, float],
+) -> Placed:
+    """The solid in metres (+Y up, facing +Z): photo pixels times `frame`'s metres per pixel, x about its centre x,
+    y above its bottom y; UVs into the front or back region by the vertex's place in the crop."""
+    x0, y0, cw, ch = box
+    metres, centre_x, bottom_y = frame
+    to_photo = cw / working_size[0]
+    v = solid.vertices
+    vertices = np.column_stack(
         [
-            (mesh.vertices[:, 0] - (mesh.vertices[:, 0].min() + mesh.vertices[:, 0].max()) / 2) * metres,
-            (mesh.vertices[:, 1].max() - mesh.vertices[:, 1]) * metres,
-            mesh.vertices[:, 2] * metres,
+            (x0 + v[:, 0] * to_photo - centre_x) * metres,
+            (bottom_y - (y0 + v[:, 1] * to_photo)) * metres,
+            v[:, 2] * to_photo * metres,
         ]
     )
-    normals = trimesh.Trimesh(welded, mesh.faces, process=False).vertex_normals
-    rim = np.nonzero(mesh.side == inflate.RIM)[0]
-    back_rim = np.arange(len(welded), len(welded) + len(rim))
-    remap = np.arange(len(welded))
-    remap[rim] = back_rim
-    faces = mesh.faces.copy()
-    is_back = (mesh.side[mesh.faces] == inflate.BACK).any(axis=1)
-    faces[is_back] = remap[faces[is_back]]
-    vertex_side = np.concatenate([mesh.side, np.full(len(rim), inflate.BACK)])
-    source = np.concatenate([np.arange(len(welded)), rim])
-    unit = (mesh.vertices[source, :2] + 0.5) / np.array(
-        working_size, dtype=np.float64
-    )  # working pixel centres are at integers
-    uvs = np.empty((len(source), 2))
-    for side, (ox, oy, w, h) in ((False, regions[0]), (True, regions[1])):
-        on = (vertex_side == inflate.BACK) == side
-        uvs[on] = (unit[on] * [w, h] + [ox, oy]) / texture_size
-    return welded[source], faces, normals[source], uvs, welded
+    welded_faces = solid.weld[solid.faces]
+    if solid.kind == "box":  # flat faces with sharp edges
+        normals = trimesh.Trimesh(vertices, solid.faces, process=False).vertex_normals
+    else:
+        normals = trimesh.Trimesh(vertices, welded_faces, process=False).vertex_normals[solid.weld]
+    unit = (v[:, :2] + 0.5) / np.array(working_size, dtype=np.float64)  # working pixel centres are at integers
+    uvs = np.empty((len(v), 2))
+    for mark, (ox, oy, w, h) in ((solids.FRONT, regions[0]), (solids.BACK, regions[1])):
+        on = solid.side == mark
+        uvs[on] = (np.clip(unit[on], 0.0, 1.0) * [w, h] + [ox, oy]) / texture_size
+    if solid.patches:  # a flat face: its corners on a small square in the middle of its stripe
+        ox, oy, w, h = regions[1]
+        stripe = w / len(solid.patches)
+        corner = np.tile([[0, 0], [1, 0], [1, 1], [0, 1]], (len(v) // 4, 1)) - 0.5
+        on = solid.patch >= 0
+        centre = np.column_stack([ox + (solid.patch[on] + 0.5) * stripe, np.full(int(on.sum()), oy + h / 2)])
+        uvs[on] = (centre + corner[on] * 0.2 * min(stripe, h)) / texture_size
+    return Placed(vertices, solid.faces, normals, uvs, welded_faces, solid.kind)
+
+
+def _closed(placed: Placed) -> bool:
+    mesh = trimesh.Trimesh(placed.vertices, placed.welded_faces, process=False)
+    return bool(mesh.is_watertight and mesh.is_winding_consistent)
 
 
 class InflateReconstructor:
@@ -189,40 +295,58 @@ class InflateReconstructor:
         started = time.monotonic()
         progress(2, "reading image")
         rgb, alpha = load_image(inputs["image"])
-        progress(10, "finding the foreground")
-        foreground = find_foreground(rgb, alpha, params["foreground"])
-        if foreground is None:
+        progress(10, "finding the subjects")
+        found = find_subjects(rgb, alpha, params["foreground"])
+        if not found:
             raise BadInputError(
                 "NO_FOREGROUND", f"No foreground object was found in the image (method: {params['foreground']})."
             )
-        progress(40, "inflating the silhouette")
-        mesh, working_size, box = build_mesh(foreground, rgb, params["detail"], params["targetTriangles"])
-        progress(65, "texturing")
+        chosen = found[:1] if params["subjects"] == "main" else found[:MAX_SUBJECTS]
+        boxes = [_crop_box(s.mask) for s in chosen]
+        left = min(b[0] for b in boxes)
+        right = max(b[0] + b[2] for b in boxes)
+        top, bottom = min(b[1] for b in boxes), max(b[1] + b[3] for b in boxes)
+        frame = (OBJECT_SIZE / max(right - left, bottom - top), (left + right) / 2.0, float(bottom))
         size = params["textureSize"]
-        atlas, regions = build_texture(rgb, foreground, box, size)
-        vertices, faces, normals, uvs, welded = textured_mesh(mesh, working_size, regions, size)
+        atlas = np.zeros((size, size, 3), np.uint8)
+        budget = params["targetTriangles"] // len(chosen)
+        placed: list[Placed] = []
+        for k, (subject, tile) in enumerate(zip(chosen, tiles(len(chosen), size))):
+            progress(30 + 40 * k / len(chosen), f"building subject {k + 1} of {len(chosen)}")
+            solid, working_size, box = build_solid(subject, rgb, {**params, "targetTriangles": budget})
+            regions = build_texture(rgb, subject, box, tile, solid, working_size, atlas)
+            placed.append(place(solid, working_size, box, regions, size, frame))
         progress(80, "writing GLB")
         material = gltf.Material("photo", texture_png=render.png_bytes(atlas), roughness=0.85)
-        model = gltf.write_glb(
-            workdir / "model.glb",
-            [gltf.Mesh("model", vertices, faces, normals, uvs, material=material)],
-            name="IMAGE_TO_3D",
-        )
+        meshes = [
+            gltf.Mesh(
+                f"subject{k}" if len(placed) > 1 else "model", p.vertices, p.faces, p.normals, p.uvs, material=material
+            )
+            for k, p in enumerate(placed)
+        ]
+        model = gltf.write_glb(workdir / "model.glb", meshes, name="IMAGE_TO_3D")
         progress(90, "rendering thumbnail")
+        starts = np.cumsum([0] + [len(p.vertices) for p in placed])
+        every = [np.concatenate([getattr(p, name) for p in placed]) for name in ("vertices", "normals", "uvs")]
+        faces = np.concatenate([p.faces + start for p, start in zip(placed, starts)])
         thumbnail = workdir / "thumbnail.png"
-        thumbnail.write_bytes(render.png_bytes(render.shaded(vertices, faces, normals, uvs, atlas)))
-        closed = trimesh.Trimesh(welded, mesh.faces, process=False)
+        thumbnail.write_bytes(render.png_bytes(render.shaded(every[0], faces, every[1], every[2], atlas)))
+        main = placed[0].vertices
         progress(100, "done")
         return StageResult(
             outputs=[Output(model, "MODEL_3D", "glb"), Output(thumbnail, "IMAGE", "thumbnail")],
             metadata={
                 "backend": self.name,
-                "foreground": foreground.method,
-                "foregroundCoverage": round(foreground.coverage, 4),
-                "triangles": len(faces),
-                "vertices": len(vertices),
-                "watertight": bool(closed.is_watertight and closed.is_winding_consistent),
-                "dimensionsMetres": [round(float(v), 4) for v in np.ptp(welded, axis=0)],
+                "foreground": chosen[0].method,
+                "foregroundCoverage": round(sum(s.coverage for s in chosen), 4),
+                "subjectsFound": len(found),
+                "meshes": len(placed),
+                "shapes": [p.kind for p in placed],
+                "triangles": int(len(faces)),
+                "vertices": int(len(every[0])),
+                "watertight": all(_closed(p) for p in placed),
+                "dimensionsMetres": [round(float(v), 4) for v in np.ptp(main, axis=0)],
+                "depthToWidth": round(float(np.ptp(main[:, 2]) / max(np.ptp(main[:, 0]), 1e-9)), 3),
                 "detail": params["detail"],
                 "textureSize": size,
                 "seconds": round(time.monotonic() - started, 2),

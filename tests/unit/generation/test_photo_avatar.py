@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError
@@ -20,6 +17,7 @@ from tests.gltf_validator import validate
 from .conftest import PHOTO_SMALL, run
 from .glb import Glb
 from .test_avatar import joints_of
+from .views import detail_correlation, view
 
 
 def posed_silhouette(stage, shape: tuple[int, int]) -> np.ndarray:
@@ -106,38 +104,6 @@ def test_the_torso_has_a_human_depth(photo_runs):
         chest = chest[np.abs(chest[:, 0]) < 0.12 * height]  # not the arms
         ratio = np.ptp(chest[:, 2]) / np.ptp(chest[:, 0])
         assert 0.5 <= ratio <= 0.95, (name, ratio)
-
-
-def texture_of(glb: Glb) -> np.ndarray:
-    """The GLB's first texture as RGB."""
-    return np.asarray(Image.open(io.BytesIO(glb.image(0))).convert("RGB"))
-
-
-def view(path, yaw: float) -> tuple[np.ndarray, np.ndarray]:
-    """A grey render (and its mask) of a GLB from the front (yaw 0) or the back (yaw 180)."""
-    glb = Glb(path)
-    image = render.shaded(
-        glb.attribute("POSITION").astype(np.float64),
-        glb.triangles(),
-        glb.attribute("NORMAL").astype(np.float64),
-        glb.attribute("TEXCOORD_0").astype(np.float64),
-        texture_of(glb),
-        size=384,
-        yaw=yaw,
-        pitch=0.0,
-    )
-    return cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2GRAY).astype(np.float64), image[..., 3] > 128
-
-
-def detail_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    """Pearson correlation of two grey images' fine detail (minus a 4-pixel blur) over a mask (eroded off its edge).
-
-    A mirrored copy of the front scores near 1 (its face, badges and text line up); a painted back shares only the
-    coarse colour layout (a dark jacket under a white collar), which the blur takes away.
-    """
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
-    fine_a, fine_b = a - cv2.GaussianBlur(a, (0, 0), 4.0), b - cv2.GaussianBlur(b, (0, 0), 4.0)
-    return float(np.corrcoef(fine_a[inner], fine_b[inner])[0, 1])
 
 
 @pytest.mark.parametrize("name", ["astronaut", "hopper"])
