@@ -277,7 +277,7 @@ def root_translation(
     fov_degrees: float,
     smoothing: float,
 ) -> np.ndarray:
-    """The hip centre's path in metres (X right, Z toward the camera; Y left 0), relative to the first frame.
+    """The hip centre's path in metres (X right, Y up, Z toward the camera), relative to the first frame.
 
     World landmarks are hip-centred, so the motion comes from the 2D hip centre and the person's on-screen
     scale (pixels per metre): X = (u - cx) / ppm and the distance d = focal / ppm with a pinhole camera
@@ -291,6 +291,7 @@ def root_translation(
     ppm = focal / distance
     hip = image_xy[:, [LM["left_hip"], LM["right_hip"]]].mean(axis=1)
     x = (hip[:, 0] - width / 2) / ppm
+    y = (height / 2 - hip[:, 1]) / ppm  # the hips' height relative to the camera's
     z = -distance
-    path = np.stack([x - x[0], np.zeros_like(x), z - z[0]], axis=1)
+    path = np.stack([x - x[0], y - y[0], z - z[0]], axis=1)
     return path

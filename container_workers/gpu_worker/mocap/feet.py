@@ -16,6 +16,8 @@ RELEASE_SPEED = 0.7  # faster than this
 CONTACT_MIN_SECONDS = 0.1
 WALK_DRIFT_SECONDS = 1.5  # the feet drive the root's steps; the image path corrects it over about this long
 FIRST_PASS_SPEED = 2.0  # contact speeds are this much looser before the root path agrees with the feet
+FLOOR_PERCENTILE = 20  # the floor is the lowest sole's height in this percentile of frames
+FLIGHT_MARGIN = 0.12  # metres above that floor before a body counts as off the ground (a jump)
 BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
 
 
@@ -53,6 +55,23 @@ def stand_on_floor(G: np.ndarray, root: np.ndarray, offsets: np.ndarray | None =
     soles = sole_points(G, forward_kinematics(G, out, offsets), offsets)
     out[:, 1] = -soles[..., 1].min(axis=(1, 2))
     return out
+
+
+def flight_lift(G: np.ndarray, root: np.ndarray, fps: float, offsets: np.ndarray | None = None) -> np.ndarray:
+    """How far (T,) above the floor the lowest sole is, from a root path whose Y is the hips' measured height.
+
+    The floor is where the lowest sole usually is (a low percentile over the clip); heights within
+    FLIGHT_MARGIN of it are noise and count as on the floor, so only real jumps leave the ground (and only
+    between frames on the ground).
+    """
+    rel = sole_points(G, forward_kinematics(G, np.zeros_like(root), offsets), offsets)[..., 1].min(axis=(1, 2))
+    lowest = gaussian_filter1d(root[:, 1] + rel, max(1.0, 0.05 * fps), mode="nearest")
+    floor = np.percentile(lowest, FLOOR_PERCENTILE)
+    lift = np.maximum(lowest - floor - FLIGHT_MARGIN, 0.0)
+    for a, b in runs(lift > 0):  # a flight takes off and lands within the clip; at its ends, it is doubt
+        if a == 0 or b == len(lift) - 1:
+            lift[a : b + 1] = 0.0
+    return lift
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -24,6 +24,7 @@ from container_workers.gpu_worker.mocap.feet import (
     FIRST_PASS_SPEED,
     SIDES,
     detect_contacts,
+    flight_lift,
     foot_slide,
     lock_feet,
     runs,
@@ -328,14 +329,17 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
         ) / (1.0 if own else scale)
     else:
         root = np.zeros((len(world), 3))
+    lift = flight_lift(G, root, fps, offsets) if params.rootMotion else np.zeros(len(root))
     root = stand_on_floor(G, root, offsets)
+    air = np.stack([np.zeros_like(lift), lift, np.zeros_like(lift)], axis=1)  # jumps leave the floor
     contacts = np.zeros((len(world), 2), dtype=bool)
     if params.footLock:
         if params.rootMotion:  # the feet on the floor move the body; then find the contacts again on that path
-            first = detect_contacts(G, root, fps, FIRST_PASS_SPEED, offsets)
+            first = detect_contacts(G, root + air, fps, FIRST_PASS_SPEED, offsets)
             root = walk_root(G, root, first, fps, offsets)
-        contacts = detect_contacts(G, root, fps, offsets=offsets)
+        contacts = detect_contacts(G, root + air, fps, offsets=offsets)
         G, root = lock_feet(G, root, contacts, fps, offsets)
+    root = root + air
     if track.hand_world is not None:
         G = np.concatenate([G, _finger_rotations(track.hand_world, G, fps, max_gap, params.smoothing)], axis=1)
     if offsets is not None and track.hand_world is not None:  # fingers scale with the forearm

@@ -91,4 +91,12 @@ def test_root_translation_follows_a_person_walking_in_front_of_a_pinhole_camera(
     root = cleanup.root_translation(image, world, np.ones((T, 33)), width, height, fps, fov, smoothing=0.5)
     np.testing.assert_allclose(root[:, 0], path_x - path_x[0], atol=0.03)
     np.testing.assert_allclose(root[:, 2], distance[0] - distance, atol=0.1)  # depth from apparent size: a few %
-    assert np.all(root[:, 1] == 0)
+    np.testing.assert_allclose(root[:, 1], 0.0, atol=0.02)  # the hips stay 0.3 m above the camera: no rise
+
+    rising = cam + np.stack([np.zeros(T), np.linspace(0.0, 0.4, T), np.zeros(T)], 1)[:, None]  # a 40 cm jump
+    image = np.stack(
+        [width / 2 + focal * rising[..., 0] / -rising[..., 2], height / 2 - focal * rising[..., 1] / -rising[..., 2]],
+        -1,
+    )
+    root = cleanup.root_translation(image, world, np.ones((T, 33)), width, height, fps, fov, smoothing=0.5)
+    np.testing.assert_allclose(root[:, 1], np.linspace(0.0, 0.4, T), atol=0.03)

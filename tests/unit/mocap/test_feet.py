@@ -9,6 +9,7 @@ from container_workers.common import skeleton
 from container_workers.gpu_worker.mocap.feet import (
     SOLE_LOCAL,
     detect_contacts,
+    flight_lift,
     foot_slide,
     lock_feet,
     sole_points,
@@ -79,3 +80,17 @@ def test_locked_feet_do_not_slide_and_stay_on_the_floor():
     np.testing.assert_allclose(root2[:, [0, 2]], root[:, [0, 2]], atol=1e-12)
     # The legs keep the skeleton's bone lengths (rotations stay rotations).
     np.testing.assert_allclose(np.linalg.det(G2[:, legs]), 1.0, atol=1e-9)
+
+
+def test_a_jump_leaves_the_floor_but_noise_and_the_clip_ends_do_not():
+    T = 90
+    G = world_rotations(_standing(T))
+    t = np.arange(T)
+    hop = 0.4 * np.clip(1 - ((t - 45) / 8) ** 2, 0, None)  # 40 cm up and down again in the middle
+    noise = 0.03 * np.sin(t)
+    root = np.stack([np.zeros(T), 0.95 + hop + noise, np.zeros(T)], 1)
+    lift = flight_lift(G, root, FPS)
+    assert lift[:30].max() == 0 and lift[60:].max() == 0
+    assert 0.2 < lift[45] < 0.4
+    root[:20, 1] += 0.5  # high at the start: no take-off seen, so no flight
+    assert flight_lift(G, root, FPS)[:20].max() == 0
