@@ -47,7 +47,7 @@ class Clip:
 
 CLIPS: dict[str, Clip] = {
     "walk": Clip("walk"),
-    "walk-performer": Clip("walk", params={"skeleton": "performer"}),
+    "walk-own-skeleton": Clip("walk", params={"skeleton": "performer"}),
     "run": Clip("run"),
     "jump": Clip("jump"),
     "squat": Clip("squat"),
