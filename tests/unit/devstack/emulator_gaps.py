@@ -192,10 +192,15 @@ def retried_task_tokens(endpoint: str, monkeypatch) -> tuple[bool, str]:
                 return json.loads(message["Body"])
         raise AssertionError("the state machine sent no task")
 
-    first = next_task()
-    sfn.send_task_failure(taskToken=first["token"], error="TRANSIENT", cause="busy")
-    retry = next_task()
-    time.sleep(2.5)
-    status = sfn.describe_execution(executionArn=execution)["status"]
-    sfn.stop_execution(executionArn=execution)
+    try:
+        first = next_task()
+        sfn.send_task_failure(taskToken=first["token"], error="TRANSIENT", cause="busy")
+        retry = next_task()
+        time.sleep(2.5)
+        status = sfn.describe_execution(executionArn=execution)["status"]
+        sfn.stop_execution(executionArn=execution)
+    finally:  # moto's config is process-wide: leave in-process moto (the other unit tests) as it was
+        requests.post(
+            f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": False}}, timeout=10
+        )
     return retry["token"] == first["token"], status
