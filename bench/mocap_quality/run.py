@@ -68,9 +68,13 @@ def _passer_by_motion(offsets: np.ndarray, frames: int) -> tuple[np.ndarray, np.
 
 def render_clip(name: str, clip: Clip, work: Path, fresh: bool) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
     """(video, truth local rotations, truth Hips path, figure offsets); the video is rendered unless cached."""
-    meshes, rig, offsets = figure.build_figure(*PERFORMER)
-    R, root = motions.MOTIONS[clip.motion](offsets)
     video = work / f"{name}.mp4"
+    cached = work / "performer.offsets.npy"  # the figure's proportions: scoring a rendered clip needs no avatar
+    if fresh or not video.exists() or not cached.exists():
+        meshes, rig, offsets = figure.build_figure(*PERFORMER)
+        np.save(cached, offsets)
+    offsets = np.load(cached)
+    R, root = motions.MOTIONS[clip.motion](offsets)
     write_bvh(work / f"{name}.truth.bvh", R, root, FPS)
     if fresh or not video.exists():
         glbs = [figure.write_animated(work / f"{name}.glb", meshes, rig, R, root, FPS)]

@@ -75,7 +75,7 @@ SCALE_BONES: tuple[tuple[int, int], ...] = tuple(
 )
 
 VISIBLE = 0.5
-IMAGE_WEIGHT = 0.4  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
+IMAGE_WEIGHT = 0.2  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
 BETA = 1.0  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
 D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive cutoff
 

@@ -22,11 +22,16 @@ from container_workers.gpu_worker.mocap.estimation import LM, Detection, PoseEst
 
 GREY = 114
 MAX_PEOPLE = 4  # how many people are enumerated when choosing the performer
-MARGIN_X, MARGIN_Y = 0.55, 0.3  # region around the performer's box, in box heights (+ the box's motion)
-LOST_GROWTH = 0.15  # the region and the allowed jump grow by this many box heights per frame while lost
-JUMP = 0.5  # a detection's centre may be this many box heights from the predicted centre (+ growth)
-SIZE_RATIO = 1.8  # nor may its box height change by more than this factor from the performer's
-LOOK_DISTANCE = 0.5  # Bhattacharyya distance of torso colours above which it is someone else
+MARGIN_X, MARGIN_Y = 0.6, 0.5  # region around the performer's box, in box heights (+ the box's motion)
+LOST_GROWTH = (
+    0.15  # while lost, the region grows by this many box heights a frame (the allowed jump: 3x that in torsos)
+)
+JUMP = 1.0  # a detection's torso centre may be this many torso lengths from the predicted one (+ growth)
+PREDICT_FRAMES = 3  # the performer's motion is extrapolated this many frames at most while they are lost
+SIZE_RATIO = 1.5  # nor may its torso length change by more than this factor from the performer's
+LOOK_DISTANCE = 0.4  # Bhattacharyya distance of torso colours above which it is someone else,
+LOOK_DISTANCE_IN_PLACE = 0.6  # or, for a detection within STILL torso lengths of where the performer should be
+STILL = 0.3
 LOOK_UPDATE = 0.03  # how fast the reference look follows the performer (lighting changes)
 TORSO = [LM[n] for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
 KEY_POINTS = [LM[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip")] + [
@@ -38,6 +43,14 @@ def person_box(det: Detection) -> np.ndarray:
     """(x0, y0, x1, y1) pixels around a detection's landmarks (including ones MediaPipe guessed)."""
     xy = det.image[KEY_POINTS, :2]
     return np.concatenate([xy.min(axis=0), xy.max(axis=0)])
+
+
+def torso(det: Detection) -> tuple[np.ndarray, float]:
+    """The torso's centre and length (shoulders' to hips' midpoint) in pixels: steadier than a box around
+    landmarks MediaPipe may be guessing (legs out of frame)."""
+    shoulders = det.image[[LM["left_shoulder"], LM["right_shoulder"]], :2].mean(axis=0)
+    hips = det.image[[LM["left_hip"], LM["right_hip"]], :2].mean(axis=0)
+    return 0.5 * (shoulders + hips), max(float(np.linalg.norm(shoulders - hips)), 1.0)
 
 
 def _height(box: np.ndarray) -> float:
@@ -97,11 +110,11 @@ def choose(people: list[Detection], choice: str | np.ndarray, width: int, height
     return int(np.argmax([overlap(b) for b in boxes]))
 
 
-def paint_out(rgb: np.ndarray, box: np.ndarray, grow: float = 0.15) -> np.ndarray:
-    """A copy of the frame with a (slightly grown) box painted grey."""
+def paint_out(rgb: np.ndarray, box: np.ndarray, grow: float = 0.3) -> np.ndarray:
+    """A copy of the frame with a box painted grey, grown a little (and above the nose, to the top of the head)."""
     out = rgb.copy()
     pad = grow * _height(box)
-    x0, y0 = np.maximum((box[:2] - pad).astype(int), 0)
+    x0, y0 = np.maximum((box[:2] - [pad, 2 * pad]).astype(int), 0)
     x1, y1 = (box[2:] + pad).astype(int)
     out[y0:y1, x0:x1] = GREY
     return out
@@ -126,6 +139,8 @@ class PerformerTracker:
         self._choice = choice
         self._box: np.ndarray | None = None
         self._velocity = np.zeros(2)
+        self._centre = np.zeros(2)  # torso centre, pixels
+        self._torso = 1.0  # torso length, pixels
         self._look: np.ndarray | None = None
         self._lost = 0
         self.stats = TrackStats()
@@ -146,7 +161,7 @@ class PerformerTracker:
     def _region(self) -> tuple[int, int, int, int]:
         assert self._box is not None
         h = _height(self._box) * (1.0 + LOST_GROWTH * self._lost)
-        shift = np.abs(self._velocity) * (1 + self._lost) * 2
+        shift = np.abs(self._velocity) * min(1 + self._lost, PREDICT_FRAMES) * 2
         x0 = self._box[0] - MARGIN_X * h - shift[0]
         x1 = self._box[2] + MARGIN_X * h + shift[0]
         y0 = self._box[1] - MARGIN_Y * h - shift[1]
@@ -163,26 +178,30 @@ class PerformerTracker:
         return out
 
     def _is_performer(self, det: Detection, look: np.ndarray | None) -> bool:
-        assert self._box is not None
-        box = person_box(det)
-        h = _height(self._box)
-        predicted = _centre(self._box) + self._velocity * (1 + self._lost)
-        allowed = (JUMP + LOST_GROWTH * self._lost) * h
-        if np.linalg.norm(_centre(box) - predicted) > allowed:
+        centre, length = torso(det)
+        predicted = self._centre + self._velocity * min(1 + self._lost, PREDICT_FRAMES)
+        off = np.linalg.norm(centre - predicted) / self._torso
+        if off > JUMP + 3 * LOST_GROWTH * self._lost:
             return False
-        ratio = _height(box) / h
+        ratio = length / self._torso
         if not 1 / (SIZE_RATIO + 0.1 * self._lost) < ratio < SIZE_RATIO + 0.1 * self._lost:
             return False
-        return look is None or self._look is None or look_distance(look, self._look) < LOOK_DISTANCE
+        if look is None or self._look is None:
+            return True
+        # Where it should be, a turning performer may look different; off the prediction, it must look the same.
+        return look_distance(look, self._look) < (LOOK_DISTANCE if off > STILL else LOOK_DISTANCE_IN_PLACE)
 
     def _accept(self, det: Detection, look: np.ndarray | None) -> Detection:
-        box = person_box(det)
+        centre, length = torso(det)
         if self._box is not None:
-            step = (_centre(box) - _centre(self._box)) / (1 + self._lost)
+            step = (centre - self._centre) / (1 + self._lost)
             self._velocity = 0.6 * self._velocity + 0.4 * step
+            self._torso = 0.8 * self._torso + 0.2 * length
+        else:
+            self._torso = length
         if self._lost:
             self.stats.reacquired += 1
-        self._box, self._lost = box, 0
+        self._box, self._centre, self._lost = person_box(det), centre, 0
         if look is not None:
             self._look = look if self._look is None else (1 - LOOK_UPDATE) * self._look + LOOK_UPDATE * look
         return det
@@ -195,12 +214,11 @@ class PerformerTracker:
                 return None
             self.stats.people = len(people)
             chosen = people[choose(people, self._choice, *self._size)]
-            self._box = person_box(chosen)
-            self._look = torso_look(rgb, chosen)
+            self._accept(chosen, torso_look(rgb, chosen))
             det = self._estimator.detect(self._masked(rgb))  # start the video-mode tracker on them
             if det is None or not self._is_performer(det, torso_look(rgb, det)):
                 self._estimator.reset()
-                det = chosen
+                return chosen
             return self._accept(det, torso_look(rgb, det))
         det = self._estimator.detect(self._masked(rgb))
         if det is not None:

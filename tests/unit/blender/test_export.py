@@ -73,3 +73,26 @@ def test_unknown_format_is_refused(bvh_file, tmp_path):
     with pytest.raises(BadInputError) as err:
         export({"model": bvh_file}, {"formats": ["glb", "obj"]}, tmp_path, no_progress)
     assert err.value.code == "INVALID_PARAMS"
+
+
+def test_a_bvh_with_finger_bones_exports_a_mannequin_with_fingers(tmp_path):
+    from scipy.spatial.transform import Rotation
+
+    from container_workers.common import skeleton
+    from container_workers.gpu_worker.exchange.bvh import write_bvh
+
+    frames, names = 6, skeleton.names(hands=True)
+    R = np.tile(np.eye(3), (frames, len(names), 1, 1))
+    curl = Rotation.from_euler("z", np.linspace(0, -80, frames)[:, None], degrees=True).as_matrix()
+    for name in skeleton.HAND_NAMES:
+        R[:, skeleton.INDEX[name]] = curl if name.startswith("Left") else np.swapaxes(curl, 1, 2)
+    root = np.tile(skeleton.rest_positions()[0], (frames, 1))
+    write_bvh(tmp_path / "hands.bvh", R, root, 30.0)
+    result = export({"model": tmp_path / "hands.bvh"}, {"formats": ["glb", "fbx"]}, tmp_path / "out", no_progress)
+    assert result.metadata["bones"] == len(names) == 52
+    outputs = {o.role: o.path for o in result.outputs}
+    assert assert_valid(outputs["glb"])["issues"]["numWarnings"] == 0
+    for role in ("glb", "fbx"):
+        got = reimport(outputs[role], tmp_path / role)
+        assert (got.bones, got.frames) == (52, frames), role
+        assert stats.frame_range()[0] == 1, role

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import synthetic
@@ -116,3 +118,49 @@ def test_finger_rotations_are_recovered_from_hand_landmarks():
             name = skeleton.HAND_NAMES[first - len(skeleton.NAMES) + i]
             if "Thumb" not in name:  # the thumb's rest bones are not straight, so only its direction is recovered
                 np.testing.assert_allclose(fingers[:, i], G[:, J[name]], atol=1e-6, err_msg=name)
+
+
+def _two_astronauts(
+    frames: int, passer_from: float, passer_to: float, size=(480, 240), side: float = 210
+) -> list[np.ndarray]:
+    """The astronaut standing at x=130, and a green-tinted, larger one sliding across in front of them."""
+    import media
+
+    out = []
+    for t in range(frames):
+        frame = media.astronaut_frame(size, (130, 120), 170)
+        x = passer_from + (passer_to - passer_from) * t / (frames - 1)
+        other = media.astronaut_frame(size, (x, 120), side)
+        other = (other * np.array([0.6, 1.0, 0.6])).astype(np.uint8)  # a green suit
+        mask = np.any(np.abs(other.astype(int) - np.array(media.BACKGROUND) * [0.6, 1.0, 0.6]) > 20, axis=2)
+        frame[mask] = other[mask]
+        out.append(frame)
+    return out
+
+
+def test_a_person_passing_in_front_never_takes_the_performers_place(media_dir, tmp_path):
+    import media
+    from conftest import run_stage
+
+    video = media.write_video(media_dir / "passer_by.mp4", _two_astronauts(60, 560, -120), 30.0)
+    run = run_stage(video, tmp_path / "passer")
+    joints = np.array(json.loads((run.workdir / "landmarks.json").read_text())["cleaned"]["joints"])
+    steps = np.linalg.norm(np.diff(joints[:, 0], axis=0), axis=-1)
+    assert steps.max() < 0.5  # no jump to the other person (a body height is ~1.7 m)
+    assert np.ptp(joints[:, 0, 0]) < 1.0  # the standing performer stays (about) put; the other crosses ~4 m
+
+
+def test_the_user_picks_the_performer_with_a_box(media_dir, tmp_path):
+    import media
+    from conftest import run_stage
+
+    video = media.write_video(media_dir / "two_still.mp4", _two_astronauts(20, 340, 340, side=230), 30.0)
+    picked = run_stage(video, tmp_path / "left", {"performer": "0.0,0.0,0.5,1.0"})
+    assert picked.result.metadata["peopleAtStart"] == 2
+    doc = json.loads((picked.workdir / "landmarks.json").read_text())
+    hips = np.array([f for f in doc["raw"]["image"] if f is not None])[:, [23, 24], 0].mean(axis=1)
+    assert hips.max() < 240  # the left one, not the larger one on the right
+    largest = run_stage(video, tmp_path / "largest", {})
+    doc = json.loads((largest.workdir / "landmarks.json").read_text())
+    hips = np.array([f for f in doc["raw"]["image"] if f is not None])[:, [23, 24], 0].mean(axis=1)
+    assert hips.min() > 240
