@@ -1,8 +1,9 @@
 """Benchmark of the generation stages: seconds per `reconstruct` on 1024x1024 photos and per `avatar`, on this machine.
 
 reconstruct runs on three 1024x1024 inputs that take the three foreground paths: scikit-image's astronaut photo
-(upscaled; MediaPipe person segmentation), its coffee photo padded to a square (GrabCut) and a drawn star with alpha.
-avatar runs on three prompts in the T- and A-pose. Each case runs `--repeats` times with default params; the first
+(upscaled; MediaPipe person segmentation), its coffee photo padded to a square (GrabCut) and a drawn star with alpha,
+and on a drawn vase (a lathe). avatar runs on three prompts in the T- and A-pose; photo_avatar on the astronaut and on
+a drawn full-length person. Each case runs `--repeats` times with default params; the first
 run of the process also pays for imports and model loading, so that is reported separately. Times are wall clock
 of the whole stage function (reading, generating, writing GLB and thumbnail), with the per-phase split of the median
 run taken from the stage's progress reports.
@@ -28,8 +29,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from container_workers.gpu_worker.avatar.stage import avatar  # noqa: E402 (after the path setup)
+from container_workers.gpu_worker.avatar.photo import photo_avatar  # noqa: E402 (after the path setup)
+from container_workers.gpu_worker.avatar.stage import avatar  # noqa: E402
 from container_workers.gpu_worker.image_to_3d.stage import reconstruct  # noqa: E402
+from tests.unit.generation.conftest import DRAWN_PERSON  # noqa: E402
+from tests.unit.generation.drawn import person_photo, save, vase_photo  # noqa: E402
 
 PROMPTS = (
     "tall muscular woman with short red hair, blue jacket and black jeans",
@@ -62,6 +66,7 @@ def photos(folder: Path) -> dict[str, Path]:
     )
     cv2.imwrite(str(paths["grabcut (coffee)"]), cv2.cvtColor(coffee, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
     cv2.imwrite(str(paths["alpha (star)"]), star)
+    paths["lathe (drawn vase)"] = save(folder / "vase.png", vase_photo()[0])
     return paths
 
 
@@ -83,7 +88,17 @@ def bench(name: str, stage, inputs: dict, params: dict, work: Path, repeats: int
     runs = [timed(stage, inputs, params, work / f"{name}-{i}".replace(" ", "_")) for i in range(repeats)]
     order = sorted(range(repeats), key=lambda i: runs[i][0])
     _, meta, phases = runs[order[repeats // 2]]
-    keep = ("foreground", "triangles", "vertices", "watertight", "pose", "heightMetres")
+    keep = (
+        "foreground",
+        "shapes",
+        "triangles",
+        "vertices",
+        "watertight",
+        "depthToWidth",
+        "pose",
+        "heightMetres",
+        "silhouetteIoU",
+    )
     return {
         "case": name,
         "params": {k: v for k, v in params.items() if k != "prompt"},
@@ -104,6 +119,7 @@ def main() -> None:
         "loadAverage": [round(x, 2) for x in os.getloadavg()],
         "reconstruct": [],
         "avatar": [],
+        "photo_avatar": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -124,9 +140,15 @@ def main() -> None:
                         args.repeats,
                     )
                 )
+        people = {
+            "astronaut (half length)": inputs["person (astronaut)"],
+            "drawn person (full length)": save(work / "person.png", person_photo([DRAWN_PERSON])[0]),
+        }
+        for name, path in people.items():
+            report["photo_avatar"].append(bench(name, photo_avatar, {"image": path}, {}, work, args.repeats))
     print(json.dumps(report, indent=2))
     print("\n| stage | case | median s | min s | made |\n|---|---|---|---|---|")
-    for stage in ("reconstruct", "avatar"):
+    for stage in ("reconstruct", "avatar", "photo_avatar"):
         for row in report[stage]:
             made = ", ".join(f"{k}={v}" for k, v in row["made"].items())
             print(f"| {stage} | {row['case']} | {row['medianSeconds']} | {row['minSeconds']} | {made} |")

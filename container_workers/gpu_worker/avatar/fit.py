@@ -15,7 +15,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.avatar.prompt import COLOURS, EYE_COLOURS, AvatarSpec, Garment
+from container_workers.gpu_worker.avatar.prompt import COLOURS, EYE_COLOURS, SKIN_TONES, AvatarSpec, Garment
 from container_workers.gpu_worker.image_to_3d.people import Person
 from container_workers.gpu_worker.mocap.cleanup import HIP_MID, SHOULDER_MID, with_midpoints
 from container_workers.gpu_worker.mocap.estimation import LM
@@ -292,8 +292,6 @@ def _polygon_pixels(rgb: np.ndarray, mask: np.ndarray, corners: np.ndarray) -> n
 
 
 def _skin_tone_name(rgb) -> str:
-    from container_workers.gpu_worker.avatar.prompt import SKIN_TONES
-
     return min(SKIN_TONES, key=lambda name: colour_distance(SKIN_TONES[name], rgb))
 
 

@@ -24,8 +24,12 @@ REFERENCE_TOP = 0.155  # the top of the head above the Head joint on the 1.75 m 
 REACH = 0.12  # metres (x scale): beyond this from a shape's bounding sphere, the sphere's distance stands in for it
 NAMES = skeleton.names(hands=True)  # the avatar's joints: the body, then three per finger, left hand then right
 HAND_REACH = 0.15  # metres (x scale): the radius around a hand's middle that its own mesh covers
-HAND_START = 0.03  # metres (x scale): the hand's mesh starts this far before the wrist, over the forearm's end
-BODY_END = 0.01  # ... and the body's mesh ends this far before the wrist, inside the hand's
+REGION_START = 0.03  # metres (x scale): a detail region's mesh starts this far before its cut, over the body's...
+BODY_END = 0.01  # ... and the body's mesh ends this far past the cut, inside the region's
+HAND_VOXEL, HEAD_VOXEL, FEET_VOXEL = 0.0025, 0.0045, 0.0045  # metres (x scale): the regions' marching-cubes voxels
+HAND_SHARE, HEAD_SHARE, FEET_SHARE = 0.035, 0.2, 0.08  # each region's share of the triangle budget
+FEET_CUT = 0.07  # metres (x scale) above the ankles: where the feet's region begins
+LOCKS, LOCK_DEPTH = 44, 0.0025  # grooves around a hair volume, and their depth (head scale)
 # Finger radii (metres on the 1.75 m reference) at the first, second and third joint.
 FINGER_RADII = {
     "Thumb": (0.0105, 0.0098, 0.0088),
@@ -147,6 +151,24 @@ class Shape:
     blend: float  # smooth-union radius with what came before (metres)
     material: str = "skin"  # extras: the material of their surface
     hand: str | None = None  # "Left" / "Right" for the palm and fingers, which are meshed finer, on their own
+    carve: bool = False  # cut this shape out of what came before (an eye socket) instead of adding it
+
+
+@dataclass(frozen=True)
+class Region:
+    """A part of the avatar meshed on its own, finer: past a cut (`depth` > 0: how far past, metres), within an
+    optional `bound` (signed distance, negative inside), sampled in `box` at `voxel`, with a share of the budget.
+
+    `shapes` (ids) limits the field to the shapes near the region, or None for all.
+    """
+
+    name: str
+    depth: Callable[[np.ndarray], np.ndarray]
+    bound: Callable[[np.ndarray], np.ndarray] | None
+    box: tuple[np.ndarray, np.ndarray]
+    voxel: float
+    share: float
+    shapes: set[int] | None
 
 
 @dataclass
@@ -245,6 +267,8 @@ class Humanoid:
         local: dict[str, np.ndarray] = {}
         reach = REACH * self.scale
         out = []
+        if len(points) == 0:
+            return [np.zeros(0) for _ in shapes]
         lo, hi = points.min(axis=0), points.max(axis=0)
         for shape in shapes:
             centre = self.world[skeleton.INDEX[shape.joint]] @ np.append(shape.primitive.centre, 1.0)
@@ -275,6 +299,9 @@ class Humanoid:
         for i, d in enumerate(own[: len(self.shapes)]):
             if d is None:
                 continue
+            if self.shapes[i].carve:
+                body = -sdf.smooth_min(-body, d, self.shapes[i].blend)
+                continue
             body = d.copy() if first else sdf.smooth_min(body, d, self.shapes[i].blend)
             first = False
             closer = d < best
@@ -303,49 +330,107 @@ class Humanoid:
         sign = 1.0 if side == "Left" else -1.0
         return m[:3, 3] + m[:3, 0] * sign * 0.075 * self.scale
 
-    def _beyond_wrist(self, points: np.ndarray, side: str, margin: float) -> np.ndarray:
-        """Signed distance to the region near a hand past the plane `margin` before its wrist (across the forearm)."""
-        sign = 1.0 if side == "Left" else -1.0
-        along = sign * self.to_local(points, f"{side}ForeArm")[:, 0]
-        length = float(np.linalg.norm(self.translations[skeleton.INDEX[f"{side}Hand"]]))
-        sphere = np.linalg.norm(points - self.hand_centre(side), axis=1) - HAND_REACH * self.scale
-        return np.maximum(length - margin - along, sphere)
-
     def _posed_gap(self, shape: Shape, point: np.ndarray) -> float:
         """How far a shape's bounding sphere (posed) is from a point."""
         centre = self.world[skeleton.INDEX[shape.joint]] @ np.append(shape.primitive.centre, 1.0)
         return float(np.linalg.norm(centre[:3] - point) - shape.primitive.radius)
 
+    def regions(self) -> list[Region]:
+        """The parts meshed on their own, finer: each hand, the head (with hair and hat) and the feet."""
+        s, out = self.scale, []
+        for side, sign in (("Left", 1.0), ("Right", -1.0)):
+            length = float(np.linalg.norm(self.translations[skeleton.INDEX[f"{side}Hand"]]))
+            centre = self.hand_centre(side)
+            reach = HAND_REACH * s
+            out.append(
+                Region(
+                    f"{side}Hand",
+                    lambda p, side=side, sign=sign, length=length: (
+                        sign * self.to_local(p, f"{side}ForeArm")[:, 0] - length
+                    ),
+                    lambda p, centre=centre, reach=reach: np.linalg.norm(p - centre, axis=1) - reach,
+                    (centre - reach, centre + reach),
+                    HAND_VOXEL * s,
+                    HAND_SHARE,
+                    {
+                        id(shape)
+                        for shape in self.shapes + self.extras
+                        if self._posed_gap(shape, centre) < reach + REACH * s
+                    },
+                )
+            )
+        lo, hi = self.bounds()
+        neck = float(np.linalg.norm(self.translations[skeleton.INDEX["Head"]]))
+        cut = self.joint("Neck")[1] + 0.55 * neck
+        head = self.joint("Head")
+        side = np.array([0.32 * s, 0.0, 0.32 * s])  # wider than a hat's brim or an afro
+        box = (
+            np.maximum(lo, head - side) * (1, 0, 1) + (0, cut - 0.05 * s, 0),
+            np.minimum(hi, head + side) * (1, 0, 1) + (0, hi[1], 0),
+        )
+        out.append(
+            Region(
+                "Head",
+                lambda p: self.to_local(p, "Neck")[:, 1] - 0.55 * neck,
+                None,
+                box,
+                HEAD_VOXEL * s,
+                HEAD_SHARE,
+                self._near_box(*box),
+            )
+        )
+        ankle = 0.5 * (self.joint("LeftFoot")[1] + self.joint("RightFoot")[1]) + FEET_CUT * s
+        side = np.array([0.55 * s, 0.0, 0.55 * s])  # wider than a gown's hem
+        box = (np.maximum(lo, -side), np.array([min(hi[0], side[0]), ankle + 0.05 * s, min(hi[2], side[2])]))
+        out.append(
+            Region("Feet", lambda p: ankle - p[:, 1], None, box, FEET_VOXEL * s, FEET_SHARE, self._near_box(*box))
+        )
+        return out
+
+    def _near_box(self, lo: np.ndarray, hi: np.ndarray) -> set[int]:
+        """The ids of the shapes whose bounding sphere comes within REACH of a box."""
+        near = set()
+        for shape in self.shapes + self.extras:
+            centre = (self.world[skeleton.INDEX[shape.joint]] @ np.append(shape.primitive.centre, 1.0))[:3]
+            gap = np.linalg.norm(np.maximum(np.maximum(lo - centre, centre - hi), 0.0))
+            if gap - shape.primitive.radius < REACH * self.scale:
+                near.add(id(shape))
+        return near
+
+    def _inside(self, region: Region, points: np.ndarray, margin: float) -> np.ndarray:
+        """Signed distance (negative inside) to the part of a region from `margin` before its cut."""
+        inside = -(region.depth(points) + margin)
+        return inside if region.bound is None else np.maximum(inside, region.bound(points))
+
     def body_distance(self, points: np.ndarray) -> np.ndarray:
-        """The avatar without its hands: the layered body ends (capped) just before each wrist; extras united."""
+        """The avatar without its detail regions: everything ends (capped) just past each region's cut."""
         f = self.fields(points, keep=lambda shape: shape.hand is None)
-        surface = f.layered
-        for side in ("Left", "Right"):
-            surface = np.maximum(surface, -self._beyond_wrist(points, side, BODY_END * self.scale))
-        for shape, d in zip(self.extras, f.extras):
-            surface = sdf.smooth_min(surface, d, shape.blend)
+        surface = f.surface
+        for region in self.regions():
+            surface = np.maximum(surface, -self._inside(region, points, BODY_END * self.scale))
         return surface
 
-    def hand_distance(self, side: str) -> Callable[[np.ndarray], np.ndarray]:
-        """The distance to one hand's own mesh: the layered body near the hand, from a little before the wrist.
+    def region_distance(self, region: Region) -> Callable[[np.ndarray], np.ndarray]:
+        """The distance to a region's own mesh: the avatar there, from a little before the region's cut.
 
-        Where it overlaps the body's forearm it lies a fraction of a millimetre outside it, so it shows; at its start
-        it sinks 3 mm inside the forearm (more than the coarser body mesh's facets stray), so its edge does not.
+        Where it overlaps the body's mesh it lies a fraction of a millimetre outside it, so it shows; at its start
+        it sinks 3 mm inside (more than the coarser body mesh's facets stray), so its edge does not.
         """
-        centre, reach = self.hand_centre(side), (HAND_REACH + REACH) * self.scale
-        near = {id(shape) for shape in self.shapes if self._posed_gap(shape, centre) < reach}
-        start = HAND_START * self.scale
-        length = float(np.linalg.norm(self.translations[skeleton.INDEX[f"{side}Hand"]]))
-        sign = 1.0 if side == "Left" else -1.0
+        start = REGION_START * self.scale
 
         def distance(points: np.ndarray) -> np.ndarray:
-            along = sign * self.to_local(points, f"{side}ForeArm")[:, 0]
-            ramp = sdf.smoothstep(length - start, length - start + 0.015 * self.scale, along)
+            ramp = sdf.smoothstep(-start, -start + 0.015 * self.scale, region.depth(points))
             lift = self.scale * (0.0008 * ramp - 0.003 * (1.0 - ramp))
-            layered = self.fields(points, keep=lambda shape: id(shape) in near).layered - lift
-            return np.maximum(layered, self._beyond_wrist(points, side, start))
+            keep = None if region.shapes is None else (lambda shape: id(shape) in region.shapes)
+            surface = self.fields(points, keep=keep).surface - lift
+            return np.maximum(surface, self._inside(region, points, start))
 
         return distance
+
+    def follow_body(self, region: Region, points: np.ndarray) -> np.ndarray:
+        """How much (0..1) a region's vertex should take its skin and shading from the body's mesh next to it: 1 where
+        the two overlap, 0 past the body mesh's end."""
+        return 1.0 - sdf.smoothstep(-REGION_START * self.scale, -BODY_END * self.scale, region.depth(points))
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """A box (posed) that contains the whole avatar."""
@@ -531,6 +616,37 @@ class Humanoid:
                 ellipsoid((sign * 0.077 * h, 0.03 * h, -0.005 * h), (0.011 * h, 0.03 * h, 0.02 * h)),
                 0.008 * h,
             )
+        head_shapes = [shape for shape in shapes if shape.joint == "Head"]
+
+        def face_z(x: float, y: float) -> float:  # where a ray forward from the head's axis leaves the head so far
+            ray = np.column_stack([np.full(200, x), np.full(200, y), np.linspace(0.0, 0.16 * h, 200)])
+            d = head_shapes[0].primitive.distance(ray)
+            for shape in head_shapes[1:]:
+                d = sdf.smooth_min(d, shape.primitive.distance(ray), shape.blend)
+            return float(ray[np.nonzero(d < 0)[0].max(), 2]) if (d < 0).any() else 0.07 * h
+
+        mouth_z = face_z(0.0, MOUTH_Y * h) - 0.004 * h
+        add(
+            "upperLip",
+            "Head",
+            ellipsoid((0, (MOUTH_Y + 0.0055) * h, mouth_z), np.array((0.019, 0.005, 0.008)) * h),
+            0.004 * h,
+        )
+        add(
+            "lowerLip",
+            "Head",
+            ellipsoid((0, (MOUTH_Y - 0.006) * h, mouth_z - 0.001 * h), np.array((0.017, 0.0055, 0.008)) * h),
+            0.004 * h,
+        )
+        for sign in (1, -1):
+            x, y = sign * EYE[0] * h, EYE[1] * h
+            z = face_z(x, y)
+            shapes.append(
+                Shape(
+                    "eyeSocket", "Head", ellipsoid((x, y, z + 0.004 * h), np.full(3, 0.0145 * h)), 0.004 * h, carve=True
+                )
+            )
+            add("eyeball", "Head", ellipsoid((x, y - 0.001 * h, z - 0.006 * h), np.full(3, 0.0118 * h)), 0.0015 * h)
         return shapes
 
     def _hand_shapes(self, side: str, sign: int) -> list[Shape]:
@@ -680,15 +796,16 @@ class Humanoid:
         q = (p[:, :3] - self.joint("Head")) / hs
         crown = sdf.smoothstep(0.0, 0.09, q[:, 1])
         clumps = sdf.wave_noise(q, 70.0) if self.spec.hair_texture == "straight" else sdf.wave_noise(q, 160.0) * 1.6
-        return 0.55 + 0.65 * crown + 0.15 * clumps
+        strands = np.sin(LOCKS * np.arctan2(q[:, 0], q[:, 2]) + 3.0 * q[:, 1])  # combed back from the face
+        return 0.55 + 0.65 * crown + 0.15 * clumps + 0.12 * strands
 
     def beard_coverage(self, p: np.ndarray) -> np.ndarray:
         """1 on the jaw, chin and upper lip, leaving the mouth and cheeks bare."""
         hs = self.head
         q = p[:, :3] - self.joint("Head")
         front = sdf.smoothstep(-0.01 * hs, 0.02 * hs, q[:, 2])
-        below = 1.0 - sdf.smoothstep(
-            0.0, 0.008 * hs, q[:, 1] - (0.012 + 0.045 * (np.abs(q[:, 0]) / (0.07 * hs)) ** 2) * hs
+        below = 1.0 - sdf.smoothstep(  # a moustache under the nose, up to the cheekbones at the sides, not the eyes
+            0.0, 0.008 * hs, q[:, 1] - (-0.008 + 0.03 * (np.abs(q[:, 0]) / (0.07 * hs)) ** 2) * hs
         )
         chin = sdf.smoothstep(-0.085 * hs, -0.07 * hs, q[:, 1])
         mouth = ((q[:, 0] / (0.021 * hs)) ** 2 + ((q[:, 1] - MOUTH_Y * hs) / (0.007 * hs)) ** 2) < 1.0
@@ -710,7 +827,7 @@ class Humanoid:
                 ellipsoid((0, 0.06 * h, -0.02 * h), np.array((0.094, 0.11, 0.108)) * h),
                 lambda p: np.maximum(p[:, 2] - 0.045 * h, low - p[:, 1]),
             )  # the face and neck stay free
-            extras.append(Shape("hairVolume", "Head", volume, 0.02 * h, "hair"))
+            extras.append(Shape("hairVolume", "Head", self._locks(volume), 0.02 * h, "hair"))
             if style == "long":
                 top, bottom = 0.06 * h, j("Spine2")[1] - j("Head")[1] + 0.02 * s
                 centre, half = (
@@ -720,13 +837,16 @@ class Humanoid:
                 fall = Primitive(
                     lambda p: sdf.round_box(p - centre, half, 0.025 * h), centre, float(np.linalg.norm(half))
                 )
-                extras.append(Shape("hairFall", "Head", fall, 0.03 * h, "hair"))
+                extras.append(Shape("hairFall", "Head", self._locks(fall), 0.03 * h, "hair"))
         elif style == "ponytail":
             extras.append(
                 Shape(
                     "ponytail",
                     "Head",
-                    round_cone((0, 0.09 * h, -0.095 * h), (0, -0.1 * h, -0.13 * h), 0.028 * h, 0.014 * h),
+                    self._locks(
+                        round_cone((0, 0.09 * h, -0.095 * h), (0, -0.1 * h, -0.13 * h), 0.028 * h, 0.014 * h),
+                        np.array((0, 0, -0.11 * h)),
+                    ),
                     0.02 * h,
                     "hair",
                 )
@@ -736,7 +856,11 @@ class Humanoid:
                 Shape(
                     "bun",
                     "Head",
-                    ellipsoid((0, 0.15 * h, -0.07 * h), np.array((0.045, 0.04, 0.042)) * h),
+                    self._locks(
+                        ellipsoid((0, 0.15 * h, -0.07 * h), np.array((0.045, 0.04, 0.042)) * h),
+                        np.array((0, 0.15 * h, -0.07 * h)),
+                        twist=True,
+                    ),
                     0.015 * h,
                     "hair",
                 )
@@ -748,7 +872,9 @@ class Humanoid:
                     0.035 * h - p[:, 1], p[:, 2] - (0.07 * h - 0.25 * np.maximum(0.1 * h - p[:, 1], 0))
                 ),
             )
-            extras.append(Shape("afro", "Head", afro, 0.02 * h, "hair"))
+            extras.append(Shape("afro", "Head", self._curls(afro), 0.02 * h, "hair"))
+        if garments.get("feet") is not None:
+            extras.extend(self._soles())
         hat = garments.get("head")
         if hat is not None and hat.kind == "hat":
             brim, crown = np.array((0, 0.105 * h, -0.005 * h)), np.array((0, 0.165 * h, -0.005 * h))
@@ -783,6 +909,56 @@ class Humanoid:
                 )
             )
         return extras
+
+    def _locks(self, primitive: Primitive, axis=(0.0, 0.0, 0.0), twist: bool = False) -> Primitive:
+        """A hair volume with locks: grooves running down (wavy or curly hair sways) around a vertical `axis` (head
+        frame), or wound round it (`twist`: a bun)."""
+        h = self.head
+        axis = np.asarray(axis, float)
+        sway = {"wavy": 1.2, "curly": 2.0}.get(self.spec.hair_texture, 0.0)
+
+        def distance(p: np.ndarray) -> np.ndarray:
+            q = p - axis
+            angle = np.arctan2(q[:, 0], q[:, 2])
+            phase = q[:, 1] / (0.012 * h) if twist else sway * np.sin(q[:, 1] / (0.025 * h))
+            return primitive.distance(p) - LOCK_DEPTH * h * (0.5 + 0.5 * np.sin(LOCKS * angle + phase))
+
+        return Primitive(distance, primitive.centre, primitive.radius + LOCK_DEPTH * h)
+
+    def _curls(self, primitive: Primitive) -> Primitive:
+        """A hair volume in tight curls (about 2 cm bumps)."""
+        h = self.head
+
+        def distance(p: np.ndarray) -> np.ndarray:
+            return primitive.distance(p) - 2.0 * LOCK_DEPTH * h * (0.5 + 0.5 * sdf.wave_noise(p / h, 300.0))
+
+        return Primitive(distance, primitive.centre, primitive.radius + 2.0 * LOCK_DEPTH * h)
+
+    def _soles(self) -> list[Shape]:
+        """Each shoe's sole: the footprint (heel to ball, on the foot; ball to toe tip, on the toe bone, so it bends
+        there) extruded from the ground to just above the lift, with rounded edges."""
+        s, out = self.scale, []
+        top = self.lift + 0.004 * s  # world height of the sole's top edge
+        edge = 0.003 * s
+        for side in ("Left", "Right"):
+            foot_y, toe_y = self.joint(f"{side}Foot")[1], self.joint(f"{side}ToeBase")[1]
+            for joint, y0, (za, ra), (zb, rb) in (
+                (f"{side}Foot", foot_y, (-0.05 * s, 0.036 * s), (0.13 * s, 0.046 * s)),
+                (f"{side}ToeBase", toe_y, (0.0, 0.046 * s), (0.055 * s, 0.03 * s)),
+            ):
+                a, b = np.array((0.0, 0.0, za)), np.array((0.0, 0.0, zb))
+                mid, half_y = top / 2 - y0, top / 2 - edge
+
+                def slab(p, a=a, b=b, ra=ra, rb=rb, mid=mid, half_y=half_y):
+                    flat = sdf.round_cone(p * (1.0, 0.0, 1.0), a, b, ra - edge, rb - edge)
+                    dy = np.abs(p[:, 1] - mid) - half_y
+                    outside = np.hypot(np.maximum(flat, 0.0), np.maximum(dy, 0.0))
+                    return outside + np.minimum(np.maximum(flat, dy), 0.0) - edge
+
+                centre = np.array((0.0, mid, (za + zb) / 2))
+                radius = float(np.hypot((zb - za) / 2 + max(ra, rb), top / 2))
+                out.append(Shape(f"{joint}Sole", joint, Primitive(slab, centre, radius), 0.004 * s, "feet"))
+        return out
 
     def _skirt_hem(self) -> tuple[str, float] | None:
         """(material, hem height) of the skirt-like extra: a dress, a skirt, or a coat's tails; None without one."""

@@ -125,7 +125,7 @@ def _garment_colour(humanoid: Humanoid, slot: str, rest: np.ndarray) -> np.ndarr
         ribs = np.sin(np.arctan2(rest[:, 0], rest[:, 2]) * 90.0 + rest[:, 0] * 400.0 / s)
         return base * (1.0 + 0.05 * ribs)[:, None]
     if slot == "feet":
-        sole = rest[:, 1] < 0.018 * s
+        sole = rest[:, 1] < humanoid.lift + 0.005 * s
         shade = np.where(np.asarray(g.rgb).mean() > 128, 0.35, 0.92)
         base[sole] = shade
         return base * (1.0 + 0.03 * sdf.wave_noise(rest, 200.0 / s))[:, None]

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import trimesh
 
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker import generators, render
@@ -67,7 +66,8 @@ def fit_person(
     move = silhouette.fit(posed, rigged.faces, camera, person.mask, humanoid.spec.height)
     rigged = rigged.moved(rigged.vertices + silhouette.to_rest(move, matrices))
     posed = posed + move
-    posed_normals = trimesh.Trimesh(posed, rigged.faces, process=False).vertex_normals
+    turned = np.einsum("nij,nj->ni", matrices[:, :3, :3], rigged.normals)
+    posed_normals = body.vertex_normals(posed, rigged.faces, turned)
     progress(68, "painting")
     view = projection.view(rgb, person.mask, camera, posed, rigged.faces, humanoid.spec.height)
     columns = rigged.attributes.shape[1]

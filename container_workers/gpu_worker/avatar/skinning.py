@@ -63,44 +63,29 @@ def _skirt_weights(humanoid: Humanoid, points: np.ndarray) -> np.ndarray:
 
 
 def skin(
-    humanoid: Humanoid, vertices: np.ndarray, faces: np.ndarray, hands: np.ndarray | None = None
+    humanoid: Humanoid,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    follow: np.ndarray | None = None,
+    nearest: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(joints (N, 4) uint8, weights (N, 4) summing to 1, dominant bone (N,), rest positions and arm flags (N, 4)) for a posed mesh.
 
-    `hands` marks the vertices of the hands' own shells: where such a shell overlaps the body's forearm (before the
-    wrist) it is held on the forearm bone, as the body's forearm is, so the two surfaces move as one.
+    `follow` (0..1 per vertex) blends a vertex's weights towards those of vertex `nearest[i]`: a detail region's
+    mesh where it overlaps the body's takes the body's weights, so the two surfaces move as one.
     """
     weights, rest = rigid_weights(humanoid, vertices)
     average = adjacency(faces, len(vertices))
     for _ in range(SMOOTHING_ITERATIONS):
         weights = 0.5 * weights + 0.5 * (average @ weights)
-    if hands is not None and hands.any():
-        _hold_wrists(humanoid, vertices, weights, hands)
+    if follow is not None and nearest is not None:
+        weights = follow[:, None] * weights[nearest] + (1.0 - follow[:, None]) * weights
     order = np.argsort(-weights, axis=1, kind="stable")[:, :MAX_INFLUENCES]
     top = np.take_along_axis(weights, order, axis=1)
     top[top < 1e-3] = 0.0
     top /= top.sum(axis=1, keepdims=True)
     joints = np.where(top > 0, order, 0).astype(np.uint8)
     return joints, top, order[:, 0], rest
-
-
-def _hold_wrists(humanoid: Humanoid, vertices: np.ndarray, weights: np.ndarray, hands: np.ndarray) -> None:
-    """Blend hand-shell vertices before the wrist back onto the forearm bone (in place)."""
-    s = humanoid.scale
-    points = vertices[hands]
-    nearer_left = np.linalg.norm(points - humanoid.hand_centre("Left"), axis=1) < np.linalg.norm(
-        points - humanoid.hand_centre("Right"), axis=1
-    )
-    held = np.zeros(len(points))
-    forearm = np.zeros(len(points), dtype=np.int64)
-    for side, sign, on in (("Left", 1.0, nearer_left), ("Right", -1.0, ~nearer_left)):
-        along = sign * humanoid.to_local(points[on], f"{side}ForeArm")[:, 0]
-        length = float(np.linalg.norm(humanoid.translations[skeleton.INDEX[f"{side}Hand"]]))
-        held[on] = 1.0 - sdf.smoothstep(length - 0.015 * s, length + 0.005 * s, along)
-        forearm[on] = skeleton.INDEX[f"{side}ForeArm"]
-    rows = np.nonzero(hands)[0]
-    weights[rows] *= (1.0 - held)[:, None]
-    weights[rows, forearm] += held
 
 
 def blend_matrices(joints: np.ndarray, weights: np.ndarray, bind: np.ndarray, posed: np.ndarray) -> np.ndarray:

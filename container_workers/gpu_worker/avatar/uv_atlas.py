@@ -18,6 +18,7 @@ from container_workers.gpu_worker import render
 
 PADDING = 4  # texels between charts
 MIN_AREA_RATIO = 0.3  # faces a cylinder shrinks below this share of their area go to planar patches
+EDGE_STEP = 0.12  # a colour jump (0..1 per channel) between neighbouring texels that marks a material edge
 
 
 @dataclass(frozen=True)
@@ -160,14 +161,61 @@ def pack(uv: np.ndarray, chart_of: np.ndarray, size: int) -> np.ndarray:
 
 
 def bake(
-    size: int, uv: np.ndarray, faces: np.ndarray, attributes: np.ndarray, colour: Callable[[np.ndarray], np.ndarray]
+    size: int,
+    uv: np.ndarray,
+    faces: np.ndarray,
+    attributes: np.ndarray,
+    colour: Callable[[np.ndarray], np.ndarray],
+    refine: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """An RGB uint8 texture: `colour(per-texel interpolated attributes (P, C)) -> (P, 3) floats 0..1`, gutters filled outward."""
+    """An RGB uint8 texture: `colour(per-texel interpolated attributes (P, C)) -> (P, 3) floats 0..1`, gutters filled outward.
+
+    With `refine` (attributes -> better attributes, e.g. recomputed on the true surface), texels where the colour
+    jumps (material edges: necklines, hairlines, hems) are painted again as the average of 2 x 2 sub-samples of
+    refined attributes: edges follow the surface, not the flat triangles, and are anti-aliased.
+    """
     ids, bary = render.rasterize(uv * size - 0.5, faces, (size, size))
     covered = ids >= 0
     texels = render.interpolate(ids, bary, faces, attributes)[covered].astype(np.float64)
     image = np.zeros((size, size, 3), dtype=np.float64)
     image[covered] = colour(texels)
+    if refine is not None:
+        _refine_edges(image, ids, size, uv, faces, attributes, colour, refine)
     _, (rows, cols) = scipy.ndimage.distance_transform_edt(~covered, return_indices=True)
     image = image[rows, cols]
     return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _refine_edges(image, ids, size, uv, faces, attributes, colour, refine) -> None:
+    """Repaint, in place, the covered texels whose colour differs from a neighbour's by more than EDGE_STEP, from four
+    sub-samples in the texel's own triangle."""
+    covered = ids >= 0
+    jump = np.zeros(covered.shape, dtype=bool)
+    for axis in (0, 1):
+        both = covered & np.roll(covered, 1, axis=axis)
+        step = np.abs(image - np.roll(image, 1, axis=axis)).max(axis=2) > EDGE_STEP
+        jump |= both & step
+        jump |= np.roll(both & step, -1, axis=axis)
+    rows, cols = np.nonzero(jump & covered)
+    if len(rows) == 0:
+        return
+    face = ids[rows, cols]
+    corners = uv[faces[face]] * size - 0.5  # texel centres are at integers
+    total = np.zeros((len(rows), 3))
+    for dy in (-0.25, 0.25):
+        for dx in (-0.25, 0.25):
+            bary = _barycentrics(corners, np.column_stack([cols + dx, rows + dy]))
+            sub = np.einsum("pk,pkc->pc", bary, attributes[faces[face]]).astype(np.float64)
+            total += colour(refine(sub))
+    image[rows, cols] = total / 4.0
+
+
+def _barycentrics(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Barycentric coordinates (P, 3) of points (P, 2) in triangles (P, 3, 2), clamped to the triangle."""
+    v0, v1, v2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0], points - corners[:, 0]
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    den = np.where(np.abs(den) < 1e-12, 1e-12, den)
+    b1 = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
+    b2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
+    b = np.clip(np.stack([1.0 - b1 - b2, b1, b2], axis=1), 0.0, 1.0)
+    return b / b.sum(axis=1, keepdims=True)

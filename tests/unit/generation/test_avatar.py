@@ -111,3 +111,37 @@ def test_bad_params_are_bad_inputs(tmp_path):
         with pytest.raises(BadInputError) as error:
             avatar({}, params, tmp_path, lambda *_: None)
         assert error.value.code == "INVALID_PARAMS", params
+
+
+def test_hands_eyes_and_soles_are_geometry(avatar_run):
+    from container_workers.gpu_worker.avatar.humanoid import Humanoid
+    from container_workers.gpu_worker.avatar.prompt import parse
+
+    glb = Glb(avatar_run.output("glb"))
+    positions = glb.attribute("POSITION").astype(np.float64)
+    humanoid = Humanoid(parse(EXAMPLE_PROMPT, 7), "T")
+    names = np.array([s.name for s in humanoid.shapes])[humanoid.fields(positions).nearest]
+    for finger in ("Thumb", "Index", "Middle", "Ring", "Pinky"):
+        for k in (1, 2, 3):
+            assert (names == f"LeftHand{finger}{k}").sum() >= 3 and (names == f"RightHand{finger}{k}").sum() >= 3
+    eyes = positions[names == "eyeball"]
+    assert (eyes[:, 0] > 0).sum() >= 5 and (eyes[:, 0] < 0).sum() >= 5  # both eyeballs show in their sockets
+    ground = positions[positions[:, 1] < 0.004]
+    assert len(ground) >= 20 and np.ptp(ground[:, 2]) > 0.15  # flat soles, heel to toe
+
+
+def test_material_edges_are_anti_aliased():
+    from container_workers.gpu_worker.avatar.uv_atlas import bake
+
+    uv = np.array([[0.05, 0.05], [0.95, 0.05], [0.95, 0.95], [0.05, 0.95]])
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    positions = np.array([[0.0, 0, 0], [1.0, 0, 0], [1.0, 1, 0], [0.0, 1, 0]])
+
+    def colour(attributes):  # white right of a slanted line, black left of it
+        return np.repeat((attributes[:, 0] + 0.3 * attributes[:, 1] > 0.62)[:, None], 3, axis=1).astype(float)
+
+    plain = bake(64, uv, faces, positions, colour)
+    smooth = bake(64, uv, faces, positions, colour, refine=lambda attributes: attributes)
+    assert set(np.unique(plain[8:56, 8:56])) <= {0, 255}  # a stair-stepped edge
+    between = (smooth[8:56, 8:56, 0] > 20) & (smooth[8:56, 8:56, 0] < 235)
+    assert between.sum() >= 25  # the edge texels are blends (about one per row along the line)
