@@ -14,32 +14,14 @@ import cv2
 import numpy as np
 import scipy.ndimage
 
-from container_workers.gpu_worker.mocap.estimation import LM, MP_TO_SKELETON
+from container_workers.gpu_worker.mocap.estimation import LIMB_BONES, LM, MP_TO_SKELETON
 
 ANALYSIS_SIDE = 640  # MediaPipe runs on at most this many pixels per side
 MIN_FACE = 0.02  # faces narrower than this fraction of the photo are ignored (posters, crowds far away)
 FACE_CONFIDENCE = 0.7  # real faces score 0.75-0.95 with the full-range model; a drawn vase scored 0.63
 VISIBLE = 0.5
 _TORSO = tuple(LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
-_BONES = tuple(
-    (LM[a], LM[b])
-    for a, b in (
-        ("left_shoulder", "right_shoulder"),
-        ("left_hip", "right_hip"),
-        ("left_shoulder", "left_hip"),
-        ("right_shoulder", "right_hip"),
-        ("left_shoulder", "left_elbow"),
-        ("left_elbow", "left_wrist"),
-        ("right_shoulder", "right_elbow"),
-        ("right_elbow", "right_wrist"),
-        ("left_hip", "left_knee"),
-        ("left_knee", "left_ankle"),
-        ("right_hip", "right_knee"),
-        ("right_knee", "right_ankle"),
-        ("nose", "left_shoulder"),
-        ("nose", "right_shoulder"),
-    )
-)
+_BONES = LIMB_BONES + ((LM["nose"], LM["left_shoulder"]), (LM["nose"], LM["right_shoulder"]))
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import median_filter
 
-from container_workers.gpu_worker.mocap.estimation import LM, NUM_LANDMARKS
+from container_workers.gpu_worker.mocap.estimation import LIMB_BONES, LM, NUM_LANDMARKS
 
 DETECTED, INTERPOLATED, HELD = 0, 1, 2
 STATUS_NAMES = ("detected", "interpolated", "held")
@@ -55,24 +55,6 @@ BONE_TREE: tuple[tuple[int, int], ...] = (
     ),
 )
 
-# Bones whose on-screen length gives the person's scale in pixels per metre.
-SCALE_BONES: tuple[tuple[int, int], ...] = tuple(
-    (LM[a], LM[b])
-    for a, b in (
-        ("left_shoulder", "right_shoulder"),
-        ("left_hip", "right_hip"),
-        ("left_shoulder", "left_hip"),
-        ("right_shoulder", "right_hip"),
-        ("left_shoulder", "left_elbow"),
-        ("left_elbow", "left_wrist"),
-        ("right_shoulder", "right_elbow"),
-        ("right_elbow", "right_wrist"),
-        ("left_hip", "left_knee"),
-        ("left_knee", "left_ankle"),
-        ("right_hip", "right_knee"),
-        ("right_knee", "right_ankle"),
-    )
-)
 
 VISIBLE = 0.5
 IMAGE_WEIGHT = 0.2  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
@@ -260,7 +242,7 @@ def pixels_per_metre(image_xy: np.ndarray, world: np.ndarray, visibility: np.nda
     """Per-frame scale of the person on screen: visible bones' pixel lengths over their metric image-plane lengths."""
     num = np.zeros(len(image_xy))
     den = np.zeros(len(image_xy))
-    for a, b in SCALE_BONES:
+    for a, b in LIMB_BONES:
         w = np.minimum(visibility[:, a], visibility[:, b]) + 1e-3
         num += w * np.linalg.norm(image_xy[:, b] - image_xy[:, a], axis=-1)
         den += w * np.linalg.norm(world[:, b, :2] - world[:, a, :2], axis=-1)

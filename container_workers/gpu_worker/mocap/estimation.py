@@ -44,6 +44,24 @@ LANDMARK_NAMES: tuple[str, ...] = (
 LM: dict[str, int] = {name: i for i, name in enumerate(LANDMARK_NAMES)}
 NUM_LANDMARKS = len(LANDMARK_NAMES)
 BODY = slice(LM["left_shoulder"], None)  # the body's landmarks (0-10 are the face's)
+# The torso's sides and the limbs: the bones whose on-screen length gives a person's scale, and their stick figure.
+LIMB_BONES: tuple[tuple[int, int], ...] = tuple(
+    (LM[a], LM[b])
+    for a, b in (
+        ("left_shoulder", "right_shoulder"),
+        ("left_hip", "right_hip"),
+        ("left_shoulder", "left_hip"),
+        ("right_shoulder", "right_hip"),
+        ("left_shoulder", "left_elbow"),
+        ("left_elbow", "left_wrist"),
+        ("right_shoulder", "right_elbow"),
+        ("right_elbow", "right_wrist"),
+        ("left_hip", "left_knee"),
+        ("left_knee", "left_ankle"),
+        ("right_hip", "right_knee"),
+        ("right_knee", "right_ankle"),
+    )
+)
 
 # MediaPipe world axes (x: image right, y: image down, z: away from the camera) -> the skeleton's
 # (+Y up, a person facing the camera faces +Z, their left on +X). A proper rotation (det +1).

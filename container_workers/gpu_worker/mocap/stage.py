@@ -19,7 +19,14 @@ from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker.exchange.bvh import ROTATION_ORDER, write_bvh
 from container_workers.gpu_worker.mocap import cleanup, tracking
-from container_workers.gpu_worker.mocap.estimation import BODY, LANDMARK_NAMES, LM, NUM_LANDMARKS, PoseEstimator
+from container_workers.gpu_worker.mocap.estimation import (
+    BODY,
+    LANDMARK_NAMES,
+    LIMB_BONES,
+    LM,
+    NUM_LANDMARKS,
+    PoseEstimator,
+)
 from container_workers.gpu_worker.mocap.feet import (
     FIRST_PASS_SPEED,
     SIDES,
@@ -52,7 +59,7 @@ def _too_long() -> BadInputError:
 
 
 # The preview draws the limbs and torso that give the person's scale, plus feet, hands and the head's lines.
-PREVIEW_BONES: tuple[tuple[int, int], ...] = cleanup.SCALE_BONES + tuple(
+PREVIEW_BONES: tuple[tuple[int, int], ...] = LIMB_BONES + tuple(
     (LM[a], LM[b])
     for a, b in (
         ("left_ankle", "left_heel"),
