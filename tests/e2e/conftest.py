@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import JOB_TIMEOUT, CliUser, Result, make_person_video
+from tests.e2e.helpers import CliUser, Result, make_person_video
 
 
 @pytest.fixture
@@ -32,37 +32,13 @@ def creator(stack, tmp_path_factory):
 def mocap_run(creator, media_dir) -> Result:
     """`ai3d run MOTION_CAPTURE --input astronaut.mp4 --wait` by the creator."""
     user, project, out = creator
-    return user(
-        "run",
-        "MOTION_CAPTURE",
-        "--project",
-        project,
-        "--input",
-        make_person_video(media_dir),
-        "--wait",
-        "--out",
-        out / "mocap",
-        "--timeout",
-        JOB_TIMEOUT,
-    )
+    return user.run_and_wait("MOTION_CAPTURE", project, out / "mocap", "--input", make_person_video(media_dir))
 
 
 @pytest.fixture(scope="session")
 def avatar_run(creator) -> Result:
     """`ai3d run TEXT_TO_AVATAR --prompt ... --wait` by the creator."""
     user, project, out = creator
-    return user(
-        "run",
-        "TEXT_TO_AVATAR",
-        "--project",
-        project,
-        "--prompt",
-        "a tall knight in silver armour",
-        "--param",
-        "seed=3",
-        "--wait",
-        "--out",
-        out / "avatar",
-        "--timeout",
-        JOB_TIMEOUT,
+    return user.run_and_wait(
+        "TEXT_TO_AVATAR", project, out / "avatar", "--prompt", "a tall knight in silver armour", "--param", "seed=3"
     )

@@ -44,6 +44,10 @@ class CliUser:
                     os.environ[key] = value
         return Result(code, out.getvalue(), err.getvalue())
 
+    def run_and_wait(self, job_type: str, project: str, out: Path, *options) -> Result:
+        """`ai3d run JOB_TYPE --project P OPTIONS... --wait --out OUT --timeout JOB_TIMEOUT`."""
+        return self("run", job_type, "--project", project, *options, "--wait", "--out", out, "--timeout", JOB_TIMEOUT)
+
     def register(self) -> CliUser:
         """Sign up through the CLI; self."""
         self("register", "--email", self.email, "--name", "E2E").ok()

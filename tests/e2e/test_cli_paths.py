@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import JOB_TIMEOUT, PASSWORD, CliUser, make_box_glb, make_empty_video
+from tests.e2e.helpers import PASSWORD, CliUser, make_box_glb, make_empty_video
 from tests.stackutil import ROOT, free_port
 
 AI3D = Path(sys.executable).with_name("ai3d")
@@ -19,19 +19,7 @@ AI3D = Path(sys.executable).with_name("ai3d")
 def test_motion_capture_of_nobody_fails_with_exit_1_and_refunds(cli, tmp_path):
     project = cli.project()
     before = cli.balance()
-    result = cli(
-        "run",
-        "MOTION_CAPTURE",
-        "--project",
-        project,
-        "--input",
-        make_empty_video(tmp_path),
-        "--wait",
-        "--out",
-        tmp_path / "out",
-        "--timeout",
-        JOB_TIMEOUT,
-    )
+    result = cli.run_and_wait("MOTION_CAPTURE", project, tmp_path / "out", "--input", make_empty_video(tmp_path))
     assert result.code == 1, result.err
     job = result.json
     assert job["status"] == "FAILED" and job["error"]["code"] and job["error"]["message"]
@@ -59,25 +47,7 @@ def test_cancel_a_running_job_returns_its_credits(cli):
 def test_download_an_output_and_an_upload(cli, tmp_path):
     project = cli.project()
     box = make_box_glb(tmp_path)
-    job = (
-        cli(
-            "run",
-            "CONVERT",
-            "--project",
-            project,
-            "--input",
-            box,
-            "--param",
-            "format=stl",
-            "--wait",
-            "--out",
-            tmp_path / "run",
-            "--timeout",
-            JOB_TIMEOUT,
-        )
-        .ok()
-        .json
-    )
+    job = cli.run_and_wait("CONVERT", project, tmp_path / "run", "--input", box, "--param", "format=stl").ok().json
     output = next(o for o in job["outputs"] if o["format"] == "stl")
     saved = cli("download", output["assetId"], "--out", tmp_path / "again").ok().json
     assert Path(saved["path"]).read_bytes() == Path(output["path"]).read_bytes()

@@ -9,7 +9,7 @@ import trimesh
 
 from ai3d.demo import pick_output
 from container_workers.blender_worker import glb
-from tests.e2e.helpers import JOB_TIMEOUT, make_box_glb, make_icosphere_glb, make_star_png
+from tests.e2e.helpers import make_box_glb, make_icosphere_glb, make_star_png
 from tests.gltf_validator import assert_valid
 
 pytestmark = pytest.mark.slow
@@ -57,20 +57,8 @@ def test_animate_the_captured_motion_onto_the_avatar(creator, mocap_run, avatar_
     assert mocap_run.code == 0 and avatar_run.code == 0, "ANIMATE needs the motion capture and avatar runs to succeed"
     motion = pick_output(mocap_run.json, ("ANIMATION",), ("bvh", "glb", "fbx"))
     avatar = pick_output(avatar_run.json, ("MODEL_3D", "ANIMATION"), ("glb", "fbx"))
-    result = user(
-        "run",
-        "ANIMATE",
-        "--project",
-        project,
-        "--input",
-        avatar["assetId"],
-        "--input",
-        motion["assetId"],
-        "--wait",
-        "--out",
-        out / "animate",
-        "--timeout",
-        JOB_TIMEOUT,
+    result = user.run_and_wait(
+        "ANIMATE", project, out / "animate", "--input", avatar["assetId"], "--input", motion["assetId"]
     ).ok()
     job = result.json
     assert job["inputs"] == {"avatarAssetId": avatar["assetId"], "motionAssetId": motion["assetId"]}
@@ -85,20 +73,8 @@ def test_image_to_3d_of_an_image_with_alpha(cli, tmp_path):
     asset = cli("upload", project, make_star_png(tmp_path)).ok().json
     assert (asset["status"], asset["kind"]) == ("READY", "IMAGE")
     job = (
-        cli(
-            "run",
-            "IMAGE_TO_3D",
-            "--project",
-            project,
-            "--input",
-            asset["id"],
-            "--param",
-            "foreground=alpha",
-            "--wait",
-            "--out",
-            tmp_path / "out",
-            "--timeout",
-            JOB_TIMEOUT,
+        cli.run_and_wait(
+            "IMAGE_TO_3D", project, tmp_path / "out", "--input", asset["id"], "--param", "foreground=alpha"
         )
         .ok()
         .json
@@ -116,20 +92,8 @@ def test_image_to_3d_of_an_image_with_alpha(cli, tmp_path):
 def test_convert_a_box_to_obj(cli, tmp_path):
     project = cli.project()
     job = (
-        cli(
-            "run",
-            "CONVERT",
-            "--project",
-            project,
-            "--input",
-            make_box_glb(tmp_path),
-            "--param",
-            "format=obj",
-            "--wait",
-            "--out",
-            tmp_path / "out",
-            "--timeout",
-            JOB_TIMEOUT,
+        cli.run_and_wait(
+            "CONVERT", project, tmp_path / "out", "--input", make_box_glb(tmp_path), "--param", "format=obj"
         )
         .ok()
         .json
@@ -144,20 +108,8 @@ def test_convert_a_box_to_obj(cli, tmp_path):
 def test_optimize_an_icosphere_to_half_its_triangles(cli, tmp_path):
     project = cli.project()
     job = (
-        cli(
-            "run",
-            "OPTIMIZE",
-            "--project",
-            project,
-            "--input",
-            make_icosphere_glb(tmp_path),
-            "--param",
-            "ratio=0.5",
-            "--wait",
-            "--out",
-            tmp_path / "out",
-            "--timeout",
-            JOB_TIMEOUT,
+        cli.run_and_wait(
+            "OPTIMIZE", project, tmp_path / "out", "--input", make_icosphere_glb(tmp_path), "--param", "ratio=0.5"
         )
         .ok()
         .json

@@ -313,9 +313,9 @@ def pipeline(monkeypatch):
         thread.join(timeout=10)
 
 
-def test_run_wait_follows_the_job_and_downloads_its_outputs(ai3d, user, project, tmp_path, pipeline):
-    source = box_glb(tmp_path / "box.glb")
-    result = ai3d(
+def convert_and_wait(ai3d, user, project, source, *options):
+    """`ai3d run CONVERT --param format=obj --wait` on a file or asset id, with extra options."""
+    return ai3d(
         "run",
         "CONVERT",
         "--project",
@@ -325,12 +325,15 @@ def test_run_wait_follows_the_job_and_downloads_its_outputs(ai3d, user, project,
         "--param",
         "format=obj",
         "--wait",
-        "--out",
-        tmp_path / "out",
+        *options,
         "--api",
         user["api"],
-        "--json",
     )
+
+
+def test_run_wait_follows_the_job_and_downloads_its_outputs(ai3d, user, project, tmp_path, pipeline):
+    source = box_glb(tmp_path / "box.glb")
+    result = convert_and_wait(ai3d, user, project, source, "--out", tmp_path / "out", "--json")
     assert result.code == 0, result.err
     job = result.json
     assert job["status"] == "COMPLETED" and [o["role"] for o in job["outputs"]] == ["model"]
@@ -342,19 +345,7 @@ def test_run_wait_follows_the_job_and_downloads_its_outputs(ai3d, user, project,
 def test_run_wait_downloads_into_outputs_job_id_by_default(ai3d, user, project, tmp_path, pipeline, monkeypatch):
     monkeypatch.chdir(tmp_path)
     asset = ai3d("upload", project, box_glb(tmp_path / "box.glb"), "--api", user["api"], "--json").json
-    result = ai3d(
-        "run",
-        "CONVERT",
-        "--project",
-        project,
-        "--input",
-        asset["id"],
-        "--param",
-        "format=obj",
-        "--wait",
-        "--api",
-        user["api"],
-    )
+    result = convert_and_wait(ai3d, user, project, asset["id"])
     assert result.code == 0, result.err
     job_id = result.out.split()[1]
     assert (tmp_path / "outputs" / job_id / "box.obj").is_file()
@@ -363,22 +354,7 @@ def test_run_wait_downloads_into_outputs_job_id_by_default(ai3d, user, project, 
 
 def test_a_failed_job_exits_1_with_its_error_and_is_refunded(ai3d, user, project, tmp_path, pipeline):
     pipeline["outcome"] = "FAILED"
-    result = ai3d(
-        "run",
-        "CONVERT",
-        "--project",
-        project,
-        "--input",
-        box_glb(tmp_path / "box.glb"),
-        "--param",
-        "format=obj",
-        "--wait",
-        "--out",
-        tmp_path / "out",
-        "--api",
-        user["api"],
-        "--json",
-    )
+    result = convert_and_wait(ai3d, user, project, box_glb(tmp_path / "box.glb"), "--out", tmp_path / "out", "--json")
     assert result.code == 1
     assert result.json["status"] == "FAILED" and result.json["error"]["code"] == "BAD_INPUT"
     assert result.error_line.endswith("failed: the model has no faces (BAD_INPUT)")

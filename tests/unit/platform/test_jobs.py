@@ -35,6 +35,17 @@ def model_asset(client, user, pid, ready=True):
     return ticket
 
 
+def submit(client, user, pid, ticket, job_type="CONVERT", params=None):
+    """POST /jobs for a job on the ticket's model (by default a CONVERT to OBJ): (status, body)."""
+    body = {
+        "projectId": pid,
+        "type": job_type,
+        "inputs": {"modelAssetId": ticket["asset"]["id"]},
+        "params": params or {"format": "obj"},
+    }
+    return call(client, "POST", "/jobs", user, body)
+
+
 def balance(user_id):
     return int(User.get(*User.key(user_id), consistent_read=True).credits)
 
@@ -87,18 +98,7 @@ def test_motion_capture_price_counts_started_10_seconds():
 def test_create_debits_in_one_transaction_and_starts_when_ready(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid)
-    status, job = call(
-        client,
-        "POST",
-        "/jobs",
-        alice,
-        {
-            "projectId": pid,
-            "type": "CONVERT",
-            "inputs": {"modelAssetId": ticket["asset"]["id"]},
-            "params": {"format": "obj"},
-        },
-    )
+    status, job = submit(client, alice, pid, ticket)
     assert status == 202 and job["status"] == "PENDING" and job["creditsUsed"] == 1
     assert balance(alice["id"]) == 99
     assert ("DEBIT", -1, job["id"]) in ledger(alice["id"])
@@ -113,18 +113,7 @@ def test_insufficient_credits_is_402_with_balance(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid)
     User.get(*User.key(alice["id"])).update(actions=[User.credits.set(0)])
-    status, body = call(
-        client,
-        "POST",
-        "/jobs",
-        alice,
-        {
-            "projectId": pid,
-            "type": "CONVERT",
-            "inputs": {"modelAssetId": ticket["asset"]["id"]},
-            "params": {"format": "obj"},
-        },
-    )
+    status, body = submit(client, alice, pid, ticket)
     assert status == 402 and body["error"]["balance"] == 0 and body["error"]["cost"] == 1
     assert call(client, "GET", f"/jobs?projectId={pid}", alice)[1]["items"] == []
 
@@ -134,18 +123,7 @@ def test_inputs_must_belong_to_the_caller(client, setup):
     bob = register(client)
     bob_pid = call(client, "POST", "/projects", bob, {"name": "b"})[1]["id"]
     ticket = model_asset(client, bob, bob_pid)
-    status, body = call(
-        client,
-        "POST",
-        "/jobs",
-        alice,
-        {
-            "projectId": pid,
-            "type": "CONVERT",
-            "inputs": {"modelAssetId": ticket["asset"]["id"]},
-            "params": {"format": "obj"},
-        },
-    )
+    status, body = submit(client, alice, pid, ticket)
     assert status == 404 and body["error"]["code"] == "INPUT_NOT_FOUND"
     status, _ = call(
         client, "POST", "/jobs", bob, {"projectId": pid, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "x"}}
@@ -156,18 +134,7 @@ def test_inputs_must_belong_to_the_caller(client, setup):
 def test_failure_refunds_exactly_once_whatever_reports_it(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid)
-    job = call(
-        client,
-        "POST",
-        "/jobs",
-        alice,
-        {
-            "projectId": pid,
-            "type": "CONVERT",
-            "inputs": {"modelAssetId": ticket["asset"]["id"]},
-            "params": {"format": "obj"},
-        },
-    )[1]
+    job = submit(client, alice, pid, ticket)[1]
     results = []
     threads = [
         threading.Thread(target=lambda: results.append(jobs.settle(job["id"], "FAILED", {"code": "X", "message": "m"})))
@@ -199,18 +166,7 @@ def test_cancel_refunds_and_second_cancel_conflicts(client, setup):
 def test_job_waits_for_upload_then_starts(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid, ready=False)
-    job = call(
-        client,
-        "POST",
-        "/jobs",
-        alice,
-        {
-            "projectId": pid,
-            "type": "OPTIMIZE",
-            "inputs": {"modelAssetId": ticket["asset"]["id"]},
-            "params": {"ratio": 0.5},
-        },
-    )[1]
+    job = submit(client, alice, pid, ticket, "OPTIMIZE", {"ratio": 0.5})[1]
     from chalicelib.store.db import Asset, Job
 
     assert Job.get(f"JOB#{job['id']}", "JOB").execution_arn is None
@@ -224,18 +180,7 @@ def test_job_waits_for_upload_then_starts(client, setup):
 def test_rejected_upload_fails_waiting_job_with_refund(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid, ready=False)
-    job = call(
-        client,
-        "POST",
-        "/jobs",
-        alice,
-        {
-            "projectId": pid,
-            "type": "OPTIMIZE",
-            "inputs": {"modelAssetId": ticket["asset"]["id"]},
-            "params": {"ratio": 0.5},
-        },
-    )[1]
+    job = submit(client, alice, pid, ticket, "OPTIMIZE", {"ratio": 0.5})[1]
     from chalicelib.store.db import Asset
 
     put_and_process(ticket["upload"]["fields"]["key"], png_bytes())
@@ -248,18 +193,7 @@ def test_rejected_upload_fails_waiting_job_with_refund(client, setup):
 def test_sweeper_fails_jobs_whose_execution_ended(client, setup):
     alice, pid = setup
     ticket = model_asset(client, alice, pid)
-    job = call(
-        client,
-        "POST",
-        "/jobs",
-        alice,
-        {
-            "projectId": pid,
-            "type": "CONVERT",
-            "inputs": {"modelAssetId": ticket["asset"]["id"]},
-            "params": {"format": "obj"},
-        },
-    )[1]
+    job = submit(client, alice, pid, ticket)[1]
     from chalicelib.store.db import Job
 
     arn = Job.get(f"JOB#{job['id']}", "JOB").execution_arn
