@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import pytest
+import skimage.data
 import trimesh
 
 from ai3d.demo import pick_output
 from container_workers.blender_worker import glb
+from container_workers.common import skeleton
 from tests.e2e.helpers import make_box_glb, make_icosphere_glb, make_star_png
-from tests.gltf_validator import assert_valid
+from tests.gltf_validator import assert_valid, validate
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +69,39 @@ def test_animate_the_captured_motion_onto_the_avatar(creator, mocap_run, avatar_
     glb = pick_output(job, ("ANIMATION",), ("glb",))
     report = assert_valid(glb["path"])
     assert report["info"]["animationCount"] >= 1
+
+
+def test_a_photo_of_a_person_becomes_a_rigged_avatar_that_plays_the_captured_motion(creator, mocap_run, tmp_path):
+    user, project, out = creator
+    assert mocap_run.code == 0, "the avatar plays the motion capture run's BVH"
+    photo = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
+    small = ("--param", "targetTriangles=8000", "--param", "textureSize=512")
+    job = user.run_and_wait("PHOTO_TO_AVATAR", project, out / "photo", "--input", photo, *small).ok().json
+    outputs = downloaded(job, out / "photo")
+    assert {"glb", "posed", "fbx"} <= set(outputs), outputs
+    for role in ("glb", "posed"):
+        report = validate(outputs[role]["path"])
+        assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0, report["issues"]
+    doc = glb.read(Path(outputs["glb"]["path"])).doc
+    assert {doc["nodes"][j]["name"] for j in doc["skins"][0]["joints"]} == set(skeleton.names(hands=True))
+    motion = pick_output(mocap_run.json, ("ANIMATION",), ("bvh",))
+    animated = (
+        user.run_and_wait(
+            "ANIMATE",
+            project,
+            out / "photo-animate",
+            "--input",
+            outputs["glb"]["assetId"],
+            "--input",
+            motion["assetId"],
+        )
+        .ok()
+        .json
+    )
+    downloaded(animated, out / "photo-animate")
+    played = pick_output(animated, ("ANIMATION",), ("glb",))
+    assert assert_valid(played["path"])["info"]["animationCount"] >= 1
 
 
 def test_image_to_3d_of_an_image_with_alpha(cli, tmp_path):
