@@ -57,6 +57,13 @@ def _stopped(stack) -> bool:
     return not port_in_use(api_port) and not port_in_use(emulator_port)
 
 
+def _still_listening(stack) -> str:
+    """Which of the stack's servers still listen, and the end of the stack's log."""
+    servers = {"api": stack.api_url, "emulator": stack.endpoint}
+    listening = [name for name, url in servers.items() if port_in_use(int(url.rsplit(":", 1)[1]))]
+    return f"still listening: {listening}; log ends:\n" + "\n".join(stack.log().splitlines()[-30:])
+
+
 def _emulator_pid(stack) -> int:
     port = stack.endpoint.rsplit(":", 1)[1]
     for entry in Path("/proc").iterdir():
@@ -125,7 +132,10 @@ def test_everything_survives_a_restart_and_a_kill_9(tmp_path):
         time.sleep(2)  # longer than the emulator's snapshot period
         os.kill(stack.process.pid, signal.SIGKILL)  # kill -9 of the supervisor
         stack.process.wait()
-        assert eventually(lambda: _stopped(stack), 60)
+        # every child gets SIGTERM (PR_SET_PDEATHSIG) and stops as on Ctrl-C: the emulator takes its last snapshot
+        stopping = time.monotonic()
+        assert eventually(lambda: _stopped(stack), 90), _still_listening(stack)
+        print(f"\nchildren stopped {time.monotonic() - stopping:.1f} s after kill -9 of the supervisor")
     finally:
         stop_stack_process(stack.process)
 
