@@ -172,3 +172,45 @@ def test_bodies_on_routes_without_one_are_still_parsed_safely(client):
     alice = register(client)
     status, data = call(client, "GET", "/projects/%ED%A0%80", alice)
     assert status in (400, 404), data
+
+
+def _forge(token: str, change) -> str:
+    import base64
+
+    payload, _, mac = token.partition(".")
+    key = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    change(key)
+    forged = base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+    return f"{forged}.{mac}"
+
+
+def test_pagination_cursors_are_signed_and_a_forged_one_is_400(client):
+    alice = register(client)
+    for i in range(3):
+        call(client, "POST", "/projects", alice, {"name": f"p{i}"})
+    _, page = call(client, "GET", "/projects?limit=1", alice)
+    token = page["nextToken"]
+    assert "." in token and call(client, "GET", f"/projects?limit=1&nextToken={token}", alice)[0] == 200
+
+    def move_on(key: dict) -> None:
+        key["gsi1sk"]["S"] = key["gsi1sk"]["S"][:-1] + "0"
+
+    def crafted(key: dict) -> None:
+        key["gsi1sk"] = {"N": "1e999999"}
+
+    payload, _, mac = token.partition(".")
+    for bad in (
+        _forge(token, move_on),
+        _forge(token, crafted),
+        payload,
+        f"{payload}.{'A' * len(mac)}",
+        f"{payload}.{mac}x",
+        "%F0%9F%98%80.%F0%9F%98%80",
+    ):
+        status, data = call(client, "GET", f"/projects?limit=1&nextToken={bad}", alice)
+        assert status == 400 and data["error"]["code"] in ("INVALID_CURSOR", "INVALID_TEXT"), (bad, data)
+    _, ledger = call(client, "GET", "/users/me/credits?limit=1", alice)
+    assert (
+        ledger["nextToken"] is None
+        or call(client, "GET", f"/projects?nextToken={ledger['nextToken']}", alice)[0] == 400
+    ), "a cursor of one listing does not open another"
