@@ -13,7 +13,6 @@ from chalicelib.api import models
 from chalicelib.api.registry import OPERATIONS, Operation, unversioned
 
 REF = "#/components/schemas/{model}"
-ERROR_STATUSES = "4XX"
 
 
 def _schemas(operations: list[Operation]) -> tuple[dict[Any, dict], dict]:
@@ -74,7 +73,8 @@ def _operation(route, op: Operation, refs: dict) -> dict:
                 )
                 for status, model in op.responses.items()
             },
-            ERROR_STATUSES: _response("refused: see error.code", refs[(models.Error, "serialization")]),
+            "4XX": _response("refused: see error.code", refs[(models.Error, "serialization")]),
+            "5XX": _response("failed (INTERNAL_ERROR) or unavailable", refs[(models.Error, "serialization")]),
         },
     }
     if more.strip():
