@@ -8,6 +8,7 @@ import re
 from urllib.parse import urlsplit
 
 import jsonschema
+import pytest
 import requests
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -62,7 +63,32 @@ _checkers: dict[str, ResponseChecker] = {}
 
 
 def check_response(api_url: str, method: str, response: requests.Response) -> None:
-    """Hold a response of the API at `api_url` to the document it serves (fetched once per API)."""
+    """Hold a response of the API at `api_url` to the document it serves (fetched once per API; once per answer)."""
+    if getattr(response, "checked_against_openapi", False):
+        return
     if api_url not in _checkers:
         _checkers[api_url] = ResponseChecker.served_by(api_url)
     _checkers[api_url].check(method, response.url, response.status_code, response.content)
+    response.checked_against_openapi = True  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_document(request, monkeypatch):
+    """Every answer the shared stack's API gives a test (through `requests`, however the test sent it) must be one its
+    OpenAPI document allows. Tests that do not use the shared stack are left alone."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    api_url = request.getfixturevalue("stack").api_url
+    if api_url not in _checkers:  # fetched before `send` is wrapped
+        _checkers[api_url] = ResponseChecker.served_by(api_url)
+    send = requests.Session.send
+
+    def checked(session, prepared, **kwargs):
+        response = send(session, prepared, **kwargs)
+        if prepared.url.startswith(api_url + "/") and not kwargs.get("stream"):
+            check_response(api_url, prepared.method, response)
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", checked)
+    yield

@@ -214,3 +214,23 @@ def test_pagination_cursors_are_signed_and_a_forged_one_is_400(client):
         ledger["nextToken"] is None
         or call(client, "GET", f"/projects?nextToken={ledger['nextToken']}", alice)[0] == 400
     ), "a cursor of one listing does not open another"
+
+
+def test_the_response_checker_the_integration_tests_use_can_fail(document):
+    from tests.openapi_check import ResponseChecker
+
+    checker = ResponseChecker(json.loads(json.dumps(document)))
+    project = {"id": "p", "name": "n", "description": "", "ownerId": "o", "createdAt": "t", "updatedAt": "t"}
+    checker.check("GET", "http://api/v1/projects/p", 200, json.dumps(project).encode())
+    checker.check("GET", "http://api/projects/p", 404, b'{"error": {"code": "NOT_FOUND", "message": "x"}}')
+    checker.check("GET", "http://api/nowhere", 403, b"not checked: no such route")
+    for status, body in (
+        (200, json.dumps({**project, "secret": 1}).encode()),  # an undocumented field
+        (200, json.dumps({**project, "name": None}).encode()),  # a wrong type
+        (201, json.dumps(project).encode()),  # an undocumented status
+        (404, b'{"message": "not the error shape"}'),
+    ):
+        with pytest.raises(AssertionError):
+            checker.check("GET", "http://api/v1/projects/p", status, body)
+    with pytest.raises(AssertionError):
+        checker.check("DELETE", "http://api/v1/projects/p", 204, b"{}")  # 204 has no body
