@@ -1,5 +1,8 @@
 """Request and response models of every route, each route declared (`operation`) next to its models.
 
+Every model is built on its first use (`defer_build`): a cold start builds none, a request builds its own body and
+query models once, and the response models are built only to write the document.
+
 Request bodies are strict (no type coercion, no unknown fields, no NaN/Infinity); the domain modules keep their own
 rules (password policy, upload formats, param bounds in the contract) and the models here describe what reaches them.
 A route's answers are described by the same kind of model (unknown fields forbidden), which the tests hold every real
@@ -31,27 +34,27 @@ class Body(BaseModel):
     """A JSON request body: strict types, no unknown fields, finite numbers. `error_codes` maps a top-level field to
     the error code a wrong value in it answers (VALIDATION_ERROR otherwise)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, defer_build=True)
     error_codes: ClassVar[dict[str, str]] = {}
 
 
 class Query(BaseModel):
     """Query string parameters: text converted to the declared types, no unknown names."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
     error_codes: ClassVar[dict[str, str]] = {}
 
 
 class Out(BaseModel):
-    """A response shape: every field it may carry is listed."""
+    """A response shape: every field it may carry is listed. Built only when the document is (never to answer)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ErrorDetail(BaseModel):
     """What went wrong: a stable code, a message for people, and sometimes more (balance, cost, field...)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     code: str
     message: str
 
@@ -81,7 +84,7 @@ class Page(Query):
 class Check(BaseModel):
     """One dependency's or worker kind's state."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     status: Literal["ok", "error"]
     message: str | None = None
 
@@ -119,9 +122,13 @@ class JobTypeInfo(Out):
 class JobTypes(RootModel[dict[str, JobTypeInfo]]):
     """Every job type by name."""
 
+    model_config = ConfigDict(defer_build=True)
+
 
 class OpenApiDocument(RootModel[dict[str, JsonValue]]):
     """This document."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 operation("GET", "/health", {200: Health, 503: Health}, tag="platform")

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
 
 from chalicelib import settings
 from chalicelib.api import models
@@ -16,6 +15,8 @@ REF = "#/components/schemas/{model}"
 
 
 def _schemas(operations: list[Operation]) -> tuple[dict[Any, dict], dict]:
+    from pydantic.json_schema import models_json_schema  # only to write the document, never on a cold start
+
     wanted: list[tuple[type[BaseModel], Any]] = [(models.Error, "serialization")]
     for op in operations:
         if op.request is not None:
