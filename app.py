@@ -104,8 +104,11 @@ def errors_and_auth(event, get_response):
 def _validate(request) -> None:
     """Check the request against its operation (chalicelib/api/models.py) before the handler runs; the checked body
     and query travel on the request for `body()` and `query()`."""
-    operation = registry.find(request.method, request.context.get("resourcePath", ""))
+    path = request.context.get("resourcePath", "")
+    operation = registry.find(request.method, path)
     if operation is None:
+        if request.method in app.routes.get(path, {}):  # a route nobody declared: refuse loudly, never unchecked
+            raise RuntimeError(f"{request.method} {path} has no operation in chalicelib/api/models.py")
         return  # a method the path does not have: Chalice answers 405
     validation.path_params(request.uri_params)
     request.checked_query = validation.query(operation, request.query_params)

@@ -6,7 +6,8 @@ query models once, and the response models are built only to write the document.
 Request bodies are strict (no type coercion, no unknown fields, no NaN/Infinity); the domain modules keep their own
 rules (password policy, upload formats, param bounds in the contract) and the models here describe what reaches them.
 A route's answers are described by the same kind of model (unknown fields forbidden), which the tests hold every real
-answer to. Adding a route: its models, then one `operation(...)` line.
+answer to. Adding a route: register it with app.py's `route()` (it serves /v1 too), write its models here, then one
+`operation(...)` line; a route without one answers 500 and fails tests/unit/platform/test_openapi.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel
 
-from chalicelib import settings
+from chalicelib import passwords, settings
 from chalicelib.api.registry import operation
 from chalicelib.contract import jobtypes, statuses
 from chalicelib.contract.formats import UPLOADS
@@ -184,8 +185,12 @@ class Register(Body):
     """Sign up."""
 
     error_codes: ClassVar[dict[str, str]] = {"email": "INVALID_EMAIL"}
-    email: str = Field(max_length=EMAIL_MAX)
-    password: str = Field(max_length=PASSWORD_MAX)
+    email: str = Field(max_length=EMAIL_MAX, json_schema_extra={"format": "email"})
+    password: str = Field(
+        max_length=PASSWORD_MAX,
+        description=f"at least {settings.PASSWORD_MIN_LENGTH} characters and at most {passwords.MAX_BYTES} bytes "
+        "(WEAK_PASSWORD, PASSWORD_TOO_LONG)",
+    )
     name: str = Field(max_length=NAME_MAX)
 
 

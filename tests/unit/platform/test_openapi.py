@@ -234,3 +234,13 @@ def test_the_response_checker_the_integration_tests_use_can_fail(document):
             checker.check("GET", "http://api/v1/projects/p", status, body)
     with pytest.raises(AssertionError):
         checker.check("DELETE", "http://api/v1/projects/p", 204, b"{}")  # 204 has no body
+
+
+def test_a_route_without_an_operation_fails_loudly_instead_of_running_unchecked(client, monkeypatch):
+    from chalicelib.api import registry
+
+    alice = register(client)
+    monkeypatch.delitem(registry.OPERATIONS, ("POST", "/projects"))
+    status, data = call(client, "POST", "/projects", alice, {"name": "p"})
+    assert status == 500 and data["error"]["code"] == "INTERNAL_ERROR"
+    assert call(client, "GET", "/projects", alice)[1]["items"] == []
