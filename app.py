@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
@@ -24,8 +25,9 @@ from chalicelib import (
     webhooks,
 )
 from chalicelib.admin_metrics import report as admin_metrics_report
+from chalicelib.api import openapi, registry, validation
 from chalicelib.contract import jobtypes
-from chalicelib.errors import AppError, Unauthorized, ValidationError
+from chalicelib.errors import AppError, Unauthorized
 from chalicelib.observability import logger
 from chalicelib.store.db import now_iso
 
@@ -73,6 +75,7 @@ def errors_and_auth(event, get_response):
             if event.method not in ("GET", "HEAD", "OPTIONS"):  # a write: revoked or disabled callers stop at once
                 claims = tokens.Claims(auth["principalId"], auth["role"], auth["sid"], int(auth["tv"]))
                 sessions.check(claims, fresh=True)
+        _validate(event)
         response = get_response(event)
         if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
             # Chalice's own refusals (e.g. 415 for a non-JSON content type) in the API's error shape
@@ -98,6 +101,32 @@ def errors_and_auth(event, get_response):
         logger.remove_keys(["request_id", "path", "method", "user_id"])
 
 
+def _validate(request) -> None:
+    """Check the request against its operation (chalicelib/api/models.py) before the handler runs; the checked body
+    and query travel on the request for `body()` and `query()`."""
+    path = request.context.get("resourcePath", "")
+    operation = registry.find(request.method, path)
+    if operation is None:
+        if request.method in app.routes.get(path, {}):  # a route nobody declared: refuse loudly, never unchecked
+            raise RuntimeError(f"{request.method} {path} has no operation in chalicelib/api/models.py")
+        return  # a method the path does not have: Chalice answers 405
+    validation.path_params(request.uri_params)
+    request.checked_query = validation.query(operation, request.query_params)
+    content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if content_type == "application/json" or not request.raw_body:  # any other type: Chalice answers 415
+        request.checked_body = validation.body(operation, request.raw_body)
+
+
+def route(path: str, method: str = "GET", authorizer=None) -> Callable:
+    """Register a view at `path` and at its versioned twin /v1`path` (the same handler, auth and schemas)."""
+
+    def register(view: Callable) -> Callable:
+        app.route(f"/{settings.API_VERSION}{path}", methods=[method], authorizer=authorizer)(view)
+        return app.route(path, methods=[method], authorizer=authorizer)(view)
+
+    return register
+
+
 def principal() -> tokens.Principal:
     """The caller, as verified by the authorizer."""
     auth = app.current_request.context["authorizer"]
@@ -105,22 +134,13 @@ def principal() -> tokens.Principal:
 
 
 def body() -> dict:
-    """The request's JSON object body, or a 400."""
-    raw = app.current_request.raw_body
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError("the body is not valid JSON", code="INVALID_JSON") from exc
-    if not isinstance(data, dict):
-        raise ValidationError("the body must be a JSON object", code="INVALID_JSON")
-    return data
+    """The request's JSON body as its operation's model checked it: the fields the caller sent."""
+    return dict(getattr(app.current_request, "checked_body", {}))
 
 
 def query() -> dict:
-    """The query string parameters (never None)."""
-    return app.current_request.query_params or {}
+    """The query string parameters as their model checked and converted them."""
+    return dict(getattr(app.current_request, "checked_query", {}))
 
 
 def source_ip() -> str:
@@ -129,14 +149,20 @@ def source_ip() -> str:
 
 
 # ---------------------------------------------------------------- health
-@app.route("/health")
+@route("/health")
 def get_health():
     """Status of every dependency and worker; 503 when any is down."""
     ok, checks = health.report()
     return Response(body={"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503)
 
 
-@app.route("/job-types")
+@route("/openapi.json")
+def get_openapi():
+    """This API's OpenAPI 3.1 document: every route with its request and response schemas."""
+    return openapi.served(app.routes)
+
+
+@route("/job-types")
 def get_job_types():
     """Every job type with its inputs, params (type, bounds, default), and cost: the contract, for clients."""
     return jobtypes.describe()
@@ -145,75 +171,75 @@ def get_job_types():
 # ---------------------------------------------------------------- accounts
 
 
-@app.route("/auth/register", methods=["POST"])
+@route("/auth/register", "POST")
 def auth_register():
     """Sign up: 201 {user, accessToken, refreshToken, expiresIn}."""
     return Response(body=accounts.register(body(), source_ip()), status_code=201)
 
 
-@app.route("/auth/login", methods=["POST"])
+@route("/auth/login", "POST")
 def auth_login():
     """Log in: {accessToken, refreshToken, expiresIn, user}; failures are throttled per email and per address."""
     return accounts.login(body(), source_ip())
 
 
-@app.route("/auth/refresh", methods=["POST"])
+@route("/auth/refresh", "POST")
 def auth_refresh():
     """Rotate a refresh token into a new pair."""
     return accounts.refresh(body())
 
 
-@app.route("/auth/logout", methods=["POST"])
+@route("/auth/logout", "POST")
 def auth_logout():
     """Revoke the refresh token's session (its access tokens stop within 30 s)."""
     accounts.logout(body())
     return Response(body="", status_code=204)
 
 
-@app.route("/auth/logout-all", methods=["POST"], authorizer=jwt_auth)
+@route("/auth/logout-all", "POST", authorizer=jwt_auth)
 def auth_logout_all():
     """End every session of the caller and revoke all their access tokens."""
     accounts.logout_everywhere(principal())
     return Response(body="", status_code=204)
 
 
-@app.route("/users/me", methods=["GET"], authorizer=jwt_auth)
+@route("/users/me", authorizer=jwt_auth)
 def users_me_get():
     """The caller's account."""
     return accounts.get_me(principal())
 
 
-@app.route("/users/me", methods=["PATCH"], authorizer=jwt_auth)
+@route("/users/me", "PATCH", authorizer=jwt_auth)
 def users_me_patch():
     """Change name and/or password: {user} (plus a new token pair after a password change)."""
     return accounts.update_me(principal(), body(), source_ip())
 
 
-@app.route("/users/me", methods=["DELETE"], authorizer=jwt_auth)
+@route("/users/me", "DELETE", authorizer=jwt_auth)
 def users_me_delete():
     """Delete the caller's account: 202 at once, then everything it owns is erased (its tokens stop now)."""
     return Response(body=erasure.request(principal()), status_code=202)
 
 
-@app.route("/users/me/webhook-secret", methods=["POST"], authorizer=jwt_auth)
+@route("/users/me/webhook-secret", "POST", authorizer=jwt_auth)
 def users_me_webhook_secret():
     """201 {secret, createdAt, previousValidUntil}: a new webhook signing secret, shown only now (rotates the last)."""
     return Response(body=webhooks.rotate_secret(principal()), status_code=201)
 
 
-@app.route("/admin/users", methods=["GET"], authorizer=jwt_auth)
+@route("/admin/users", authorizer=jwt_auth)
 def admin_users_list():
     """Admin: users, newest first: {items, nextToken}."""
     return accounts.list_users(principal(), query())
 
 
-@app.route("/admin/users/{user_id}", methods=["PATCH"], authorizer=jwt_auth)
+@route("/admin/users/{user_id}", "PATCH", authorizer=jwt_auth)
 def admin_users_patch(user_id):
     """Admin: change a user's role, tier, disabled flag or credits."""
     return accounts.admin_update_user(principal(), user_id, body())
 
 
-@app.route("/admin/metrics", methods=["GET"], authorizer=jwt_auth)
+@route("/admin/metrics", authorizer=jwt_auth)
 def admin_metrics():
     """Admin: jobs by status, credits spent/refunded/held since a date (default 30 days), and users."""
     return admin_metrics_report(principal(), query())
@@ -222,57 +248,57 @@ def admin_metrics():
 # ---------------------------------------------------------------- projects and assets
 
 
-@app.route("/projects", methods=["POST"], authorizer=jwt_auth)
+@route("/projects", "POST", authorizer=jwt_auth)
 def projects_create():
     """Create a project."""
     return Response(body=projects.create(principal(), body()), status_code=201)
 
 
-@app.route("/projects", methods=["GET"], authorizer=jwt_auth)
+@route("/projects", authorizer=jwt_auth)
 def projects_list():
     """The caller's projects, newest first."""
     return projects.list_mine(principal(), query())
 
 
-@app.route("/projects/{project_id}", methods=["GET"], authorizer=jwt_auth)
+@route("/projects/{project_id}", authorizer=jwt_auth)
 def projects_get(project_id):
     """One project."""
     return views.project(projects.get(principal(), project_id))
 
 
-@app.route("/projects/{project_id}", methods=["PATCH"], authorizer=jwt_auth)
+@route("/projects/{project_id}", "PATCH", authorizer=jwt_auth)
 def projects_update(project_id):
     """Rename / re-describe a project."""
     return projects.update(principal(), project_id, body())
 
 
-@app.route("/projects/{project_id}", methods=["DELETE"], authorizer=jwt_auth)
+@route("/projects/{project_id}", "DELETE", authorizer=jwt_auth)
 def projects_delete(project_id):
     """Delete a project, its assets, and cancel its jobs."""
     projects.delete(principal(), project_id)
     return Response(body="", status_code=204)
 
 
-@app.route("/projects/{project_id}/assets", methods=["POST"], authorizer=jwt_auth)
+@route("/projects/{project_id}/assets", "POST", authorizer=jwt_auth)
 def assets_create(project_id):
     """Register an upload; returns a presigned POST straight to S3."""
     return Response(body=assets.request_upload(principal(), project_id, body()), status_code=201)
 
 
-@app.route("/projects/{project_id}/assets", methods=["GET"], authorizer=jwt_auth)
+@route("/projects/{project_id}/assets", authorizer=jwt_auth)
 def assets_list(project_id):
     """A project's assets."""
     return assets.list_for_project(principal(), project_id, query())
 
 
-@app.route("/assets/{asset_id}", methods=["GET"], authorizer=jwt_auth)
+@route("/assets/{asset_id}", authorizer=jwt_auth)
 def assets_get(asset_id):
     """One asset, with a signed download URL once READY (a job's output: once the job COMPLETED)."""
     asset = assets.get(principal(), asset_id)
     return views.asset(asset, with_url=assets.usable(asset))
 
 
-@app.route("/assets/{asset_id}", methods=["DELETE"], authorizer=jwt_auth)
+@route("/assets/{asset_id}", "DELETE", authorizer=jwt_auth)
 def assets_delete(asset_id):
     """Delete an asset and its file."""
     assets.delete(principal(), asset_id)
@@ -280,31 +306,31 @@ def assets_delete(asset_id):
 
 
 # ---------------------------------------------------------------- jobs and credits
-@app.route("/jobs", methods=["POST"], authorizer=jwt_auth)
+@route("/jobs", "POST", authorizer=jwt_auth)
 def jobs_create():
     """Start a job (debits credits)."""
     return Response(body=jobs.create(principal(), body()), status_code=202)
 
 
-@app.route("/jobs", methods=["GET"], authorizer=jwt_auth)
+@route("/jobs", authorizer=jwt_auth)
 def jobs_list():
     """Jobs of a project or of the caller."""
     return jobs.list_jobs(principal(), query())
 
 
-@app.route("/jobs/{job_id}", methods=["GET"], authorizer=jwt_auth)
+@route("/jobs/{job_id}", authorizer=jwt_auth)
 def jobs_get(job_id):
     """One job with progress and signed output URLs."""
     return views.job(jobs.get(principal(), job_id), with_urls=True)
 
 
-@app.route("/jobs/{job_id}/cancel", methods=["POST"], authorizer=jwt_auth)
+@route("/jobs/{job_id}/cancel", "POST", authorizer=jwt_auth)
 def jobs_cancel(job_id):
     """Cancel a running job (refunds it)."""
     return jobs.cancel(principal(), job_id)
 
 
-@app.route("/users/me/credits", methods=["GET"], authorizer=jwt_auth)
+@route("/users/me/credits", authorizer=jwt_auth)
 def credits_get():
     """Balance and ledger."""
     return credits.ledger(principal().user_id, query())

@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 import requests
 
+from chalicelib.contract import api_version
 from chalicelib.contract.statuses import TERMINAL as TERMINAL_JOB_STATUSES
 
 DEFAULT_API = "http://127.0.0.1:8000"
@@ -185,6 +186,7 @@ class Client:
 
     def __init__(self, api: str = DEFAULT_API, store: TokenStore | None = None, timeout: float = 30):
         self.api = api.rstrip("/")
+        self.base = self.api + api_version.BASE_PATH  # the versioned paths (the session is kept per `api`)
         self.store = store or TokenStore()
         self.timeout = timeout
         self.http = requests.Session()
@@ -211,10 +213,10 @@ class Client:
             token = self._session()["accessToken"]
             headers["Authorization"] = f"Bearer {token}"
         params = {k: v for k, v in (params or {}).items() if v is not None}
-        response = self._send(method, self.api + path, json=body, params=params, headers=headers)
+        response = self._send(method, self.base + path, json=body, params=params, headers=headers)
         if auth and response.status_code == 401 and self._error_code(response) == "INVALID_TOKEN":
             headers["Authorization"] = f"Bearer {self._refreshed(token)}"
-            response = self._send(method, self.api + path, json=body, params=params, headers=headers)
+            response = self._send(method, self.base + path, json=body, params=params, headers=headers)
         if not response.ok:
             raise api_error(response)
         if response.status_code == 204 or not response.content:
@@ -237,7 +239,7 @@ class Client:
             session = self._session()
             if session["accessToken"] != stale_access_token:
                 return session["accessToken"]
-            response = self._send("POST", f"{self.api}/auth/refresh", json={"refreshToken": session["refreshToken"]})
+            response = self._send("POST", f"{self.base}/auth/refresh", json={"refreshToken": session["refreshToken"]})
             if not response.ok:
                 self.store.delete(self.api)
                 raise CliError(

@@ -89,7 +89,7 @@ def ledger(user_id: str, params: dict) -> dict:
         "tier": user.tier,
         "monthlyCredits": settings.TIERS[user.tier].monthly_credits,
         "entries": entries,
-        "nextToken": encode(result.last_evaluated_key),
+        "nextToken": encode(result.last_evaluated_key, keys.user_partition(user_id)),
     }
 
 

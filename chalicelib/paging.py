@@ -1,12 +1,29 @@
-"""Opaque pagination cursors over DynamoDB queries."""
+"""Pagination cursors over DynamoDB queries: opaque and tamper-evident (signed for their listing, 400 when forged)."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 
-from chalicelib import settings
+from chalicelib import secrets, settings
 from chalicelib.errors import ValidationError
+
+MAC_BYTES = 16  # a truncated HMAC-SHA256: 128 bits to forge
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4))
+
+
+def _mac(partition: str, payload: str) -> bytes:
+    message = f"{partition}\n{payload}".encode()
+    return hmac.new(secrets.paging_key(), message, hashlib.sha256).digest()[:MAC_BYTES]
 
 
 def limit(params: dict, default: int = 20) -> int:
@@ -22,23 +39,26 @@ def limit(params: dict, default: int = 20) -> int:
 
 
 def decode(token: str | None, partition_attr: str, partition: str) -> dict | None:
-    """The ExclusiveStartKey a `nextToken` stands for; refuses cursors from another listing."""
+    """The ExclusiveStartKey a `nextToken` stands for; 400 for a cursor this listing did not sign."""
     if not token:
         return None
+    payload, _, mac = token.partition(".")
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-    except (ValueError, TypeError) as exc:
-        raise ValidationError("nextToken is not valid", code="INVALID_CURSOR") from exc
-    if not isinstance(key, dict) or key.get(partition_attr, {}).get("S") != partition:
-        raise ValidationError("nextToken does not belong to this listing", code="INVALID_CURSOR")
+        valid = hmac.compare_digest(_unb64(mac), _mac(partition, payload))
+        key = json.loads(_unb64(payload)) if valid else None
+    except (ValueError, TypeError, UnicodeError):
+        valid = False
+    if not valid or not isinstance(key, dict) or key.get(partition_attr, {}).get("S") != partition:
+        raise ValidationError("nextToken is not valid for this listing", code="INVALID_CURSOR")
     return key
 
 
-def encode(last_key: dict | None) -> str | None:
-    """The `nextToken` for a query's last evaluated key."""
+def encode(last_key: dict | None, partition: str) -> str | None:
+    """The `nextToken` for a query's last evaluated key, signed for its listing (`partition`)."""
     if not last_key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode().rstrip("=")
+    payload = _b64(json.dumps(last_key, separators=(",", ":")).encode())
+    return f"{payload}.{_b64(_mac(partition, payload))}"
 
 
 def page(
@@ -65,4 +85,4 @@ def page(
         items = list(result)
     except QueryError as exc:
         raise ValidationError("nextToken is not valid", code="INVALID_CURSOR") from exc
-    return items, encode(result.last_evaluated_key)
+    return items, encode(result.last_evaluated_key, partition)

@@ -4,6 +4,8 @@ a webhook secret equal to the JWT secret."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 
 from chalicelib import settings
@@ -46,6 +48,12 @@ def webhook_secret() -> str:
     if settings.ON_AWS and settings.JWT_SECRET_ARN and value == jwt_secret():
         raise RuntimeError("refusing to run on AWS with the webhook secret equal to the JWT secret")
     return value
+
+
+def paging_key() -> bytes:
+    """The key that signs pagination cursors: derived from the JWT secret for this one use (a cursor's MAC is never
+    a token's)."""
+    return hmac.new(jwt_secret().encode(), b"ai3d pagination cursor v1", hashlib.sha256).digest()
 
 
 def check_at_start() -> None:

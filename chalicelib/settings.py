@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from chalicelib.contract import api_version
+
 # ---------------------------------------------------------------- deployment
 # The environment infrastructure/template.yaml gives every function (Globals) and the local deployer gives every
 # process; the defaults name the local stage's resources.
@@ -115,3 +117,8 @@ MAX_IMAGE_PIXELS = 64_000_000  # checked from the header, before any pixel is de
 PROBE_SECONDS = float(os.environ.get("PROBE_SECONDS", "120"))  # the upload checker's budget per file
 MAX_VIDEO_FRAMES = 60 * 3600
 PAGE_SIZE_MAX = 100
+
+# ---------------------------------------------------------------- request validation (chalicelib/api)
+API_VERSION = api_version.VERSION  # every route is served at /v1/<path> and, for existing clients, at /<path>
+API_BODY_MAX_BYTES = 64 * 1024  # a JSON body over this is refused (413) before it is parsed
+API_JSON_MAX_DEPTH = 16  # arrays and objects nested deeper are refused (400) before they are parsed

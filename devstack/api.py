@@ -12,7 +12,34 @@ from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, T
 
 from devstack import wait_for_stop_signal
 
-GATEWAY_CODES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 500: "INTERNAL_ERROR"}
+GATEWAY_CODES = {
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    500: "INTERNAL_ERROR",
+}
+
+
+class PerThread:
+    """An attribute with one value per thread. Chalice keeps the request being served in `app.current_request`, one
+    attribute for the process: right on Lambda (one request at a time), wrong in this threaded server, where two
+    concurrent requests would read each other's (a handler saw another caller's request, without its authorizer)."""
+
+    def __init__(self) -> None:
+        self.values = threading.local()
+
+    def __get__(self, owner: object, kind: type | None = None) -> object:
+        return self if owner is None else getattr(self.values, "value", None)
+
+    def __set__(self, owner: object, value: object) -> None:
+        self.values.value = value
+
+
+def per_thread_requests(app_class: type) -> None:
+    """Make the request and Lambda context Chalice holds per thread."""
+    app_class.current_request = PerThread()  # type: ignore[attr-defined]
+    app_class.lambda_context = PerThread()  # type: ignore[attr-defined]
 
 
 class GatewayResponses(ChaliceRequestHandler):
@@ -34,6 +61,17 @@ class GatewayResponses(ChaliceRequestHandler):
         body = json.dumps({"error": {"code": GATEWAY_CODES.get(error.CODE, "ERROR"), "message": message}}).encode()
         self._send_http_response(error.CODE, {**error.headers, "Content-Type": "application/json"}, body)
 
+    def method_not_allowed(self) -> None:
+        """A method no route has (TRACE, QUERY...): 405 in the error shape (http.server would answer 501 in HTML)."""
+        body = json.dumps({"error": {"code": "METHOD_NOT_ALLOWED", "message": f"{self.command} is not supported"}})
+        self._send_http_response(405, {"Content-Type": "application/json"}, body.encode())
+
+    def __getattr__(self, name: str):
+        """http.server looks up `do_<METHOD>`; the methods chalice local does not serve get `method_not_allowed`."""
+        if name.startswith("do_"):
+            return self.method_not_allowed
+        raise AttributeError(name)
+
 
 class BurstTolerantServer(ThreadedHTTPServer):
     """One thread per connection with a listen backlog that absorbs bursts (the default of 5 resets connections)."""
@@ -48,6 +86,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
+    from chalice import Chalice
+
+    per_thread_requests(Chalice)
     from app import app
 
     server = LocalDevServer(

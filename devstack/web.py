@@ -1,5 +1,5 @@
-"""Serve the creators' web app (web/), the three.js files it imports, and a config.js naming the API, with the
-security headers CloudFront adds on AWS."""
+"""Serve the creators' web app (web/), the three.js and Swagger UI files it loads, and a config.js naming the API,
+with the security headers CloudFront adds on AWS."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from devstack import wait_for_stop_signal
 
 ROOT = Path(__file__).resolve().parents[1]
 THREE = ROOT / "node_modules" / "three"
+SWAGGER_UI = ROOT / "node_modules" / "swagger-ui-dist"  # the API reference page's renderer (web/docs.html)
 # URL prefix -> directory served under it (longest prefix first).
 MOUNTS = [
+    ("/vendor/swagger-ui/", SWAGGER_UI),
     ("/vendor/three/examples/jsm/", THREE / "examples" / "jsm"),
     ("/vendor/three/build/", THREE / "build"),
     ("/", ROOT / "web"),

@@ -6,7 +6,7 @@
    deploy needs no image yet; on later deploys the images are pushed first, so the new task definitions find them.
 3. Both worker images are built from their Dockerfiles and pushed to the stack's ECR repositories, tagged with the
    commit (ImageTag).
-4. The web app (web/, three.js, and a config.js naming the stack's API) is uploaded to the web bucket and the
+4. The web app (web/, three.js, Swagger UI, and a config.js naming the stack's API) is uploaded to the web bucket and the
    CloudFront cache is invalidated.
 `--dry-run` prints the commands instead of running them.
 """
@@ -27,6 +27,7 @@ BUILD = ROOT / "build" / "aws"
 WORKERS = ("gpu", "blender")
 # URL prefix -> directory, as devstack/web.py serves them locally (a test keeps the two equal)
 WEB_FILES = [
+    ("vendor/swagger-ui/", ROOT / "node_modules" / "swagger-ui-dist"),
     ("vendor/three/examples/jsm/", ROOT / "node_modules" / "three" / "examples" / "jsm"),
     ("vendor/three/build/", ROOT / "node_modules" / "three" / "build"),
     ("", ROOT / "web"),

@@ -17,6 +17,8 @@ from pathlib import Path
 import localstack_client.session
 import requests
 
+from tests.openapi_check import check_response
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -183,6 +185,7 @@ class ApiUser:
         response = requests.post(
             f"{api_url}/auth/register", json={"email": self.email, "password": password, "name": "Test"}
         )
+        check_response(api_url, "POST", response)
         assert response.status_code == 201, response.text
         data = response.json()
         self.id = data["user"]["id"]
@@ -191,6 +194,7 @@ class ApiUser:
     def login(self) -> None:
         """Log in again (picks up a changed role)."""
         response = requests.post(f"{self.api}/auth/login", json={"email": self.email, "password": self.password})
+        check_response(self.api, "POST", response)
         assert response.status_code == 200, response.text
         self.token = response.json()["accessToken"]
 
@@ -204,8 +208,10 @@ class ApiUser:
         return {"Authorization": f"Bearer {self.token}"}
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        """An authenticated request."""
-        return requests.request(method, f"{self.api}{path}", headers=self.headers, timeout=30, **kwargs)
+        """An authenticated request; its answer must be one the served OpenAPI document allows (status and schema)."""
+        response = requests.request(method, f"{self.api}{path}", headers=self.headers, timeout=30, **kwargs)
+        check_response(self.api, method, response)
+        return response
 
     def project(self, name: str = "test project") -> str:
         """Create a project; its id."""

@@ -2,6 +2,7 @@
 import { API_URL } from "/config.js";
 
 const REFRESH_KEY = "ai3d.refreshToken";
+const API_BASE = API_URL + "/v1"; // the versioned paths (chalicelib/contract/api_version.py)
 
 /** An API error carrying the HTTP status, the error code and the whole JSON body. */
 export class ApiError extends Error {
@@ -41,7 +42,7 @@ async function send(method, path, body, token) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(API_URL + path, {
+  const response = await fetch(API_BASE + path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

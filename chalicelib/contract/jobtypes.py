@@ -311,3 +311,46 @@ def describe() -> dict:
         }
         for name, t in JOB_TYPES.items()
     }
+
+
+def request_schema(job_type: str) -> dict:
+    """The JSON Schema of a POST /jobs body for one job type: its inputs and its params with their bounds (the
+    OpenAPI document's view of this table; `validate_params` stays the judge)."""
+    spec = JOB_TYPES[job_type]
+    inputs = {
+        name: {"type": "string", "minLength": 1, "maxLength": PROMPT_MAX_CHARS, "description": "the prompt"}
+        if kinds == ("text",)
+        else {"type": "string", "minLength": 1, "description": f"the id of a {' or '.join(kinds)} asset"}
+        for name, kinds in spec.inputs.items()
+    }
+    params: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: spec.param(name).json_schema() for name in spec.params},
+    }
+    if spec.required_params:
+        params["required"] = list(spec.required_params)
+    if spec.one_of_params:
+        params["oneOf"] = [{"required": [name]} for name in spec.one_of_params]
+    return {
+        "title": job_type,
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "type",
+            "projectId",
+            "inputs",
+            *(["params"] if spec.required_params or spec.one_of_params else []),
+        ],
+        "properties": {
+            "type": {"const": job_type},
+            "projectId": {"type": "string", "minLength": 1},
+            "inputs": {"type": "object", "additionalProperties": False, "required": list(inputs), "properties": inputs},
+            "params": params,
+            "webhookUrl": {
+                "type": ["string", "null"],
+                "maxLength": 2000,
+                "description": "http(s) URL told of the job's end (signed with the caller's webhook secret)",
+            },
+        },
+    }

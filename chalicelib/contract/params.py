@@ -71,3 +71,22 @@ class Param:
         if self.choices is not None:
             out["choices"] = list(self.choices)
         return out
+
+    def json_schema(self) -> dict:
+        """The JSON Schema of this param (the OpenAPI document's description of it; `check` stays the judge)."""
+        bounds: dict[str, Any] = {"minimum": self.low} if self.low is not None else {}
+        if self.high is not None:
+            bounds["maximum"] = self.high
+        if self.kind == "ratios":
+            item = {"type": "number", **bounds}
+            schema: dict[str, Any] = {"type": "array", "items": item, "maxItems": self.max_items}
+        elif self.kind == "list":
+            schema = {"type": "array", "items": {"enum": list(self.choices or ())}, "minItems": 1}
+        else:
+            kind = {"int": "integer", "float": "number", "bool": "boolean", "str": "string"}[self.kind]
+            schema = {"type": kind, **bounds}
+            if self.choices is not None:
+                schema["enum"] = list(self.choices)
+        if self.default is not None:
+            schema["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
+        return {**schema, "description": self.doc}

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.openapi_check import answers_match_the_document  # noqa: F401 (an autouse fixture)
 from tests.stackutil import ApiUser
 
 

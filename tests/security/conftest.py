@@ -11,6 +11,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from tests.openapi_check import answers_match_the_document  # noqa: F401 (an autouse fixture)
 from tests.stackutil import ApiUser
 
 
