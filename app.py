@@ -9,6 +9,7 @@ from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import (
     accounts,
+    apikeys,
     assets,
     credits,
     erasure,
@@ -41,14 +42,25 @@ JSON_HEADERS = {
 # ---------------------------------------------------------------- cross-cutting
 @app.authorizer(ttl_seconds=settings.AUTHORIZER_TTL_SECONDS)
 def jwt_auth(auth_request):
-    """Verify the bearer access token and that it was not revoked; the verdict travels in the context and the
-    middleware enforces it."""
+    """Verify the bearer access token or API key and that it was not revoked; the verdict travels in the context and
+    the middleware enforces it (and, for a key, its scopes and rate on every request)."""
     token = auth_request.token or ""
     scheme, _, value = token.partition(" ")
+    value = value.strip()
     try:
         if scheme.lower() != "bearer" or not value:
             raise Unauthorized("expected 'Authorization: Bearer <token>'", code="INVALID_TOKEN")
-        claims = tokens.verify_access_token(value.strip())
+        if apikeys.looks_like_key(value):
+            key = apikeys.authenticate(value)
+            context = {
+                "valid": "true",
+                "role": key.role,
+                "kind": "key",
+                "kh": key.digest,
+                "scopes": " ".join(key.scopes),
+            }
+            return AuthResponse(routes=["*"], principal_id=key.user_id, context=context)
+        claims = tokens.verify_access_token(value)
         role = sessions.check(claims)
     except Unauthorized as exc:
         context = {"valid": "false", "reason": exc.message, "code": exc.code}
@@ -62,6 +74,7 @@ def errors_and_auth(event, get_response):
     """The one place that rejects unauthenticated calls and maps domain errors to JSON responses."""
     request_id = event.context.get("requestId", "")
     logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+    rate_headers: dict[str, str] = {}
     try:
         auth = event.context.get("authorizer")
         if auth is not None:
@@ -70,10 +83,14 @@ def errors_and_auth(event, get_response):
                     auth.get("reason") or "invalid access token", code=auth.get("code") or "INVALID_TOKEN"
                 )
             logger.append_keys(user_id=auth.get("principalId"))
-            if event.method not in ("GET", "HEAD", "OPTIONS"):  # a write: revoked or disabled callers stop at once
+            if auth.get("kind") == "key":  # every request: revoked at once, scopes, rate
+                key = apikeys.KeyAuth(auth["principalId"], auth["role"], auth["kh"], tuple(auth["scopes"].split()))
+                rate_headers = apikeys.admit(key, event.method, event.path)
+            elif event.method not in ("GET", "HEAD", "OPTIONS"):  # a write: revoked or disabled callers stop at once
                 claims = tokens.Claims(auth["principalId"], auth["role"], auth["sid"], int(auth["tv"]))
                 sessions.check(claims, fresh=True)
         response = get_response(event)
+        response.headers = {**(response.headers or {}), **rate_headers}
         if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
             # Chalice's own refusals (e.g. 415 for a non-JSON content type) in the API's error shape
             code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(response.body["Code"])).upper()
@@ -85,7 +102,8 @@ def errors_and_auth(event, get_response):
         return response
     except AppError as exc:
         logger.info("request refused", extra={"status": exc.status, "code": exc.code})
-        return Response(body=exc.body(), status_code=exc.status, headers={**JSON_HEADERS, **exc.headers})
+        headers = {**JSON_HEADERS, **rate_headers, **exc.headers}
+        return Response(body=exc.body(), status_code=exc.status, headers=headers)
     except Exception:
         logger.exception("unhandled error")
         return Response(
@@ -217,6 +235,25 @@ def admin_users_patch(user_id):
 def admin_metrics():
     """Admin: jobs by status, credits spent/refunded/held since a date (default 30 days), and users."""
     return admin_metrics_report(principal(), query())
+
+
+@app.route("/api-keys", methods=["POST"], authorizer=jwt_auth)
+def api_keys_create():
+    """201 {id, name, scopes, prefix, last4, createdAt, lastUsedAt, key}: a new API key, its value shown only now."""
+    return Response(body=apikeys.create(principal(), body()), status_code=201)
+
+
+@app.route("/api-keys", methods=["GET"], authorizer=jwt_auth)
+def api_keys_list():
+    """The caller's API keys: {items} (never a key's value)."""
+    return apikeys.list_mine(principal())
+
+
+@app.route("/api-keys/{key_id}", methods=["DELETE"], authorizer=jwt_auth)
+def api_keys_revoke(key_id):
+    """Revoke one of the caller's API keys: requests made with it get 401 from now on."""
+    apikeys.revoke(principal(), key_id)
+    return Response(body="", status_code=204)
 
 
 # ---------------------------------------------------------------- projects and assets

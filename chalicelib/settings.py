@@ -76,6 +76,20 @@ REGISTER_MAX_PER_ADDRESS = int(
     os.environ.get("REGISTER_MAX_PER_ADDRESS", "20")
 )  # sign-ups per source address per window
 
+# API keys (chalicelib/apikeys.py): each key may make API_KEY_RATE_LIMIT requests per fixed window of
+# API_KEY_RATE_WINDOW_SECONDS; its lastUsedAt is written at most once per window.
+API_KEY_RATE_LIMIT = int(os.environ.get("API_KEY_RATE_LIMIT", "120"))
+API_KEY_RATE_WINDOW_SECONDS = int(os.environ.get("API_KEY_RATE_WINDOW_SECONDS", "60"))
+API_KEYS_PER_USER = 20
+API_KEY_NAME_MAX = 100
+# Idempotency-Key (chalicelib/idempotency.py): a key's first response is replayed this long; a second request with a
+# key still in progress waits up to IDEMPOTENCY_WAIT_SECONDS for it, else gets 409; a claim whose request died is
+# taken over after IDEMPOTENCY_LOCK_SECONDS.
+IDEMPOTENCY_SECONDS = 24 * 3600
+IDEMPOTENCY_WAIT_SECONDS = 5.0
+IDEMPOTENCY_LOCK_SECONDS = 60
+IDEMPOTENCY_KEY_MAX = 255
+
 # ---------------------------------------------------------------- uploads and downloads
 UPLOAD_URL_SECONDS = 15 * 60
 DOWNLOAD_URL_SECONDS = 5 * 60
