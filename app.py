@@ -14,6 +14,7 @@ from chalicelib import (
     credits,
     erasure,
     health,
+    idempotency,
     jobs,
     observability,
     projects,
@@ -114,6 +115,18 @@ def errors_and_auth(event, get_response):
     finally:
         observability.flush()
         logger.remove_keys(["request_id", "path", "method", "user_id"])
+
+
+def idempotent(handle, status: int) -> Response:
+    """Answer a creating POST through its Idempotency-Key, if it has one: a retry gets the first response."""
+    request = app.current_request
+    data = body()
+    path = request.path.format(**(request.uri_params or {}))
+    key = request.headers.get(idempotency.HEADER)
+    code, answer, headers = idempotency.run(
+        principal().user_id, key, request.method, path, data, lambda: (status, handle(data))
+    )
+    return Response(body=answer, status_code=code, headers=headers)
 
 
 def principal() -> tokens.Principal:
@@ -292,8 +305,8 @@ def projects_delete(project_id):
 
 @app.route("/projects/{project_id}/assets", methods=["POST"], authorizer=jwt_auth)
 def assets_create(project_id):
-    """Register an upload; returns a presigned POST straight to S3."""
-    return Response(body=assets.request_upload(principal(), project_id, body()), status_code=201)
+    """Register an upload; returns a presigned POST straight to S3 (Idempotency-Key honoured)."""
+    return idempotent(lambda data: assets.request_upload(principal(), project_id, data), 201)
 
 
 @app.route("/projects/{project_id}/assets", methods=["GET"], authorizer=jwt_auth)
@@ -319,8 +332,8 @@ def assets_delete(asset_id):
 # ---------------------------------------------------------------- jobs and credits
 @app.route("/jobs", methods=["POST"], authorizer=jwt_auth)
 def jobs_create():
-    """Start a job (debits credits)."""
-    return Response(body=jobs.create(principal(), body()), status_code=202)
+    """Start a job (debits credits; Idempotency-Key honoured: a retry is charged once)."""
+    return idempotent(lambda data: jobs.create(principal(), data), 202)
 
 
 @app.route("/jobs", methods=["GET"], authorizer=jwt_auth)

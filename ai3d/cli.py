@@ -325,6 +325,31 @@ def cmd_webhook_secret(client: Client, out: Output, args) -> int:
     return EXIT_OK
 
 
+def cmd_keys_create(client: Client, out: Output, args) -> int:
+    """ai3d keys create."""
+    made = client.create_api_key(args.name, args.scope or ["read", "jobs"])
+    out.result(made, f"{made['key']}\n(keep it now: it is not shown again; scopes {', '.join(made['scopes'])})")
+    return EXIT_OK
+
+
+def cmd_keys_list(client: Client, out: Output, args) -> int:
+    """ai3d keys list."""
+    items = client.api_keys()
+    rows = [
+        [k["id"], k["name"], ",".join(k["scopes"]), f"{k['prefix']}...{k['last4']}", k["createdAt"], k["lastUsedAt"]]
+        for k in items
+    ]
+    out.result(items, table(rows, ["ID", "NAME", "SCOPES", "KEY", "CREATED", "LAST USED"]))
+    return EXIT_OK
+
+
+def cmd_keys_revoke(client: Client, out: Output, args) -> int:
+    """ai3d keys revoke."""
+    client.revoke_api_key(args.key)
+    out.result({"revoked": args.key}, f"revoked API key {args.key}")
+    return EXIT_OK
+
+
 def cmd_credits(client: Client, out: Output, args) -> int:
     """ai3d credits."""
     data = client.credits(args.limit)
@@ -495,6 +520,11 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"API URL (default $AI3D_API or {DEFAULT_API})",
         )
         target.add_argument(
+            "--api-key",
+            default=argparse.SUPPRESS if suppress else None,
+            help="authenticate with this API key instead of the saved session (default $AI3D_API_KEY)",
+        )
+        target.add_argument(
             "--json",
             action="store_true",
             default=argparse.SUPPRESS if suppress else False,
@@ -590,6 +620,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(commands, "job-types", cmd_job_types, "the job types: inputs, params (bounds, defaults) and costs")
     sub.add_argument("type", type=job_type, nargs="?", metavar="TYPE", help="only this type")
 
+    api_keys = commands.add_parser("keys", help="create, list or revoke API keys").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    sub = command(api_keys, "create", cmd_keys_create, "create an API key (printed once)")
+    sub.add_argument("name")
+    sub.add_argument(
+        "--scope", action="append", choices=("read", "jobs", "admin"), help="repeatable; default: read and jobs"
+    )
+    command(api_keys, "list", cmd_keys_list, "your API keys (never their values)")
+    command(api_keys, "revoke", cmd_keys_revoke, "revoke an API key at once").add_argument("key")
+
     jobs = commands.add_parser("jobs", help="list, show or cancel jobs").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -616,7 +657,8 @@ def main(argv: list[str] | None = None) -> int:
     api = args.api or os.environ.get("AI3D_API") or DEFAULT_API
     out = Output(args.json)
     try:
-        return args.handler(Client(api, TokenStore()), out, args)
+        api_key = args.api_key or os.environ.get("AI3D_API_KEY") or None
+        return args.handler(Client(api, TokenStore(), api_key=api_key), out, args)
     except CliError as exc:
         print(f"ai3d: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code

@@ -183,10 +183,13 @@ class MultipartFile:
 class Client:
     """The platform's public HTTP API for one user session; 401s refresh the session once and retry."""
 
-    def __init__(self, api: str = DEFAULT_API, store: TokenStore | None = None, timeout: float = 30):
+    def __init__(
+        self, api: str = DEFAULT_API, store: TokenStore | None = None, timeout: float = 30, api_key: str | None = None
+    ):
         self.api = api.rstrip("/")
         self.store = store or TokenStore()
         self.timeout = timeout
+        self.api_key = api_key  # when set, every call authenticates with it instead of the saved session
         self.http = requests.Session()
 
     # ------------------------------------------------------------ transport
@@ -208,11 +211,11 @@ class Client:
         """One API call; the parsed JSON answer (None for 204). Raises CliError."""
         headers = {}
         if auth:
-            token = self._session()["accessToken"]
+            token = self.bearer()
             headers["Authorization"] = f"Bearer {token}"
         params = {k: v for k, v in (params or {}).items() if v is not None}
         response = self._send(method, self.api + path, json=body, params=params, headers=headers)
-        if auth and response.status_code == 401 and self._error_code(response) == "INVALID_TOKEN":
+        if auth and not self.api_key and response.status_code == 401 and self._error_code(response) == "INVALID_TOKEN":
             headers["Authorization"] = f"Bearer {self._refreshed(token)}"
             response = self._send(method, self.api + path, json=body, params=params, headers=headers)
         if not response.ok:
@@ -223,6 +226,10 @@ class Client:
             return response.json()
         except ValueError:
             raise CliError(f"the server sent a response that is not JSON ({response.status_code})") from None
+
+    def bearer(self) -> str:
+        """What this client authenticates with: the API key if given, else the saved session's access token."""
+        return self.api_key or self._session()["accessToken"]
 
     @staticmethod
     def _error_code(response: requests.Response) -> str | None:
@@ -289,6 +296,18 @@ class Client:
     def rotate_webhook_secret(self) -> dict:
         """A new webhook signing secret ({secret, createdAt, previousValidUntil}); the server never shows it again."""
         return self.call("POST", "/users/me/webhook-secret")
+
+    def create_api_key(self, name: str, scopes: list[str]) -> dict:
+        """A new API key ({id, name, scopes, prefix, last4, createdAt, lastUsedAt, key}); its value is shown only now."""
+        return self.call("POST", "/api-keys", {"name": name, "scopes": scopes})
+
+    def api_keys(self) -> list[dict]:
+        """The caller's API keys (never their values)."""
+        return self.call("GET", "/api-keys")["items"]
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke an API key: requests made with it are refused from now on."""
+        self.call("DELETE", f"/api-keys/{key_id}")
 
     def credits(self, limit: int | None = None) -> dict:
         """Balance, tier and the newest ledger entries."""
