@@ -204,8 +204,9 @@ class ApiUser:
         return {"Authorization": f"Bearer {self.token}"}
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        """An authenticated request."""
-        return requests.request(method, f"{self.api}{path}", headers=self.headers, timeout=30, **kwargs)
+        """An authenticated request (extra `headers` are added to the bearer header)."""
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.api}{path}", headers=headers, timeout=30, **kwargs)
 
     def project(self, name: str = "test project") -> str:
         """Create a project; its id."""
