@@ -16,6 +16,7 @@ from chalicelib import (
     health,
     idempotency,
     jobs,
+    live,
     observability,
     projects,
     secrets,
@@ -33,6 +34,7 @@ from chalicelib.store.db import now_iso
 
 app = Chalice(app_name="ai3d")
 app.api.cors = True
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 secrets.check_at_start()  # on AWS: refuse to start with a default, short or shared secret
 JSON_HEADERS = {
     "Content-Type": "application/json",
@@ -165,6 +167,12 @@ def get_health():
     """Status of every dependency and worker; 503 when any is down."""
     ok, checks = health.report()
     return Response(body={"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503)
+
+
+@app.route("/websocket")
+def get_websocket():
+    """{url}: where to connect for live job progress (the protocol is in docs/api.md); url is null when none runs."""
+    return {"url": settings.WEBSOCKET_URL or None}
 
 
 @app.route("/job-types")
@@ -360,6 +368,25 @@ def credits_get():
     return credits.ledger(principal().user_id, query())
 
 
+# ---------------------------------------------------------------- live progress (WebSocket API)
+@app.on_ws_connect()
+def ws_connect(event):
+    """A client connected: record it (it authenticates with its first message, so no secret rides in the URL)."""
+    live.connect(event.connection_id)
+
+
+@app.on_ws_message()
+def ws_message(event):
+    """auth / subscribe / ping: answered on the same connection."""
+    live.reply(event.connection_id, live.handle(event.connection_id, event.body))
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event):
+    """A client went away: forget its connection."""
+    live.disconnect(event.connection_id)
+
+
 # ---------------------------------------------------------------- events
 
 
@@ -390,6 +417,8 @@ def _job_event(body: str) -> None:
     message = json.loads(body)
     if message.get("type") == "webhook":
         webhooks.deliver(str(message["jobId"]), int(message.get("attempt", 0)))
+    elif message.get("type") == live.MESSAGE_TYPE:
+        live.publish(str(message["jobId"]))
     elif message.get("type") == erasure.MESSAGE_TYPE:
         erasure.erase(str(message["userId"]))
     else:
@@ -404,7 +433,8 @@ def on_upload(event):
 
 @app.on_sqs_message(queue=settings.JOB_EVENTS_QUEUE_NAME, batch_size=10)
 def on_job_event(event):
-    """Pipeline reports (settle COMPLETED / FAILED with refund), webhook delivery attempts and account erasures."""
+    """Pipeline reports (settle COMPLETED / FAILED with refund), live progress fan-out, webhook delivery attempts and
+    account erasures."""
     return _each_record(event, _job_event)
 
 

@@ -239,7 +239,9 @@ def follow_job(client: Client, out: Output, job: dict, timeout: float | None = N
                 f"{stage}: {message}" if message and not message.startswith(stage) else message or stage,
             )
 
-        return client.wait_job(job["id"], show, timeout=timeout)
+        done = client.wait_job(job["id"], show, timeout=timeout)
+    out.note(f"followed over {client.transport}")
+    return done
 
 
 def download_outputs(client: Client, out: Output, job: dict, dest: Path) -> dict:

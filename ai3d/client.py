@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 import requests
 
+from ai3d import live
 from chalicelib.contract.statuses import TERMINAL as TERMINAL_JOB_STATUSES
 
 DEFAULT_API = "http://127.0.0.1:8000"
@@ -190,6 +191,7 @@ class Client:
         self.store = store or TokenStore()
         self.timeout = timeout
         self.api_key = api_key  # when set, every call authenticates with it instead of the saved session
+        self.transport = ""  # how the last wait_job followed its job: websocket or polling
         self.http = requests.Session()
 
     # ------------------------------------------------------------ transport
@@ -397,6 +399,13 @@ class Client:
             body["webhookUrl"] = webhook_url
         return self.call("POST", "/jobs", body)
 
+    def websocket_url(self) -> str | None:
+        """Where the platform serves live progress (None if it serves none)."""
+        try:
+            return self.call("GET", "/websocket", auth=False).get("url")
+        except CliError:
+            return None
+
     def job(self, job_id: str) -> dict:
         """One job with its progress and signed output URLs."""
         return self.call("GET", f"/jobs/{job_id}")
@@ -416,8 +425,23 @@ class Client:
         timeout: float | None = None,
         interval: float = 1.0,
     ) -> dict:
-        """Poll a job until it is COMPLETED, FAILED or CANCELLED, calling on_update with each state seen."""
+        """Follow a job until it is COMPLETED, FAILED or CANCELLED, calling on_update with each state seen: over the
+        WebSocket when the platform has one (`transport` says which was used), else - or when it fails - by polling."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        live_url = self.websocket_url()
+        if live_url:
+            try:
+                live.follow(live_url, self.bearer(), job_id, on_update, timeout)
+                self.transport = "websocket"
+                return self.job(job_id)  # the final state with its outputs' download links
+            except live.TimedOut:
+                raise CliError(
+                    f"job {job_id} did not end within {timeout:.0f} s; follow it with `ai3d jobs show {job_id}`"
+                ) from None
+            except live.LiveUnavailable as exc:
+                self.transport = f"polling (WebSocket unavailable: {exc})"
+        else:
+            self.transport = "polling"
         while True:
             job = self.job(job_id)
             on_update(job)

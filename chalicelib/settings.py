@@ -90,6 +90,15 @@ IDEMPOTENCY_WAIT_SECONDS = 5.0
 IDEMPOTENCY_LOCK_SECONDS = 60
 IDEMPOTENCY_KEY_MAX = 255
 
+# Live progress over WebSocket (chalicelib/live.py). WEBSOCKET_URL is where clients connect (GET /websocket tells
+# them); WEBSOCKET_CALLBACK_URL is API Gateway's management endpoint that pushes to a connection (locally both are
+# devstack/ws.py). A connection lives at most CONNECTION_SECONDS (API Gateway's own limit is 2 h).
+WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
+WEBSOCKET_CALLBACK_URL = os.environ.get("WEBSOCKET_CALLBACK_URL", "")
+CONNECTION_SECONDS = 2 * 3600
+CONNECTION_MAX_JOBS = 100  # jobs one connection may follow
+WEBSOCKET_MESSAGE_MAX = 4096  # bytes of one client message
+
 # ---------------------------------------------------------------- uploads and downloads
 UPLOAD_URL_SECONDS = 15 * 60
 DOWNLOAD_URL_SECONDS = 5 * 60

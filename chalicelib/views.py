@@ -110,3 +110,22 @@ def job(item: Job, with_urls: bool = False) -> dict:
             if i in found
         ]
     return data
+
+
+def job_progress(item: Job) -> dict:
+    """A job's live state as WebSocket events carry it: status, stage and progress (no outputs, no URLs)."""
+    return {
+        "id": item.id,
+        "projectId": item.project_id,
+        "type": item.type,
+        "status": item.status,
+        "stage": item.stage,
+        "progress": int(item.progress or 0),
+        "progressMessage": item.progress_message,
+        "error": (
+            {"code": item.error.code, "message": item.error.message}
+            if item.error and item.status in statuses.REFUNDED
+            else None
+        ),
+        "updatedAt": item.updated_at,
+    }

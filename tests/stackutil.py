@@ -87,7 +87,7 @@ def start_stack(
     killed worker's task move to another worker within seconds. `iam`: every process acts as its declared role.
     `state_dir`: where the stack keeps its state (a new temporary folder unless given, e.g. to start it again).
     """
-    api_port, emulator_port, web_port = free_port(), free_port(), free_port()
+    api_port, emulator_port, web_port, ws_port = free_port(), free_port(), free_port(), free_port()
     state = state_dir or Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
     log_path = state / "stack.log"
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "JWT_SECRET", "WEBHOOK_SECRET")}
@@ -103,6 +103,8 @@ def start_stack(
             str(emulator_port),
             "--web-port",
             str(web_port),
+            "--ws-port",
+            str(ws_port),
             "--schedule-scale",
             str(schedule_scale),
             "--lease-seconds",

@@ -332,6 +332,21 @@ class IdempotencyRecord(Base):
     ttl = NumberAttribute()
 
 
+class LiveConnection(Base):
+    """A live-progress WebSocket connection: whose it is once authenticated, and the jobs it follows."""
+
+    class Meta(_Meta):
+        pass
+
+    user_id = UnicodeAttribute(attr_name="userId", null=True)
+    jobs = ListAttribute(of=UnicodeAttribute, default=list)
+    connected_at = UnicodeAttribute(attr_name="connectedAt")
+    ttl = NumberAttribute()
+    gsi1pk = UnicodeAttribute(null=True)  # USER#<uid>: the fan-out finds a user's connections
+    gsi1sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+
+
 class WorkerHeartbeat(Base):
     """The last time a worker process said it was alive, and what it was doing."""
 
