@@ -229,9 +229,11 @@ def resolve_input(client: Client, out: Output, project_id: str, value: str, kind
 
 def follow_job(client: Client, out: Output, job: dict, timeout: float | None = None) -> dict:
     """Wait for a job to end, showing its stage and progress; the final job."""
+    updates = []
     with out.bar(job["type"]) as bar:
 
         def show(current: dict) -> None:
+            updates.append(current["progress"])
             stage = current.get("stage") or current["status"].lower()
             message = current.get("progressMessage") or ""
             bar.update(
@@ -240,7 +242,7 @@ def follow_job(client: Client, out: Output, job: dict, timeout: float | None = N
             )
 
         done = client.wait_job(job["id"], show, timeout=timeout)
-    out.note(f"followed over {client.transport}")
+    out.note(f"followed over {client.transport}: {len(updates)} updates")
     return done
 
 

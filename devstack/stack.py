@@ -211,7 +211,19 @@ class Stack:
                 self.spawn(f"{kind}-{i}", ["-m", f"container_workers.{kind}_worker"], env)
         api = f"http://127.0.0.1:{self.api_port}"
         self.spawn(
-            "web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", api, "--assets-origin", endpoint]
+            "web",
+            [
+                "-m",
+                "devstack.web",
+                "--port",
+                str(self.web_port),
+                "--api",
+                api,
+                "--assets-origin",
+                endpoint,
+                "--ws",
+                f"ws://127.0.0.1:{self.ws_port}",
+            ],
         )
         self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
         self.say(

@@ -3,6 +3,7 @@ import * as api from "./api.js";
 import { h, formatBytes, formatTime } from "./dom.js";
 import { ACCEPT, describeFile } from "./files.js";
 import { formSpec, readForm } from "./jobforms.js";
+import { followJobs } from "./live.js";
 import { Viewer } from "./viewer.js";
 
 const ACTIVE = new Set(["PENDING", "PROCESSING"]);
@@ -309,7 +310,7 @@ function projectPage(root, projectId) {
         state.jobs.set(job.id, job);
         renderJobs();
         refreshAccount();
-        schedulePoll(0);
+        schedulePoll(live.connected() ? 30000 : 0); // connected: its changes are pushed
       } catch (err) {
         jobError.show(err.status === 402 ? `Not enough credits: ${err.message}` : err.message);
       } finally {
@@ -396,8 +397,30 @@ function projectPage(root, projectId) {
     } catch (err) {
       error.show(err.message);
     }
-    if ([...state.jobs.values()].some((job) => ACTIVE.has(job.status))) schedulePoll(1000);
+    // pushed over the WebSocket while it is connected: then a slow poll only as a safety net
+    if ([...state.jobs.values()].some((job) => ACTIVE.has(job.status))) schedulePoll(live.connected() ? 30000 : 1000);
   };
+  const onLiveJob = async (pushed) => {
+    const known = state.jobs.get(pushed.id);
+    if (pushed.projectId !== projectId || state.stopped) return;
+    state.jobs.set(pushed.id, { ...(known || {}), ...pushed, creditsUsed: known ? known.creditsUsed : 0,
+      createdAt: known ? known.createdAt : pushed.updatedAt });
+    jobList.dataset.transport = "websocket";
+    renderJobs();
+    if (!ACTIVE.has(pushed.status)) { // its outputs' download links come with the job itself
+      try {
+        const detail = await api.call("GET", `/jobs/${pushed.id}`);
+        state.jobs.set(detail.id, detail);
+        state.details.set(detail.id, detail);
+        renderJobs();
+      } catch (err) {
+        error.show(err.message);
+      }
+      loadAssets();
+      refreshAccount();
+    }
+  };
+  const live = followJobs(onLiveJob);
   function schedulePoll(delay) {
     clearTimeout(state.timer);
     if (!state.stopped) state.timer = setTimeout(poll, delay);
@@ -431,6 +454,7 @@ function projectPage(root, projectId) {
   return () => {
     state.stopped = true;
     clearTimeout(state.timer);
+    live.close();
     viewer.dispose();
   };
 }

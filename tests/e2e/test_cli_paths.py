@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import media
 from tests.e2e.helpers import JOB_TIMEOUT, PASSWORD, CliUser, make_box_glb, make_empty_video
 from tests.stackutil import ROOT, free_port
 
@@ -119,3 +121,36 @@ def test_unreachable_server_exits_5(tmp_path):
     result = _ai3d(tmp_path, "login", "--email", "x@example.com", "--password-stdin", "--api", dead, stdin="pw\n")
     assert result.returncode == 5
     assert result.stderr.strip().splitlines() == [f"ai3d: error: cannot reach {dead}: ConnectionError"]
+
+
+def test_run_wait_follows_progress_over_the_websocket_with_an_api_key_and_does_not_poll(stack, cli, tmp_path):
+    """`ai3d run --wait --api-key`: progress arrives over the WebSocket; the job is fetched once, for its outputs."""
+    key = cli("keys", "create", "e2e runner", "--scope", "jobs").ok().json["key"]
+    project = cli.project()
+    model = tmp_path / "sphere.glb"
+    model.write_bytes(media.sphere_glb(subdivisions=6))  # big enough that progress is written along the way
+    run = cli(
+        "run",
+        "CONVERT",
+        "--project",
+        project,
+        "--input",
+        model,
+        "--param",
+        "format=obj",
+        "--wait",
+        "--out",
+        tmp_path / "run",
+        "--timeout",
+        JOB_TIMEOUT,
+        "--api-key",
+        key,
+        as_json=False,
+    )
+    assert run.code == 0, run.err
+    job_id = re.search(r"started CONVERT job ([\w-]+)", run.err).group(1)
+    followed = re.search(r"followed over (\S+): (\d+) updates", run.err)
+    assert followed and followed.group(1) == "websocket", run.err
+    assert int(followed.group(2)) >= 2, run.err  # the state at subscription, then pushed progress
+    assert stack.log().count(f'"GET /jobs/{job_id} HTTP') == 1  # no polling: one read of the ended job's outputs
+    assert list((tmp_path / "run").glob("*.obj"))
