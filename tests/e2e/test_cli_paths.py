@@ -134,7 +134,12 @@ def test_run_wait_follows_progress_over_the_websocket_with_an_api_key_and_does_n
     bearer = {"Authorization": f"Bearer {key}"}
     ticket = requests.post(
         f"{stack.api_url}/projects/{project}/assets",
-        json={"filename": "sphere.glb", "contentType": "model/gltf-binary", "sizeBytes": len(model), "kind": "MODEL_3D"},
+        json={
+            "filename": "sphere.glb",
+            "contentType": "model/gltf-binary",
+            "sizeBytes": len(model),
+            "kind": "MODEL_3D",
+        },
         headers=bearer,
         timeout=30,
     ).json()
