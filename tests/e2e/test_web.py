@@ -84,6 +84,7 @@ def test_browser_uploads_optimizes_and_views(stack, web_url, tmp_path):
     assert result["ok"], (
         f"{result.get('error')}\nsteps: {result['steps']}\nconsole: {result['consoleErrors']}\nscreenshot: {result.get('failureScreenshot')}"
     )
+    assert result["apiKey"] == {"prefix": "a3d_", "keyListed": True, "keyWorks": 200, "keyAfterRevoke": 401}
     assert result["jobStatus"] == "COMPLETED"
     live = result["live"]  # progress came over the WebSocket, and the page did not poll the job while it ran
     assert live["transport"] == "websocket", live

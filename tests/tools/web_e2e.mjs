@@ -49,6 +49,20 @@ try {
   result.creditsBefore = await page.getByTestId("credits").textContent();
   step("registered");
 
+  // API keys: created (shown once), listed by prefix and last 4, revoked
+  await page.getByLabel("Key name").fill("browser key");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = (await page.getByTestId("new-key").locator("code").textContent()).trim();
+  const keyRow = page.locator(".api-keys li[data-key-id]", { hasText: "browser key" });
+  await keyRow.waitFor();
+  const keyListed = (await keyRow.textContent()).includes(`${key.slice(0, 8)}…${key.slice(-4)}`);
+  const keyWorks = (await fetch(`${apiUrl}/users/me`, { headers: { Authorization: `Bearer ${key}` } })).status;
+  await keyRow.getByRole("button", { name: "Revoke" }).click();
+  await page.locator(".api-keys li.empty").waitFor();
+  const keyAfterRevoke = (await fetch(`${apiUrl}/users/me`, { headers: { Authorization: `Bearer ${key}` } })).status;
+  result.apiKey = { prefix: key.slice(0, 4), keyListed, keyWorks, keyAfterRevoke };
+  step("API key created, used and revoked");
+
   await page.getByLabel("Project name").fill("Browser test");
   await page.getByRole("button", { name: "Create project" }).click();
   await page.getByRole("heading", { name: "Browser test" }).waitFor();
