@@ -16,7 +16,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import apikeys, sessions, settings, tokens, views
 from chalicelib.contract import keys
-from chalicelib.errors import AppError, NotFound, Unauthorized, ValidationError
+from chalicelib.errors import AppError, NotFound, TooManyRequests, Unauthorized, ValidationError
 from chalicelib.observability import logger
 from chalicelib.store import push
 from chalicelib.store.aws import client
@@ -65,11 +65,24 @@ def _connection(connection_id: str) -> LiveConnection:
         raise Unauthorized("unknown connection: connect again", code="UNKNOWN_CONNECTION") from None
 
 
+def _connections_of(user_id: str) -> int:
+    return sum(
+        1
+        for _ in LiveConnection.by_parent.query(
+            keys.user_partition(user_id), LiveConnection.gsi1sk.startswith(keys.CONNECTION_PREFIX)
+        )
+    )
+
+
 def _authenticate(connection_id: str, token: object) -> dict:
     user_id = _user_of(token)
     item = _connection(connection_id)
     if item.user_id and item.user_id != user_id:
         raise Unauthorized("this connection belongs to another user", code="INVALID_TOKEN")
+    if not item.user_id and _connections_of(user_id) >= settings.CONNECTIONS_PER_USER:
+        raise TooManyRequests(
+            f"at most {settings.CONNECTIONS_PER_USER} live connections per account", code="TOO_MANY_CONNECTIONS"
+        )
     item.update(
         actions=[
             LiveConnection.user_id.set(user_id),

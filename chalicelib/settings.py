@@ -97,6 +97,7 @@ WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
 WEBSOCKET_CALLBACK_URL = os.environ.get("WEBSOCKET_CALLBACK_URL", "")
 CONNECTION_SECONDS = 2 * 3600
 CONNECTION_MAX_JOBS = 100  # jobs one connection may follow
+CONNECTIONS_PER_USER = 20  # authenticated connections at once (each costs the fan-out one push)
 WEBSOCKET_MESSAGE_MAX = 4096  # bytes of one client message
 
 # ---------------------------------------------------------------- uploads and downloads

@@ -50,3 +50,16 @@ def test_malformed_messages_get_an_error_message(aws):
         answer = live.handle("c2", raw)
         assert answer["type"] == "error" and answer["code"] == code, (raw[:20], answer)
     assert live.handle("c2", '{"action": "ping"}') == {"type": "pong"}
+
+
+def test_connections_per_account_are_capped(client, monkeypatch):
+    monkeypatch.setattr(settings, "CONNECTIONS_PER_USER", 1)
+    alice = register(client)
+    token = alice["headers"]["Authorization"].split()[1]
+    live.connect("a1")
+    live.connect("a2")
+    assert live.handle("a1", json.dumps({"action": "auth", "token": token}))["type"] == "authenticated"
+    refused = live.handle("a2", json.dumps({"action": "auth", "token": token}))
+    assert (refused["status"], refused["code"]) == (429, "TOO_MANY_CONNECTIONS")
+    live.disconnect("a1")
+    assert live.handle("a2", json.dumps({"action": "auth", "token": token}))["type"] == "authenticated"
