@@ -10,11 +10,14 @@ from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import (
     accounts,
+    apikeys,
     assets,
     credits,
     erasure,
     health,
+    idempotency,
     jobs,
+    live,
     observability,
     projects,
     secrets,
@@ -33,6 +36,7 @@ from chalicelib.store.db import now_iso
 
 app = Chalice(app_name="ai3d")
 app.api.cors = True
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 secrets.check_at_start()  # on AWS: refuse to start with a default, short or shared secret
 JSON_HEADERS = {
     "Content-Type": "application/json",
@@ -43,14 +47,25 @@ JSON_HEADERS = {
 # ---------------------------------------------------------------- cross-cutting
 @app.authorizer(ttl_seconds=settings.AUTHORIZER_TTL_SECONDS)
 def jwt_auth(auth_request):
-    """Verify the bearer access token and that it was not revoked; the verdict travels in the context and the
-    middleware enforces it."""
+    """Verify the bearer access token or API key and that it was not revoked; the verdict travels in the context and
+    the middleware enforces it (and, for a key, its scopes and rate on every request)."""
     token = auth_request.token or ""
     scheme, _, value = token.partition(" ")
+    value = value.strip()
     try:
         if scheme.lower() != "bearer" or not value:
             raise Unauthorized("expected 'Authorization: Bearer <token>'", code="INVALID_TOKEN")
-        claims = tokens.verify_access_token(value.strip())
+        if apikeys.looks_like_key(value):
+            key = apikeys.authenticate(value)
+            context = {
+                "valid": "true",
+                "role": key.role,
+                "kind": "key",
+                "kh": key.digest,
+                "scopes": " ".join(key.scopes),
+            }
+            return AuthResponse(routes=["*"], principal_id=key.user_id, context=context)
+        claims = tokens.verify_access_token(value)
         role = sessions.check(claims)
     except Unauthorized as exc:
         context = {"valid": "false", "reason": exc.message, "code": exc.code}
@@ -64,6 +79,7 @@ def errors_and_auth(event, get_response):
     """The one place that rejects unauthenticated calls and maps domain errors to JSON responses."""
     request_id = event.context.get("requestId", "")
     logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+    rate_headers: dict[str, str] = {}
     try:
         auth = event.context.get("authorizer")
         if auth is not None:
@@ -72,11 +88,15 @@ def errors_and_auth(event, get_response):
                     auth.get("reason") or "invalid access token", code=auth.get("code") or "INVALID_TOKEN"
                 )
             logger.append_keys(user_id=auth.get("principalId"))
-            if event.method not in ("GET", "HEAD", "OPTIONS"):  # a write: revoked or disabled callers stop at once
+            if auth.get("kind") == "key":  # every request: revoked at once, scopes, rate
+                key = apikeys.KeyAuth(auth["principalId"], auth["role"], auth["kh"], tuple(auth["scopes"].split()))
+                rate_headers = apikeys.admit(key, event.method, event.path)
+            elif event.method not in ("GET", "HEAD", "OPTIONS"):  # a write: revoked or disabled callers stop at once
                 claims = tokens.Claims(auth["principalId"], auth["role"], auth["sid"], int(auth["tv"]))
                 sessions.check(claims, fresh=True)
         _validate(event)
         response = get_response(event)
+        response.headers = {**(response.headers or {}), **rate_headers}
         if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
             # Chalice's own refusals (e.g. 415 for a non-JSON content type) in the API's error shape
             code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(response.body["Code"])).upper()
@@ -88,7 +108,8 @@ def errors_and_auth(event, get_response):
         return response
     except AppError as exc:
         logger.info("request refused", extra={"status": exc.status, "code": exc.code})
-        return Response(body=exc.body(), status_code=exc.status, headers={**JSON_HEADERS, **exc.headers})
+        headers = {**JSON_HEADERS, **rate_headers, **exc.headers}
+        return Response(body=exc.body(), status_code=exc.status, headers=headers)
     except Exception:
         logger.exception("unhandled error")
         return Response(
@@ -127,6 +148,18 @@ def route(path: str, method: str = "GET", authorizer=None) -> Callable:
     return register
 
 
+def idempotent(handle, status: int) -> Response:
+    """Answer a creating POST through its Idempotency-Key, if it has one: a retry gets the first response."""
+    request = app.current_request
+    data = body()
+    path = request.path.removeprefix(f"/{settings.API_VERSION}").format(**(request.uri_params or {}))
+    key = request.headers.get(idempotency.HEADER)
+    code, answer, headers = idempotency.run(
+        principal().user_id, key, request.method, path, data, lambda: (status, handle(data))
+    )
+    return Response(body=answer, status_code=code, headers=headers)
+
+
 def principal() -> tokens.Principal:
     """The caller, as verified by the authorizer."""
     auth = app.current_request.context["authorizer"]
@@ -160,6 +193,12 @@ def get_health():
 def get_openapi():
     """This API's OpenAPI 3.1 document: every route with its request and response schemas."""
     return openapi.served(app.routes)
+
+
+@route("/websocket")
+def get_websocket():
+    """{url}: where to connect for live job progress (the protocol is in docs/api.md); url is null when none runs."""
+    return {"url": settings.WEBSOCKET_URL or None}
 
 
 @route("/job-types")
@@ -245,6 +284,25 @@ def admin_metrics():
     return admin_metrics_report(principal(), query())
 
 
+@route("/api-keys", "POST", authorizer=jwt_auth)
+def api_keys_create():
+    """201 {id, name, scopes, prefix, last4, createdAt, lastUsedAt, key}: a new API key, its value shown only now."""
+    return Response(body=apikeys.create(principal(), body()), status_code=201)
+
+
+@route("/api-keys", authorizer=jwt_auth)
+def api_keys_list():
+    """The caller's API keys: {items} (never a key's value)."""
+    return apikeys.list_mine(principal())
+
+
+@route("/api-keys/{key_id}", "DELETE", authorizer=jwt_auth)
+def api_keys_revoke(key_id):
+    """Revoke one of the caller's API keys: requests made with it get 401 from now on."""
+    apikeys.revoke(principal(), key_id)
+    return Response(body="", status_code=204)
+
+
 # ---------------------------------------------------------------- projects and assets
 
 
@@ -281,8 +339,8 @@ def projects_delete(project_id):
 
 @route("/projects/{project_id}/assets", "POST", authorizer=jwt_auth)
 def assets_create(project_id):
-    """Register an upload; returns a presigned POST straight to S3."""
-    return Response(body=assets.request_upload(principal(), project_id, body()), status_code=201)
+    """Register an upload; returns a presigned POST straight to S3 (Idempotency-Key honoured)."""
+    return idempotent(lambda data: assets.request_upload(principal(), project_id, data), 201)
 
 
 @route("/projects/{project_id}/assets", authorizer=jwt_auth)
@@ -308,8 +366,8 @@ def assets_delete(asset_id):
 # ---------------------------------------------------------------- jobs and credits
 @route("/jobs", "POST", authorizer=jwt_auth)
 def jobs_create():
-    """Start a job (debits credits)."""
-    return Response(body=jobs.create(principal(), body()), status_code=202)
+    """Start a job (debits credits; Idempotency-Key honoured: a retry is charged once)."""
+    return idempotent(lambda data: jobs.create(principal(), data), 202)
 
 
 @route("/jobs", authorizer=jwt_auth)
@@ -334,6 +392,25 @@ def jobs_cancel(job_id):
 def credits_get():
     """Balance and ledger."""
     return credits.ledger(principal().user_id, query())
+
+
+# ---------------------------------------------------------------- live progress (WebSocket API)
+@app.on_ws_connect()
+def ws_connect(event):
+    """A client connected: record it (it authenticates with its first message, so no secret rides in the URL)."""
+    live.connect(event.connection_id)
+
+
+@app.on_ws_message()
+def ws_message(event):
+    """auth / subscribe / ping: answered on the same connection."""
+    live.reply(event.connection_id, live.handle(event.connection_id, event.body))
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event):
+    """A client went away: forget its connection."""
+    live.disconnect(event.connection_id)
 
 
 # ---------------------------------------------------------------- events
@@ -366,6 +443,8 @@ def _job_event(body: str) -> None:
     message = json.loads(body)
     if message.get("type") == "webhook":
         webhooks.deliver(str(message["jobId"]), int(message.get("attempt", 0)))
+    elif message.get("type") == live.MESSAGE_TYPE:
+        live.publish(str(message["jobId"]))
     elif message.get("type") == erasure.MESSAGE_TYPE:
         erasure.erase(str(message["userId"]))
     else:
@@ -380,7 +459,8 @@ def on_upload(event):
 
 @app.on_sqs_message(queue=settings.JOB_EVENTS_QUEUE_NAME, batch_size=10)
 def on_job_event(event):
-    """Pipeline reports (settle COMPLETED / FAILED with refund), webhook delivery attempts and account erasures."""
+    """Pipeline reports (settle COMPLETED / FAILED with refund), live progress fan-out, webhook delivery attempts and
+    account erasures."""
     return _each_record(event, _job_event)
 
 

@@ -229,9 +229,11 @@ def resolve_input(client: Client, out: Output, project_id: str, value: str, kind
 
 def follow_job(client: Client, out: Output, job: dict, timeout: float | None = None) -> dict:
     """Wait for a job to end, showing its stage and progress; the final job."""
+    updates = []
     with out.bar(job["type"]) as bar:
 
         def show(current: dict) -> None:
+            updates.append(current["progress"])
             stage = current.get("stage") or current["status"].lower()
             message = current.get("progressMessage") or ""
             bar.update(
@@ -239,7 +241,9 @@ def follow_job(client: Client, out: Output, job: dict, timeout: float | None = N
                 f"{stage}: {message}" if message and not message.startswith(stage) else message or stage,
             )
 
-        return client.wait_job(job["id"], show, timeout=timeout)
+        done = client.wait_job(job["id"], show, timeout=timeout)
+    out.note(f"followed over {client.transport}: {len(updates)} updates")
+    return done
 
 
 def download_outputs(client: Client, out: Output, job: dict, dest: Path) -> dict:
@@ -322,6 +326,31 @@ def cmd_webhook_secret(client: Client, out: Output, args) -> int:
     made = client.rotate_webhook_secret()
     grace = f"; the previous one also signs until {made['previousValidUntil']}" if made["previousValidUntil"] else ""
     out.result(made, f"{made['secret']}\n(keep it now: it is not shown again{grace})")
+    return EXIT_OK
+
+
+def cmd_keys_create(client: Client, out: Output, args) -> int:
+    """ai3d keys create."""
+    made = client.create_api_key(args.name, args.scope or ["read", "jobs"])
+    out.result(made, f"{made['key']}\n(keep it now: it is not shown again; scopes {', '.join(made['scopes'])})")
+    return EXIT_OK
+
+
+def cmd_keys_list(client: Client, out: Output, args) -> int:
+    """ai3d keys list."""
+    items = client.api_keys()
+    rows = [
+        [k["id"], k["name"], ",".join(k["scopes"]), f"{k['prefix']}...{k['last4']}", k["createdAt"], k["lastUsedAt"]]
+        for k in items
+    ]
+    out.result(items, table(rows, ["ID", "NAME", "SCOPES", "KEY", "CREATED", "LAST USED"]))
+    return EXIT_OK
+
+
+def cmd_keys_revoke(client: Client, out: Output, args) -> int:
+    """ai3d keys revoke."""
+    client.revoke_api_key(args.key)
+    out.result({"revoked": args.key}, f"revoked API key {args.key}")
     return EXIT_OK
 
 
@@ -495,6 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"API URL (default $AI3D_API or {DEFAULT_API})",
         )
         target.add_argument(
+            "--api-key",
+            default=argparse.SUPPRESS if suppress else None,
+            help="authenticate with this API key instead of the saved session (default $AI3D_API_KEY)",
+        )
+        target.add_argument(
             "--json",
             action="store_true",
             default=argparse.SUPPRESS if suppress else False,
@@ -590,6 +624,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(commands, "job-types", cmd_job_types, "the job types: inputs, params (bounds, defaults) and costs")
     sub.add_argument("type", type=job_type, nargs="?", metavar="TYPE", help="only this type")
 
+    api_keys = commands.add_parser("keys", help="create, list or revoke API keys").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    sub = command(api_keys, "create", cmd_keys_create, "create an API key (printed once)")
+    sub.add_argument("name")
+    sub.add_argument(
+        "--scope", action="append", choices=("read", "jobs", "admin"), help="repeatable; default: read and jobs"
+    )
+    command(api_keys, "list", cmd_keys_list, "your API keys (never their values)")
+    command(api_keys, "revoke", cmd_keys_revoke, "revoke an API key at once").add_argument("key")
+
     jobs = commands.add_parser("jobs", help="list, show or cancel jobs").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -616,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
     api = args.api or os.environ.get("AI3D_API") or DEFAULT_API
     out = Output(args.json)
     try:
-        return args.handler(Client(api, TokenStore()), out, args)
+        api_key = args.api_key or os.environ.get("AI3D_API_KEY") or None
+        return args.handler(Client(api, TokenStore(), api_key=api_key), out, args)
     except CliError as exc:
         print(f"ai3d: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code

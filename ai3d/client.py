@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 import requests
 
+from ai3d import live
 from chalicelib.contract import api_version
 from chalicelib.contract.statuses import TERMINAL as TERMINAL_JOB_STATUSES
 
@@ -184,11 +185,15 @@ class MultipartFile:
 class Client:
     """The platform's public HTTP API for one user session; 401s refresh the session once and retry."""
 
-    def __init__(self, api: str = DEFAULT_API, store: TokenStore | None = None, timeout: float = 30):
+    def __init__(
+        self, api: str = DEFAULT_API, store: TokenStore | None = None, timeout: float = 30, api_key: str | None = None
+    ):
         self.api = api.rstrip("/")
         self.base = self.api + api_version.BASE_PATH  # the versioned paths (the session is kept per `api`)
         self.store = store or TokenStore()
         self.timeout = timeout
+        self.api_key = api_key  # when set, every call authenticates with it instead of the saved session
+        self.transport = ""  # how the last wait_job followed its job: websocket or polling
         self.http = requests.Session()
 
     # ------------------------------------------------------------ transport
@@ -210,11 +215,11 @@ class Client:
         """One API call; the parsed JSON answer (None for 204). Raises CliError."""
         headers = {}
         if auth:
-            token = self._session()["accessToken"]
+            token = self.bearer()
             headers["Authorization"] = f"Bearer {token}"
         params = {k: v for k, v in (params or {}).items() if v is not None}
         response = self._send(method, self.base + path, json=body, params=params, headers=headers)
-        if auth and response.status_code == 401 and self._error_code(response) == "INVALID_TOKEN":
+        if auth and not self.api_key and response.status_code == 401 and self._error_code(response) == "INVALID_TOKEN":
             headers["Authorization"] = f"Bearer {self._refreshed(token)}"
             response = self._send(method, self.base + path, json=body, params=params, headers=headers)
         if not response.ok:
@@ -225,6 +230,10 @@ class Client:
             return response.json()
         except ValueError:
             raise CliError(f"the server sent a response that is not JSON ({response.status_code})") from None
+
+    def bearer(self) -> str:
+        """What this client authenticates with: the API key if given, else the saved session's access token."""
+        return self.api_key or self._session()["accessToken"]
 
     @staticmethod
     def _error_code(response: requests.Response) -> str | None:
@@ -291,6 +300,18 @@ class Client:
     def rotate_webhook_secret(self) -> dict:
         """A new webhook signing secret ({secret, createdAt, previousValidUntil}); the server never shows it again."""
         return self.call("POST", "/users/me/webhook-secret")
+
+    def create_api_key(self, name: str, scopes: list[str]) -> dict:
+        """A new API key ({id, name, scopes, prefix, last4, createdAt, lastUsedAt, key}); its value is shown only now."""
+        return self.call("POST", "/api-keys", {"name": name, "scopes": scopes})
+
+    def api_keys(self) -> list[dict]:
+        """The caller's API keys (never their values)."""
+        return self.call("GET", "/api-keys")["items"]
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke an API key: requests made with it are refused from now on."""
+        self.call("DELETE", f"/api-keys/{key_id}")
 
     def credits(self, limit: int | None = None) -> dict:
         """Balance, tier and the newest ledger entries."""
@@ -380,6 +401,13 @@ class Client:
             body["webhookUrl"] = webhook_url
         return self.call("POST", "/jobs", body)
 
+    def websocket_url(self) -> str | None:
+        """Where the platform serves live progress (None if it serves none)."""
+        try:
+            return self.call("GET", "/websocket", auth=False).get("url")
+        except CliError:
+            return None
+
     def job(self, job_id: str) -> dict:
         """One job with its progress and signed output URLs."""
         return self.call("GET", f"/jobs/{job_id}")
@@ -399,8 +427,23 @@ class Client:
         timeout: float | None = None,
         interval: float = 1.0,
     ) -> dict:
-        """Poll a job until it is COMPLETED, FAILED or CANCELLED, calling on_update with each state seen."""
+        """Follow a job until it is COMPLETED, FAILED or CANCELLED, calling on_update with each state seen: over the
+        WebSocket when the platform has one (`transport` says which was used), else - or when it fails - by polling."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        live_url = self.websocket_url()
+        if live_url:
+            try:
+                live.follow(live_url, self.bearer(), job_id, on_update, timeout)
+                self.transport = "websocket"
+                return self.job(job_id)  # the final state with its outputs' download links
+            except live.TimedOut:
+                raise CliError(
+                    f"job {job_id} did not end within {timeout:.0f} s; follow it with `ai3d jobs show {job_id}`"
+                ) from None
+            except live.LiveUnavailable as exc:
+                self.transport = f"polling (WebSocket unavailable: {exc})"
+        else:
+            self.transport = "polling"
         while True:
             job = self.job(job_id)
             on_update(job)

@@ -18,6 +18,7 @@ from chalicelib.observability import logger
 from chalicelib.store import storage
 from chalicelib.store.aws import client
 from chalicelib.store.db import (
+    ApiKey,
     Asset,
     EmailClaim,
     Job,
@@ -136,8 +137,8 @@ def _objects(user_id: str, budget: _Budget) -> bool:
 
 
 def _owned_items(user_id: str, budget: _Budget) -> bool:
-    """Ledger entries, grant and known-address markers (the user's partition), sessions and refresh tokens (its gsi1
-    partition)."""
+    """Ledger entries, grant and known-address markers (the user's partition), sessions, refresh tokens and API keys
+    (its gsi1 partition)."""
     partition = keys.user_partition(user_id)
     owned = ((LedgerEntry, keys.LEDGER_PREFIX), (Marker, keys.grant_sk("")), (Marker, keys.known_address_sk("")))
     for model, prefix in owned:
@@ -145,7 +146,11 @@ def _owned_items(user_id: str, budget: _Budget) -> bool:
             if not budget.spend():
                 return False
             item.delete()
-    for index_model, prefix in ((TokenFamily, keys.FAMILY_PREFIX), (RefreshToken, keys.REFRESH_PREFIX)):
+    for index_model, prefix in (
+        (TokenFamily, keys.FAMILY_PREFIX),
+        (RefreshToken, keys.REFRESH_PREFIX),
+        (ApiKey, keys.API_KEY_PREFIX),
+    ):
         for item in index_model.by_parent.query(partition, index_model.gsi1sk.startswith(prefix)):
             if not budget.spend():
                 return False

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import assets, credits, fleet, settings, views, webhooks
+from chalicelib import assets, credits, fleet, live, settings, views, webhooks
 from chalicelib.contract import failures, jobtypes, keys
 from chalicelib.contract.params import InvalidParams
 from chalicelib.contract.statuses import ACTIVE, JOB_STATUSES, REFUNDED
@@ -360,6 +360,7 @@ def settle(job_id: str, outcome: str, error: dict | None = None) -> bool:
         metrics.add_metric(name="CreditsRefunded", unit="Count", value=int(job.credits_used))
         assets.discard_outputs(job_id, job.project_id)  # unreachable already (views.job, assets.usable): now gone
     logger.info("job settled", extra={"job_id": job_id, "outcome": outcome, "refund": refund})
+    live.notify(job_id)
     if job.webhook_url:
         webhooks.schedule(job_id, attempt=0)
     return True

@@ -78,6 +78,30 @@ REGISTER_MAX_PER_ADDRESS = int(
     os.environ.get("REGISTER_MAX_PER_ADDRESS", "20")
 )  # sign-ups per source address per window
 
+# API keys (chalicelib/apikeys.py): each key may make API_KEY_RATE_LIMIT requests per fixed window of
+# API_KEY_RATE_WINDOW_SECONDS; its lastUsedAt is written at most once per window.
+API_KEY_RATE_LIMIT = int(os.environ.get("API_KEY_RATE_LIMIT", "120"))
+API_KEY_RATE_WINDOW_SECONDS = int(os.environ.get("API_KEY_RATE_WINDOW_SECONDS", "60"))
+API_KEYS_PER_USER = 20
+API_KEY_NAME_MAX = 100
+# Idempotency-Key (chalicelib/idempotency.py): a key's first response is replayed this long; a second request with a
+# key still in progress waits up to IDEMPOTENCY_WAIT_SECONDS for it, else gets 409; a claim whose request died is
+# taken over after IDEMPOTENCY_LOCK_SECONDS.
+IDEMPOTENCY_SECONDS = 24 * 3600
+IDEMPOTENCY_WAIT_SECONDS = 5.0
+IDEMPOTENCY_LOCK_SECONDS = 60
+IDEMPOTENCY_KEY_MAX = 255
+
+# Live progress over WebSocket (chalicelib/live.py). WEBSOCKET_URL is where clients connect (GET /websocket tells
+# them); WEBSOCKET_CALLBACK_URL is API Gateway's management endpoint that pushes to a connection (locally both are
+# devstack/ws.py). A connection lives at most CONNECTION_SECONDS (API Gateway's own limit is 2 h).
+WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
+WEBSOCKET_CALLBACK_URL = os.environ.get("WEBSOCKET_CALLBACK_URL", "")
+CONNECTION_SECONDS = 2 * 3600
+CONNECTION_MAX_JOBS = 100  # jobs one connection may follow
+CONNECTIONS_PER_USER = 20  # authenticated connections at once (each costs the fan-out one push)
+WEBSOCKET_MESSAGE_MAX = 4096  # bytes of one client message
+
 # ---------------------------------------------------------------- uploads and downloads
 UPLOAD_URL_SECONDS = 15 * 60
 DOWNLOAD_URL_SECONDS = 5 * 60

@@ -69,24 +69,12 @@ def job(item: Job, with_urls: bool = False) -> dict:
     """The API shape of a job (while it waits for a worker, its place in line); outputs carry signed URLs when asked
     and the job is COMPLETED - never before, so a job cancelled as its files appear gives none away."""
     data = {
-        "id": item.id,
-        "projectId": item.project_id,
-        "type": item.type,
-        "status": item.status,
-        "stage": item.stage,
-        "progress": int(item.progress or 0),
-        "progressMessage": item.progress_message,
+        **job_progress(item),
         "creditsUsed": int(item.credits_used),
         "inputs": item.inputs,
         "params": item.params,
         "result": item.result or {},
-        "error": (
-            {"code": item.error.code, "message": item.error.message}
-            if item.error and item.status in statuses.REFUNDED
-            else None
-        ),
         "createdAt": item.created_at,
-        "updatedAt": item.updated_at,
         "startedAt": item.started_at,
         "finishedAt": item.finished_at,
         "webhookUrl": item.webhook_url,
@@ -110,3 +98,22 @@ def job(item: Job, with_urls: bool = False) -> dict:
             if i in found
         ]
     return data
+
+
+def job_progress(item: Job) -> dict:
+    """A job's live state as WebSocket events carry it: status, stage and progress (no outputs, no URLs)."""
+    return {
+        "id": item.id,
+        "projectId": item.project_id,
+        "type": item.type,
+        "status": item.status,
+        "stage": item.stage,
+        "progress": int(item.progress or 0),
+        "progressMessage": item.progress_message,
+        "error": (
+            {"code": item.error.code, "message": item.error.message}
+            if item.error and item.status in statuses.REFUNDED
+            else None
+        ),
+        "updatedAt": item.updated_at,
+    }

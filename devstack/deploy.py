@@ -31,6 +31,7 @@ PLAYED_LOCALLY = {
     "AWS::Serverless::Api": "devstack/api.py serves the routes",
     "AWS::Lambda::": "the Chalice app runs in the api and events processes",
     "AWS::ApiGateway::": "devstack/api.py serves the routes",
+    "AWS::ApiGatewayV2::": "devstack/ws.py serves the WebSocket API",
     "AWS::ECS::": "the workers run as local processes",
     "AWS::ECR::": "the workers run from the source tree",
     "AWS::ApplicationAutoScaling::": "the stack runs the workers it is told to",

@@ -35,7 +35,10 @@ def process_roles(template: dict) -> dict[str, str]:
         role = value["Fn::GetAtt"][0]
         return f"arn:aws:iam::{ACCOUNT_ID}:role/{deployer.resolve(resources[role]['Properties']['RoleName'])}"
 
-    roles = {"api": role_arn(resources["APIHandler"]["Properties"]["Role"])}
+    roles = {
+        "api": role_arn(resources["APIHandler"]["Properties"]["Role"]),
+        "ws": role_arn(resources["WebsocketMessage"]["Properties"]["Role"]),  # the three WebSocket handlers' role
+    }
     for source in app.event_sources:
         roles[f"events-{source.name}"] = role_arn(resources[to_cfn_resource_name(source.name)]["Properties"]["Role"])
     for spec in resources.values():

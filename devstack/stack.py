@@ -76,8 +76,10 @@ class Stack:
         lease_seconds: float = 60,
         restart_delay: float = 1,
         iam: bool = False,
+        ws_port: int = 8001,
     ):
         self.api_port = api_port
+        self.ws_port = ws_port
         self.web_port = web_port
         self.emulator_port = emulator_port
         self.schedule_scale = schedule_scale
@@ -134,7 +136,7 @@ class Stack:
         missing = check_dependencies()
         if missing:
             raise SystemExit(f"missing Python packages: {', '.join(missing)} - run `make setup` first")
-        for port, flag in ((self.api_port, "--api-port"), (self.web_port, "--web-port")):
+        for port, flag in ((self.api_port, "--api-port"), (self.web_port, "--web-port"), (self.ws_port, "--ws-port")):
             if not port_free("127.0.0.1", port):
                 raise SystemExit(f"port {port} is already in use: stop what holds it or pass {flag}")
         self.say("stack", f"state is kept in {self.state_dir} (`make reset` wipes it)")
@@ -174,6 +176,12 @@ class Stack:
             self.say("stack", line)
         outputs = json.loads(outputs_file.read_text())
         self.env.update(outputs)
+        from devstack.ws import callback_url
+
+        # the WebSocket API (devstack/ws.py): where clients connect, and where the app pushes to them
+        self.env.update(
+            WEBSOCKET_URL=f"ws://127.0.0.1:{self.ws_port}/", WEBSOCKET_CALLBACK_URL=callback_url(self.ws_port)
+        )
         (self.state_dir / "outputs.env").write_text("".join(f"{k}={v}\n" for k, v in outputs.items()))
         recovered = subprocess.run(
             [sys.executable, "-m", "devstack.recover"], cwd=ROOT, env=self.env, capture_output=True, text=True
@@ -189,6 +197,7 @@ class Stack:
             roles = iam.enforce(endpoint)
             self.say("stack", f"IAM enforced: {', '.join(sorted(roles))} each act as their declared role")
         self.spawn("api", ["-m", "devstack.api", "--port", str(self.api_port)], roles.get("api"))
+        self.spawn("ws", ["-m", "devstack.ws", "--port", str(self.ws_port)], roles.get("ws"))
         if self.iam:  # one process per event source, as each is its own Lambda function with its own role
             for name in (n for n in roles if n.startswith("events-")):
                 scale = str(self.schedule_scale)
@@ -202,7 +211,19 @@ class Stack:
                 self.spawn(f"{kind}-{i}", ["-m", f"container_workers.{kind}_worker"], env)
         api = f"http://127.0.0.1:{self.api_port}"
         self.spawn(
-            "web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", api, "--assets-origin", endpoint]
+            "web",
+            [
+                "-m",
+                "devstack.web",
+                "--port",
+                str(self.web_port),
+                "--api",
+                api,
+                "--assets-origin",
+                endpoint,
+                "--ws",
+                f"ws://127.0.0.1:{self.ws_port}",
+            ],
         )
         self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
         self.say(
@@ -257,7 +278,7 @@ class Stack:
         each with SIGTERM, and SIGKILL for whatever outlives the grace period."""
         self.stopping.set()
         workers = tuple(name for name in self.procs if kind_of(name) in WORKERS)
-        front = ("web", "api", *(name for name in self.procs if name.startswith("events")))
+        front = ("web", "api", "ws", *(name for name in self.procs if name.startswith("events")))
         for phase in (front, workers, ("emulator",)):
             procs = [(name, self.procs[name]) for name in phase if name in self.procs]
             for _, proc in procs:
@@ -280,6 +301,7 @@ def main() -> None:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("AI3D_API_PORT", "8000")))
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("AI3D_EMULATOR_PORT", "4566")))
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("AI3D_WEB_PORT", "8080")))
+    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("AI3D_WS_PORT", "8001")))
     parser.add_argument("--schedule-scale", type=float, default=1.0, help="speed up schedules (tests use < 1)")
     for kind in WORKERS:
         parser.add_argument(
@@ -317,6 +339,7 @@ def main() -> None:
         args.lease_seconds,
         args.restart_delay,
         args.iam,
+        args.ws_port,
     )
     signal.signal(signal.SIGTERM, lambda *_: stack.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stack.stopping.set())

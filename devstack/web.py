@@ -51,7 +51,7 @@ def resolve(url_path: str) -> Path | None:
     return None
 
 
-def security_headers(api_origin: str, assets_origin: str) -> dict[str, str]:
+def security_headers(api_origin: str, assets_origin: str, ws_origin: str = "ws://127.0.0.1:8001") -> dict[str, str]:
     """The headers of CloudFront's response-headers policy (infrastructure/template.yaml, WebSecurityHeaders: the one
     place the policy is written) with its AWS origins made the local stack's; HSTS is left out (plain HTTP here)."""
     from devstack.deploy import load_template
@@ -60,6 +60,7 @@ def security_headers(api_origin: str, assets_origin: str) -> dict[str, str]:
     config = policy["SecurityHeadersConfig"]
     csp = config["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
     csp = csp.replace("https://${RestAPI}.execute-api.${AWS::Region}.amazonaws.com", api_origin)
+    csp = csp.replace("wss://${WebsocketAPI}.execute-api.${AWS::Region}.amazonaws.com", ws_origin)
     csp = re.sub(r"https://\$\{AssetsBucket\}\.s3\.(\$\{AWS::Region\}\.)?amazonaws\.com", assets_origin, csp)
     if "${" in csp:
         raise ValueError(f"the web app's CSP names an origin the local stack does not have: {csp}")
@@ -119,12 +120,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--api", default="http://127.0.0.1:8000", help="the API's base URL, written into /config.js")
+    parser.add_argument("--ws", default="ws://127.0.0.1:8001", help="the WebSocket API's origin (for the CSP)")
     parser.add_argument(
         "--assets-origin", default="http://127.0.0.1:4566", help="where presigned S3 URLs point (the emulator)"
     )
     args = parser.parse_args()
     api = args.api.rstrip("/")
-    headers = security_headers(api, args.assets_origin.rstrip("/"))
+    headers = security_headers(api, args.assets_origin.rstrip("/"), args.ws.rstrip("/"))
     handler = type("ConfiguredWebHandler", (WebHandler,), {"api_url": api, "headers_sent": headers})
     server = ThreadingHTTPServer((args.host, args.port), handler)
     server.daemon_threads = True

@@ -37,7 +37,7 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 DIST_INFO_PREFIXES = ("boto3-", "botocore-", "s3transfer-", "jmespath-", "python_dateutil-", "urllib3-", "six-")
 # Only the upload probe (chalicelib/probe, run by the on_upload function) decodes images.
 UPLOAD_ONLY = ("PIL", "pillow.libs", "pillow-")
-API_FUNCTIONS = ("APIHandler", "JwtAuth")
+API_FUNCTIONS = ("APIHandler", "JwtAuth", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
 LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 

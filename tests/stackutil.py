@@ -89,7 +89,7 @@ def start_stack(
     killed worker's task move to another worker within seconds. `iam`: every process acts as its declared role.
     `state_dir`: where the stack keeps its state (a new temporary folder unless given, e.g. to start it again).
     """
-    api_port, emulator_port, web_port = free_port(), free_port(), free_port()
+    api_port, emulator_port, web_port, ws_port = free_port(), free_port(), free_port(), free_port()
     state = state_dir or Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
     log_path = state / "stack.log"
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "JWT_SECRET", "WEBHOOK_SECRET")}
@@ -105,6 +105,8 @@ def start_stack(
             str(emulator_port),
             "--web-port",
             str(web_port),
+            "--ws-port",
+            str(ws_port),
             "--schedule-scale",
             str(schedule_scale),
             "--lease-seconds",
@@ -208,8 +210,10 @@ class ApiUser:
         return {"Authorization": f"Bearer {self.token}"}
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        """An authenticated request; its answer must be one the served OpenAPI document allows (status and schema)."""
-        response = requests.request(method, f"{self.api}{path}", headers=self.headers, timeout=30, **kwargs)
+        """An authenticated request (extra `headers` are added to the bearer header); its answer must be one the served
+        OpenAPI document allows (status and schema)."""
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        response = requests.request(method, f"{self.api}{path}", headers=headers, timeout=30, **kwargs)
         check_response(self.api, method, response)
         return response
 

@@ -85,6 +85,17 @@ export async function call(method, path, body) {
   }
 }
 
+/** The current access token (refreshed first if there is none yet), e.g. to authenticate a WebSocket. */
+export async function bearerToken() {
+  if (!accessToken) await refresh();
+  return accessToken;
+}
+
+/** Where the platform serves live progress: {url} (null when it serves none); no sign-in needed. */
+export function websocket() {
+  return send("GET", "/websocket");
+}
+
 let jobTypesRequest = null; // one GET /job-types per page load (the contract does not change while the app runs)
 
 /** The job types as the API describes them (inputs, params with bounds and defaults, costs); no sign-in needed. */

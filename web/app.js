@@ -3,6 +3,7 @@ import * as api from "./api.js";
 import { h, formatBytes, formatTime } from "./dom.js";
 import { ACCEPT, describeFile } from "./files.js";
 import { formSpec, readForm } from "./jobforms.js";
+import { followJobs } from "./live.js";
 import { Viewer } from "./viewer.js";
 
 const ACTIVE = new Set(["PENDING", "PROCESSING"]);
@@ -130,8 +131,49 @@ function projectsPage(root) {
   h("label", { for: "project-description" }, "Description", description),
   h("button", { type: "submit", class: "primary" }, "Create project"));
 
-  root.append(h("h1", {}, "Your projects"), form, error, list);
+  root.append(h("h1", {}, "Your projects"), form, error, list, apiKeysCard());
   load();
+}
+
+// ---------------------------------------------------------------- API keys
+/** Create (shown once), list and revoke API keys for scripts and the CLI (`ai3d --api-key`). */
+function apiKeysCard() {
+  const error = errorBox();
+  const list = h("ul", { class: "api-keys", "data-testid": "api-keys" });
+  const shown = h("p", { class: "new-key", "data-testid": "new-key", hidden: true });
+  const name = h("input", { id: "key-name", required: true, maxlength: "100", placeholder: "e.g. render farm" });
+  const scopes = ["read", "jobs"].map((scope) => h("label", { class: "inline" },
+    h("input", { type: "checkbox", name: "scope", value: scope, checked: true }), ` ${scope}`));
+  const load = async () => {
+    try {
+      const data = await api.call("GET", "/api-keys");
+      list.replaceChildren(...(data.items.length ? data.items.map((key) => h("li", { "data-key-id": key.id },
+        h("strong", {}, key.name), ` ${key.prefix}…${key.last4} · ${key.scopes.join(", ")} · `,
+        h("span", { class: "muted small" }, key.lastUsedAt ? `used ${formatTime(key.lastUsedAt)}` : "never used"),
+        h("button", { class: "small danger", onclick: async () => {
+          await api.call("DELETE", `/api-keys/${key.id}`).catch((err) => error.show(err.message));
+          load();
+        } }, "Revoke"))) : [h("li", { class: "empty" }, "No API keys.")]));
+    } catch (err) {
+      error.show(err.message);
+    }
+  };
+  const form = h("form", { class: "inline-form", onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      const chosen = [...form.querySelectorAll("input[name=scope]:checked")].map((box) => box.value);
+      const made = await api.call("POST", "/api-keys", { name: name.value, scopes: chosen });
+      shown.hidden = false;
+      shown.replaceChildren("New key (shown only now): ", h("code", {}, made.key));
+      name.value = "";
+      load();
+    } catch (err) {
+      error.show(err.message);
+    }
+  } }, h("label", { for: "key-name" }, "Key name", name), ...scopes,
+  h("button", { type: "submit", class: "primary" }, "Create key"));
+  load();
+  return h("section", { class: "card" }, h("h2", {}, "API keys"), form, shown, error, list);
 }
 
 // ---------------------------------------------------------------- one project
@@ -309,7 +351,7 @@ function projectPage(root, projectId) {
         state.jobs.set(job.id, job);
         renderJobs();
         refreshAccount();
-        schedulePoll(0);
+        schedulePoll(live.connected() ? 30000 : 0); // connected: its changes are pushed
       } catch (err) {
         jobError.show(err.status === 402 ? `Not enough credits: ${err.message}` : err.message);
       } finally {
@@ -396,8 +438,30 @@ function projectPage(root, projectId) {
     } catch (err) {
       error.show(err.message);
     }
-    if ([...state.jobs.values()].some((job) => ACTIVE.has(job.status))) schedulePoll(1000);
+    // pushed over the WebSocket while it is connected: then a slow poll only as a safety net
+    if ([...state.jobs.values()].some((job) => ACTIVE.has(job.status))) schedulePoll(live.connected() ? 30000 : 1000);
   };
+  const onLiveJob = async (pushed) => {
+    const known = state.jobs.get(pushed.id);
+    if (pushed.projectId !== projectId || state.stopped) return;
+    state.jobs.set(pushed.id, { ...(known || {}), ...pushed, creditsUsed: known ? known.creditsUsed : 0,
+      createdAt: known ? known.createdAt : pushed.updatedAt });
+    jobList.dataset.transport = "websocket";
+    renderJobs();
+    if (!ACTIVE.has(pushed.status)) { // its outputs' download links come with the job itself
+      try {
+        const detail = await api.call("GET", `/jobs/${pushed.id}`);
+        state.jobs.set(detail.id, detail);
+        state.details.set(detail.id, detail);
+        renderJobs();
+      } catch (err) {
+        error.show(err.message);
+      }
+      loadAssets();
+      refreshAccount();
+    }
+  };
+  const live = followJobs(onLiveJob);
   function schedulePoll(delay) {
     clearTimeout(state.timer);
     if (!state.stopped) state.timer = setTimeout(poll, delay);
@@ -431,6 +495,7 @@ function projectPage(root, projectId) {
   return () => {
     state.stopped = true;
     clearTimeout(state.timer);
+    live.close();
     viewer.dispose();
   };
 }

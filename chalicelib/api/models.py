@@ -137,6 +137,15 @@ operation("GET", "/job-types", {200: JobTypes}, tag="platform")
 operation("GET", "/openapi.json", {200: OpenApiDocument}, tag="platform")
 
 
+class LiveEndpoint(Out):
+    """Where to connect for live job progress (the protocol is in docs/api.md); null when no WebSocket API runs."""
+
+    url: str | None
+
+
+operation("GET", "/websocket", {200: LiveEndpoint}, tag="platform")
+
+
 # ---------------------------------------------------------------- accounts
 class WebhookSecretInfo(Out):
     """When the webhook signing secret was made (never the secret)."""
@@ -284,6 +293,44 @@ operation("POST", "/users/me/webhook-secret", {201: WebhookSecret}, tag="account
 operation("GET", "/admin/users", {200: UserPage}, query=Page, tag="admin")
 operation("PATCH", "/admin/users/{user_id}", {200: User}, request=AdminUserUpdate, tag="admin")
 operation("GET", "/admin/metrics", {200: Metrics}, query=MetricsQuery, tag="admin")
+
+
+# ---------------------------------------------------------------- API keys
+class ApiKeyCreate(Body):
+    """A new key's name and scopes: read (GET only), jobs (start and cancel jobs, upload), admin (admins only)."""
+
+    error_codes: ClassVar[dict[str, str]] = {"name": "INVALID_NAME", "scopes": "INVALID_SCOPES"}
+    name: str = Field(min_length=1, max_length=settings.API_KEY_NAME_MAX)
+    scopes: list[Literal["read", "jobs", "admin"]] = Field(min_length=1, max_length=3)
+
+
+class ApiKey(Out):
+    """An API key as listed: never its value, only its prefix and last four characters."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    prefix: str
+    last4: str
+    createdAt: str
+    lastUsedAt: str | None
+
+
+class NewApiKey(ApiKey):
+    """A key just made, with its value (`key`), which is never shown again."""
+
+    key: str
+
+
+class ApiKeyList(Out):
+    """The caller's keys, oldest first."""
+
+    items: list[ApiKey]
+
+
+operation("POST", "/api-keys", {201: NewApiKey}, request=ApiKeyCreate, tag="api-keys")
+operation("GET", "/api-keys", {200: ApiKeyList}, tag="api-keys")
+operation("DELETE", "/api-keys/{key_id}", {204: None}, tag="api-keys")
 
 
 # ---------------------------------------------------------------- projects and assets

@@ -15,6 +15,11 @@
                                                         gsi3: STATUS#<status> / <updatedAt>
   JOB#<id>       / SETTLEMENT         settlement marker (a job settles, and is refunded, exactly once)
   WORKER#<kind>  / INSTANCE#<name>    worker heartbeat, one per process (ttl)
+  APIKEY#<hash>  / APIKEY             API key, by the SHA-256 of its value; its rate window
+                                                        gsi1: USER#<uid> / APIKEY#<createdAt>#<id>
+  IDEMPOTENCY#<uid>#<hash> / IDEMPOTENCY  a claimed Idempotency-Key and its first response (ttl)
+  CONN#<id>      / CONN               a live-progress WebSocket connection (ttl)
+                                                        gsi1: USER#<uid> / CONN#<id> (once authenticated)
 
 Objects: uploads/<owner>/<project>/<asset>/source.<ext> (what a presigned form writes; deleted once judged),
 verified/<owner>/<project>/<asset>/<etag>.<ext> (the judged upload's immutable copy, which the asset then names) and
@@ -30,6 +35,7 @@ Key = tuple[str, str]
 USERS = "USERS"  # gsi1pk shared by every user (the admin listing)
 PROJECT_PREFIX, ASSET_PREFIX, JOB_PREFIX = "PROJECT#", "ASSET#", "JOB#"
 FAMILY_PREFIX, LEDGER_PREFIX, REFRESH_PREFIX = "FAMILY#", "LEDGER#", "REFRESH#"
+API_KEY_PREFIX, CONNECTION_PREFIX = "APIKEY#", "CONN#"
 UPLOADS, VERIFIED, OUTPUTS = "uploads", "verified", "outputs"
 
 
@@ -51,6 +57,21 @@ def email(address: str) -> Key:
 def refresh_token(digest: str) -> Key:
     """A refresh token, by the SHA-256 of its value."""
     return f"{REFRESH_PREFIX}{digest}", "REFRESH"
+
+
+def api_key(digest: str) -> Key:
+    """An API key, by the SHA-256 of its value."""
+    return f"{API_KEY_PREFIX}{digest}", "APIKEY"
+
+
+def idempotency(user_id: str, digest: str) -> Key:
+    """A caller's claim of an Idempotency-Key (digest: SHA-256 of the route and the key)."""
+    return f"IDEMPOTENCY#{user_id}#{digest}", "IDEMPOTENCY"
+
+
+def connection(connection_id: str) -> Key:
+    """A WebSocket connection (API Gateway's connection id)."""
+    return f"{CONNECTION_PREFIX}{connection_id}", "CONN"
 
 
 def family(family_id: str) -> Key:

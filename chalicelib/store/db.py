@@ -296,6 +296,57 @@ class Job(Base):
     by_status = Gsi3()
 
 
+class ApiKey(Base):
+    """An API key (stored by the SHA-256 of its value, never the value) with its scopes and its rate window."""
+
+    class Meta(_Meta):
+        pass
+
+    id = UnicodeAttribute()
+    user_id = UnicodeAttribute(attr_name="userId")
+    name = UnicodeAttribute()
+    scopes = ListAttribute(of=UnicodeAttribute)
+    prefix = UnicodeAttribute()  # the first characters of the key, to recognise it
+    last4 = UnicodeAttribute()
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    last_used_at = UnicodeAttribute(attr_name="lastUsedAt", null=True)  # written once per rate window at most
+    window = NumberAttribute(null=True)  # the current rate window's number (epoch seconds // window length)
+    window_count = NumberAttribute(attr_name="windowCount", null=True)  # requests in that window
+    gsi1pk = UnicodeAttribute(null=True)  # USER#<uid>: listed, and erased with the account
+    gsi1sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+
+
+class IdempotencyRecord(Base):
+    """A claimed Idempotency-Key: the request's body hash, then the first response (expires with `ttl`)."""
+
+    class Meta(_Meta):
+        pass
+
+    request_hash = UnicodeAttribute(attr_name="requestHash")
+    state = UnicodeAttribute()  # IN_PROGRESS | DONE
+    locked_until = NumberAttribute(attr_name="lockedUntil")  # an IN_PROGRESS claim older than this was abandoned
+    status = NumberAttribute(null=True)
+    response = JSONAttribute(null=True)
+    expires_at = NumberAttribute(attr_name="expiresAt")
+    ttl = NumberAttribute()
+
+
+class LiveConnection(Base):
+    """A live-progress WebSocket connection: whose it is once authenticated, and the jobs it follows."""
+
+    class Meta(_Meta):
+        pass
+
+    user_id = UnicodeAttribute(attr_name="userId", null=True)
+    jobs = ListAttribute(of=UnicodeAttribute, default=list)
+    connected_at = UnicodeAttribute(attr_name="connectedAt")
+    ttl = NumberAttribute()
+    gsi1pk = UnicodeAttribute(null=True)  # USER#<uid>: the fan-out finds a user's connections
+    gsi1sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+
+
 class WorkerHeartbeat(Base):
     """The last time a worker process said it was alive, and what it was doing."""
 

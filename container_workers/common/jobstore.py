@@ -7,6 +7,7 @@ images copy: pure Python, no AWS imports).
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import os
 import time
@@ -15,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.contract import formats, keys
 from chalicelib.contract.statuses import TERMINAL
@@ -50,6 +51,8 @@ class JobStore:
         self.table = boto3.resource("dynamodb", region_name=region).Table(table_name or os.environ["TABLE_NAME"])
         self.s3 = boto3.client("s3", region_name=region)
         self.bucket = bucket or os.environ["ASSETS_BUCKET"]
+        self.sqs = boto3.client("sqs", region_name=region)
+        self.events_queue_url = os.environ.get("JOB_EVENTS_QUEUE_URL", "")  # live progress goes out through it
 
     def job(self, job_id: str) -> dict | None:
         """The job item (JSON attributes decoded), or None."""
@@ -92,11 +95,24 @@ class JobStore:
                     ":processing": "PROCESSING",
                 },
             )
-            return True
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             return self.status(job_id) == "PROCESSING"
+        self.announce(job_id)
+        return True
+
+    def announce(self, job_id: str) -> None:
+        """Tell live followers the job changed (a `live` message on the job-events queue, fanned out by the API's
+        event function); a failure only costs the followers this one update."""
+        if not self.events_queue_url:
+            return
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.events_queue_url, MessageBody=json.dumps({"type": "live", "jobId": job_id})
+            )
+        except (ClientError, BotoCoreError) as exc:
+            logging.getLogger(__name__).warning("live progress not announced for %s: %s", job_id, exc)
 
     def record_error(self, job_id: str, code: str, message: str) -> None:
         """Remember why a stage failed, for the user (kept only while the job is not finished)."""

@@ -1,16 +1,21 @@
-"""The CLI's other paths on the real stack: a failing job refunded, cancel, download, logout (exit 3), unreachable (exit 5)."""
+"""The CLI's other paths on the real stack: a failing job refunded, cancel, download, logout (exit 3), unreachable (exit 5),
+following a job over the WebSocket with an API key."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.e2e.helpers import PASSWORD, CliUser, make_box_glb, make_empty_video
+from tests import media
+from tests.e2e.helpers import JOB_TIMEOUT, PASSWORD, CliUser, make_box_glb, make_empty_video
 from tests.stackutil import ROOT, free_port
 
 AI3D = Path(sys.executable).with_name("ai3d")
@@ -89,3 +94,56 @@ def test_unreachable_server_exits_5(tmp_path):
     result = _ai3d(tmp_path, "login", "--email", "x@example.com", "--password-stdin", "--api", dead, stdin="pw\n")
     assert result.returncode == 5
     assert result.stderr.strip().splitlines() == [f"ai3d: error: cannot reach {dead}: ConnectionError"]
+
+
+def test_run_wait_follows_progress_over_the_websocket_with_an_api_key_and_does_not_poll(stack, cli, tmp_path):
+    """`ai3d run --wait --api-key`: progress arrives over the WebSocket; the job is fetched once, for its outputs."""
+    key = cli("keys", "create", "e2e runner", "--scope", "jobs").ok().json["key"]
+    project = cli.project()
+    model = media.sphere_glb(subdivisions=6)  # big enough that progress is written along the way
+    bearer = {"Authorization": f"Bearer {key}"}
+    ticket = requests.post(
+        f"{stack.api_url}/projects/{project}/assets",
+        json={
+            "filename": "sphere.glb",
+            "contentType": "model/gltf-binary",
+            "sizeBytes": len(model),
+            "kind": "MODEL_3D",
+        },
+        headers=bearer,
+        timeout=30,
+    ).json()
+
+    def upload_later() -> None:  # the job waits for its input, so the CLI is following it before it runs
+        time.sleep(3)
+        files = {"file": ("sphere.glb", model, "model/gltf-binary")}
+        requests.post(ticket["upload"]["url"], data=ticket["upload"]["fields"], files=files, timeout=60)
+
+    uploader = threading.Thread(target=upload_later)
+    uploader.start()
+    run = cli(
+        "run",
+        "CONVERT",
+        "--project",
+        project,
+        "--input",
+        ticket["asset"]["id"],
+        "--param",
+        "format=obj",
+        "--wait",
+        "--out",
+        tmp_path / "run",
+        "--timeout",
+        JOB_TIMEOUT,
+        "--api-key",
+        key,
+        as_json=False,
+    )
+    uploader.join()
+    assert run.code == 0, run.err
+    job_id = re.search(r"started CONVERT job ([\w-]+)", run.err).group(1)
+    followed = re.search(r"followed over (\S+): (\d+) updates", run.err)
+    assert followed and followed.group(1) == "websocket", run.err
+    assert int(followed.group(2)) >= 3, run.err  # PENDING at subscription, then pushed progress and the end
+    assert stack.log().count(f'"GET /jobs/{job_id} HTTP') == 1  # no polling: one read of the ended job's outputs
+    assert list((tmp_path / "run").glob("*.obj"))

@@ -84,7 +84,13 @@ def test_browser_uploads_optimizes_and_views(stack, web_url, tmp_path):
     assert result["ok"], (
         f"{result.get('error')}\nsteps: {result['steps']}\nconsole: {result['consoleErrors']}\nscreenshot: {result.get('failureScreenshot')}"
     )
+    assert result["apiKey"] == {"prefix": "a3d_", "keyListed": True, "keyWorks": 200, "keyAfterRevoke": 401}
     assert result["jobStatus"] == "COMPLETED"
+    live = result["live"]  # progress came over the WebSocket, and the page did not poll the job while it ran
+    assert live["transport"] == "websocket", live
+    assert live["pushed"] and live["pushed"][-1] == ["COMPLETED", 100], live
+    assert any(status == "PROCESSING" for status, _ in live["pushed"]), live
+    assert live["foreign"] == 0 and live["pollsWhileRunning"] == 0, str(live)
     assert 300 <= result["triangles"] <= 900, result  # about half of 1280
     assert "EXT_meshopt_compression" in result["extensions"], result  # the stage's default output, decoded in the page
     assert "KHR_draco_mesh_compression" in result["draco"]["extensions"] and result["draco"]["triangles"] == 640

@@ -69,6 +69,7 @@ def test_ctrl_c_stops_every_process():
             "devstack.api",
             "devstack.events",
             "devstack.web",
+            "devstack.ws",
             "container_workers.gpu_worker",
             "container_workers.blender_worker",
         ):

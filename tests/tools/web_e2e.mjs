@@ -23,6 +23,17 @@ const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 page.on("console", (message) => { if (message.type() === "error") result.consoleErrors.push(message.text()); });
 page.on("pageerror", (error) => result.consoleErrors.push(String(error)));
 page.setDefaultTimeout(30_000);
+// Live progress: the job states pushed over the WebSocket, and every GET of one job (a poll) the page makes.
+const pushed = [];
+const jobGets = [];
+page.on("websocket", (socket) => socket.on("framereceived", ({ payload }) => {
+  try { const message = JSON.parse(payload); if (message.type === "job") pushed.push(message.job); } catch {}
+}));
+page.on("request", (request) => {
+  if (request.method() === "GET" && /\/jobs\/[\w-]+$/.test(new URL(request.url()).pathname)) {
+    jobGets.push({ path: new URL(request.url()).pathname, at: Date.now() });
+  }
+});
 
 try {
   await page.goto(webUrl);
@@ -37,6 +48,20 @@ try {
   await page.getByRole("heading", { name: "Your projects" }).waitFor();
   result.creditsBefore = await page.getByTestId("credits").textContent();
   step("registered");
+
+  // API keys: created (shown once), listed by prefix and last 4, revoked
+  await page.getByLabel("Key name").fill("browser key");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = (await page.getByTestId("new-key").locator("code").textContent()).trim();
+  const keyRow = page.locator(".api-keys li[data-key-id]", { hasText: "browser key" });
+  await keyRow.waitFor();
+  const keyListed = (await keyRow.textContent()).includes(`${key.slice(0, 8)}…${key.slice(-4)}`);
+  const keyWorks = (await fetch(`${apiUrl}/users/me`, { headers: { Authorization: `Bearer ${key}` } })).status;
+  await keyRow.getByRole("button", { name: "Revoke" }).click();
+  await page.locator(".api-keys li.empty").waitFor();
+  const keyAfterRevoke = (await fetch(`${apiUrl}/users/me`, { headers: { Authorization: `Bearer ${key}` } })).status;
+  result.apiKey = { prefix: key.slice(0, 4), keyListed, keyWorks, keyAfterRevoke };
+  step("API key created, used and revoked");
 
   await page.getByLabel("Project name").fill("Browser test");
   await page.getByRole("button", { name: "Create project" }).click();
@@ -90,18 +115,32 @@ try {
   await model.selectOption({ index: 1 });
   await page.getByLabel("Reduce by").selectOption("ratio");
   await page.locator("#job-param-ratio").fill("0.5");
+  const submittedAt = Date.now();
   await page.getByRole("button", { name: "Run job" }).click();
   const job = page.locator(".job").first();
   await job.waitFor();
   const seen = new Set();
+  const shownProgress = [];
   const deadline = Date.now() + 90_000;
+  let endedAt = null;
   while (Date.now() < deadline) {
     const status = await job.getAttribute("data-status");
     seen.add(status);
-    if (["COMPLETED", "FAILED", "CANCELLED"].includes(status)) break;
-    await page.waitForTimeout(200);
+    const bar = await job.evaluate((element) => element.querySelector("progress")?.value ?? null);
+    if (bar !== null && shownProgress.at(-1) !== Number(bar)) shownProgress.push(Number(bar));
+    if (["COMPLETED", "FAILED", "CANCELLED"].includes(status)) { endedAt = Date.now(); break; }
+    await page.waitForTimeout(100);
   }
   result.jobStatuses = [...seen];
+  const jobId = await job.getAttribute("data-job-id");
+  result.live = {
+    transport: await page.getByTestId("jobs").getAttribute("data-transport"),
+    pushed: pushed.filter((j) => j.id === jobId).map((j) => [j.status, j.progress]),
+    foreign: pushed.filter((j) => j.id !== jobId).length,
+    pollsWhileRunning: jobGets.filter((g) => g.path.endsWith(jobId) && (endedAt === null || g.at < endedAt - 1000)).length,
+    shownProgress,
+    secondsToEnd: ((endedAt || Date.now()) - submittedAt) / 1000,
+  };
   result.jobStatus = await job.getAttribute("data-status");
   if (result.jobStatus !== "COMPLETED") throw new Error(`job ended ${result.jobStatus}: ${await job.textContent()}`);
   step("job COMPLETED");

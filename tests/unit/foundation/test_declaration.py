@@ -79,12 +79,19 @@ def test_event_handler_queues_are_declared():
 
 def test_each_function_and_each_worker_runs_as_its_own_role():
     functions = resources("AWS::Serverless::Function")
-    function_roles = [spec["Properties"]["Role"]["Fn::GetAtt"][0] for spec in functions.values()]
+    # the three WebSocket handlers (connect, message, disconnect) are one duty and share one role
+    websocket = {
+        spec["Properties"]["Role"]["Fn::GetAtt"][0] for n, spec in functions.items() if n.startswith("Websocket")
+    }
+    assert websocket == {"WebsocketFunctionRole"}
+    function_roles = [
+        spec["Properties"]["Role"]["Fn::GetAtt"][0] for n, spec in functions.items() if not n.startswith("Websocket")
+    ] + sorted(websocket)
     task_roles = [
         spec["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0] for spec in resources("AWS::ECS::TaskDefinition").values()
     ]
     roles = function_roles + task_roles
-    assert len(functions) == 6 and len(set(roles)) == len(roles) and set(roles) <= set(resources("AWS::IAM::Role"))
+    assert len(functions) == 9 and len(set(roles)) == len(roles) and set(roles) <= set(resources("AWS::IAM::Role"))
 
 
 def test_policies_are_least_privilege():
@@ -115,11 +122,14 @@ def test_the_authorizer_can_do_nothing_the_api_cannot():
 def test_each_secret_goes_only_to_the_functions_that_use_it():
     functions = resources("AWS::Serverless::Function")
     readers = {
-        name: set(spec["Properties"].get("Environment", {}).get("Variables", {})) for name, spec in functions.items()
+        name: {v for v in spec["Properties"].get("Environment", {}).get("Variables", {}) if v.endswith("_SECRET_ARN")}
+        for name, spec in functions.items()
     }
     assert readers["APIHandler"] == {"JWT_SECRET_ARN", "WEBHOOK_SECRET_ARN"}
     assert readers["JwtAuth"] == {"JWT_SECRET_ARN"} and readers["OnJobEvent"] == {"WEBHOOK_SECRET_ARN"}
+    assert readers["WebsocketMessage"] == {"JWT_SECRET_ARN"}  # it verifies the access token a client sends
     assert not readers["OnUpload"] | readers["SweepJobs"] | readers["MonthlyGrants"]
+    assert not readers["WebsocketConnect"] | readers["WebsocketDisconnect"]
 
 
 def test_the_web_apps_content_security_policy_admits_its_inline_import_map():
