@@ -469,6 +469,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {why}: {', '.join(names)}", file=sys.stderr)
 
     environment = deploy(dict(p.split("=", 1) for p in args.param), args.template, report)
+    if os.environ.get("STRIPE_API_BASE") and os.environ.get("STRIPE_API_KEY"):
+        from chalicelib.billing import plans
+
+        created = plans.ensure_catalog(os.environ["STRIPE_API_KEY"])
+        print(f"Stripe plans ready: {', '.join(created)}", file=sys.stderr)
     text = json.dumps(environment, indent=2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
