@@ -38,7 +38,7 @@ PLAYED_LOCALLY = {
     "AWS::CloudFront::": "devstack/web.py serves the web app",
     "AWS::CloudWatch::": "no alarms locally",
     "AWS::SNS::": "no alarms locally",
-    "AWS::SecretsManager::": "the stack generates the secrets in its state dir (JWT_SECRET / WEBHOOK_SECRET)",
+    "AWS::SecretsManager::": "the stack generates the secrets in its state dir (JWT_SECRET / WEBHOOK_SECRET / STRIPE_*)",
     "AWS::S3::BucketPolicy": "local presigned URLs are plain HTTP, which the TLS-only policies refuse",
 }
 

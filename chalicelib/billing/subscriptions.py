@@ -24,8 +24,13 @@ SYNC_ATTEMPTS = 5
 
 
 def client() -> Any:
-    """The Stripe client (created once per API key)."""
-    return stripe_api.connect(secrets.stripe_api_key())
+    """The Stripe client (created once per API key); a 503 while no Stripe key is configured."""
+    try:
+        key = secrets.stripe_api_key()
+    except RuntimeError as exc:
+        logger.error("billing is not configured", extra={"reason": str(exc)})
+        raise stripe_api.StripeUnavailable("billing is not configured on this deployment") from exc
+    return stripe_api.connect(key)
 
 
 def record(user_id: str) -> Subscription | None:
@@ -215,8 +220,9 @@ def start(principal: Principal, data: dict) -> dict:
             "already subscribed: change the plan with PATCH /billing/subscription", code="ALREADY_SUBSCRIBED"
         )
     stripe = client().v1
-    stripe_api.call(stripe.payment_methods.attach, method, params={"customer": item.customer_id})
-    settings_params = {"invoice_settings": {"default_payment_method": method}}
+    # attaching may return another id (Stripe's test ids such as pm_card_visa become a new PaymentMethod)
+    attached = stripe_api.call(stripe.payment_methods.attach, method, params={"customer": item.customer_id})
+    settings_params = {"invoice_settings": {"default_payment_method": attached.id}}
     stripe_api.call(stripe.customers.update, item.customer_id, params=settings_params)
     params = {
         "customer": item.customer_id,

@@ -32,7 +32,12 @@ def _verified(payload: bytes, signature: str | None) -> Any:
     if not signature:
         raise ValidationError("missing Stripe-Signature header", code="INVALID_SIGNATURE")
     try:
-        return stripe_api.construct_event(payload, signature, secrets.stripe_webhook_secret())
+        secret = secrets.stripe_webhook_secret()
+    except RuntimeError as exc:
+        logger.error("billing is not configured", extra={"reason": str(exc)})
+        raise stripe_api.StripeUnavailable("billing is not configured on this deployment") from exc
+    try:
+        return stripe_api.construct_event(payload, signature, secret)
     except stripe.SignatureVerificationError as exc:
         raise ValidationError("the Stripe signature does not verify (or is too old)", code="INVALID_SIGNATURE") from exc
     except ValueError as exc:
