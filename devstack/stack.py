@@ -217,7 +217,13 @@ class Stack:
                 self.spawn(f"{kind}-{i}", ["-m", f"container_workers.{kind}_worker"], env)
         api = f"http://127.0.0.1:{self.api_port}"
         self.spawn(
-            "web", ["-m", "devstack.web", "--port", str(self.web_port), "--api", api, "--assets-origin", endpoint]
+            "web",
+            [
+                "-m",
+                "devstack.web",
+                *("--port", str(self.web_port), "--api", api, "--assets-origin", endpoint),
+                *("--stripe", self.env.get("STRIPE_API_BASE", "https://api.stripe.com")),
+            ],
         )
         self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
         self.say(

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import mimetypes
+import os
 import shlex
 import subprocess
 import sys
@@ -66,7 +66,10 @@ class Operator:
 
 def web_files(api_url: str) -> list[tuple[str, bytes, str, str]]:
     """(key, body, content type, cache control) of every file of the web app, config.js included."""
-    files = [("config.js", f"export const API_URL = {json.dumps(api_url)};\n".encode(), "text/javascript", "no-cache")]
+    from devstack.web import config_js
+
+    config = config_js(api_url, "https://js.stripe.com/v3/", os.environ.get("STRIPE_PUBLISHABLE_KEY", ""))
+    files = [("config.js", config.encode(), "text/javascript", "no-cache")]
     for prefix, directory in WEB_FILES:
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             key = prefix + path.relative_to(directory).as_posix()

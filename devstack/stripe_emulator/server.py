@@ -33,6 +33,9 @@ def main() -> None:
     from localstripe import server
     from localstripe.webhooks import register_webhook
 
+    from devstack.stripe_emulator import patch_stripe_js
+
+    patch_stripe_js.apply()
     server.store.try_load_from_disk()
     if args.webhook_url:
         secret = os.environ.get("STRIPE_WEBHOOK_SECRET")

@@ -3,12 +3,19 @@ through the Stripe emulator's Stripe.js stand-in), on a stack without workers (b
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.helpers import CliUser
-from tests.stackutil import start_stack, stop_stack_process
+from tests.stackutil import ROOT, start_stack, stop_stack_process
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +59,28 @@ def test_cli_plans_subscribe_status_change_cancel_resume(stack, tmp_path):
     assert (down["tier"], down["nextPlan"]) == ("PRO", "STARTER")
     time.sleep(2)
     assert cli.balance() == before + 2000  # nothing granted twice, nothing for the coming downgrade
+
+
+def test_browser_buys_a_plan_with_a_card(stack, tmp_path):
+    """Sign up, choose PRO, enter a card in the Stripe.js stand-in, pay: the tier, credits and invoice show it."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser test")
+    if not shutil.which("node") or not (ROOT / "node_modules" / "playwright-core").exists():
+        pytest.skip("node and `npm ci` (playwright-core) are needed for the browser test")
+    run = subprocess.run(
+        ["node", str(ROOT / "tests" / "tools" / "billing_e2e.mjs"), stack.web_url, str(tmp_path)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    lines = run.stdout.strip().splitlines()
+    assert lines, f"no result from the browser script:\n{run.stderr}"
+    result = json.loads(lines[-1])
+    assert result["ok"], f"{result.get('error')}\nsteps: {result['steps']}\nconsole: {result['consoleErrors']}"
+    assert result["tierBefore"].startswith("FREE") and result["headerTier"] == "PRO"
+    assert int(result["creditsAfter"].split()[0]) == int(result["creditsBefore"].split()[0]) + 2000
+    assert result["invoices"] == 1 and any("invoice in_" in row for row in result["ledger"])
+    assert result["status"].startswith("active")
+    assert not result["violations"], result["violations"]  # Stripe.js and its API calls within the CSP

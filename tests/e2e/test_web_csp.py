@@ -20,7 +20,7 @@ from botocore.config import Config
 
 from container_workers.blender_worker import gltfpack
 from devstack.deploy import load_template
-from devstack.web import WebHandler
+from devstack.web import WebHandler, local_csp
 from tests.stackutil import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,14 +40,11 @@ try {
 """
 
 
-def local_policy(api: str, bucket: str) -> str:
-    """The template's CSP with the API's and the bucket's AWS origins replaced by the local stack's."""
+def local_policy(api: str, bucket: str, stripe: str = "http://127.0.0.1:8420") -> str:
+    """The template's CSP with the API's, the bucket's and Stripe's origins replaced by the local stack's."""
     policy = load_template()["Resources"]["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
     text = policy["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
-    text = text.replace("https://${RestAPI}.execute-api.${AWS::Region}.amazonaws.com", api)
-    text = re.sub(r"https://\$\{AssetsBucket\}\.s3\.(\$\{AWS::Region\}\.)?amazonaws\.com", bucket, text)
-    assert "${" not in text, text
-    return " ".join(text.split())
+    return local_csp(text, api, bucket, stripe)
 
 
 def test_the_viewer_decodes_meshopt_and_draco_under_the_content_security_policy(stack, tmp_path):
