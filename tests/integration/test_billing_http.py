@@ -254,3 +254,17 @@ def test_cancel_resume_and_end_at_period_end(stack, stripe_client):
     wait_for(lambda: subscription(user)["status"] == "canceled", "the deletion webhook")
     assert subscription(user)["tier"] == "FREE" and user.call("GET", "/users/me").json()["tier"] == "FREE"
     assert len(invoice_grants(user)) == 1
+
+
+def test_admin_metrics_show_mrr_subscriptions_by_tier_and_churn(stack, stripe_client):
+    from tests.stackutil import make_admin
+
+    admin = make_admin(stack)
+    before = admin.call("GET", "/admin/metrics").json()["billing"]
+    user = ApiUser(stack.api_url)
+    subscribe(user, stripe_client, "PRO")
+    after = admin.call("GET", "/admin/metrics").json()["billing"]
+    assert after["mrrCents"] - before["mrrCents"] == 2900
+    assert after["activeByTier"]["PRO"] - before["activeByTier"]["PRO"] == 1
+    assert after["started"] - before["started"] == 1 and after["currency"] == "usd"
+    assert user.call("GET", "/admin/metrics").status_code == 403

@@ -171,3 +171,21 @@ def test_the_monthly_grant_skips_subscribers(billing):
     before = balance_and_ledger(user_id)
     credits.grant_all("2099-01-01T00:00:00.000Z")
     assert balance_and_ledger(user_id) == before  # the invoices grant a subscriber's credits, not the month
+
+
+def test_admin_metrics_count_mrr_tiers_and_churn(billing):
+    from chalicelib.billing import metrics
+
+    since = "2000-01-01T00:00:00.000Z"
+    before = metrics.report(since)
+    starter_user, starter = subscribed_user(billing, "STARTER")
+    pro_user, pro = subscribed_user(billing, "PRO")
+    billing.v1.subscriptions.cancel(pro)  # the PRO subscription ends
+    for sub_id in (starter, pro):
+        subscriptions.sync(sub_id)
+    after = metrics.report(since)
+    assert after["mrrCents"] - before["mrrCents"] == settings.PLAN_PRICES_CENTS["STARTER"]
+    assert after["activeByTier"]["STARTER"] - before["activeByTier"]["STARTER"] == 1
+    assert after["activeByTier"]["PRO"] == before["activeByTier"]["PRO"]
+    assert (after["started"] - before["started"], after["churned"] - before["churned"]) == (2, 1)
+    assert 0 < after["churnRate"] <= 1

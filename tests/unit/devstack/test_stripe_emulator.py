@@ -86,3 +86,13 @@ def test_a_state_dir_from_before_billing_gets_the_stripe_secrets_added(tmp_path)
     assert values["JWT_SECRET"] == "j" * 40 and values["WEBHOOK_SECRET"] == "w" * 40  # kept
     assert values["STRIPE_API_KEY"].startswith("sk_test_") and values["STRIPE_WEBHOOK_SECRET"].startswith("whsec_")
     assert state.local_secrets(tmp_path) == values  # written back: the same at the next start
+
+
+def test_localstripe_still_lacks_create_payment_method():
+    from devstack.stripe_emulator import patch_stripe_js
+
+    assert patch_stripe_js.UPSTREAM_STUB in patch_stripe_js.upstream_script(), (
+        "localstripe's Stripe.js stand-in changed createPaymentMethod: check it creates a PaymentMethod with the "
+        "publishable key, then drop devstack/stripe_emulator/patch_stripe_js.py"
+    )
+    assert "/v1/payment_methods" in patch_stripe_js.patched_script()
