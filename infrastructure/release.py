@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import mimetypes
 import os
 import shlex
@@ -125,6 +126,18 @@ def push_images(op: Operator, outputs: dict[str, str], tag: str) -> None:
         op.run("docker", "push", image)
 
 
+def ensure_stripe_plans(secretsmanager, outputs: dict[str, str]) -> None:
+    """Create the paid tiers' Stripe products and plans that do not exist yet, once the operator has put the Stripe
+    key into the stack's Stripe secret (docs/deploy.md); until then billing answers 503 and this says so."""
+    from chalicelib.billing import plans
+
+    secret = json.loads(secretsmanager.get_secret_value(SecretId=outputs["StripeSecretArn"])["SecretString"])
+    if not secret.get("apiKey"):
+        print("no Stripe key in the Stripe secret yet: billing answers 503 until it is set (docs/deploy.md)")
+        return
+    print(f"Stripe plans ready: {', '.join(plans.ensure_catalog(secret['apiKey']))}")
+
+
 def release(op: Operator, stage: str, stack: str, tag: str, alarm_email: str) -> None:
     """Package, deploy, push and publish (see the module's docstring)."""
     account = "ACCOUNT" if op.dry_run else op.client("sts").get_caller_identity()["Account"]
@@ -171,6 +184,7 @@ def release(op: Operator, stage: str, stack: str, tag: str, alarm_email: str) ->
     outputs = stack_outputs(op.client("cloudformation"), stack) or {}
     if not existing:
         push_images(op, outputs, tag)
+    ensure_stripe_plans(op.client("secretsmanager"), outputs)
     count = publish_web(op.client("s3"), op.client("cloudfront"), outputs)
     print(f"published {count} web files; the app: {outputs['WebUrl']}  the API: {outputs['ApiUrl']}")
 
