@@ -194,7 +194,9 @@ def users_me_patch():
 
 @app.route("/users/me", methods=["DELETE"], authorizer=jwt_auth)
 def users_me_delete():
-    """Delete the caller's account: 202 at once, then everything it owns is erased (its tokens stop now)."""
+    """Delete the caller's account: 202 at once, then everything it owns is erased (its tokens stop now); a paid
+    subscription ends now (nothing more is charged)."""
+    billing.end_now(principal())
     return Response(body=erasure.request(principal()), status_code=202)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 
 from chalicelib import secrets, settings, views
 from chalicelib.billing import plans
@@ -21,6 +21,7 @@ from chalicelib.tokens import Principal
 LIVE = ("active", "trialing", "past_due")  # a subscription in these states can be changed or cancelled
 USER_KEY = "ai3d_user_id"  # the metadata that ties a Stripe customer and subscription to a user
 SYNC_ATTEMPTS = 5
+START_LOCK_SECONDS = 60  # one subscribe call at a time per user (a double click must not buy twice)
 
 
 def client() -> Any:
@@ -219,6 +220,32 @@ def start(principal: Principal, data: dict) -> dict:
         raise Conflict(
             "already subscribed: change the plan with PATCH /billing/subscription", code="ALREADY_SUBSCRIBED"
         )
+    now = time.time()
+    try:  # the one subscribe call in flight for this user (the record's version also catches a concurrent sync)
+        free = Subscription.starting_until.does_not_exist() | (Subscription.starting_until < int(now))
+        item.update(actions=[Subscription.starting_until.set(int(now + START_LOCK_SECONDS))], condition=free)
+    except UpdateError:
+        raise Conflict("a subscription is being started; try again in a minute", code="BILLING_BUSY") from None
+    try:
+        return _subscribe(user, item, tier, method)
+    finally:
+        _release_start(user.id)
+
+
+def _release_start(user_id: str) -> None:
+    for _ in range(SYNC_ATTEMPTS):  # the version condition loses to a concurrent webhook sync: read again
+        fresh = record(user_id)
+        if fresh is None or fresh.starting_until is None:
+            return
+        try:
+            fresh.update(actions=[Subscription.starting_until.remove()])
+            return
+        except UpdateError:
+            continue
+    logger.warning("could not release the subscribe lock (it expires by itself)", extra={"user_id": user_id})
+
+
+def _subscribe(user: User, item: Subscription, tier: str, method: str) -> dict:
     stripe = client().v1
     # attaching may return another id (Stripe's test ids such as pm_card_visa become a new PaymentMethod)
     attached = stripe_api.call(stripe.payment_methods.attach, method, params={"customer": item.customer_id})
@@ -279,6 +306,13 @@ def resume(principal: Principal) -> dict:
     if not item.cancel_at_period_end:
         raise Conflict("the subscription is not cancelled", code="NOT_CANCELLED")
     return _cancel_at_period_end(principal, False)
+
+
+def end_now(principal: Principal) -> None:
+    """End the caller's live subscription at once, without a refund (before the account is erased)."""
+    item = record(principal.user_id)
+    if item is not None and item.subscription_id and item.status in LIVE:
+        stripe_api.call(client().v1.subscriptions.cancel, item.subscription_id)
 
 
 def invoices(principal: Principal) -> dict:

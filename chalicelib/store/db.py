@@ -167,6 +167,7 @@ class Subscription(Base):
     grace_until = NumberAttribute(attr_name="graceUntil", null=True)
     started_at = NumberAttribute(attr_name="startedAt", null=True)
     ended_at = NumberAttribute(attr_name="endedAt", null=True)
+    starting_until = NumberAttribute(attr_name="startingUntil", null=True)  # a subscribe call in flight (one at once)
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     version = VersionAttribute()  # concurrent webhook syncs: the later write of a stale read fails and re-reads

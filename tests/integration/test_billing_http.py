@@ -268,3 +268,10 @@ def test_admin_metrics_show_mrr_subscriptions_by_tier_and_churn(stack, stripe_cl
     assert after["activeByTier"]["PRO"] - before["activeByTier"]["PRO"] == 1
     assert after["started"] - before["started"] == 1 and after["currency"] == "usd"
     assert user.call("GET", "/admin/metrics").status_code == 403
+
+
+def test_deleting_the_account_ends_its_subscription(stack, stripe_client):
+    user = ApiUser(stack.api_url)
+    sub = subscribe(user, stripe_client, "STARTER")
+    assert user.call("DELETE", "/users/me").status_code == 202
+    assert stripe_client.v1.subscriptions.retrieve(sub["id"]).status == "canceled"  # nothing more is charged

@@ -23,7 +23,7 @@ from chalicelib import settings
 from chalicelib.billing import plans, subscriptions, webhook
 from chalicelib.contract import keys
 from chalicelib.errors import ValidationError
-from chalicelib.store.db import Marker, User
+from chalicelib.store.db import Marker, Subscription, User
 from chalicelib.tokens import Principal
 from tests.stackutil import free_port
 
@@ -189,3 +189,40 @@ def test_admin_metrics_count_mrr_tiers_and_churn(billing):
     assert after["activeByTier"]["PRO"] == before["activeByTier"]["PRO"]
     assert (after["started"] - before["started"], after["churned"] - before["churned"]) == (2, 1)
     assert 0 < after["churnRate"] <= 1
+
+
+def test_a_second_subscribe_while_one_is_in_flight_is_refused(billing):
+    from chalicelib import accounts
+    from chalicelib.errors import Conflict
+
+    user = accounts.create_user(f"u-{secrets.token_hex(4)}@example.com", "correct horse battery", "T")
+    principal = Principal(user_id=user.id, role="USER")
+    params = {"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+    item = subscriptions._customer(user)
+    item.update(actions=[Subscription.starting_until.set(int(time.time()) + 60)])  # another call holds the lock
+    with pytest.raises(Conflict) as busy:
+        subscriptions.start(
+            principal, {"plan": "PRO", "paymentMethod": billing.v1.payment_methods.create(params=params).id}
+        )
+    assert busy.value.code == "BILLING_BUSY"
+    assert billing.v1.subscriptions.list(params={"customer": item.customer_id}).data == []
+    subscriptions._release_start(user.id)
+    view = subscriptions.start(
+        principal, {"plan": "PRO", "paymentMethod": billing.v1.payment_methods.create(params=params).id}
+    )
+    assert view["status"] == "active" and subscriptions.record(user.id).starting_until is None  # released
+
+
+def test_the_sweeper_drops_an_expired_past_due_subscription_to_free(billing):
+    user_id, sub_id = subscribed_user(billing, "STARTER")
+    item = subscriptions.record(user_id)
+    assert item.tier == "STARTER"
+    item.status, item.past_due_since, item.grace_until = "past_due", 1_000, 2_000  # failed long ago
+    item.tier = subscriptions.effective_tier(item, 1_500)
+    subscriptions._index(item)
+    subscriptions._save(item)
+    assert User.get(*keys.user(user_id)).tier == "STARTER"
+    assert subscriptions.expire_grace(now=1_900) == 0  # still within the grace
+    assert subscriptions.expire_grace(now=2_100) == 1
+    assert subscriptions.record(user_id).tier == "FREE" and User.get(*keys.user(user_id)).tier == "FREE"
+    assert subscriptions.expire_grace(now=2_200) == 0  # off the index
