@@ -65,6 +65,17 @@ class RunningStack:
         return int(pid) if pid else None
 
 
+def wait_for(check, what: str, timeout: float = 30, interval: float = 0.3):
+    """Poll `check` until it returns something truthy (and return that); AssertionError naming `what` on timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def _stop_with_tests() -> None:
     """In the stack's process: receive SIGINT (a clean Ctrl-C shutdown) when the test process dies."""
     import ctypes

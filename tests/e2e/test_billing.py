@@ -3,17 +3,15 @@ through the Stripe emulator's Stripe.js stand-in), on a stack without workers (b
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import CliUser
-from tests.stackutil import ROOT, start_stack, stop_stack_process
+from tests.e2e.helpers import CliUser, run_browser_script
+from tests.stackutil import ROOT, start_stack, stop_stack_process, wait_for
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -24,17 +22,6 @@ def stack():
     running = start_stack(gpu_workers=0, blender_workers=0)
     yield running
     stop_stack_process(running.process)
-
-
-def wait_for(check, what: str, timeout: float = 30):
-    """Poll `check` until it returns something truthy."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_cli_plans_subscribe_status_change_cancel_resume(stack, tmp_path):
@@ -67,17 +54,7 @@ def test_browser_buys_a_plan_with_a_card(stack, tmp_path):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser test")
     if not shutil.which("node") or not (ROOT / "node_modules" / "playwright-core").exists():
         pytest.skip("node and `npm ci` (playwright-core) are needed for the browser test")
-    run = subprocess.run(
-        ["node", str(ROOT / "tests" / "tools" / "billing_e2e.mjs"), stack.web_url, str(tmp_path)],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    lines = run.stdout.strip().splitlines()
-    assert lines, f"no result from the browser script:\n{run.stderr}"
-    result = json.loads(lines[-1])
+    result = run_browser_script("billing_e2e.mjs", stack.web_url, str(tmp_path))
     assert result["ok"], f"{result.get('error')}\nsteps: {result['steps']}\nconsole: {result['consoleErrors']}"
     assert result["tierBefore"].startswith("FREE") and result["headerTier"] == "PRO"
     assert int(result["creditsAfter"].split()[0]) == int(result["creditsBefore"].split()[0]) + 2000

@@ -17,7 +17,7 @@ import pytest
 import requests
 import stripe
 
-from tests.stackutil import ApiUser, start_stack, stop_stack_process
+from tests.stackutil import ApiUser, start_stack, stop_stack_process, wait_for
 
 GRACE_SECONDS = 8
 CREDITS = {"FREE": 100, "STARTER": 500, "PRO": 2000}
@@ -47,17 +47,6 @@ def card(client, number: str = "4242424242424242") -> str:
     """A PaymentMethod id for a test card, as Stripe.js creates it in the browser."""
     params = {"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
     return client.v1.payment_methods.create(params=params).id
-
-
-def wait_for(check, what: str, timeout: float = 30):
-    """Poll `check` until it returns something truthy."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ledger(user: ApiUser) -> dict:
