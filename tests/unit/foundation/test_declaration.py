@@ -117,7 +117,7 @@ def test_each_secret_goes_only_to_the_functions_that_use_it():
     readers = {
         name: set(spec["Properties"].get("Environment", {}).get("Variables", {})) for name, spec in functions.items()
     }
-    assert readers["APIHandler"] == {"JWT_SECRET_ARN", "WEBHOOK_SECRET_ARN"}
+    assert readers["APIHandler"] == {"JWT_SECRET_ARN", "WEBHOOK_SECRET_ARN", "STRIPE_SECRET_ARN"}  # Stripe: API only
     assert readers["JwtAuth"] == {"JWT_SECRET_ARN"} and readers["OnJobEvent"] == {"WEBHOOK_SECRET_ARN"}
     assert not readers["OnUpload"] | readers["SweepJobs"] | readers["MonthlyGrants"]
 
