@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import stripe
 from pynamodb.exceptions import PutError
 
 from chalicelib import credits, secrets, settings
@@ -38,7 +37,7 @@ def _verified(payload: bytes, signature: str | None) -> Any:
         raise stripe_api.StripeUnavailable("billing is not configured on this deployment") from exc
     try:
         return stripe_api.construct_event(payload, signature, secret)
-    except stripe.SignatureVerificationError as exc:
+    except stripe_api.BadSignature as exc:
         raise ValidationError("the Stripe signature does not verify (or is too old)", code="INVALID_SIGNATURE") from exc
     except ValueError as exc:
         raise ValidationError("the event is not valid JSON", code="INVALID_JSON") from exc

@@ -1,17 +1,23 @@
 """Stripe I/O only, through the official SDK: one client per API key, created lazily and reused; Stripe's errors
-become domain errors (a declined card a 402 PAYMENT_FAILED, a refused request a 400, an outage a 503)."""
+become domain errors (a declined card a 402 PAYMENT_FAILED, a refused request a 400, an outage a 503). The SDK is
+imported at the first Stripe call, never at cold start (`import stripe` takes about a second)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import stripe
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import settings
 from chalicelib.errors import AppError, PaymentRequired, ValidationError
+
+if TYPE_CHECKING:
+    import stripe
+
+
+class BadSignature(Exception):
+    """A webhook whose Stripe-Signature does not verify (wrong secret, tampered body, or outside the tolerance)."""
 
 
 class StripeUnavailable(AppError):
@@ -23,6 +29,8 @@ class StripeUnavailable(AppError):
 @functools.cache
 def connect(api_key: str) -> stripe.StripeClient:
     """The shared client for `api_key`, talking to settings.STRIPE_API_BASE (Stripe, or the local emulator)."""
+    import stripe
+
     http = stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS)
     return stripe.StripeClient(
         api_key, base_addresses={"api": settings.STRIPE_API_BASE}, http_client=http, max_network_retries=2
@@ -32,6 +40,8 @@ def connect(api_key: str) -> stripe.StripeClient:
 @contextmanager
 def errors() -> Iterator[None]:
     """Map Stripe's exceptions to domain errors for the block."""
+    import stripe
+
     try:
         yield
     except stripe.CardError as exc:
@@ -50,6 +60,8 @@ def call(api: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def ensure(client: stripe.StripeClient, kind: str, object_id: str, params: dict) -> Any:
     """Retrieve `kind` ("products" or "plans") `object_id`, creating it with `params` if absent (idempotent)."""
+    import stripe
+
     service = getattr(client.v1, kind)
     try:
         return service.retrieve(object_id)
@@ -60,7 +72,12 @@ def ensure(client: stripe.StripeClient, kind: str, object_id: str, params: dict)
 
 
 def construct_event(payload: bytes, signature: str, secret: str) -> stripe.Event:
-    """The verified event, or ValueError / stripe.SignatureVerificationError (bad payload, signature or age)."""
-    return stripe.Webhook.construct_event(
-        payload, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
-    )
+    """The verified event; BadSignature, or ValueError for a body that is not an event."""
+    import stripe
+
+    try:
+        return stripe.Webhook.construct_event(
+            payload, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise BadSignature(str(exc)) from exc

@@ -95,3 +95,15 @@ def test_the_period_is_read_from_the_item_on_newer_api_versions():
     newer["items"]["data"][0]["current_period_end"] = 1_900_000_000
     subscriptions.apply_state(item, newer, 1_800_000_000.0)
     assert item.current_period_end == 1_900_000_000
+
+
+def test_the_api_imports_the_stripe_sdk_only_when_billing_calls_stripe():
+    """`import stripe` takes about a second: a cold start of any function must not pay it (docs/benchmarks.md)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, app; print('stripe' in sys.modules)"
+    root = Path(__file__).resolve().parents[3]
+    shown = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"
