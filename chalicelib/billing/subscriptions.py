@@ -272,19 +272,27 @@ def _live(principal: Principal) -> Subscription:
 
 def change(principal: Principal, data: dict) -> dict:
     """PATCH /billing/subscription {plan}: a dearer plan starts now and the difference is invoiced at once; a
-    cheaper one is billed from the next period (the paid plan stays until then)."""
+    cheaper one is billed from the next period (the paid plan stays until then). With a downgrade pending, the
+    paid plan is put back first at no charge (so undoing a downgrade costs nothing, and an upgrade is prorated
+    against what was paid)."""
     tier = plans.paid_tier(data.get("plan"))
     item = _live(principal)
     if tier == item.plan_tier:
         raise Conflict(f"the subscription is already on {tier}", code="SAME_PLAN")
-    upgrade = settings.PLAN_PRICES_CENTS[tier] > settings.PLAN_PRICES_CENTS.get(item.plan_tier or "", 0)
     stripe = client().v1
-    sub = stripe_api.call(stripe.subscriptions.retrieve, item.subscription_id)
-    params = {
-        "items": [{"id": sub["items"]["data"][0]["id"], "plan": plans.plan_id(tier)}],
-        "proration_behavior": "always_invoice" if upgrade else "none",
-    }
-    stripe_api.call(stripe.subscriptions.update, item.subscription_id, params=params)
+    item_id = stripe_api.call(stripe.subscriptions.retrieve, item.subscription_id)["items"]["data"][0]["id"]
+
+    def move(to: str, proration: str) -> None:
+        params = {"items": [{"id": item_id, "plan": plans.plan_id(to)}], "proration_behavior": proration}
+        stripe_api.call(stripe.subscriptions.update, item.subscription_id, params=params)
+
+    billed = item.plan_tier or ""
+    if item.paid_tier and item.paid_tier != billed:
+        move(item.paid_tier, "none")  # the period is paid on paid_tier
+        billed = item.paid_tier
+    if tier != billed:
+        dearer = settings.PLAN_PRICES_CENTS[tier] > settings.PLAN_PRICES_CENTS.get(billed, 0)
+        move(tier, "always_invoice" if dearer else "none")
     return views.subscription(sync(item.subscription_id), item.tier)
 
 

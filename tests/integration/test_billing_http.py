@@ -264,3 +264,16 @@ def test_deleting_the_account_ends_its_subscription(stack, stripe_client):
     sub = subscribe(user, stripe_client, "STARTER")
     assert user.call("DELETE", "/users/me").status_code == 202
     assert stripe_client.v1.subscriptions.retrieve(sub["id"]).status == "canceled"  # nothing more is charged
+
+
+def test_undoing_a_downgrade_charges_nothing(stack, stripe_client):
+    user = ApiUser(stack.api_url)
+    sub = subscribe(user, stripe_client, "PRO")
+    down = user.call("PATCH", "/billing/subscription", json={"plan": "STARTER"}).json()
+    assert (down["tier"], down["nextPlan"]) == ("PRO", "STARTER")
+    back = user.call("PATCH", "/billing/subscription", json={"plan": "PRO"})
+    assert back.status_code == 200 and (back.json()["tier"], back.json()["nextPlan"]) == ("PRO", None)
+    assert user.call("PATCH", "/billing/subscription", json={"plan": "PRO"}).json()["error"]["code"] == "SAME_PLAN"
+    time.sleep(2.5)
+    invoices = stripe_client.v1.invoices.list(params={"customer": customer_of(stripe_client, sub["id"])}).data
+    assert [i.amount_paid for i in invoices] == [2900] and len(invoice_grants(user)) == 1
