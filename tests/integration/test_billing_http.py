@@ -120,6 +120,10 @@ def test_plans_list_paid_tiers_with_prices(stack):
 def test_subscribe_paid_invoice_webhook_sets_tier_and_grants_credits_once(stack, stripe_client):
     user = ApiUser(stack.api_url)
     before = ledger(user)["balance"]
+    project = user.project()
+    video = {"filename": "long.mp4", "contentType": "video/mp4", "sizeBytes": 100 * 1024 * 1024, "kind": "VIDEO"}
+    refused = user.call("POST", f"/projects/{project}/assets", json=video)
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "FILE_TOO_LARGE"  # FREE: 50 MB
     sub = subscribe(user, stripe_client, "STARTER")
     assert sub["status"] == "active" and sub["tier"] == "STARTER" and not sub["cancelAtPeriodEnd"]
     time.sleep(3)  # every event of the subscription delivered (invoice.created, payment_succeeded, ...)
@@ -127,6 +131,7 @@ def test_subscribe_paid_invoice_webhook_sets_tier_and_grants_credits_once(stack,
     assert ledger(user)["balance"] == before + CREDITS["STARTER"]
     me = user.call("GET", "/users/me").json()
     assert me["tier"] == "STARTER"  # the tier's limits follow the subscription
+    assert user.call("POST", f"/projects/{project}/assets", json=video).status_code == 201  # STARTER: 200 MB
     invoices = user.call("GET", "/billing/invoices").json()["invoices"]
     assert [(i["status"], i["amountPaidCents"], i["tier"]) for i in invoices] == [("paid", 900, "STARTER")]
     # a second subscription while one is live is refused
