@@ -283,6 +283,7 @@ def change(principal: Principal, data: dict) -> dict:
     item_id = stripe_api.call(stripe.subscriptions.retrieve, item.subscription_id)["items"]["data"][0]["id"]
 
     def move(to: str, proration: str) -> None:
+        """Put the subscription's one item on plan `to`."""
         params = {"items": [{"id": item_id, "plan": plans.plan_id(to)}], "proration_behavior": proration}
         stripe_api.call(stripe.subscriptions.update, item.subscription_id, params=params)
 

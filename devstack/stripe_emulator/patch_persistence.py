@@ -20,6 +20,7 @@ def apply(snapshot: Path) -> None:
     from localstripe import resources
 
     def try_load_from_disk(self) -> None:
+        """Load the snapshot, if any."""
         try:
             with open(snapshot, "rb") as handle:
                 old = pickle.load(handle)  # our own snapshot, in a directory only its owner reads
@@ -29,6 +30,7 @@ def apply(snapshot: Path) -> None:
         self.update(old)
 
     def dump_to_disk(self) -> None:
+        """Write the snapshot (a partial file renamed into place)."""
         partial = snapshot.with_suffix(".partial")
         with open(partial, "wb") as handle:
             pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)

@@ -32,6 +32,7 @@ def apply() -> None:
     original = r.Subscription._update
 
     def pending(customer: str) -> list:
+        """The customer's invoice items not on an invoice yet."""
         return [ii for ii in r.InvoiceItem._api_list_all(None, customer=customer, limit=99)._list if ii.invoice is None]
 
     def _update(self, proration_behavior=None, **data):

@@ -65,6 +65,7 @@ def apply() -> None:
 
     @web.middleware
     async def auth_middleware(request, handler):
+        """The patched stand-in, a PaymentMethod made with a publishable key, else localstripe's own check."""
         if request.method == "GET" and request.path == "/js.stripe.com/v3/":
             return web.Response(text=script, content_type="application/javascript")
         if (
