@@ -1,9 +1,9 @@
 """Run the Stripe emulator (localstripe, patched) on 127.0.0.1:<port> with its snapshot in the stack's state dir.
 
 `python -m devstack.stripe_emulator.server --port N --state-dir DIR --webhook-url URL`; the local stack starts it and
-health-checks GET /js.stripe.com/v3/ (the Stripe.js stand-in it serves). It sends every event to the API's webhook
-URL signed with STRIPE_WEBHOOK_SECRET (from the environment), registered at each start since localstripe keeps
-webhook endpoints in memory only.
+health-checks GET /js.stripe.com/v3/ (the Stripe.js stand-in it serves). It sends events to the API's webhook
+URL signed with STRIPE_WEBHOOK_SECRET (from the environment) - the event types the API handles, as one registers
+an endpoint in Stripe - registered at each start since localstripe keeps webhook endpoints in memory only.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def main() -> None:
         secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
         if not secret:
             raise SystemExit("--webhook-url needs STRIPE_WEBHOOK_SECRET in the environment")
-        register_webhook("ai3d", args.webhook_url, secret, None)
+        from chalicelib.billing.webhook import INVOICE_EVENTS, SUBSCRIPTION_EVENTS
+
+        register_webhook("ai3d", args.webhook_url, secret, [*INVOICE_EVENTS, *SUBSCRIPTION_EVENTS])  # what it handles
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     web.run_app(server.app, host=args.host, port=args.port, access_log=None, print=None)
 
