@@ -36,7 +36,7 @@ def test_cli_plans_subscribe_status_change_cancel_resume(stack, tmp_path):
     before = cli.balance()
     sub = cli("billing", "subscribe", "pro", "--payment-method", "pm_card_visa").ok().json
     assert (sub["status"], sub["tier"], sub["plan"]) == ("active", "PRO", "PRO")
-    wait_for(lambda: cli.balance() == before + 2000, "the paid invoice's credits")
+    wait_for(lambda: cli.balance() == before + 2000, "the paid invoice's credits", 60)
     status = cli("billing", "status").ok().json
     assert [(i["status"], i["amountPaidCents"]) for i in status["invoices"]] == [("paid", 2900)]
     assert "PRO plan, active" in cli("billing", "status", as_json=False).ok().out

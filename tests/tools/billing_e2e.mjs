@@ -21,7 +21,7 @@ await page.addInitScript(() => {
   window.__violations = [];
   document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.effectiveDirective} ${e.blockedURI}`));
 });
-page.setDefaultTimeout(30_000);
+page.setDefaultTimeout(60_000); // a loaded machine: webhooks and polling can take a while
 
 try {
   await page.goto(webUrl);
