@@ -29,6 +29,9 @@ from chalicelib import (
 )
 from chalicelib.admin_metrics import report as admin_metrics_report
 from chalicelib.api import openapi, registry, validation
+from chalicelib.billing import plans as billing_plans
+from chalicelib.billing import subscriptions as billing
+from chalicelib.billing import webhook as billing_webhook
 from chalicelib.contract import jobtypes
 from chalicelib.errors import AppError, Unauthorized
 from chalicelib.observability import logger
@@ -256,7 +259,9 @@ def users_me_patch():
 
 @route("/users/me", "DELETE", authorizer=jwt_auth)
 def users_me_delete():
-    """Delete the caller's account: 202 at once, then everything it owns is erased (its tokens stop now)."""
+    """Delete the caller's account: 202 at once, then everything it owns is erased (its tokens stop now); a paid
+    subscription ends now (nothing more is charged)."""
+    billing.end_now(principal())
     return Response(body=erasure.request(principal()), status_code=202)
 
 
@@ -394,6 +399,56 @@ def credits_get():
     return credits.ledger(principal().user_id, query())
 
 
+# ---------------------------------------------------------------- billing (Stripe)
+@route("/billing/plans", authorizer=jwt_auth)
+def billing_plans_list():
+    """Every tier with its monthly price and limits."""
+    return {"plans": billing_plans.catalog()}
+
+
+@route("/billing/subscription", authorizer=jwt_auth)
+def billing_subscription_get():
+    """The caller's subscription."""
+    return billing.view(principal())
+
+
+@route("/billing/subscription", "POST", authorizer=jwt_auth)
+def billing_subscription_start():
+    """Subscribe to a paid plan with a card (a Stripe PaymentMethod id)."""
+    return Response(body=billing.start(principal(), body()), status_code=201)
+
+
+@route("/billing/subscription", "PATCH", authorizer=jwt_auth)
+def billing_subscription_change():
+    """Change plan: an upgrade now (prorated), a downgrade at the end of the period."""
+    return billing.change(principal(), body())
+
+
+@route("/billing/subscription", "DELETE", authorizer=jwt_auth)
+def billing_subscription_cancel():
+    """Cancel at the end of the paid period."""
+    return billing.cancel(principal())
+
+
+@route("/billing/subscription/resume", "POST", authorizer=jwt_auth)
+def billing_subscription_resume():
+    """Undo a cancellation before the period ends."""
+    return billing.resume(principal())
+
+
+@route("/billing/invoices", authorizer=jwt_auth)
+def billing_invoices():
+    """The caller's invoices."""
+    return billing.invoices(principal())
+
+
+@route("/billing/webhook", "POST")
+def billing_webhook_receive():
+    """Stripe's events (no JWT: the Stripe-Signature header authenticates them)."""
+    request = app.current_request
+    return billing_webhook.handle(request.raw_body or b"", request.headers.get("stripe-signature"))
+
+
 # ---------------------------------------------------------------- live progress (WebSocket API)
 @app.on_ws_connect()
 def ws_connect(event):
@@ -466,9 +521,11 @@ def on_job_event(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_jobs(event):
-    """Fail and refund jobs whose execution ended without reporting, or whose input never arrived."""
+    """Fail and refund jobs whose execution ended without reporting, or whose input never arrived; end the tier of
+    past-due subscriptions whose grace period is over."""
     swept = jobs.sweep()
-    logger.info("sweep done", extra={"swept": swept})
+    expired = billing.expire_grace()  # past-due subscriptions whose grace period ended drop to FREE
+    logger.info("sweep done", extra={"swept": swept, "billing_expired": expired})
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

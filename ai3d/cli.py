@@ -366,6 +366,80 @@ def cmd_credits(client: Client, out: Output, args) -> int:
     return EXIT_OK
 
 
+def money(cents: int, currency: str = "usd") -> str:
+    """Cents as an amount: 2900 -> "29.00 USD"."""
+    return f"{cents / 100:.2f} {currency.upper()}"
+
+
+def describe_subscription(sub: dict) -> str:
+    """A few lines about a subscription."""
+    if sub["status"] == "none":
+        return f"no subscription ({sub['tier']} tier): `ai3d billing plans`, then `ai3d billing subscribe PLAN`"
+    lines = [f"{sub['plan'] or '-'} plan, {sub['status']}: {sub['tier']} tier now, {money(sub['priceCents'])} a month"]
+    lines.append(f"  period {sub['currentPeriodStart']} .. {sub['currentPeriodEnd']}")
+    if sub["nextPlan"]:
+        lines.append(f"  moves to {sub['nextPlan']} at the end of the period")
+    if sub["cancelAtPeriodEnd"]:
+        lines.append("  cancelled: ends with the period (`ai3d billing resume` undoes it)")
+    if sub["graceUntil"]:
+        lines.append(f"  payment failed: update the card before {sub['graceUntil']} or the account becomes FREE")
+    return "\n".join(lines)
+
+
+def cmd_billing_plans(client: Client, out: Output, args) -> int:
+    """ai3d billing plans."""
+    plans = client.plans()
+    rows = [
+        [
+            p["tier"],
+            money(p["priceCents"], p["currency"]),
+            p["monthlyCredits"],
+            p["maxConcurrentJobs"],
+            human_bytes(p["maxUploadBytes"]),
+            f"{p['maxVideoSeconds']} s",
+        ]
+        for p in plans
+    ]
+    out.result(plans, table(rows, ["PLAN", "PER MONTH", "CREDITS", "JOBS AT ONCE", "UPLOADS", "VIDEO"]))
+    return EXIT_OK
+
+
+def cmd_billing_subscribe(client: Client, out: Output, args) -> int:
+    """ai3d billing subscribe PLAN: a new subscription, or a change of plan when one is live."""
+    current = client.subscription()
+    if current["status"] in ("active", "trialing", "past_due"):
+        sub = client.change_plan(args.plan)
+        out.note(f"plan changed to {args.plan}" + (" (from the end of the period)" if sub["nextPlan"] else ""))
+    else:
+        if not args.payment_method:
+            raise CliError("pass --payment-method pm_... (from Stripe.js; in test mode e.g. pm_card_visa)", EXIT_USAGE)
+        sub = client.subscribe(args.plan, args.payment_method)
+        out.note(f"subscribed to {args.plan}")
+    out.result(sub, describe_subscription(sub))
+    return EXIT_OK
+
+
+def cmd_billing_status(client: Client, out: Output, args) -> int:
+    """ai3d billing status: the subscription and its invoices."""
+    sub, invoices = client.subscription(), client.invoices()
+    rows = [
+        [i["createdAt"], i["id"], i["tier"] or "", money(i["amountDueCents"], i["currency"] or "usd"), i["status"]]
+        for i in invoices
+    ]
+    text = describe_subscription(sub)
+    if rows:
+        text += "\n\n" + table(rows, ["DATE", "INVOICE", "PLAN", "AMOUNT", "STATUS"])
+    out.result({**sub, "invoices": invoices}, text)
+    return EXIT_OK
+
+
+def cmd_billing_cancel(client: Client, out: Output, args) -> int:
+    """ai3d billing cancel [--resume]."""
+    sub = client.resume_subscription() if args.resume else client.cancel_subscription()
+    out.result(sub, describe_subscription(sub))
+    return EXIT_OK
+
+
 def cmd_projects_list(client: Client, out: Output, args) -> int:
     """ai3d projects list."""
     items = client.projects(args.limit)
@@ -644,6 +718,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--limit", type=int)
     command(jobs, "show", cmd_jobs_show, "a job's status, progress and outputs").add_argument("job")
     command(jobs, "cancel", cmd_jobs_cancel, "cancel a running job (its credits are returned)").add_argument("job")
+
+    billing = commands.add_parser("billing", help="plans, subscribe, status, cancel").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    command(billing, "plans", cmd_billing_plans, "the plans: price, monthly credits and limits")
+    sub = command(billing, "subscribe", cmd_billing_subscribe, "subscribe to a paid plan, or change to another")
+    sub.add_argument("plan", type=str.upper, metavar="PLAN")
+    sub.add_argument("--payment-method", metavar="PM_ID", help="a Stripe PaymentMethod id (test mode: pm_card_visa)")
+    command(billing, "status", cmd_billing_status, "your subscription and invoices")
+    sub = command(billing, "cancel", cmd_billing_cancel, "cancel at the end of the paid period")
+    sub.add_argument("--resume", action="store_true", help="undo a cancellation before the period ends")
 
     sub = command(commands, "download", cmd_download, "download an asset (saved under its own name)")
     sub.add_argument("asset")

@@ -317,6 +317,35 @@ class Client:
         """Balance, tier and the newest ledger entries."""
         return self.call("GET", "/users/me/credits", params={"limit": limit})
 
+    # ------------------------------------------------------------ billing
+    def plans(self) -> list[dict]:
+        """Every tier with its monthly price, credits and limits."""
+        return self.call("GET", "/billing/plans")["plans"]
+
+    def subscription(self) -> dict:
+        """The caller's subscription (status "none" before the first)."""
+        return self.call("GET", "/billing/subscription")
+
+    def subscribe(self, plan: str, payment_method: str) -> dict:
+        """Subscribe to a paid plan with a Stripe PaymentMethod id."""
+        return self.call("POST", "/billing/subscription", {"plan": plan, "paymentMethod": payment_method})
+
+    def change_plan(self, plan: str) -> dict:
+        """Move to another paid plan (an upgrade now, a downgrade at the period's end)."""
+        return self.call("PATCH", "/billing/subscription", {"plan": plan})
+
+    def cancel_subscription(self) -> dict:
+        """Cancel at the end of the paid period."""
+        return self.call("DELETE", "/billing/subscription")
+
+    def resume_subscription(self) -> dict:
+        """Undo a cancellation before the period ends."""
+        return self.call("POST", "/billing/subscription/resume")
+
+    def invoices(self) -> list[dict]:
+        """The caller's invoices, newest first."""
+        return self.call("GET", "/billing/invoices")["invoices"]
+
     # ------------------------------------------------------------ projects and assets
     def projects(self, limit: int | None = None) -> list[dict]:
         """The caller's projects, newest first (one page)."""

@@ -1,4 +1,5 @@
-"""Admin metrics: jobs by status and the credits they moved over a period, and the number of users.
+"""Admin metrics: jobs by status and the credits they moved over a period, the number of users, and billing (MRR,
+live subscriptions by tier, churn; chalicelib/billing/metrics.py).
 
 Read from the status index (gsi3, keyed by status and last update) and the user listing; it reads
 every job of the period, which suits an admin dashboard at this scale (EMF metrics carry the same
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chalicelib import accounts
+from chalicelib.billing import metrics as billing_metrics
 from chalicelib.contract import keys
 from chalicelib.contract.statuses import JOB_STATUSES
 from chalicelib.errors import ValidationError
@@ -32,7 +34,8 @@ def _since(params: dict) -> str:
 
 
 def report(principal: Principal, params: dict) -> dict:
-    """GET /admin/metrics?since=: job counts and credits by status since a date (default 30 days), and users."""
+    """GET /admin/metrics?since=: job counts and credits by status since a date (default 30 days), users and
+    billing."""
     accounts.require_admin(principal)
     since = _since(params)
     jobs, credits = {}, {}
@@ -53,4 +56,5 @@ def report(principal: Principal, params: dict) -> dict:
             "held": credits["PENDING"] + credits["PROCESSING"],
         },
         "users": User.by_parent.count(keys.USERS),
+        "billing": billing_metrics.report(since),
     }

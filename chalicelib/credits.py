@@ -58,6 +58,22 @@ def add_grant(tx: TransactWrite, user_id: str, tier: str, at: str) -> int:
     return amount
 
 
+def grant_invoice(user_id: str, invoice_id: str, amount: int, reason: str, at: str) -> bool:
+    """Credit a paid invoice's credits once: the GRANT entry, the balance and the marker USER#<id> / INVOICE#<id>
+    (only if absent) in one transaction; False when this invoice was granted before."""
+    from pynamodb.exceptions import TransactWriteError
+
+    try:
+        with transaction() as tx:
+            add_entry(tx, user_id, "GRANT", amount, at, reason=reason)
+            marker = Marker(keys.user_partition(user_id), keys.invoice_grant_sk(invoice_id), created_at=at)
+            tx.save(marker, condition=Marker.pk.does_not_exist())
+            tx.update(User(*keys.user(user_id)), actions=[User.credits.add(amount)], condition=User.pk.exists())
+    except TransactWriteError:
+        return False
+    return True
+
+
 def ledger(user_id: str, params: dict) -> dict:
     """The caller's balance and ledger page (newest first)."""
     from chalicelib.paging import decode, encode, limit
@@ -110,6 +126,7 @@ def grant_all(at: str) -> int:
     """The scheduled monthly grant: every enabled user gets the month's credits once; returns how many got them."""
     granted = 0
     for user in User.by_parent.query(keys.USERS):
-        if not user.disabled and not user.deleting and grant_month(user, at):
+        # a subscriber's credits come with each paid invoice (chalicelib/billing/), not with the month
+        if not user.disabled and not user.deleting and not user.billed and grant_month(user, at):
             granted += 1
     return granted

@@ -1,4 +1,4 @@
-"""The JWT and webhook signing secrets: from Secrets Manager on AWS (cached a few minutes, so a rotation is picked
+"""The JWT, webhook and Stripe secrets: from Secrets Manager on AWS (cached a few minutes, so a rotation is picked
 up), from the environment locally (the local stack generates them); a missing or short secret is refused, and on AWS
 a webhook secret equal to the JWT secret."""
 
@@ -23,12 +23,10 @@ def _fetch(arn: str) -> str:
     return fetched[1]
 
 
-def _checked(name: str, value: str) -> str:
+def _checked(name: str, value: str, where: str = "") -> str:
     if not value:
-        raise RuntimeError(
-            f"no {name} secret: set {name.upper()}_SECRET_ARN on AWS or {name.upper()}_SECRET locally "
-            "(`make run` generates both in its state dir)"
-        )
+        where = where or f"{name.upper()}_SECRET_ARN on AWS or {name.upper()}_SECRET locally"
+        raise RuntimeError(f"no {name} secret: set {where} (`make run` generates it in its state dir)")
     if len(value) < settings.SECRET_MIN_LENGTH:
         raise RuntimeError(f"the {name} secret must be at least {settings.SECRET_MIN_LENGTH} characters")
     return value
@@ -56,6 +54,30 @@ def paging_key() -> bytes:
     return hmac.new(jwt_secret().encode(), b"ai3d pagination cursor v1", hashlib.sha256).digest()
 
 
+_STRIPE_WHERE = "STRIPE_SECRET_ARN on AWS or STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET locally"
+
+
+def _stripe(field: str, local: str) -> str:
+    if settings.STRIPE_SECRET_ARN:
+        import json
+
+        try:
+            return str(json.loads(_fetch(settings.STRIPE_SECRET_ARN))[field])
+        except (ValueError, KeyError, TypeError):
+            raise RuntimeError(f"the Stripe secret must be a JSON object with {field!r}") from None
+    return local
+
+
+def stripe_api_key() -> str:
+    """The Stripe API key (`apiKey` of STRIPE_SECRET_ARN on AWS, STRIPE_API_KEY locally)."""
+    return _checked("Stripe API key", _stripe("apiKey", settings.STRIPE_API_KEY), _STRIPE_WHERE)
+
+
+def stripe_webhook_secret() -> str:
+    """The secret Stripe signs its webhooks with (`webhookSecret` of STRIPE_SECRET_ARN, STRIPE_WEBHOOK_SECRET locally)."""
+    return _checked("Stripe webhook", _stripe("webhookSecret", settings.STRIPE_WEBHOOK_SECRET), _STRIPE_WHERE)
+
+
 def check_at_start() -> None:
     """On AWS, load and check each secret this function is given (its ARN is in the environment): a bad deployment
     fails at start, not on its first request."""
@@ -65,3 +87,4 @@ def check_at_start() -> None:
         jwt_secret()
     if settings.WEBHOOK_SECRET_ARN:
         webhook_secret()
+    # the Stripe secret is not checked here: without it only billing answers 503 (chalicelib/billing/)

@@ -46,6 +46,11 @@ WEBHOOK_SECRET_ARN = os.environ.get("WEBHOOK_SECRET_ARN", "")
 # first start (devstack/state.py). There is no default: a process given no secret refuses to sign or verify.
 JWT_SECRET = os.environ.get("JWT_SECRET", "")
 WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", "")  # derives each user's webhook signing secret (webhooks.py)
+# Stripe (chalicelib/billing/): the API key and the webhook signing secret, from Secrets Manager on AWS, from the
+# environment locally (the local stack generates both and gives the key to its Stripe emulator).
+STRIPE_SECRET_ARN = os.environ.get("STRIPE_SECRET_ARN", "")  # a JSON secret: {"apiKey": ..., "webhookSecret": ...}
+STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 SECRET_MIN_LENGTH = 32
 SECRET_CACHE_SECONDS = 300
 WEBHOOK_SECRET_GRACE_SECONDS = 24 * 3600  # after a rotation the previous webhook secret still signs this long
@@ -135,6 +140,17 @@ TIERS: dict[str, Tier] = {
     ),
 }
 DEFAULT_TIER = "FREE"
+
+# ---------------------------------------------------------------- billing (chalicelib/billing/)
+# Where the Stripe SDK sends its calls: Stripe itself on AWS, the local stack's Stripe emulator locally.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # a signed webhook older (or newer) than this is refused (replay window)
+STRIPE_TIMEOUT_SECONDS = 20
+# A past-due subscription keeps its tier this long after the first failed payment, then the account is FREE.
+BILLING_GRACE_SECONDS = float(os.environ.get("BILLING_GRACE_SECONDS", str(7 * 24 * 3600)))
+BILLING_CURRENCY = "usd"
+# The paid tiers' monthly prices (cents); the deploy step creates a Stripe product and monthly plan for each.
+PLAN_PRICES_CENTS: dict[str, int] = {"STARTER": 900, "PRO": 2900, "ENTERPRISE": 9900}
 
 MAX_VIDEO_PIXELS = 3840 * 2160
 MAX_IMAGE_PIXELS = 64_000_000  # checked from the header, before any pixel is decoded

@@ -1,11 +1,13 @@
-"""Every JSON shape the API returns for a stored entity: users, projects, assets and jobs."""
+"""Every JSON shape the API returns for a stored entity: users, projects, assets, jobs and subscriptions."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from chalicelib import fleet
 from chalicelib.contract import keys, statuses
 from chalicelib.store import storage
-from chalicelib.store.db import Asset, Job, Project, User
+from chalicelib.store.db import Asset, Job, Project, Subscription, User
 
 
 def user(item: User) -> dict:
@@ -116,4 +118,46 @@ def job_progress(item: Job) -> dict:
             else None
         ),
         "updatedAt": item.updated_at,
+    }
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def subscription(item: Subscription | None, user_tier: str) -> dict:
+    """The API shape of the caller's subscription (`status` "none" before the first one)."""
+    if item is None or item.subscription_id is None:
+        return {"status": "none", "tier": user_tier, "plan": None, "nextPlan": None, "cancelAtPeriodEnd": False}
+    scheduled = item.plan_tier if item.plan_tier != item.paid_tier and item.status == "active" else None
+    return {
+        "id": item.subscription_id,
+        "status": item.status,
+        "tier": item.tier,
+        "plan": item.paid_tier,
+        "nextPlan": scheduled,  # a downgrade: billed from the end of the current period
+        "priceCents": int(item.price_cents),
+        "currentPeriodStart": _iso(item.current_period_start),
+        "currentPeriodEnd": _iso(item.current_period_end),
+        "cancelAtPeriodEnd": bool(item.cancel_at_period_end),
+        "pastDueSince": _iso(item.past_due_since),
+        "graceUntil": _iso(item.grace_until),
+        "endedAt": _iso(item.ended_at),
+    }
+
+
+def invoice(item: dict, tier: str | None) -> dict:
+    """The API shape of a Stripe invoice (read from Stripe, never stored)."""
+    return {
+        "id": item["id"],
+        "status": item.get("status"),
+        "tier": tier,
+        "amountDueCents": int(item.get("amount_due") or 0),
+        "amountPaidCents": int(item.get("amount_paid") or 0),
+        "currency": item.get("currency"),
+        "createdAt": _iso(item.get("created")),
+        "periodStart": _iso(item.get("period_start")),
+        "periodEnd": _iso(item.get("period_end")),
     }

@@ -39,7 +39,7 @@ PLAYED_LOCALLY = {
     "AWS::CloudFront::": "devstack/web.py serves the web app",
     "AWS::CloudWatch::": "no alarms locally",
     "AWS::SNS::": "no alarms locally",
-    "AWS::SecretsManager::": "the stack generates the secrets in its state dir (JWT_SECRET / WEBHOOK_SECRET)",
+    "AWS::SecretsManager::": "the stack generates the secrets in its state dir (JWT_SECRET / WEBHOOK_SECRET / STRIPE_*)",
     "AWS::S3::BucketPolicy": "local presigned URLs are plain HTTP, which the TLS-only policies refuse",
 }
 
@@ -470,6 +470,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {why}: {', '.join(names)}", file=sys.stderr)
 
     environment = deploy(dict(p.split("=", 1) for p in args.param), args.template, report)
+    if os.environ.get("STRIPE_API_BASE") and os.environ.get("STRIPE_API_KEY"):
+        from chalicelib.billing import plans
+
+        created = plans.ensure_catalog(os.environ["STRIPE_API_KEY"])
+        print(f"Stripe plans ready: {', '.join(created)}", file=sys.stderr)
     text = json.dumps(environment, indent=2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ import requests
 from devstack import state
 
 ROOT = Path(__file__).resolve().parents[1]
-COLORS = {"emulator": 36, "api": 32, "events": 35, "gpu": 33, "blender": 34, "web": 37, "stack": 1}
+COLORS = {"stripe": 96, "emulator": 36, "api": 32, "events": 35, "gpu": 33, "blender": 34, "web": 37, "stack": 1}
 WORKERS = ("gpu", "blender")  # worker kinds; each runs as N processes named <kind>-1 ... <kind>-N
 
 
@@ -58,7 +58,19 @@ def check_dependencies() -> list[str]:
     """Names of missing Python modules the stack needs."""
     import importlib.util
 
-    needed = ["moto", "chalice", "boto3", "pynamodb", "aws_lambda_powertools", "mediapipe", "cv2", "bpy", "trimesh"]
+    needed = [
+        "moto",
+        "chalice",
+        "boto3",
+        "pynamodb",
+        "aws_lambda_powertools",
+        "mediapipe",
+        "cv2",
+        "bpy",
+        "trimesh",
+        "stripe",
+        "localstripe",
+    ]
     return [name for name in needed if importlib.util.find_spec(name) is None]
 
 
@@ -77,9 +89,11 @@ class Stack:
         restart_delay: float = 1,
         iam: bool = False,
         ws_port: int = 8001,
+        stripe_port: int | None = None,
     ):
         self.api_port = api_port
         self.ws_port = ws_port
+        self.stripe_port = stripe_port or emulator_port + 1
         self.web_port = web_port
         self.emulator_port = emulator_port
         self.schedule_scale = schedule_scale
@@ -155,6 +169,7 @@ class Stack:
             self.spawn("emulator", args)
             self._wait(f"{endpoint}/moto-api/", "emulator", 60)
         self.env["AWS_ENDPOINT_URL"] = endpoint
+        self._start_stripe()
         self.say("stack", "deploying infrastructure/template.yaml")
         outputs_file = self.state_dir / "outputs.json"
         deploy = subprocess.run(
@@ -215,14 +230,9 @@ class Stack:
             [
                 "-m",
                 "devstack.web",
-                "--port",
-                str(self.web_port),
-                "--api",
-                api,
-                "--assets-origin",
-                endpoint,
-                "--ws",
-                f"ws://127.0.0.1:{self.ws_port}",
+                *("--port", str(self.web_port), "--api", api, "--assets-origin", endpoint),
+                *("--ws", f"ws://127.0.0.1:{self.ws_port}"),
+                *("--stripe", self.env.get("STRIPE_API_BASE", "https://api.stripe.com")),
             ],
         )
         self._wait(f"http://127.0.0.1:{self.api_port}/health", "api", 60, any_status=True)
@@ -230,6 +240,29 @@ class Stack:
             "stack",
             f"API ready at http://127.0.0.1:{self.api_port}  (AWS endpoint {endpoint}) - Ctrl-C stops everything",
         )
+
+    def _start_stripe(self) -> None:
+        """The Stripe emulator (localstripe, a GPL dev tool in its own process), unless STRIPE_API_BASE names a
+        Stripe already (e.g. Stripe's test mode, with STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET set to match)."""
+        if os.environ.get("STRIPE_API_BASE"):
+            self.say("stack", f"using the Stripe API already set: {os.environ['STRIPE_API_BASE']}")
+            return
+        if not port_free("127.0.0.1", self.stripe_port):
+            raise SystemExit(f"port {self.stripe_port} is already in use: stop what holds it or pass --stripe-port")
+        base = f"http://127.0.0.1:{self.stripe_port}"
+        args = [
+            "-m",
+            "devstack.stripe_emulator.server",
+            "--port",
+            str(self.stripe_port),
+            "--state-dir",
+            str(self.state_dir / "stripe"),
+            "--webhook-url",
+            f"http://127.0.0.1:{self.api_port}/billing/webhook",
+        ]
+        self.spawn("stripe", args)
+        self._wait(f"{base}/js.stripe.com/v3/", "stripe", 60)
+        self.env["STRIPE_API_BASE"] = base
 
     def _wait(self, url: str, name: str, seconds: float, any_status: bool = False) -> None:
         deadline = time.time() + seconds
@@ -279,7 +312,7 @@ class Stack:
         self.stopping.set()
         workers = tuple(name for name in self.procs if kind_of(name) in WORKERS)
         front = ("web", "api", "ws", *(name for name in self.procs if name.startswith("events")))
-        for phase in (front, workers, ("emulator",)):
+        for phase in (front, workers, ("stripe", "emulator")):
             procs = [(name, self.procs[name]) for name in phase if name in self.procs]
             for _, proc in procs:
                 if proc.poll() is None:
@@ -302,6 +335,9 @@ def main() -> None:
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("AI3D_EMULATOR_PORT", "4566")))
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("AI3D_WEB_PORT", "8080")))
     parser.add_argument("--ws-port", type=int, default=int(os.environ.get("AI3D_WS_PORT", "8001")))
+    parser.add_argument(
+        "--stripe-port", type=int, default=int(os.environ.get("AI3D_STRIPE_PORT", "8420")), help="the Stripe emulator"
+    )
     parser.add_argument("--schedule-scale", type=float, default=1.0, help="speed up schedules (tests use < 1)")
     for kind in WORKERS:
         parser.add_argument(
@@ -340,6 +376,7 @@ def main() -> None:
         args.restart_delay,
         args.iam,
         args.ws_port,
+        args.stripe_port,
     )
     signal.signal(signal.SIGTERM, lambda *_: stack.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stack.stopping.set())

@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / ".stack"
 SECRETS_FILE = "secrets.json"
-SECRET_NAMES = ("JWT_SECRET", "WEBHOOK_SECRET")
+SECRET_NAMES = ("JWT_SECRET", "WEBHOOK_SECRET", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET")
+SECRET_PREFIXES = {"STRIPE_API_KEY": "sk_test_", "STRIPE_WEBHOOK_SECRET": "whsec_"}  # the shapes Stripe's secrets have
 PID_FILE = "stack.pid"
 
 
@@ -45,9 +46,14 @@ def running_stack(state_dir: Path) -> int | None:
     return pid if pid != os.getpid() and b"devstack" in command else None
 
 
+def _new_secret(name: str) -> str:
+    return SECRET_PREFIXES.get(name, "") + secrets.token_urlsafe(48)
+
+
 def local_secrets(state_dir: Path) -> dict[str, str]:
-    """The stack's signing secrets (JWT_SECRET, WEBHOOK_SECRET): random at the first start, written with mode 0600,
-    and read back at every later start, so tokens and webhook secrets outlive a restart."""
+    """The stack's secrets (JWT_SECRET, WEBHOOK_SECRET, the Stripe emulator's API key and webhook secret): random at
+    the first start, written with mode 0600, and read back at every later start, so tokens and webhook secrets
+    outlive a restart (a state dir from before a secret existed gets it added)."""
     path = state_dir / SECRETS_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -55,10 +61,16 @@ def local_secrets(state_dir: Path) -> dict[str, str]:
         os.chmod(path, 0o600)  # whatever happened to it since, only its owner reads it
         try:
             values = json.loads(path.read_text())
-            return {name: str(values[name]) for name in SECRET_NAMES}
+            known = {name: str(values[name]) for name in SECRET_NAMES if name in values}
+            if not {"JWT_SECRET", "WEBHOOK_SECRET"} <= set(known):
+                raise KeyError("JWT_SECRET")
         except (ValueError, KeyError, TypeError):
             raise SystemExit(f"{path} is damaged: `make reset` starts afresh (all local data is lost)") from None
-    values = {name: secrets.token_urlsafe(48) for name in SECRET_NAMES}
+        if len(known) < len(SECRET_NAMES):
+            known.update({name: _new_secret(name) for name in SECRET_NAMES if name not in known})
+            path.write_text(json.dumps(known))
+        return known
+    values = {name: _new_secret(name) for name in SECRET_NAMES}
     with os.fdopen(fd, "w") as handle:
         json.dump(values, handle)
     return values

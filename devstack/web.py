@@ -25,6 +25,7 @@ MOUNTS = [
     ("/vendor/three/build/", THREE / "build"),
     ("/", ROOT / "web"),
 ]
+STRIPE_ORIGINS = ("https://js.stripe.com", "https://hooks.stripe.com", "https://api.stripe.com")  # the CSP's
 TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -51,7 +52,19 @@ def resolve(url_path: str) -> Path | None:
     return None
 
 
-def security_headers(api_origin: str, assets_origin: str, ws_origin: str = "ws://127.0.0.1:8001") -> dict[str, str]:
+def local_csp(csp: str, api_origin: str, assets_origin: str, ws_origin: str, stripe_origin: str) -> str:
+    """The template's Content-Security-Policy with its AWS and Stripe origins made the local stack's."""
+    csp = csp.replace("https://${RestAPI}.execute-api.${AWS::Region}.amazonaws.com", api_origin)
+    csp = csp.replace("wss://${WebsocketAPI}.execute-api.${AWS::Region}.amazonaws.com", ws_origin)
+    csp = re.sub(r"https://\$\{AssetsBucket\}\.s3\.(\$\{AWS::Region\}\.)?amazonaws\.com", assets_origin, csp)
+    for origin in STRIPE_ORIGINS:  # the Stripe emulator serves the Stripe.js stand-in and the API
+        csp = csp.replace(origin, stripe_origin)
+    if "${" in csp:
+        raise ValueError(f"the web app's CSP names an origin the local stack does not have: {csp}")
+    return " ".join(csp.split())
+
+
+def security_headers(api_origin: str, assets_origin: str, ws_origin: str, stripe_origin: str) -> dict[str, str]:
     """The headers of CloudFront's response-headers policy (infrastructure/template.yaml, WebSecurityHeaders: the one
     place the policy is written) with its AWS origins made the local stack's; HSTS is left out (plain HTTP here)."""
     from devstack.deploy import load_template
@@ -59,12 +72,7 @@ def security_headers(api_origin: str, assets_origin: str, ws_origin: str = "ws:/
     policy = load_template()["Resources"]["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
     config = policy["SecurityHeadersConfig"]
     csp = config["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
-    csp = csp.replace("https://${RestAPI}.execute-api.${AWS::Region}.amazonaws.com", api_origin)
-    csp = csp.replace("wss://${WebsocketAPI}.execute-api.${AWS::Region}.amazonaws.com", ws_origin)
-    csp = re.sub(r"https://\$\{AssetsBucket\}\.s3\.(\$\{AWS::Region\}\.)?amazonaws\.com", assets_origin, csp)
-    if "${" in csp:
-        raise ValueError(f"the web app's CSP names an origin the local stack does not have: {csp}")
-    headers = {"Content-Security-Policy": " ".join(csp.split())}
+    headers = {"Content-Security-Policy": local_csp(csp, api_origin, assets_origin, ws_origin, stripe_origin)}
     if "ContentTypeOptions" in config:
         headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = config["FrameOptions"]["FrameOption"]
@@ -72,10 +80,23 @@ def security_headers(api_origin: str, assets_origin: str, ws_origin: str = "ws:/
     return headers
 
 
+LOCAL_PUBLISHABLE_KEY = "pk_test_local"  # the Stripe emulator takes any publishable key
+
+
+def config_js(api_url: str, stripe_js_url: str, stripe_publishable_key: str) -> str:
+    """The web app's /config.js: where the API is, and the Stripe.js to load with its publishable key."""
+    return (
+        f"export const API_URL = {json.dumps(api_url)};\n"
+        f"export const STRIPE_JS_URL = {json.dumps(stripe_js_url)};\n"
+        f"export const STRIPE_PUBLISHABLE_KEY = {json.dumps(stripe_publishable_key)};\n"
+    )
+
+
 class WebHandler(BaseHTTPRequestHandler):
     """GET/HEAD for static files plus the generated /config.js, each answer with the `headers` configured."""
 
     api_url = "http://127.0.0.1:8000"
+    stripe_url = "http://127.0.0.1:8420"
     headers_sent: dict[str, str] = {}
 
     def do_GET(self) -> None:
@@ -89,7 +110,7 @@ class WebHandler(BaseHTTPRequestHandler):
     def _serve(self, with_body: bool) -> None:
         path = unquote(urlsplit(self.path).path)
         if path == "/config.js":
-            body = f"export const API_URL = {json.dumps(self.api_url)};\n".encode()
+            body = config_js(self.api_url, f"{self.stripe_url}/js.stripe.com/v3/", LOCAL_PUBLISHABLE_KEY).encode()
             return self._send(HTTPStatus.OK, "text/javascript", body, with_body)
         target = resolve(path)
         if target is None:
@@ -124,10 +145,12 @@ def main() -> None:
     parser.add_argument(
         "--assets-origin", default="http://127.0.0.1:4566", help="where presigned S3 URLs point (the emulator)"
     )
+    parser.add_argument("--stripe", default="http://127.0.0.1:8420", help="the Stripe emulator (Stripe.js and API)")
     args = parser.parse_args()
-    api = args.api.rstrip("/")
-    headers = security_headers(api, args.assets_origin.rstrip("/"), args.ws.rstrip("/"))
-    handler = type("ConfiguredWebHandler", (WebHandler,), {"api_url": api, "headers_sent": headers})
+    api, stripe = args.api.rstrip("/"), args.stripe.rstrip("/")
+    headers = security_headers(api, args.assets_origin.rstrip("/"), args.ws.rstrip("/"), stripe)
+    attributes = {"api_url": api, "stripe_url": stripe, "headers_sent": headers}
+    handler = type("ConfiguredWebHandler", (WebHandler,), attributes)
     server = ThreadingHTTPServer((args.host, args.port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()

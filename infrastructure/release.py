@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import os
 import shlex
 import subprocess
 import sys
@@ -67,7 +68,10 @@ class Operator:
 
 def web_files(api_url: str) -> list[tuple[str, bytes, str, str]]:
     """(key, body, content type, cache control) of every file of the web app, config.js included."""
-    files = [("config.js", f"export const API_URL = {json.dumps(api_url)};\n".encode(), "text/javascript", "no-cache")]
+    from devstack.web import config_js
+
+    config = config_js(api_url, "https://js.stripe.com/v3/", os.environ.get("STRIPE_PUBLISHABLE_KEY", ""))
+    files = [("config.js", config.encode(), "text/javascript", "no-cache")]
     for prefix, directory in WEB_FILES:
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             key = prefix + path.relative_to(directory).as_posix()
@@ -123,6 +127,18 @@ def push_images(op: Operator, outputs: dict[str, str], tag: str) -> None:
         op.run("docker", "push", image)
 
 
+def ensure_stripe_plans(secretsmanager, outputs: dict[str, str]) -> None:
+    """Create the paid tiers' Stripe products and plans that do not exist yet, once the operator has put the Stripe
+    key into the stack's Stripe secret (docs/deploy.md); until then billing answers 503 and this says so."""
+    from chalicelib.billing import plans
+
+    secret = json.loads(secretsmanager.get_secret_value(SecretId=outputs["StripeSecretArn"])["SecretString"])
+    if not secret.get("apiKey"):
+        print("no Stripe key in the Stripe secret yet: billing answers 503 until it is set (docs/deploy.md)")
+        return
+    print(f"Stripe plans ready: {', '.join(plans.ensure_catalog(secret['apiKey']))}")
+
+
 def release(op: Operator, stage: str, stack: str, tag: str, alarm_email: str) -> None:
     """Package, deploy, push and publish (see the module's docstring)."""
     account = "ACCOUNT" if op.dry_run else op.client("sts").get_caller_identity()["Account"]
@@ -169,6 +185,7 @@ def release(op: Operator, stage: str, stack: str, tag: str, alarm_email: str) ->
     outputs = stack_outputs(op.client("cloudformation"), stack) or {}
     if not existing:
         push_images(op, outputs, tag)
+    ensure_stripe_plans(op.client("secretsmanager"), outputs)
     count = publish_web(op.client("s3"), op.client("cloudfront"), outputs)
     print(f"published {count} web files; the app: {outputs['WebUrl']}  the API: {outputs['ApiUrl']}")
 

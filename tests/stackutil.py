@@ -47,6 +47,7 @@ class RunningStack:
     process: subprocess.Popen
     log_path: Path
     env: dict = field(default_factory=dict)
+    stripe_url: str = ""
 
     def aws(self, service: str):
         """A boto3 client on the stack's emulator (localstack-client builds it, as for a LocalStack edge port)."""
@@ -66,6 +67,17 @@ class RunningStack:
         return int(pid) if pid else None
 
 
+def wait_for(check, what: str, timeout: float = 30, interval: float = 0.3):
+    """Poll `check` until it returns something truthy (and return that); AssertionError naming `what` on timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def _stop_with_tests() -> None:
     """In the stack's process: receive SIGINT (a clean Ctrl-C shutdown) when the test process dies."""
     import ctypes
@@ -82,18 +94,30 @@ def start_stack(
     restart_delay: float = 1,
     iam: bool = False,
     state_dir: Path | None = None,
+    extra_env: dict | None = None,
 ) -> RunningStack:
     """Start the stack on free ports and wait until /health is green (workers included).
 
     Worker counts default to GPU_WORKERS / BLENDER_WORKERS (else 1), as for `make run`; a short lease makes a
     killed worker's task move to another worker within seconds. `iam`: every process acts as its declared role.
     `state_dir`: where the stack keeps its state (a new temporary folder unless given, e.g. to start it again).
+    `extra_env`: settings for every process of the stack (e.g. a short BILLING_GRACE_SECONDS). With no workers
+    at all, /health answering (503: no workers) is enough.
     """
-    api_port, emulator_port, web_port, ws_port = free_port(), free_port(), free_port(), free_port()
+    api_port, emulator_port, web_port = free_port(), free_port(), free_port()
+    ws_port, stripe_port = free_port(), free_port()
     state = state_dir or Path(tempfile.mkdtemp(prefix="ai3d-stack-"))
     log_path = state / "stack.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "JWT_SECRET", "WEBHOOK_SECRET")}
-    env.update(BCRYPT_ROUNDS="4", WORKER_KEEPALIVE_SECONDS="3")
+    own = (
+        "AWS_ENDPOINT_URL",
+        "JWT_SECRET",
+        "WEBHOOK_SECRET",
+        "STRIPE_API_BASE",
+        "STRIPE_API_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in own}
+    env.update(BCRYPT_ROUNDS="4", WORKER_KEEPALIVE_SECONDS="3", **(extra_env or {}))
     process = subprocess.Popen(
         [
             sys.executable,
@@ -107,6 +131,8 @@ def start_stack(
             str(web_port),
             "--ws-port",
             str(ws_port),
+            "--stripe-port",
+            str(stripe_port),
             "--schedule-scale",
             str(schedule_scale),
             "--lease-seconds",
@@ -132,7 +158,8 @@ def start_stack(
         if process.poll() is not None:
             raise RuntimeError(f"the stack exited early:\n{log_path.read_text()[-4000:]}")
         try:
-            if requests.get(f"{api_url}/health", timeout=2).status_code == 200:
+            health = requests.get(f"{api_url}/health", timeout=2)
+            if health.status_code == 200 or (gpu_workers == blender_workers == 0 and health.status_code == 503):
                 outputs = json.loads((state / "outputs.json").read_text())
                 return RunningStack(
                     api_url,
@@ -142,6 +169,7 @@ def start_stack(
                     process,
                     log_path,
                     env,
+                    f"http://127.0.0.1:{stripe_port}",
                 )
         except requests.RequestException:
             pass

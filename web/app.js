@@ -1,5 +1,6 @@
 // The creators' web app: sign-in, projects, uploads, jobs with live progress, outputs and the 3D viewer.
 import * as api from "./api.js";
+import { billingPage } from "./billing.js";
 import { h, formatBytes, formatTime } from "./dom.js";
 import { ACCEPT, describeFile } from "./files.js";
 import { formSpec, readForm } from "./jobforms.js";
@@ -22,6 +23,7 @@ function show(mount) {
 
 function route() {
   if (!api.hasSession()) return show(authPage);
+  if (location.hash === "#/billing") return show((root) => billingPage(root, { errorBox, onChange: refreshAccount }));
   const match = /^#\/projects\/([\w-]+)$/.exec(location.hash);
   show(match ? (root) => projectPage(root, match[1]) : projectsPage);
 }
@@ -33,7 +35,7 @@ async function refreshAccount() {
     const user = me.user || me;
     account.replaceChildren(
       h("span", { class: "credits", "data-testid": "credits" }, `${credits.balance} credits`),
-      h("span", { class: "tier" }, credits.tier),
+      h("a", { class: "tier", href: "#/billing", "data-testid": "tier" }, credits.tier),
       h("span", { class: "who" }, user.name || user.email),
       h("button", { class: "link", onclick: signOut }, "Sign out"));
   } catch (error) {

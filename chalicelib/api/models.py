@@ -272,13 +272,25 @@ class CreditTotals(Out):
     held: int
 
 
+class BillingMetrics(Out):
+    """Subscriptions: monthly recurring revenue, live ones by tier, and churn over the period."""
+
+    mrrCents: int
+    currency: str
+    activeByTier: dict[str, int]
+    started: int
+    churned: int
+    churnRate: float
+
+
 class Metrics(Out):
-    """Jobs by status and their credits since a date, and the number of users."""
+    """Jobs by status and their credits since a date, the number of users, and billing."""
 
     since: str
     jobs: dict[str, int]
     credits: CreditTotals
     users: int
+    billing: BillingMetrics
 
 
 operation("POST", "/auth/register", {201: Session}, request=Register, tag="accounts")
@@ -568,3 +580,93 @@ operation("GET", "/jobs", {200: JobPage}, query=JobsQuery, tag="jobs")
 operation("GET", "/jobs/{job_id}", {200: Job}, tag="jobs")
 operation("POST", "/jobs/{job_id}/cancel", {200: Job}, tag="jobs")
 operation("GET", "/users/me/credits", {200: Ledger}, query=Page, tag="credits")
+
+
+# ---------------------------------------------------------------- billing (Stripe)
+class Plan(Out):
+    """A tier: its monthly price (0 for FREE) and limits."""
+
+    tier: str
+    priceCents: int
+    currency: str
+    interval: Literal["month"]
+    monthlyCredits: int
+    maxConcurrentJobs: int
+    maxUploadBytes: int
+    maxVideoSeconds: int
+
+
+class Plans(Out):
+    """Every tier."""
+
+    plans: list[Plan]
+
+
+class SubscriptionStart(Body):
+    """A paid plan and a card: a Stripe PaymentMethod id from Stripe.js (test ids such as pm_card_visa in test mode)."""
+
+    error_codes: ClassVar[dict[str, str]] = {"plan": "INVALID_PLAN", "paymentMethod": "INVALID_PAYMENT_METHOD"}
+    plan: str = Field(max_length=32, description="STARTER, PRO or ENTERPRISE")
+    paymentMethod: str = Field(max_length=255, pattern="^pm_")
+
+
+class SubscriptionChange(Body):
+    """The plan to move to: dearer now (prorated), cheaper at the end of the period."""
+
+    error_codes: ClassVar[dict[str, str]] = {"plan": "INVALID_PLAN"}
+    plan: str = Field(max_length=32, description="STARTER, PRO or ENTERPRISE")
+
+
+class Subscription(Out):
+    """The caller's subscription (`status` "none" before the first one; the other fields then absent)."""
+
+    status: str
+    tier: str
+    plan: str | None
+    nextPlan: str | None
+    cancelAtPeriodEnd: bool
+    id: str | None = None
+    priceCents: int | None = None
+    currentPeriodStart: str | None = None
+    currentPeriodEnd: str | None = None
+    pastDueSince: str | None = None
+    graceUntil: str | None = None
+    endedAt: str | None = None
+
+
+class Invoice(Out):
+    """A Stripe invoice of the caller's, as Stripe has it."""
+
+    id: str
+    status: str | None
+    tier: str | None
+    amountDueCents: int
+    amountPaidCents: int
+    currency: str | None
+    createdAt: str | None
+    periodStart: str | None
+    periodEnd: str | None
+
+
+class Invoices(Out):
+    """The caller's invoices, newest first."""
+
+    invoices: list[Invoice]
+
+
+class WebhookReceipt(Out):
+    """A Stripe event taken (or one seen before: `duplicate`)."""
+
+    received: bool
+    duplicate: bool
+
+
+operation("GET", "/billing/plans", {200: Plans}, tag="billing")
+operation("GET", "/billing/subscription", {200: Subscription}, tag="billing")
+operation("POST", "/billing/subscription", {201: Subscription}, request=SubscriptionStart, tag="billing")
+operation("PATCH", "/billing/subscription", {200: Subscription}, request=SubscriptionChange, tag="billing")
+operation("DELETE", "/billing/subscription", {200: Subscription}, tag="billing")
+operation("POST", "/billing/subscription/resume", {200: Subscription}, tag="billing")
+operation("GET", "/billing/invoices", {200: Invoices}, tag="billing")
+# the body is Stripe's event, read raw and authenticated by its Stripe-Signature header (chalicelib/billing/webhook.py)
+operation("POST", "/billing/webhook", {200: WebhookReceipt}, tag="billing")

@@ -3,6 +3,10 @@
   USER#<id>      / PROFILE            user             gsi1: USERS / <createdAt>#<id> (admin listing)
   USER#<id>      / LEDGER#<ts>#<id>   credit ledger entry
   USER#<id>      / GRANT#<yyyy-mm>    monthly grant marker (one per user per month)
+  USER#<id>      / SUBSCRIPTION       the Stripe subscription  gsi1: SUBSCRIPTIONS / <createdAt>#<id> (metrics)
+                                                        gsi3: BILLING#PAST_DUE / <grace until> (while past due)
+  USER#<id>      / INVOICE#<id>       a paid Stripe invoice's credits were granted (one per invoice)
+  STRIPE_EVENT#<id> / EVENT           a Stripe webhook event was handled (ttl)
   USER#<id>      / KNOWN#<address>    an address the user logged in from (ttl): not held back by the account's cap
   EMAIL#<email>  / EMAIL              unique-email claim
   REFRESH#<hash> / REFRESH            refresh token     gsi1: USER#<uid> / REFRESH#<hash>  (ttl)
@@ -37,6 +41,8 @@ PROJECT_PREFIX, ASSET_PREFIX, JOB_PREFIX = "PROJECT#", "ASSET#", "JOB#"
 FAMILY_PREFIX, LEDGER_PREFIX, REFRESH_PREFIX = "FAMILY#", "LEDGER#", "REFRESH#"
 API_KEY_PREFIX, CONNECTION_PREFIX = "APIKEY#", "CONN#"
 UPLOADS, VERIFIED, OUTPUTS = "uploads", "verified", "outputs"
+SUBSCRIPTIONS = "SUBSCRIPTIONS"  # gsi1pk shared by every subscription (admin metrics)
+PAST_DUE = "BILLING#PAST_DUE"  # gsi3pk of the past-due subscriptions, by the end of their grace period
 
 
 def user(user_id: str) -> Key:
@@ -47,6 +53,21 @@ def user(user_id: str) -> Key:
 def user_partition(user_id: str) -> str:
     """The partition of a user's items, and the gsi1/gsi2 partition of what the user owns."""
     return f"USER#{user_id}"
+
+
+def subscription(user_id: str) -> Key:
+    """A user's Stripe subscription record."""
+    return f"USER#{user_id}", "SUBSCRIPTION"
+
+
+def invoice_grant_sk(invoice_id: str) -> str:
+    """The marker that a paid invoice's credits were granted (in the user's partition)."""
+    return f"INVOICE#{invoice_id}"
+
+
+def stripe_event(event_id: str) -> Key:
+    """The marker that a Stripe webhook event was handled."""
+    return f"STRIPE_EVENT#{event_id}", "EVENT"
 
 
 def email(address: str) -> Key:

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    VersionAttribute,
 )
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -103,6 +104,7 @@ class User(Base):
     active_jobs = NumberAttribute(attr_name="activeJobs", default=0)
     disabled = BooleanAttribute(default=False)
     deleting = BooleanAttribute(null=True)  # the account is being erased (chalicelib/erasure.py)
+    billed = BooleanAttribute(null=True)  # a paid Stripe subscription sets the tier and grants the credits
     token_version = NumberAttribute(attr_name="tokenVersion", default=0)  # bumped to revoke every access token
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
@@ -131,7 +133,7 @@ class EmailClaim(Base):
 
 
 class LedgerEntry(Base):
-    """One credit movement: DEBIT (job), REFUND (job), GRANT (monthly), ADJUST (admin)."""
+    """One credit movement: DEBIT (job), REFUND (job), GRANT (monthly or a paid invoice), ADJUST (admin)."""
 
     class Meta(_Meta):
         pass
@@ -142,6 +144,39 @@ class LedgerEntry(Base):
     job_id = UnicodeAttribute(attr_name="jobId", null=True)
     reason = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(attr_name="createdAt")
+
+
+class Subscription(Base):
+    """A user's Stripe customer and subscription as last read from Stripe, and the tier it gives (billing/)."""
+
+    class Meta(_Meta):
+        pass
+
+    user_id = UnicodeAttribute(attr_name="userId")
+    customer_id = UnicodeAttribute(attr_name="customerId")
+    subscription_id = UnicodeAttribute(attr_name="subscriptionId", null=True)
+    status = UnicodeAttribute(default="none")  # Stripe's: active, past_due, canceled, incomplete...; none before
+    plan_tier = UnicodeAttribute(attr_name="planTier", null=True)  # the plan Stripe bills from the next period
+    paid_tier = UnicodeAttribute(attr_name="paidTier", null=True)  # the plan of the latest paid invoice
+    tier = UnicodeAttribute(default=settings.DEFAULT_TIER)  # what the account gets now
+    price_cents = NumberAttribute(attr_name="priceCents", default=0)  # of plan_tier, per month (MRR)
+    current_period_start = NumberAttribute(attr_name="currentPeriodStart", null=True)
+    current_period_end = NumberAttribute(attr_name="currentPeriodEnd", null=True)
+    cancel_at_period_end = BooleanAttribute(attr_name="cancelAtPeriodEnd", default=False)
+    past_due_since = NumberAttribute(attr_name="pastDueSince", null=True)
+    grace_until = NumberAttribute(attr_name="graceUntil", null=True)
+    started_at = NumberAttribute(attr_name="startedAt", null=True)
+    ended_at = NumberAttribute(attr_name="endedAt", null=True)
+    starting_until = NumberAttribute(attr_name="startingUntil", null=True)  # a subscribe call in flight (one at once)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    version = VersionAttribute()  # concurrent webhook syncs: the later write of a stale read fails and re-reads
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    by_parent = Gsi1()
+    by_status = Gsi3()
 
 
 class Marker(Base):

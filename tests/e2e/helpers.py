@@ -62,6 +62,26 @@ class CliUser:
         return self("credits").ok().json["balance"]
 
 
+def run_browser_script(script: str, *args: str, timeout: float = 150) -> dict:
+    """Run tests/tools/<script> with node (it drives headless Chromium) and return the JSON of its last line."""
+    import json
+    import subprocess
+
+    from tests.stackutil import ROOT
+
+    run = subprocess.run(
+        ["node", str(ROOT / "tests" / "tools" / script), *args],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = run.stdout.strip().splitlines()
+    assert lines, f"no result from the browser script:\n{run.stderr}"
+    return json.loads(lines[-1])
+
+
 def make_person_video(folder: Path) -> Path:
     """An MP4 of the astronaut moving across the frame (2.5 s)."""
     return write_video(folder / "astronaut.mp4", person_frames())

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import trimesh
 from PIL import Image
 
 from container_workers.blender_worker import gltfpack
+from tests.e2e.helpers import run_browser_script
 from tests.stackutil import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -62,25 +61,7 @@ def test_browser_uploads_optimizes_and_views(stack, web_url, tmp_path):
     model.write_bytes(trimesh.creation.icosphere(subdivisions=3).export(file_type="glb"))  # 1280 triangles
     draco = gltfpack.Pack(model, tmp_path / "draco.glb", gltfpack.Options(ratio=0.5, compression="draco")).result()
 
-    run = subprocess.run(
-        [
-            "node",
-            str(ROOT / "tests" / "tools" / "web_e2e.mjs"),
-            web_url,
-            stack.api_url,
-            str(tmp_path),
-            str(model),
-            str(draco),
-        ],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    lines = run.stdout.strip().splitlines()
-    assert lines, f"no result from the browser script:\n{run.stderr}"
-    result = json.loads(lines[-1])
+    result = run_browser_script("web_e2e.mjs", web_url, stack.api_url, str(tmp_path), str(model), str(draco))
     assert result["ok"], (
         f"{result.get('error')}\nsteps: {result['steps']}\nconsole: {result['consoleErrors']}\nscreenshot: {result.get('failureScreenshot')}"
     )

@@ -15,12 +15,13 @@ from urllib.parse import quote, urlsplit
 
 import boto3
 import pytest
+import requests
 import trimesh
 from botocore.config import Config
 
 from container_workers.blender_worker import gltfpack
 from devstack.deploy import load_template
-from devstack.web import WebHandler
+from devstack.web import WebHandler, local_csp
 from tests.stackutil import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,14 +41,12 @@ try {
 """
 
 
-def local_policy(api: str, bucket: str) -> str:
-    """The template's CSP with the API's and the bucket's AWS origins replaced by the local stack's."""
+def local_policy(api: str, bucket: str, ws: str, stripe: str = "http://127.0.0.1:8420") -> str:
+    """The template's CSP with the API's, the WebSocket API's, the bucket's and Stripe's origins replaced by the local
+    stack's."""
     policy = load_template()["Resources"]["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
     text = policy["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
-    text = text.replace("https://${RestAPI}.execute-api.${AWS::Region}.amazonaws.com", api)
-    text = re.sub(r"https://\$\{AssetsBucket\}\.s3\.(\$\{AWS::Region\}\.)?amazonaws\.com", bucket, text)
-    assert "${" not in text, text
-    return " ".join(text.split())
+    return local_csp(text, api, bucket, ws, stripe)
 
 
 def test_the_viewer_decodes_meshopt_and_draco_under_the_content_security_policy(stack, tmp_path):
@@ -83,7 +82,8 @@ def test_the_viewer_decodes_meshopt_and_draco_under_the_content_security_policy(
         "/models/draco.glb": ("model/gltf-binary", draco.read_bytes()),
     }
     origin = lambda url: "{0.scheme}://{0.netloc}".format(urlsplit(url))  # noqa: E731
-    policy = local_policy(origin(stack.api_url), origin(meshopt_url))
+    live = requests.get(f"{stack.api_url}/websocket", timeout=10).json()["url"]
+    policy = local_policy(origin(stack.api_url), origin(meshopt_url), origin(live))
 
     class Handler(WebHandler):
         """The local web server, sending the CloudFront policy and serving the check page."""

@@ -66,6 +66,7 @@ def test_ctrl_c_stops_every_process():
         names = " ".join(" ".join(c.cmdline()) for c in children)
         for module in (
             "devstack.emulator.server",
+            "devstack.stripe_emulator.server",
             "devstack.api",
             "devstack.events",
             "devstack.web",
@@ -89,7 +90,7 @@ def test_killing_the_supervisor_leaves_no_orphans():
     children = psutil.Process(running.process.pid).children(recursive=True)
     running.process.send_signal(signal.SIGKILL)
     running.process.wait()
-    assert len(children) == 6, children
+    assert len(children) == 7, children  # emulator, Stripe emulator, api, events, web, gpu, blender
     # each child gets SIGTERM (PR_SET_PDEATHSIG) and shuts down as on Ctrl-C: the emulator writes its last
     # snapshot first, which takes a while on a loaded machine
     gone, alive = psutil.wait_procs(children, timeout=90)

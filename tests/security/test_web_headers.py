@@ -13,7 +13,9 @@ def test_every_answer_carries_the_templates_security_headers(stack):
     for path in ("/", "/app.js", "/config.js", "/no-such-file"):
         response = requests.get(stack.web_url + path, timeout=10)
         headers = response.headers
-        assert headers.get("Content-Security-Policy") == local_policy(stack.api_url, stack.endpoint), path
+        assert headers.get("Content-Security-Policy") == local_policy(
+            stack.api_url, stack.endpoint, stack.stripe_url
+        ), path
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert headers.get("X-Content-Type-Options") == "nosniff", path
         assert headers.get("X-Frame-Options") == "DENY", path

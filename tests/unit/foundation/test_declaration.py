@@ -125,7 +125,7 @@ def test_each_secret_goes_only_to_the_functions_that_use_it():
         name: {v for v in spec["Properties"].get("Environment", {}).get("Variables", {}) if v.endswith("_SECRET_ARN")}
         for name, spec in functions.items()
     }
-    assert readers["APIHandler"] == {"JWT_SECRET_ARN", "WEBHOOK_SECRET_ARN"}
+    assert readers["APIHandler"] == {"JWT_SECRET_ARN", "WEBHOOK_SECRET_ARN", "STRIPE_SECRET_ARN"}  # Stripe: API only
     assert readers["JwtAuth"] == {"JWT_SECRET_ARN"} and readers["OnJobEvent"] == {"WEBHOOK_SECRET_ARN"}
     assert readers["WebsocketMessage"] == {"JWT_SECRET_ARN"}  # it verifies the access token a client sends
     assert not readers["OnUpload"] | readers["SweepJobs"] | readers["MonthlyGrants"]

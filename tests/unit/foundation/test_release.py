@@ -51,9 +51,11 @@ def test_publishing_uploads_the_app_and_its_config_then_invalidates_the_cdn():
             count == len(keys) and {"index.html", "app.js", "config.js", "vendor/three/build/three.module.js"} <= keys
         )
         config = s3.get_object(Bucket="ai3d-prod-web", Key="config.js")
-        assert (
-            config["Body"].read() == b'export const API_URL = "https://abc.execute-api.us-east-1.amazonaws.com/api";\n'
-        )
+        assert config["Body"].read().decode().splitlines() == [
+            'export const API_URL = "https://abc.execute-api.us-east-1.amazonaws.com/api";',
+            'export const STRIPE_JS_URL = "https://js.stripe.com/v3/";',
+            'export const STRIPE_PUBLISHABLE_KEY = "";',  # STRIPE_PUBLISHABLE_KEY is not set here
+        ]
         assert config["CacheControl"] == "no-cache" and config["ContentType"] == "text/javascript"
         invalidations = cloudfront.list_invalidations(DistributionId=distribution)["InvalidationList"]
         assert invalidations["Quantity"] == 1

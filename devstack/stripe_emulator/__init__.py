@@ -1,0 +1,1 @@
+"""The local Stripe emulator: localstripe (a GPL dev tool, run as its own process, never shipped) plus patches."""
