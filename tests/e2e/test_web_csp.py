@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import boto3
 import pytest
+import requests
 import trimesh
 from botocore.config import Config
 
@@ -40,11 +41,13 @@ try {
 """
 
 
-def local_policy(api: str, bucket: str) -> str:
-    """The template's CSP with the API's and the bucket's AWS origins replaced by the local stack's."""
+def local_policy(api: str, bucket: str, ws: str) -> str:
+    """The template's CSP with the API's, the WebSocket API's and the bucket's AWS origins replaced by the local
+    stack's."""
     policy = load_template()["Resources"]["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
     text = policy["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
     text = text.replace("https://${RestAPI}.execute-api.${AWS::Region}.amazonaws.com", api)
+    text = text.replace("wss://${WebsocketAPI}.execute-api.${AWS::Region}.amazonaws.com", ws)
     text = re.sub(r"https://\$\{AssetsBucket\}\.s3\.(\$\{AWS::Region\}\.)?amazonaws\.com", bucket, text)
     assert "${" not in text, text
     return " ".join(text.split())
@@ -83,7 +86,8 @@ def test_the_viewer_decodes_meshopt_and_draco_under_the_content_security_policy(
         "/models/draco.glb": ("model/gltf-binary", draco.read_bytes()),
     }
     origin = lambda url: "{0.scheme}://{0.netloc}".format(urlsplit(url))  # noqa: E731
-    policy = local_policy(origin(stack.api_url), origin(meshopt_url))
+    live = requests.get(f"{stack.api_url}/websocket", timeout=10).json()["url"]
+    policy = local_policy(origin(stack.api_url), origin(meshopt_url), origin(live))
 
     class Handler(WebHandler):
         """The local web server, sending the CloudFront policy and serving the check page."""
