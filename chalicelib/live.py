@@ -53,7 +53,7 @@ def _user_of(token: object) -> str:
     if not isinstance(token, str) or not token:
         raise Unauthorized("auth needs a token: an access token or an API key", code="INVALID_TOKEN")
     if apikeys.looks_like_key(token):
-        return apikeys.authenticate(token).user_id
+        return apikeys.authenticate(token, fresh=True).user_id
     claims = tokens.verify_access_token(token)
     sessions.check(claims, fresh=True)
     return claims.user_id
