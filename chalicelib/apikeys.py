@@ -33,6 +33,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _JOB_WRITES = ("/projects", "/assets", "/jobs")  # the routes a `jobs` key may write to
 
 
+_CACHE_MAX = 10_000
+
+
 @dataclass(frozen=True)
 class KeyAuth:
     """What the authorizer learned from a valid key: its owner, the role it acts with, its digest and scopes."""
@@ -41,6 +44,9 @@ class KeyAuth:
     role: str
     digest: str
     scopes: tuple[str, ...]
+
+
+_verdicts: dict[str, tuple[float, KeyAuth]] = {}  # the authorizer's verdicts, kept AUTH_CACHE_SECONDS (as sessions.py)
 
 
 def digest_of(value: str) -> str:
@@ -128,33 +134,43 @@ def revoke(principal: Principal, key_id: str) -> None:
     for item in _mine(principal.user_id):
         if item.id == key_id:
             item.delete()
+            _verdicts.pop(item.pk.removeprefix(keys.API_KEY_PREFIX), None)
             return
     raise NotFound("API key not found")
 
 
-def authenticate(value: str) -> KeyAuth:
+def authenticate(value: str, fresh: bool = False) -> KeyAuth:
     """The authorizer's check of a key: it exists and its owner may still use the API; Unauthorized otherwise. The
-    key acts with the ADMIN role only if it has the admin scope and its owner is (still) an admin."""
+    key acts with the ADMIN role only if it has the admin scope and its owner is (still) an admin. Verdicts are kept
+    AUTH_CACHE_SECONDS, like API Gateway's cache of them (`fresh` skips it): revocation does not wait for either
+    (`admit` refuses a deleted key at its next request), a disabled owner's writes neither."""
     if not _KEY_SHAPE.match(value):
         raise Unauthorized("invalid API key", code="INVALID_API_KEY")
-    digest = digest_of(value)
+    digest, now = digest_of(value), time.monotonic()
+    hit = _verdicts.get(digest)
+    if hit is not None and not fresh and now - hit[0] <= settings.AUTH_CACHE_SECONDS:
+        return hit[1]
     try:
         item = ApiKey.get(*keys.api_key(digest), consistent_read=True)
     except ApiKey.DoesNotExist:
         raise Unauthorized("invalid or revoked API key", code="INVALID_API_KEY") from None
-    _require_active(item.user_id)
-    user = User.get(*keys.user(item.user_id), attributes_to_get=["role"])
+    user = _active_user(item.user_id)
     role = "ADMIN" if user.role == "ADMIN" and "admin" in item.scopes else "USER"
-    return KeyAuth(item.user_id, role, digest, tuple(str(s) for s in item.scopes))
+    verdict = KeyAuth(item.user_id, role, digest, tuple(str(s) for s in item.scopes))
+    if len(_verdicts) > _CACHE_MAX:
+        _verdicts.clear()
+    _verdicts[digest] = (now, verdict)
+    return verdict
 
 
-def _require_active(user_id: str) -> None:
+def _active_user(user_id: str) -> User:
     try:
-        user = User.get(*keys.user(user_id), consistent_read=True, attributes_to_get=["disabled", "deleting"])
+        user = User.get(*keys.user(user_id), consistent_read=True, attributes_to_get=["disabled", "deleting", "role"])
     except User.DoesNotExist:
         raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE") from None
     if user.disabled or user.deleting:
         raise Unauthorized("this account no longer exists or is disabled", code="ACCOUNT_UNAVAILABLE")
+    return user
 
 
 def required_scope(method: str, path: str) -> str | None:
@@ -196,7 +212,7 @@ def admit(auth: KeyAuth, method: str, path: str, now: float | None = None) -> di
         message = f"this API key lacks the {needed} scope" if needed else "this request needs a session, not a key"
         raise Forbidden(message, code="SCOPE_REQUIRED", headers=headers)
     if method not in ("GET", "HEAD", "OPTIONS"):
-        _require_active(auth.user_id)
+        _active_user(auth.user_id)
     return headers
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import apikeys, sessions, settings, tokens, views
@@ -52,7 +53,7 @@ def _user_of(token: object) -> str:
     if not isinstance(token, str) or not token:
         raise Unauthorized("auth needs a token: an access token or an API key", code="INVALID_TOKEN")
     if apikeys.looks_like_key(token):
-        return apikeys.authenticate(token).user_id
+        return apikeys.authenticate(token, fresh=True).user_id
     claims = tokens.verify_access_token(token)
     sessions.check(claims, fresh=True)
     return claims.user_id
@@ -173,7 +174,12 @@ def publish(job_id: str) -> int:
         if item.user_id != job.owner_id or (job_id not in item.jobs and ALL_JOBS not in item.jobs):
             continue
         connection_id = item.pk.removeprefix(keys.CONNECTION_PREFIX)
-        if push.send(connection_id, event):
+        try:
+            delivered = push.send(connection_id, event)
+        except (ClientError, BotoCoreError):  # best effort: a throttled push must not fail the whole batch
+            logger.warning("live event not delivered", extra={"job_id": job_id, "connection": connection_id})
+            continue
+        if delivered:
             sent += 1
         else:
             item.delete()

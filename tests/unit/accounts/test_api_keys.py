@@ -115,3 +115,15 @@ def test_revoked_key_is_refused_at_once(api):
     assert api.call("DELETE", f"/api-keys/{mine['id']}", token=other).status == 404
     forged = api.call("GET", "/users/me", token="a3d_" + "A" * 43)
     assert (forged.status, forged.json["error"]["code"]) == (401, "INVALID_API_KEY")
+
+
+def test_a_disabled_owners_key_cannot_write_at_once(api, admin):
+    registered = api.register(f"k-{uuid.uuid4().hex[:8]}@example.com")
+    key = _key(api, registered["accessToken"], ["jobs"])["key"]
+    assert api.call("POST", "/projects", {"name": "p"}, token=key).status == 201
+    patched = api.call(
+        "PATCH", f"/admin/users/{registered['user']['id']}", {"disabled": True}, token=admin["accessToken"]
+    )
+    assert patched.status == 200, patched
+    refused = api.call("POST", "/projects", {"name": "q"}, token=key)
+    assert (refused.status, refused.json["error"]["code"]) == (401, "ACCOUNT_UNAVAILABLE")
