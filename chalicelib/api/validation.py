@@ -118,11 +118,14 @@ def _refusal(model: type[pydantic.BaseModel], error: pydantic.ValidationError, w
 
 
 def body(operation: Operation, raw: bytes | str | None) -> dict:
-    """The request body checked against the operation's model: the fields the caller sent, as sent (no defaults)."""
+    """The request body checked against the operation's model: the fields the caller sent, as sent (no defaults); a
+    route without a body model takes none (or `{}`)."""
     model = operation.request
-    if model is None:
-        return {}
     data = parse_json(raw) if raw else {}
+    if model is None:
+        if data != {}:
+            raise ValidationError("this route takes no body (or an empty object)", code="UNKNOWN_FIELD")
+        return {}
     if not isinstance(data, dict):
         raise _invalid_json("the body must be a JSON object")
     try:

@@ -244,3 +244,12 @@ def test_a_route_without_an_operation_fails_loudly_instead_of_running_unchecked(
     status, data = call(client, "POST", "/projects", alice, {"name": "p"})
     assert status == 500 and data["error"]["code"] == "INTERNAL_ERROR"
     assert call(client, "GET", "/projects", alice)[1]["items"] == []
+
+
+def test_routes_without_a_body_refuse_one(client):
+    alice = register(client)
+    assert call(client, "POST", "/users/me/webhook-secret", alice, {})[0] == 201
+    status, data = call(client, "POST", "/users/me/webhook-secret", alice, {"rotate": True})
+    assert status == 400 and data["error"]["code"] == "UNKNOWN_FIELD"
+    status, data = _raw(client, "/users/me/webhook-secret", alice, "[" * 100)
+    assert status == 400 and data["error"]["code"] == "INVALID_JSON"
