@@ -85,6 +85,12 @@ def _operation(route, op: Operation, refs: dict) -> dict:
             "required": True,
             "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
         }
+    if op.raw_body:
+        spec["requestBody"] = {
+            "required": True,
+            "description": "the sender's own event, authenticated by its signature header",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
     if route.authorizer is not None:
         spec["security"] = [{"bearer": []}]
     return spec

@@ -20,6 +20,7 @@ class Operation:
     request: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     tags: tuple[str, ...] = field(default=())
+    raw_body: bool = False  # the handler reads and authenticates the raw body itself (a signed webhook)
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
@@ -32,12 +33,13 @@ def operation(
     request: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     tag: str = "",
+    raw_body: bool = False,
 ) -> Operation:
     """Declare the schemas of one route (its path as app.py writes it, without the /v1 prefix)."""
     key = (method.upper(), path)
     if key in OPERATIONS:
         raise ValueError(f"{method} {path} is declared twice")
-    found = Operation(method.upper(), path, responses, request, query, (tag,) if tag else ())
+    found = Operation(method.upper(), path, responses, request, query, (tag,) if tag else (), raw_body)
     OPERATIONS[key] = found
     return found
 
