@@ -223,8 +223,13 @@ def _foot_targets(
         ramp_in = np.arange(max(0, a - blend), a)
         ramp_out = np.arange(b + 1, min(T, b + 1 + blend))
         frames = np.concatenate([ramp_in, np.arange(a, b + 1), ramp_out])
+        # Outside the contact the correction (planted minus captured) fades, so the foot keeps its captured swing.
         spot = np.concatenate(
-            [np.repeat(planted[:1], len(ramp_in), 0), planted, np.repeat(planted[-1:], len(ramp_out), 0)]
+            [
+                pos[ramp_in, foot] + (planted[0] - pos[a, foot]),
+                planted,
+                pos[ramp_out, foot] + (planted[-1] - pos[b, foot]),
+            ]
         )
         w = np.concatenate(
             [
