@@ -266,8 +266,8 @@ def lock_feet(
     for (weight, target), side in zip(locks, SIDES):
         need = _reach_drop(pos[:, J[f"{side}UpLeg"]], target, (thigh + shin) * (1 - 1e-4))
         drop = np.maximum(drop, np.where(weight > 0, need, 0.0))
-    if drop.any():  # ease in and out: a moving maximum, then a moving average, never below what is needed
-        width = blend * 2 + 1
+    if drop.any():  # ease in and out over the lock's blend: a moving maximum, then a moving average of the same
+        width = blend | 1  # width, which never goes below what is needed (each average includes the frame's need)
         drop = uniform_filter1d(maximum_filter1d(drop, width, mode="nearest"), width, mode="nearest")
         root[:, 1] -= drop
         pos = forward_kinematics(G, root, offsets)
