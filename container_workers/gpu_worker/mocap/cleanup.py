@@ -177,6 +177,31 @@ def smooth(x: np.ndarray, fps: float, smoothing: float, beta: float = BETA) -> n
     return one_euro(forward[::-1], fps, min_cutoff, beta)[::-1][pad : pad + len(x)].copy()
 
 
+def depth_noise_ratio(points: np.ndarray) -> float:
+    """How much noisier depth (Z) is than X and Y in (T, N, 3) points: median |second difference|, Z over X and Y."""
+    if len(points) < 3:
+        return 1.0
+    d2 = np.abs(np.diff(points, 2, axis=0))
+    flat = float(np.median(d2[..., :2]))
+    return float(np.median(d2[..., 2])) / flat if flat > 0 else 1.0
+
+
+def smooth_world(points: np.ndarray, fps: float, smoothing: float) -> np.ndarray:
+    """`smooth` for (T, N, 3) world landmarks, with depth filtered harder by how much noisier it measures.
+
+    A monocular estimate's depth is its weakest axis (MediaPipe's about twice as noisy as X and Y on the harness).
+    A first-order low-pass leaves noise variance proportional to its cutoff, so depth's minimum cutoff is divided
+    by the squared noise ratio: after filtering, depth is about as noisy as X and Y.
+    """
+    out = smooth(points, fps, smoothing)
+    ratio = depth_noise_ratio(points)
+    if smoothing <= 0 or ratio <= 1.0:
+        return out
+    deeper = min(1.0, smoothing + 2.0 * math.log(ratio) / math.log(16.0))  # min cutoff 4 Hz x (1/16)^smoothing
+    out[..., 2] = smooth(points, fps, deeper)[..., 2]
+    return out
+
+
 def with_midpoints(points: np.ndarray) -> np.ndarray:
     """(T, 33, D) landmarks with the hip and shoulder midpoints appended -> (T, 35, D)."""
     hip = points[:, [LM["left_hip"], LM["right_hip"]]].mean(axis=1, keepdims=True)

@@ -223,8 +223,13 @@ def _foot_targets(
         ramp_in = np.arange(max(0, a - blend), a)
         ramp_out = np.arange(b + 1, min(T, b + 1 + blend))
         frames = np.concatenate([ramp_in, np.arange(a, b + 1), ramp_out])
+        # Outside the contact the correction (planted minus captured) fades, so the foot keeps its captured swing.
         spot = np.concatenate(
-            [np.repeat(planted[:1], len(ramp_in), 0), planted, np.repeat(planted[-1:], len(ramp_out), 0)]
+            [
+                pos[ramp_in, foot] + (planted[0] - pos[a, foot]),
+                planted,
+                pos[ramp_out, foot] + (planted[-1] - pos[b, foot]),
+            ]
         )
         w = np.concatenate(
             [
@@ -261,8 +266,8 @@ def lock_feet(
     for (weight, target), side in zip(locks, SIDES):
         need = _reach_drop(pos[:, J[f"{side}UpLeg"]], target, (thigh + shin) * (1 - 1e-4))
         drop = np.maximum(drop, np.where(weight > 0, need, 0.0))
-    if drop.any():  # ease in and out: a moving maximum, then a moving average, never below what is needed
-        width = blend * 2 + 1
+    if drop.any():  # ease in and out over the lock's blend: a moving maximum, then a moving average of the same
+        width = blend | 1  # width, which never goes below what is needed (each average includes the frame's need)
         drop = uniform_filter1d(maximum_filter1d(drop, width, mode="nearest"), width, mode="nearest")
         root[:, 1] -= drop
         pos = forward_kinematics(G, root, offsets)

@@ -48,6 +48,26 @@ def test_one_euro_removes_jitter_without_lag():
     assert jitter == sorted(jitter, reverse=True) and jitter[-1] < 0.3 * jitter[0]
 
 
+def test_depth_twice_as_noisy_is_filtered_harder_and_ends_about_as_jittery_as_x_and_y():
+    fps = 30.0
+    t = np.arange(300) / fps
+    truth = 0.05 * np.sin(2 * math.pi * 0.3 * t)[:, None, None] * np.ones((1, 4, 3))  # a slow move
+    noise = np.random.default_rng(3).normal(0, 0.01, truth.shape) * [1.0, 1.0, 2.0]
+    assert 1.7 < cleanup.depth_noise_ratio(truth + noise) < 2.3
+    plain = cleanup.smooth(truth + noise, fps, 0.5)
+    world = cleanup.smooth_world(truth + noise, fps, 0.5)
+    np.testing.assert_array_equal(world[..., :2], plain[..., :2])  # X and Y as before
+
+    def jitter(p, axes):
+        return np.abs(np.diff(p[..., axes], 2, axis=0)).mean()
+
+    assert jitter(world, 2) < 0.5 * jitter(plain, 2)
+    assert jitter(world, 2) < 1.3 * jitter(world, [0, 1])
+    assert np.sqrt(np.mean((world - truth)[30:-30, :, 2] ** 2)) < 0.01  # still on the move, not flattened
+    even = truth + noise * [1.0, 1.0, 0.25]  # depth half as noisy: filtered like X and Y
+    np.testing.assert_array_equal(cleanup.smooth_world(even, fps, 0.5), cleanup.smooth(even, fps, 0.5))
+
+
 def test_online_filter_matches_the_offline_forward_pass():
     x = np.random.default_rng(2).normal(0, 1, (50, 4, 2))
     online = cleanup.OnlineOneEuro(30.0, 1.0)

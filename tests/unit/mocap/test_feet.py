@@ -94,3 +94,18 @@ def test_a_jump_leaves_the_floor_but_noise_and_the_clip_ends_do_not():
     assert 0.2 < lift[45] < 0.4
     root[:20, 1] += 0.5  # high at the start: no take-off seen, so no flight
     assert flight_lift(G, root, FPS)[:20].max() == 0
+
+
+def test_a_foot_that_lands_on_its_planted_spot_keeps_its_captured_approach_and_lift_off():
+    T = 90
+    G = world_rotations(_standing(T, wobble_deg=0.0))
+    t = np.arange(T) / FPS
+    x = np.minimum(t, 1.0) + np.maximum(t - 2.0, 0.0)  # moves at 1 m/s, stands still for frames 30-60, moves again
+    root = stand_on_floor(G, np.stack([x, np.zeros(T), np.zeros(T)], 1))
+    contacts = np.zeros((T, 2), dtype=bool)
+    contacts[30:61, 0] = True
+    G2, root2 = lock_feet(G, root, contacts, FPS)
+    before = forward_kinematics(G, root)[:, J["LeftFoot"]]
+    after = forward_kinematics(G2, root2)[:, J["LeftFoot"]]
+    # The lock has nothing to correct, so the eased frames around it follow the captured foot, not the planted spot.
+    np.testing.assert_allclose(after[:, [0, 2]], before[:, [0, 2]], atol=1e-6)
