@@ -64,7 +64,8 @@ class GatewayResponses(ChaliceRequestHandler):
     def method_not_allowed(self) -> None:
         """A method no route has (TRACE, QUERY...): 405 in the error shape (http.server would answer 501 in HTML)."""
         body = json.dumps({"error": {"code": "METHOD_NOT_ALLOWED", "message": f"{self.command} is not supported"}})
-        self._send_http_response(405, {"Content-Type": "application/json"}, body.encode())
+        self.close_connection = True  # its body (if any) is not read: the connection must not carry it into the next
+        self._send_http_response(405, {"Content-Type": "application/json", "Connection": "close"}, body.encode())
 
     def __getattr__(self, name: str):
         """http.server looks up `do_<METHOD>`; the methods chalice local does not serve get `method_not_allowed`."""

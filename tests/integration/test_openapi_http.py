@@ -5,6 +5,7 @@ request (the local server is threaded; Lambda is not)."""
 from __future__ import annotations
 
 import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -25,6 +26,13 @@ def test_both_base_paths_serve_the_same_routes_and_other_methods_are_405(user):
     assert user.call("GET", "/v1/users/me").json() == user.call("GET", "/users/me").json()
     response = requests.request("TRACE", f"{user.api}/v1/users/me", timeout=30)
     assert response.status_code == 405 and response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    host, port = user.api.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:  # a 405 with a body it never read
+        body = b"[null, null]"
+        head = f"QUERY /v1/health HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n\r\n"
+        connection.sendall(head.encode() + body + b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = connection.makefile("rb").read()  # the server closes the connection: the body never becomes a request
+    assert answer.startswith(b"HTTP/1.1 405") and answer.count(b"HTTP/1.") == 1, answer
 
 
 def test_hostile_bodies_are_refused_before_any_debit(user):
