@@ -1,12 +1,15 @@
-"""The table of operations: for each (method, path) of app.py, its request, query and response models."""
+"""The table of operations: for each (method, path) of app.py, its request, query and response models (filled by
+chalicelib/api/models.py, read when the document is written; never imported with pydantic on a cold start)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
 
 from chalicelib.settings import API_VERSION
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,6 @@ def operation(
     found = Operation(method.upper(), path, responses, request, query, (tag,) if tag else ())
     OPERATIONS[key] = found
     return found
-
-
-def find(method: str, path: str) -> Operation | None:
-    """The operation of a route (its path with or without the /v1 prefix), if declared."""
-    return OPERATIONS.get((method.upper(), unversioned(path)))
 
 
 def unversioned(path: str) -> str:
