@@ -131,7 +131,7 @@ def body(checks: Checks, raw: bytes | str | None) -> dict:
     return data
 
 
-_INTEGER = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.0*)?")
+_INTEGER = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.0+)?")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 

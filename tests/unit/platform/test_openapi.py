@@ -251,3 +251,30 @@ def test_a_route_without_an_operation_fails_loudly_instead_of_running_unchecked(
         spec._checks.cache_clear()
     assert status == 500 and data["error"]["code"] == "INTERNAL_ERROR"
     assert call(client, "GET", "/projects", alice)[1]["items"] == []
+
+
+def test_the_committed_document_is_what_the_models_write(document):
+    """chalicelib/api/openapi.json can never drift from the models: regenerate it with `make openapi`."""
+    from chalicelib.api import spec
+
+    assert spec.DOCUMENT.read_text(encoding="utf-8") == openapi.render(document), "out of date: run `make openapi`"
+    assert openapi.main(["--check"]) == 0
+
+
+def test_the_api_serves_the_committed_document(client):
+    from chalicelib.api import spec
+
+    status, data = call(client, "GET", "/v1/openapi.json")
+    assert status == 200 and data == json.loads(spec.DOCUMENT.read_text(encoding="utf-8"))
+
+
+def test_a_cold_start_never_imports_pydantic():
+    """The models only write the document; the Lambda validates with it (docs/benchmarks.md, cold start)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, app; print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')))"
+    root = Path(__file__).resolve().parents[3]
+    shown = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
