@@ -16,7 +16,8 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib import settings
 from chalicelib.api import models
-from chalicelib.api.registry import OPERATIONS, Operation, unversioned
+from chalicelib.api.registry import OPERATIONS, Operation
+from chalicelib.api.spec import unversioned
 
 REF = "#/components/schemas/{model}"
 COMMITTED = Path(__file__).with_name("openapi.json")

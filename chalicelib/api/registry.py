@@ -1,12 +1,10 @@
 """The table of operations: for each (method, path) of app.py, its request, query and response models (filled by
-chalicelib/api/models.py, read when the document is written; never imported with pydantic on a cold start)."""
+chalicelib/api/models.py, read when the document is written; never imported at run time)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from chalicelib.settings import API_VERSION
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -43,11 +41,3 @@ def operation(
     found = Operation(method.upper(), path, responses, request, query, (tag,) if tag else ())
     OPERATIONS[key] = found
     return found
-
-
-def unversioned(path: str) -> str:
-    """A route's path without the /v1 prefix (the document lists each route once, under the /v1 server)."""
-    prefix = f"/{API_VERSION}"
-    if path == prefix or path.startswith(prefix + "/"):
-        return path[len(prefix) :] or "/"
-    return path

@@ -11,7 +11,8 @@ from openapi_spec_validator import validate
 
 from chalicelib import settings
 from chalicelib.api import openapi
-from chalicelib.api.registry import OPERATIONS, unversioned
+from chalicelib.api.registry import OPERATIONS
+from chalicelib.api.spec import unversioned
 from tests.unit.platform.helpers import call, register
 
 BODY_METHODS = ("POST", "PATCH", "PUT")
