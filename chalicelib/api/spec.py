@@ -4,7 +4,7 @@ read once per process: served as GET /openapi.json, and each operation's body an
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from chalicelib.api.schema import Checker
@@ -43,7 +43,7 @@ def checker() -> Checker:
     return Checker(document()["components"]["schemas"])
 
 
-@cache
+@lru_cache(maxsize=512)  # keyed by route patterns, so bounded anyway
 def _checks(method: str, path: str) -> Checks | None:
     spec = document()["paths"].get(path, {}).get(method.lower())
     if spec is None:
