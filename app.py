@@ -28,7 +28,7 @@ from chalicelib import (
     webhooks,
 )
 from chalicelib.admin_metrics import report as admin_metrics_report
-from chalicelib.api import openapi, registry, validation
+from chalicelib.api import spec, validation
 from chalicelib.billing import plans as billing_plans
 from chalicelib.billing import subscriptions as billing
 from chalicelib.billing import webhook as billing_webhook
@@ -126,13 +126,16 @@ def errors_and_auth(event, get_response):
 
 
 def _validate(request) -> None:
-    """Check the request against its operation (chalicelib/api/models.py) before the handler runs; the checked body
-    and query travel on the request for `body()` and `query()`."""
+    """Check the request against its operation's schemas (chalicelib/api/openapi.json, written from
+    chalicelib/api/models.py) before the handler runs; the checked body and query travel on the request for `body()`
+    and `query()`."""
     path = request.context.get("resourcePath", "")
-    operation = registry.find(request.method, path)
+    operation = spec.find(request.method, path)
     if operation is None:
         if request.method in app.routes.get(path, {}):  # a route nobody declared: refuse loudly, never unchecked
-            raise RuntimeError(f"{request.method} {path} has no operation in chalicelib/api/models.py")
+            raise RuntimeError(
+                f"{request.method} {path} is not in chalicelib/api/openapi.json: see chalicelib/api/models.py"
+            )
         return  # a method the path does not have: Chalice answers 405
     validation.path_params(request.uri_params)
     request.checked_query = validation.query(operation, request.query_params)
@@ -195,7 +198,7 @@ def get_health():
 @route("/openapi.json")
 def get_openapi():
     """This API's OpenAPI 3.1 document: every route with its request and response schemas."""
-    return openapi.served(app.routes)
+    return spec.document()
 
 
 @route("/websocket")

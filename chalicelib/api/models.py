@@ -1,13 +1,15 @@
 """Request and response models of every route, each route declared (`operation`) next to its models.
 
-Every model is built on its first use (`defer_build`): a cold start builds none, a request builds its own body and
-query models once, and the response models are built only to write the document.
+Build time only (pydantic is a dev requirement): the models write chalicelib/api/openapi.json (`make openapi`), which
+the API serves and validates requests with (chalicelib/api/spec.py, schema.py); a unit test fails while that file
+differs from what the models write, another while the validator's verdicts differ from the models'.
 
 Request bodies are strict (no type coercion, no unknown fields, no NaN/Infinity); the domain modules keep their own
 rules (password policy, upload formats, param bounds in the contract) and the models here describe what reaches them.
 A route's answers are described by the same kind of model (unknown fields forbidden), which the tests hold every real
 answer to. Adding a route: register it with app.py's `route()` (it serves /v1 too), write its models here, then one
-`operation(...)` line; a route without one answers 500 and fails tests/unit/platform/test_openapi.py.
+`operation(...)` line, then `make openapi`; a route missing from the document answers 500 and fails
+tests/unit/platform/test_openapi.py.
 """
 
 from __future__ import annotations

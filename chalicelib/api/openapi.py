@@ -1,29 +1,56 @@
-"""The OpenAPI 3.1 document, generated from app.py's routes (paths, auth, docstrings) and the operations' models."""
+"""Writing the OpenAPI 3.1 document from app.py's routes (paths, auth, docstrings) and the operations' models, at
+build time only: `python -m chalicelib.api.openapi --write` (`make openapi`) regenerates the committed
+chalicelib/api/openapi.json, which the API serves and validates requests with (chalicelib/api/spec.py)."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import models_json_schema
 
 from chalicelib import settings
 from chalicelib.api import models
-from chalicelib.api.registry import OPERATIONS, Operation, unversioned
+from chalicelib.api.registry import OPERATIONS, Operation
+from chalicelib.api.spec import unversioned
 
 REF = "#/components/schemas/{model}"
+COMMITTED = Path(__file__).with_name("openapi.json")
 
 
-def _schemas(operations: list[Operation]) -> tuple[dict[Any, dict], dict]:
-    from pydantic.json_schema import models_json_schema  # only to write the document, never on a cold start
+def fields_model(model: type[BaseModel]) -> type[BaseModel]:
+    """What `model` validates, as a schema: itself, or (when its documented schema is rewritten, as JobCreate's per
+    job type) a twin `<Name>Fields` whose schema is the model's own fields."""
+    if not callable(model.model_config.get("json_schema_extra")):
+        return model
+    config = ConfigDict(**{**model.model_config, "json_schema_extra": None})
+    namespace = {"model_config": config, "__doc__": model.__doc__, "__module__": model.__module__}
+    return type(f"{model.__name__}Fields", (model,), namespace)
 
+
+def _schemas(operations: list[Operation]) -> tuple[dict[Any, dict], dict, dict]:
     wanted: list[tuple[type[BaseModel], Any]] = [(models.Error, "serialization")]
+    checked: dict[type[BaseModel], type[BaseModel]] = {}
     for op in operations:
-        if op.request is not None:
-            wanted.append((op.request, "validation"))
+        for model in (op.request, op.query):
+            if model is not None:
+                checked[model] = checked.get(model) or fields_model(model)
+                wanted += [(model, "validation"), (checked[model], "validation")]
         wanted += [(model, "serialization") for model in op.responses.values() if model is not None]
     refs, defs = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
-    return refs, defs.get("$defs", {})
+    defs = defs.get("$defs", {})
+    validated = {}
+    for model, twin in checked.items():
+        validated[model] = refs[(twin, "validation")]
+        codes = getattr(model, "error_codes", {})
+        if codes:
+            defs[validated[model]["$ref"].rsplit("/", 1)[-1]]["x-error-codes"] = dict(codes)
+    return refs, defs, validated
 
 
 def _parameters(path: str, query: type[BaseModel] | None) -> list[dict]:
@@ -58,7 +85,7 @@ def _response(description: str, ref: dict | None) -> dict:
     return {"description": description, "content": {"application/json": {"schema": ref}}}
 
 
-def _operation(route, op: Operation, refs: dict) -> dict:
+def _operation(route, op: Operation, refs: dict, validated: dict) -> dict:
     doc = (route.view_function.__doc__ or "").strip()
     summary, _, more = doc.partition("\n")
     spec: dict[str, Any] = {
@@ -91,6 +118,10 @@ def _operation(route, op: Operation, refs: dict) -> dict:
             "description": "the sender's own event, authenticated by its signature header",
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
+    checks = {"body": op.request, "query": op.query}
+    spec["x-validation"] = {where: validated[model] for where, model in checks.items() if model is not None}
+    if op.raw_body:
+        spec["x-validation"]["raw"] = True
     if route.authorizer is not None:
         spec["security"] = [{"bearer": []}]
     return spec
@@ -107,10 +138,10 @@ def document(routes: dict) -> dict:
             if op is None:
                 raise KeyError(f"{method} {path} has no operation in chalicelib/api/models.py")
             entries.append((route, op))
-    refs, defs = _schemas([op for _, op in entries])
+    refs, defs, validated = _schemas([op for _, op in entries])
     paths: dict[str, dict] = {}
     for route, op in entries:
-        paths.setdefault(route.uri_pattern, {})[route.method.lower()] = _operation(route, op, refs)
+        paths.setdefault(route.uri_pattern, {})[route.method.lower()] = _operation(route, op, refs, validated)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -130,11 +161,29 @@ def document(routes: dict) -> dict:
     }
 
 
-_built: dict[int, dict] = {}
+def render(doc: dict) -> str:
+    """The document as the committed file holds it."""
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
 
 
-def served(routes: dict) -> dict:
-    """The document of `routes`, built once per process (the routes never change after import)."""
-    if id(routes) not in _built:
-        _built[id(routes)] = document(routes)
-    return _built[id(routes)]
+def main(argv: list[str] | None = None) -> int:
+    """Write (--write) or check (--check: exit 1 when it differs) the committed document of app.py's routes."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--write", action="store_true", help=f"regenerate {COMMITTED.name}")
+    group.add_argument("--check", action="store_true", help=f"exit 1 when {COMMITTED.name} is out of date")
+    args = parser.parse_args(argv)
+    from app import app  # the routes, their docstrings and authorizers
+
+    text = render(document(app.routes))
+    if args.write:
+        COMMITTED.write_text(text, encoding="utf-8")
+        return 0
+    if COMMITTED.read_text(encoding="utf-8") != text:
+        print(f"{COMMITTED} is out of date: run `make openapi`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,12 +1,13 @@
-"""The table of operations: for each (method, path) of app.py, its request, query and response models."""
+"""The table of operations: for each (method, path) of app.py, its request, query and response models (filled by
+chalicelib/api/models.py, read when the document is written; never imported at run time)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
-from chalicelib.settings import API_VERSION
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,3 @@ def operation(
     found = Operation(method.upper(), path, responses, request, query, (tag,) if tag else (), raw_body)
     OPERATIONS[key] = found
     return found
-
-
-def find(method: str, path: str) -> Operation | None:
-    """The operation of a route (its path with or without the /v1 prefix), if declared."""
-    return OPERATIONS.get((method.upper(), unversioned(path)))
-
-
-def unversioned(path: str) -> str:
-    """A route's path without the /v1 prefix (the document lists each route once, under the /v1 server)."""
-    prefix = f"/{API_VERSION}"
-    if path == prefix or path.startswith(prefix + "/"):
-        return path[len(prefix) :] or "/"
-    return path

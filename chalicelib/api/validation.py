@@ -1,17 +1,19 @@
 """Checking a request against its operation before any handler runs: size and nesting before parsing, a JSON parse
-that refuses NaN, Infinity and repeated keys, text without control characters or lone surrogates, then the models."""
+that refuses NaN, Infinity and repeated keys, text without control characters or lone surrogates, then the operation's JSON Schemas from the committed OpenAPI document (query strings
+converted to the declared types first)."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 from typing import Any
 
-import pydantic
-
 from chalicelib import settings
-from chalicelib.api.registry import Operation
+from chalicelib.api import spec
+from chalicelib.api.schema import Problem
+from chalicelib.api.spec import Checks
 from chalicelib.errors import PayloadTooLarge, ValidationError
 
 ALLOWED_CONTROLS = frozenset("\t\n\r")  # line breaks and tabs may appear in descriptions and prompts
@@ -106,53 +108,85 @@ def parse_json(raw: bytes | str) -> Any:
     return data
 
 
-def _refusal(model: type[pydantic.BaseModel], error: pydantic.ValidationError, where: str) -> ValidationError:
-    first = error.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "extra_forbidden":
+def _refusal(problem: Problem, codes: dict[str, str], where: str) -> ValidationError:
+    field = ".".join(str(part) for part in problem.loc)
+    if problem.kind == "unknown":
         return ValidationError(f"unknown field {where}{field}", code="UNKNOWN_FIELD")
-    if first["type"] == "missing":
+    if problem.kind == "missing":
         return ValidationError(f"missing field {where}{field}")
-    code = getattr(model, "error_codes", {}).get(str(first["loc"][0]) if first["loc"] else "", "VALIDATION_ERROR")
-    return ValidationError(f"{where}{field}: {first['msg']}", code=code)
+    code = codes.get(str(problem.loc[0]) if problem.loc else "", "VALIDATION_ERROR")
+    return ValidationError(f"{where}{field}: {problem.message}", code=code)
 
 
-def body(operation: Operation, raw: bytes | str | None) -> dict:
-    """The request body checked against the operation's model: the fields the caller sent, as sent (no defaults); a
-    route without a body model takes none (or `{}`)."""
-    if operation.raw_body:
+def body(checks: Checks, raw: bytes | str | None) -> dict:
+    """The request body checked against the operation's schema: the fields the caller sent, as sent (no defaults); a
+    route without a body schema takes none (or `{}`)."""
+    if checks.raw:
         return {}  # read raw and authenticated by its handler (a signed webhook), in whatever shape its sender has
-    model = operation.request
     data = parse_json(raw) if raw else {}
-    if model is None:
+    if checks.body is None:
         if data != {}:
             raise ValidationError("this route takes no body (or an empty object)", code="UNKNOWN_FIELD")
         return {}
     if not isinstance(data, dict):
         raise _invalid_json("the body must be a JSON object")
-    try:
-        checked = model.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise _refusal(model, exc, "") from None
-    return checked.model_dump(exclude_unset=True)
+    problem = spec.checker().first_problem(data, checks.body)
+    if problem is not None:
+        raise _refusal(problem, checks.body_codes, "")
+    return data
 
 
-def query(operation: Operation, params: dict[str, str] | None) -> dict:
-    """The query parameters checked against the operation's model (none allowed when it has none)."""
+_INTEGER = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.0+)?")
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _declared_types(schema: dict) -> set[str]:
+    """The JSON types a query parameter's schema admits (through $ref, anyOf and oneOf)."""
+    schema = spec.checker().resolve(schema)
+    found = set(schema["type"] if isinstance(schema.get("type"), list) else [schema.get("type")])
+    for option in schema.get("anyOf", []) + schema.get("oneOf", []):
+        found |= _declared_types(option)
+    return found - {None}
+
+
+def convert(text: str, schema: dict) -> Any:
+    """A query string's value as its declared type, as pydantic's lax mode reads it (integers with surrounding
+    space, `_` between digits and a zero fraction; true/false words for booleans); the text unchanged when it is
+    not one, for the schema to refuse."""
+    kinds = _declared_types(schema)
+    if "string" in kinds:
+        return text
+    stripped = text.strip()
+    if "integer" in kinds and _INTEGER.fullmatch(stripped):
+        return int(stripped.split(".")[0])
+    if "number" in kinds:
+        try:
+            value = float(stripped)
+        except ValueError:
+            return text
+        return value if math.isfinite(value) else text
+    if "boolean" in kinds and stripped.lower() in _TRUE | _FALSE:
+        return stripped.lower() in _TRUE
+    return text
+
+
+def query(checks: Checks, params: dict[str, str] | None) -> dict:
+    """The query parameters checked against the operation's schema (none allowed when it has none)."""
     params = params or {}
     for name, value in params.items():
         check_text(name, "a query parameter name")
         check_text(value, f"query parameter {name}")
-    model = operation.query
-    if model is None:
+    if checks.query is None:
         if params:
             raise ValidationError(f"unknown query parameter {sorted(params)[0]}", code="UNKNOWN_FIELD")
         return {}
-    try:
-        checked = model.model_validate(params)
-    except pydantic.ValidationError as exc:
-        raise _refusal(model, exc, "query parameter ") from None
-    return checked.model_dump(exclude_unset=True)
+    properties = spec.checker().resolve(checks.query).get("properties", {})
+    data = {name: convert(value, properties[name]) if name in properties else value for name, value in params.items()}
+    problem = spec.checker().first_problem(data, checks.query)
+    if problem is not None:
+        raise _refusal(problem, checks.query_codes, "query parameter ")
+    return data
 
 
 def path_params(params: dict[str, str] | None) -> None:

@@ -94,6 +94,17 @@ def test_packages_are_within_the_lambda_limits_and_the_api_one_under_10_mb(built
     assert "chalicelib/__pycache__/settings.cpython-311.pyc" in names  # precompiled: /var/task is read-only
 
 
+def test_no_package_ships_pydantic_and_the_api_ships_its_document(built):
+    """The models only write chalicelib/api/openapi.json at build time; the Lambdas validate with the document."""
+    _, packages = built
+    for path in packages.values():
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        assert not [n for n in names if n.split("/")[0].split("-")[0] in ("pydantic", "pydantic_core")], path.name
+    with zipfile.ZipFile(packages["api.zip"]) as archive:
+        assert "chalicelib/api/openapi.json" in archive.namelist()
+
+
 @pytest.mark.parametrize("package", ["api.zip", "events.zip"])
 def test_each_package_imports_its_handlers_in_a_bare_interpreter(built, runtime, package, tmp_path):
     template, packages = built

@@ -3,6 +3,7 @@ before anything is charged."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -10,7 +11,8 @@ from openapi_spec_validator import validate
 
 from chalicelib import settings
 from chalicelib.api import openapi
-from chalicelib.api.registry import OPERATIONS, unversioned
+from chalicelib.api.registry import OPERATIONS
+from chalicelib.api.spec import unversioned
 from tests.unit.platform.helpers import call, register
 
 BODY_METHODS = ("POST", "PATCH", "PUT")
@@ -237,11 +239,17 @@ def test_the_response_checker_the_integration_tests_use_can_fail(document):
 
 
 def test_a_route_without_an_operation_fails_loudly_instead_of_running_unchecked(client, monkeypatch):
-    from chalicelib.api import registry
+    from chalicelib.api import spec
 
     alice = register(client)
-    monkeypatch.delitem(registry.OPERATIONS, ("POST", "/projects"))
-    status, data = call(client, "POST", "/projects", alice, {"name": "p"})
+    without = copy.deepcopy(spec.document())
+    del without["paths"]["/projects"]["post"]
+    monkeypatch.setattr(spec, "document", lambda: without)
+    spec._checks.cache_clear()
+    try:
+        status, data = call(client, "POST", "/projects", alice, {"name": "p"})
+    finally:
+        spec._checks.cache_clear()
     assert status == 500 and data["error"]["code"] == "INTERNAL_ERROR"
     assert call(client, "GET", "/projects", alice)[1]["items"] == []
 
@@ -253,3 +261,30 @@ def test_routes_without_a_body_refuse_one(client):
     assert status == 400 and data["error"]["code"] == "UNKNOWN_FIELD"
     status, data = _raw(client, "/users/me/webhook-secret", alice, "[" * 100)
     assert status == 400 and data["error"]["code"] == "INVALID_JSON"
+
+
+def test_the_committed_document_is_what_the_models_write(document):
+    """chalicelib/api/openapi.json can never drift from the models: regenerate it with `make openapi`."""
+    from chalicelib.api import spec
+
+    assert spec.DOCUMENT.read_text(encoding="utf-8") == openapi.render(document), "out of date: run `make openapi`"
+    assert openapi.main(["--check"]) == 0
+
+
+def test_the_api_serves_the_committed_document(client):
+    from chalicelib.api import spec
+
+    status, data = call(client, "GET", "/v1/openapi.json")
+    assert status == 200 and data == json.loads(spec.DOCUMENT.read_text(encoding="utf-8"))
+
+
+def test_a_cold_start_never_imports_pydantic():
+    """The models only write the document; the Lambda validates with it (docs/benchmarks.md, cold start)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, app; print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')))"
+    root = Path(__file__).resolve().parents[3]
+    shown = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
