@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 
 import boto3
 
+from devstack import watch_parent
+
 ACCOUNT_ID = "123456789012"
 RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 
@@ -213,6 +215,7 @@ def main() -> None:
     runner = EventRunner(app, schedule_scale=args.schedule_scale, log=lambda m: print(m, flush=True))
     signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
     signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
+    watch_parent()
     threads = runner.start()
     runner.stop.wait()
     for thread in threads:

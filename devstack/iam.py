@@ -19,6 +19,7 @@ from pathlib import Path
 import boto3
 import requests
 
+from devstack import watch_parent
 from devstack.deploy import ACCOUNT_ID, TEMPLATE, Deployer, load_template
 
 
@@ -102,6 +103,7 @@ def run_event_source(name: str, schedule_scale: float) -> None:
     runner.sqs = _KnownQueueUrls(runner.sqs, urls)
     signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
     signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
+    watch_parent()
     threads = runner.start()
     if not threads:
         raise SystemExit(f"the app has no event source named {name}")

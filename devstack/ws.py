@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from devstack import watch_parent
+
 STAGE = "local"
 MAX_MESSAGE = 32 * 1024  # API Gateway's frame limit
 
@@ -124,6 +126,7 @@ async def _serve(host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watch_parent()
     await stop.wait()
     await runner.cleanup()
 

@@ -13,6 +13,8 @@ import logging
 import os
 from pathlib import Path
 
+from devstack import watch_parent
+
 
 def main() -> None:
     """Serve until SIGTERM/SIGINT."""
@@ -45,6 +47,7 @@ def main() -> None:
 
         register_webhook("ai3d", args.webhook_url, secret, [*INVOICE_EVENTS, *SUBSCRIPTION_EVENTS])  # what it handles
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    watch_parent()  # run_app stops on SIGTERM
     web.run_app(server.app, host=args.host, port=args.port, access_log=None, print=None)
 
 

@@ -90,7 +90,7 @@ def test_killing_the_supervisor_leaves_no_orphans():
     children = psutil.Process(running.process.pid).children(recursive=True)
     running.process.send_signal(signal.SIGKILL)
     running.process.wait()
-    assert len(children) == 7, children  # emulator, Stripe emulator, api, events, web, gpu, blender
+    assert len(children) == 8, children  # emulator, Stripe emulator, api, ws, events, web, gpu, blender
     # each child gets SIGTERM (PR_SET_PDEATHSIG) and shuts down as on Ctrl-C: the emulator writes its last
     # snapshot first, which takes a while on a loaded machine
     gone, alive = psutil.wait_procs(children, timeout=90)
