@@ -174,7 +174,11 @@ def _active_user(user_id: str) -> User:
 
 
 def required_scope(method: str, path: str) -> str | None:
-    """The scope a request needs, or None when no key may make it (managing keys and the account needs a session)."""
+    """The scope a request needs, or None when no key may make it (managing keys and the account needs a session).
+    `path` with or without the /v1 prefix: both name the same route."""
+    versioned = f"/{settings.API_VERSION}/"
+    if path.startswith(versioned):
+        path = path[len(versioned) - 1 :]
     if path.startswith("/admin/"):
         return "admin"
     if path.startswith("/api-keys") or path == "/auth/logout-all":

@@ -127,3 +127,17 @@ def test_a_disabled_owners_key_cannot_write_at_once(api, admin):
     assert patched.status == 200, patched
     refused = api.call("POST", "/projects", {"name": "q"}, token=key)
     assert (refused.status, refused.json["error"]["code"]) == (401, "ACCOUNT_UNAVAILABLE")
+
+
+def test_a_keys_scope_is_judged_on_the_route_with_or_without_v1():
+    from chalicelib import apikeys
+
+    for method, path, scope in (
+        ("POST", "/jobs", "jobs"),
+        ("POST", "/projects/p1/assets", "jobs"),
+        ("GET", "/admin/users", "admin"),
+        ("GET", "/jobs/j1", "read"),
+        ("POST", "/api-keys", None),
+    ):
+        assert apikeys.required_scope(method, path) == scope, path
+        assert apikeys.required_scope(method, f"/v1{path}") == scope, f"/v1{path}"
