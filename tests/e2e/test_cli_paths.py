@@ -145,5 +145,6 @@ def test_run_wait_follows_progress_over_the_websocket_with_an_api_key_and_does_n
     followed = re.search(r"followed over (\S+): (\d+) updates", run.err)
     assert followed and followed.group(1) == "websocket", run.err
     assert int(followed.group(2)) >= 3, run.err  # PENDING at subscription, then pushed progress and the end
-    assert stack.log().count(f'"GET /jobs/{job_id} HTTP') == 1  # no polling: one read of the ended job's outputs
+    reads = len(re.findall(rf'"GET (/v1)?/jobs/{job_id} HTTP', stack.log()))
+    assert reads == 1  # no polling: one read of the ended job's outputs (the CLI calls /v1)
     assert list((tmp_path / "run").glob("*.obj"))
