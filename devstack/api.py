@@ -103,6 +103,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     wait_for_stop_signal()
     server.shutdown()
+    server.server.server_close()  # the port is free at once, even if the interpreter is slow to exit
 
 
 if __name__ == "__main__":

@@ -132,7 +132,8 @@ def test_everything_survives_a_restart_and_a_kill_9(tmp_path):
         time.sleep(2)  # longer than the emulator's snapshot period
         os.kill(stack.process.pid, signal.SIGKILL)  # kill -9 of the supervisor
         stack.process.wait()
-        # every child gets SIGTERM (PR_SET_PDEATHSIG) and stops as on Ctrl-C: the emulator takes its last snapshot
+        # every child gets SIGTERM (PR_SET_PDEATHSIG) and stops as on Ctrl-C (the emulator takes its last snapshot),
+        # or exits hard devstack.STOP_GRACE seconds later
         stopping = time.monotonic()
         assert eventually(lambda: _stopped(stack), 90), _still_listening(stack)
         print(f"\nchildren stopped {time.monotonic() - stopping:.1f} s after kill -9 of the supervisor")
