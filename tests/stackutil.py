@@ -251,6 +251,10 @@ class ApiUser:
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
+    def start_job(self, project_id: str, job_type: str, inputs: dict, **fields) -> requests.Response:
+        """POST /jobs for a job of job_type in the project (`fields`: params, webhookUrl...); the answer, unchecked."""
+        return self.call("POST", "/jobs", json={"projectId": project_id, "type": job_type, "inputs": inputs, **fields})
+
     def upload(
         self, project_id: str, filename: str, data: bytes, kind: str, content_type: str, wait: bool = True
     ) -> dict:

@@ -96,13 +96,7 @@ def views(path: Path, yaws=(0.0, 90.0, 180.0)) -> list[np.ndarray]:
     """RGB tiles of a GLB (all its meshes) from each yaw, on grey."""
     glb = Glb(path)
     texture = np.asarray(Image.open(io.BytesIO(glb.image(0))).convert("RGB"))
-    parts = [
-        [glb.attribute(name, m).astype(np.float64) for name in ("POSITION", "NORMAL", "TEXCOORD_0")]
-        for m in range(len(glb.doc["meshes"]))
-    ]
-    starts = np.cumsum([0] + [len(p[0]) for p in parts])
-    faces = np.concatenate([glb.triangles(m) + starts[m] for m in range(len(parts))])
-    positions, normals, uvs = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    positions, normals, uvs, faces = glb.merged("POSITION", "NORMAL", "TEXCOORD_0")
     tiles = []
     for yaw in yaws:
         image = render.shaded(positions, faces, normals, uvs, texture, size=TILE, yaw=yaw, pitch=4.0)

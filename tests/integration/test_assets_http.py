@@ -82,16 +82,7 @@ def test_another_user_cannot_touch_my_project(stack, user):
             f"/projects/{pid}/assets",
             json={"filename": "x.png", "contentType": "image/png", "sizeBytes": 5, "kind": "IMAGE"},
         ),
-        bob.call(
-            "POST",
-            "/jobs",
-            json={
-                "projectId": pid,
-                "type": "CONVERT",
-                "inputs": {"modelAssetId": asset["id"]},
-                "params": {"format": "obj"},
-            },
-        ),
+        bob.start_job(pid, "CONVERT", {"modelAssetId": asset["id"]}, params={"format": "obj"}),
     ]
     for response in checks:
         assert response.status_code == 404, (response.request.method, response.request.url, response.text)

@@ -33,11 +33,7 @@ def _enterprise(stack, user: ApiUser) -> None:
 def _optimize(user: ApiUser, pid: str, model_id: str) -> dict:
     """An OPTIMIZE that goes through Blender (clean-up) and gltfpack (half the triangles, two LODs)."""
     params = {"ratio": 0.5, "cleanup": True, "lods": [0.5, 0.25]}
-    response = user.call(
-        "POST",
-        "/jobs",
-        json={"projectId": pid, "type": "OPTIMIZE", "inputs": {"modelAssetId": model_id}, "params": params},
-    )
+    response = user.start_job(pid, "OPTIMIZE", {"modelAssetId": model_id}, params=params)
     assert response.status_code == 202, response.text
     return response.json()
 

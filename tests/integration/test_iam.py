@@ -47,7 +47,7 @@ def iam_stack():
 
 def run(user: ApiUser, project: str, job_type: str, inputs: dict, **extra) -> dict:
     """Start a job; its record."""
-    response = user.call("POST", "/jobs", json={"projectId": project, "type": job_type, "inputs": inputs, **extra})
+    response = user.start_job(project, job_type, inputs, **extra)
     assert response.status_code == 202, response.text
     return response.json()
 

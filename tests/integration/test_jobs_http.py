@@ -21,16 +21,7 @@ def test_convert_job_runs_to_completion_with_progress_and_output(user):
     # 82k triangles: big enough that the stage takes a moment, so PROCESSING is seen between polls
     model = user.upload(pid, "sphere.glb", media.sphere_glb(subdivisions=6), "MODEL_3D", "model/gltf-binary")
     before = user.credits()
-    response = user.call(
-        "POST",
-        "/jobs",
-        json={
-            "projectId": pid,
-            "type": "CONVERT",
-            "inputs": {"modelAssetId": model["id"]},
-            "params": {"format": "obj"},
-        },
-    )
+    response = user.start_job(pid, "CONVERT", {"modelAssetId": model["id"]}, params={"format": "obj"})
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] in ("PENDING", "PROCESSING") and job["creditsUsed"] == 1
@@ -57,9 +48,7 @@ def test_bad_input_fails_the_job_with_its_message_and_refunds_once(user, tmp_pat
     video = user.upload(pid, "empty.mp4", media.empty_video(tmp_path / "empty.mp4").read_bytes(), "VIDEO", "video/mp4")
     assert video["status"] == "READY"
     before = user.credits()
-    job = user.call(
-        "POST", "/jobs", json={"projectId": pid, "type": "MOTION_CAPTURE", "inputs": {"videoAssetId": video["id"]}}
-    ).json()
+    job = user.start_job(pid, "MOTION_CAPTURE", {"videoAssetId": video["id"]}).json()
     assert user.credits() == before - job["creditsUsed"]
     done = user.wait_job(job["id"], timeout=180)
     assert done["status"] == "FAILED"
@@ -88,15 +77,8 @@ def test_100_concurrent_jobs_against_a_balance_for_10(stack, user):
     assert user.credits() == 10
 
     def create(_):
-        return user.call(
-            "POST",
-            "/jobs",
-            json={
-                "projectId": pid,
-                "type": "CONVERT",
-                "inputs": {"modelAssetId": ticket["asset"]["id"]},
-                "params": {"format": "stl"},
-            },
+        return user.start_job(
+            pid, "CONVERT", {"modelAssetId": ticket["asset"]["id"]}, params={"format": "stl"}
         ).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -122,9 +104,7 @@ def start_motion_capture_mid_pose(user, tmp_path, seconds: int) -> dict:
         "VIDEO",
         "video/mp4",
     )
-    job = user.call(
-        "POST", "/jobs", json={"projectId": pid, "type": "MOTION_CAPTURE", "inputs": {"videoAssetId": video["id"]}}
-    ).json()
+    job = user.start_job(pid, "MOTION_CAPTURE", {"videoAssetId": video["id"]}).json()
     deadline = time.time() + 120
     while time.time() < deadline:
         current = user.call("GET", f"/jobs/{job['id']}").json()

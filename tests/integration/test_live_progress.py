@@ -15,16 +15,7 @@ def _convert_job(user: ApiUser) -> str:
     pid = user.project()
     # 82k triangles: the stage takes a moment, so progress is written along the way
     model = user.upload(pid, "sphere.glb", media.sphere_glb(subdivisions=6), "MODEL_3D", "model/gltf-binary")
-    response = user.call(
-        "POST",
-        "/jobs",
-        json={
-            "projectId": pid,
-            "type": "CONVERT",
-            "inputs": {"modelAssetId": model["id"]},
-            "params": {"format": "obj"},
-        },
-    )
+    response = user.start_job(pid, "CONVERT", {"modelAssetId": model["id"]}, params={"format": "obj"})
     assert response.status_code == 202, response.text
     return response.json()["id"]
 

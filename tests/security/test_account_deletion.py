@@ -50,16 +50,7 @@ def test_deleting_an_account_erases_everything_it_owns(stack, user):
     project = user.project()
     model = user.upload(project, "box.glb", media.box_glb(), "MODEL_3D", "model/gltf-binary")
     image = user.upload(project, "a.png", media.png(), "IMAGE", "image/png")
-    job = user.call(
-        "POST",
-        "/jobs",
-        json={
-            "projectId": project,
-            "type": "CONVERT",
-            "inputs": {"modelAssetId": model["id"]},
-            "params": {"format": "obj"},
-        },
-    ).json()
+    job = user.start_job(project, "CONVERT", {"modelAssetId": model["id"]}, params={"format": "obj"}).json()
     done = user.wait_job(job["id"], timeout=180)
     assert done["status"] == "COMPLETED", done
     urls = [model["download"]["url"], image["download"]["url"]] + [o["download"]["url"] for o in done["outputs"]]

@@ -20,9 +20,7 @@ def _objects(stack, user_id: str, job_id: str) -> list[str]:
 def test_a_job_cancelled_as_its_outputs_appear_is_refunded_with_no_output_reachable(stack, user):
     project = user.project()
     before = user.credits()
-    job = user.call(
-        "POST", "/jobs", json={"projectId": project, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "a tall woman"}}
-    ).json()
+    job = user.start_job(project, "TEXT_TO_AVATAR", {"prompt": "a tall woman"}).json()
     deadline = time.time() + 240
     seen = user.call("GET", f"/jobs/{job['id']}").json()
     while not seen["outputs"] and seen["status"] in ("PENDING", "PROCESSING"):  # the first stage's files appear

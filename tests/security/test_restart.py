@@ -94,21 +94,10 @@ def test_everything_survives_a_restart_and_a_kill_9(tmp_path):
         first = alice.project("first")
         model = alice.upload(first, "box.glb", media.box_glb(), "MODEL_3D", "model/gltf-binary")
         alice.upload(first, "a.png", media.png(80, 60), "IMAGE", "image/png")
-        convert = alice.call(
-            "POST",
-            "/jobs",
-            json={
-                "projectId": first,
-                "type": "CONVERT",
-                "inputs": {"modelAssetId": model["id"]},
-                "params": {"format": "obj"},
-            },
-        ).json()
+        convert = alice.start_job(first, "CONVERT", {"modelAssetId": model["id"]}, params={"format": "obj"}).json()
         assert alice.wait_job(convert["id"], timeout=180)["status"] == "COMPLETED"
         bob.upload(bob.project("bob's"), "b.png", media.png(30, 20, rgba=True), "IMAGE", "image/png")
-        running = alice.call(
-            "POST", "/jobs", json={"projectId": first, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "a man"}}
-        ).json()
+        running = alice.start_job(first, "TEXT_TO_AVATAR", {"prompt": "a man"}).json()
         assert eventually(lambda: alice.call("GET", f"/jobs/{running['id']}").json()["progress"] > 0, 120)
         before = {user.id: state_of(user, running["id"]) for user in (alice, bob)}
         balance = alice.credits()

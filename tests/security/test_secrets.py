@@ -68,11 +68,7 @@ def _signed_with(secret: str, headers: dict, body: bytes) -> bool:
 
 def _cancelled_job_delivery(user: ApiUser, project: str, url: str, receiver) -> tuple[dict, bytes]:
     """Start a job with a webhook, cancel it, and return the delivery the receiver got for it."""
-    response = user.call(
-        "POST",
-        "/jobs",
-        json={"projectId": project, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "a man"}, "webhookUrl": url},
-    )
+    response = user.start_job(project, "TEXT_TO_AVATAR", {"prompt": "a man"}, webhookUrl=url)
     assert response.status_code == 202, response.text
     job = response.json()["id"]
     assert user.call("POST", f"/jobs/{job}/cancel").status_code == 200

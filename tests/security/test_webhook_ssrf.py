@@ -38,11 +38,7 @@ LOOPBACK = ["https://127.0.0.1/hook", "http://localhost:9/hook", "http://[::1]/h
 
 def create(user: ApiUser, project: str, url: str):
     """Ask for a job whose webhook is `url`."""
-    return user.call(
-        "POST",
-        "/jobs",
-        json={"projectId": project, "type": "TEXT_TO_AVATAR", "inputs": {"prompt": "a man"}, "webhookUrl": url},
-    )
+    return user.start_job(project, "TEXT_TO_AVATAR", {"prompt": "a man"}, webhookUrl=url)
 
 
 @pytest.mark.parametrize("url", NEVER)

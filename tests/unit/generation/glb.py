@@ -46,6 +46,13 @@ class Glb:
         """The (M, 3) vertex indices of a mesh's first primitive."""
         return self.accessor(self.primitive(mesh)["indices"]).reshape(-1, 3).astype(np.int64)
 
+    def merged(self, *names: str) -> tuple[np.ndarray, ...]:
+        """The named vertex attributes of every mesh, concatenated as float64, then their (M, 3) triangles."""
+        meshes = range(len(self.doc["meshes"]))
+        starts = np.cumsum([0] + [len(self.attribute(names[0], m)) for m in meshes])
+        faces = np.concatenate([self.triangles(m) + starts[m] for m in meshes])
+        return (*(np.concatenate([self.attribute(n, m) for m in meshes]).astype(np.float64) for n in names), faces)
+
     def image(self, index: int = 0) -> bytes:
         """The bytes of an embedded image."""
         view = self.doc["bufferViews"][self.doc["images"][index]["bufferView"]]

@@ -21,13 +21,7 @@ def texture_of(glb: Glb) -> np.ndarray:
 def view(path, yaw: float, size: int = 384) -> tuple[np.ndarray, np.ndarray]:
     """A grey render (and its mask) of every mesh of a GLB seen from yaw degrees (0 the front, 180 the back)."""
     glb = Glb(path)
-    parts = [
-        [glb.attribute(name, m).astype(np.float64) for name in ("POSITION", "NORMAL", "TEXCOORD_0")]
-        for m in range(len(glb.doc["meshes"]))
-    ]
-    starts = np.cumsum([0] + [len(p[0]) for p in parts])
-    faces = np.concatenate([glb.triangles(m) + starts[m] for m in range(len(parts))])
-    positions, normals, uvs = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    positions, normals, uvs, faces = glb.merged("POSITION", "NORMAL", "TEXCOORD_0")
     image = render.shaded(positions, faces, normals, uvs, texture_of(glb), size=size, yaw=yaw, pitch=0.0)
     return cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2GRAY).astype(np.float64), image[..., 3] > 128
 
@@ -35,13 +29,7 @@ def view(path, yaw: float, size: int = 384) -> tuple[np.ndarray, np.ndarray]:
 def albedo(path, yaw: float, size: int = 384) -> tuple[np.ndarray, np.ndarray]:
     """An unlit, orthographic grey render of a GLB's texture colours (and its mask) seen from yaw degrees."""
     glb = Glb(path)
-    parts = [
-        [glb.attribute(name, m).astype(np.float64) for name in ("POSITION", "TEXCOORD_0")]
-        for m in range(len(glb.doc["meshes"]))
-    ]
-    starts = np.cumsum([0] + [len(p[0]) for p in parts])
-    faces = np.concatenate([glb.triangles(m) + starts[m] for m in range(len(parts))])
-    positions, uvs = (np.concatenate([p[k] for p in parts]) for k in range(2))
+    positions, uvs, faces = glb.merged("POSITION", "TEXCOORD_0")
     pixels, depth = render.project(positions, size, yaw, 0.0, perspective=0.0, margin=0.02)
     ids, bary = render.rasterize(pixels, faces, (size, size), depth, cull=True)
     colour = render.sample(texture_of(glb), render.interpolate(ids, bary, faces, uvs))
