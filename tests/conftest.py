@@ -19,11 +19,10 @@ import pytest
 @pytest.fixture(scope="session")
 def stack():
     """The whole stack (emulator over HTTP, API, event runner, real workers), shared by integration and e2e tests."""
-    from tests.stackutil import start_stack, stop_stack_process
+    from tests.stackutil import running_stack
 
-    running = start_stack()
-    yield running
-    stop_stack_process(running.process)
+    with running_stack() as running:
+        yield running
 
 
 def pytest_collection_modifyitems(items):

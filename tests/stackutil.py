@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,6 +194,16 @@ def make_admin(stack: RunningStack) -> ApiUser:
     )
     admin.login()
     return admin
+
+
+@contextlib.contextmanager
+def running_stack(**options) -> Iterator[RunningStack]:
+    """A stack of start_stack(**options) for the `with` block, Ctrl-C'd when it ends (for a module's own stack)."""
+    running = start_stack(**options)
+    try:
+        yield running
+    finally:
+        stop_stack_process(running.process)
 
 
 def stop_stack_process(process: subprocess.Popen) -> None:

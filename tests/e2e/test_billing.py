@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import CliUser, run_browser_script
-from tests.stackutil import ROOT, start_stack, stop_stack_process, wait_for
+from tests.stackutil import ROOT, running_stack, wait_for
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -19,9 +19,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def stack():
     """This module's own stack, without workers."""
-    running = start_stack(gpu_workers=0, blender_workers=0)
-    yield running
-    stop_stack_process(running.process)
+    with running_stack(gpu_workers=0, blender_workers=0) as running:
+        yield running
 
 
 def test_cli_plans_subscribe_status_change_cancel_resume(stack, tmp_path):

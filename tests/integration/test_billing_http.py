@@ -17,7 +17,7 @@ import pytest
 import requests
 import stripe
 
-from tests.stackutil import ApiUser, start_stack, stop_stack_process, wait_for
+from tests.stackutil import ApiUser, running_stack, wait_for
 
 GRACE_SECONDS = 15
 CREDITS = {"FREE": 100, "STARTER": 500, "PRO": 2000}
@@ -26,9 +26,9 @@ CREDITS = {"FREE": 100, "STARTER": 500, "PRO": 2000}
 @pytest.fixture(scope="module")
 def stack():
     """A stack without workers (billing needs none) and a short past-due grace period."""
-    running = start_stack(gpu_workers=0, blender_workers=0, extra_env={"BILLING_GRACE_SECONDS": str(GRACE_SECONDS)})
-    yield running
-    stop_stack_process(running.process)
+    grace = {"BILLING_GRACE_SECONDS": str(GRACE_SECONDS)}
+    with running_stack(gpu_workers=0, blender_workers=0, extra_env=grace) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

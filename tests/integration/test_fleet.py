@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests import media
-from tests.stackutil import ApiUser, make_admin, start_stack, stop_stack_process
+from tests.stackutil import ApiUser, make_admin, running_stack
 
 
 def _job_item(stack, job_id: str) -> dict:
@@ -76,9 +76,8 @@ def test_a_queue_far_longer_than_the_old_heartbeat_completes_without_refunds(sta
 def two_blender_workers():
     """A stack of its own with two Blender workers, a short lease, and a dead worker replaced only after 30 s
     (as a container service would take a while): the idle worker must be the one that takes over."""
-    running = start_stack(lease_seconds=10, blender_workers=2, gpu_workers=1, restart_delay=30)
-    yield running
-    stop_stack_process(running.process)
+    with running_stack(lease_seconds=10, blender_workers=2, gpu_workers=1, restart_delay=30) as running:
+        yield running
 
 
 def test_a_killed_workers_task_completes_on_the_idle_worker(two_blender_workers):

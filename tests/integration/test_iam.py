@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests import media
-from tests.stackutil import ApiUser, start_stack, stop_stack_process
+from tests.stackutil import ApiUser, running_stack
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +38,8 @@ class _Hook(http.server.BaseHTTPRequestHandler):
 def iam_stack():
     """A stack of its own with IAM enforced from the first request after the deploy. The sweeper runs every 1.2 s
     and checks a job quiet for 2 s (not 15 min) against Step Functions, so its DescribeExecution runs too."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SWEEP_RECHECK_SECONDS", "2")
-        running = start_stack(iam=True, schedule_scale=0.02)
-    yield running
-    stop_stack_process(running.process)
+    with running_stack(iam=True, schedule_scale=0.02, extra_env={"SWEEP_RECHECK_SECONDS": "2"}) as running:
+        yield running
 
 
 def run(user: ApiUser, project: str, job_type: str, inputs: dict, **extra) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stackutil import ApiUser, make_admin, start_stack, stop_stack_process
+from tests.stackutil import ApiUser, make_admin, running_stack
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))  # per operation and phase: < 3 minutes on 2 cores
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -60,9 +60,8 @@ def _config(admin, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def fuzzed_stack():
     """A stack for the fuzzer alone."""
-    running = start_stack(gpu_workers=1, blender_workers=1)
-    yield running
-    stop_stack_process(running.process)
+    with running_stack(gpu_workers=1, blender_workers=1) as running:
+        yield running
 
 
 def test_fuzzing_the_served_document_finds_no_server_error_and_no_undocumented_answer(fuzzed_stack, tmp_path):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.security.conftest import Receiver, eventually
-from tests.stackutil import ApiUser, start_stack, stop_stack_process
+from tests.stackutil import ApiUser, running_stack
 
 NEVER = [
     "http://0.0.0.0:8000/hook",
@@ -68,11 +68,8 @@ def test_a_redirect_is_never_followed(user):
 @pytest.fixture(scope="module")
 def strict_stack():
     """A stack with loopback webhooks refused, as on AWS."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WEBHOOK_ALLOW_LOOPBACK", "0")
-        running = start_stack()
-    yield running
-    stop_stack_process(running.process)
+    with running_stack(extra_env={"WEBHOOK_ALLOW_LOOPBACK": "0"}) as running:
+        yield running
 
 
 def test_loopback_is_refused_unless_the_setting_allows_it(strict_stack):

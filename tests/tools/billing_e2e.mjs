@@ -1,36 +1,22 @@
 // Buy a plan in the web app in headless Chromium like a person: sign up, open Plans & billing, choose PRO, type a
 // card into the Stripe.js stand-in the Stripe emulator serves, subscribe, and wait for the paid invoice's credits.
 // Usage: node tests/tools/billing_e2e.mjs <web url> <output dir>; prints one JSON line.
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { openPage, signUp } from "./browser.mjs";
 
 const [webUrl, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
 const result = { ok: false, steps: [], consoleErrors: [], violations: [] };
 const step = (name) => { result.steps.push(name); };
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
-const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-page.on("console", (message) => { if (message.type() === "error") result.consoleErrors.push(message.text()); });
-page.on("pageerror", (error) => result.consoleErrors.push(String(error)));
+const { browser, page } = await openPage(result);
 page.on("dialog", (dialog) => dialog.accept());
-await page.addInitScript(() => {
-  window.__violations = [];
-  document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.effectiveDirective} ${e.blockedURI}`));
-});
 page.setDefaultTimeout(60_000); // a loaded machine: webhooks and polling can take a while
 
 try {
   await page.goto(webUrl);
-  await page.getByRole("button", { name: "New here? Create an account" }).click();
-  await page.getByLabel("Name").fill("Buyer");
-  await page.getByLabel("Email").fill(`buyer-${Date.now()}-${Math.random().toString(16).slice(2, 8)}@example.com`);
-  await page.getByLabel("Password").fill("correct horse battery staple");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("heading", { name: "Your projects" }).waitFor();
+  await signUp(page, "Buyer");
   result.creditsBefore = await page.getByTestId("credits").textContent();
   step("registered");
 

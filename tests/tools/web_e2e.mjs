@@ -1,9 +1,9 @@
 // Drive the web app in headless Chromium like a person: sign up, create a project, upload a GLB, optimise it, view it.
 // Usage: node tests/tools/web_e2e.mjs <web url> <api url> <output dir> <model.glb> [<draco.glb>]; prints one JSON line.
 // <draco.glb>, when given, is also opened in a second viewer on the page (the Draco decoder served locally).
-import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { openPage, signUp } from "./browser.mjs";
 
 const [webUrl, apiUrl, outDir, modelPath, dracoPath] = process.argv.slice(2);
 if (!modelPath) {
@@ -12,16 +12,9 @@ if (!modelPath) {
 }
 mkdirSync(outDir, { recursive: true });
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-  "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"];
-
 const result = { ok: false, steps: [], consoleErrors: [] };
 const step = (name) => { result.steps.push(name); };
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
-const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-page.on("console", (message) => { if (message.type() === "error") result.consoleErrors.push(message.text()); });
-page.on("pageerror", (error) => result.consoleErrors.push(String(error)));
+const { browser, page } = await openPage(result);
 page.setDefaultTimeout(30_000);
 // Live progress: the job states pushed over the WebSocket, and every GET of one job (a poll) the page makes.
 const pushed = [];
@@ -40,12 +33,7 @@ try {
   result.configuredApi = await page.evaluate(async () => (await import("/config.js")).API_URL);
   if (result.configuredApi !== apiUrl) throw new Error(`config.js names ${result.configuredApi}, expected ${apiUrl}`);
 
-  await page.getByRole("button", { name: "New here? Create an account" }).click();
-  await page.getByLabel("Name").fill("Web Tester");
-  await page.getByLabel("Email").fill(`web-${Date.now()}-${Math.random().toString(16).slice(2, 8)}@example.com`);
-  await page.getByLabel("Password").fill("correct horse battery staple");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("heading", { name: "Your projects" }).waitFor();
+  await signUp(page, "Web Tester");
   result.creditsBefore = await page.getByTestId("credits").textContent();
   step("registered");
 
