@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 
-
 STOP_GRACE = 30.0  # seconds a child orphaned by its supervisor has to stop by itself before it exits hard
 
 
