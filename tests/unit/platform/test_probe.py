@@ -179,7 +179,7 @@ def test_huge_counts_are_refused_without_allocating(tmp_path):
     huge = header[:8] + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + header[33:]
     started = time.monotonic()
     assert _rejected(tmp_path, "a.png", huge).code == probe.LIMIT  # from the header, before any pixel is decoded
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 10  # decoding 10^10 pixels would take far longer (a loose bound)
 
 
 def test_not_a_number_is_rejected_everywhere(tmp_path):
