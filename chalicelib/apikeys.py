@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pynamodb.exceptions import UpdateError
 
@@ -36,8 +36,7 @@ _JOB_WRITES = ("/projects", "/assets", "/jobs")  # the routes a `jobs` key may w
 _CACHE_MAX = 10_000
 
 
-@dataclass(frozen=True)
-class KeyAuth:
+class KeyAuth(NamedTuple):
     """What the authorizer learned from a valid key: its owner, the role it acts with, its digest and scopes."""
 
     user_id: str

@@ -8,8 +8,8 @@ queuedAt, queueKind) until a worker claims it (claimedBy, leaseUntil); a lease t
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from chalicelib import settings
 from chalicelib.contract import keys
@@ -20,8 +20,7 @@ DEFAULT_STAGE_SECONDS = 30.0  # until the workers of a kind have timed a stage
 CACHE_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(NamedTuple):
     """One worker process, from its heartbeat."""
 
     name: str

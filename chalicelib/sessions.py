@@ -10,7 +10,7 @@ cached verdicts (locally the authorizer runs in the API's process: revocation is
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import settings
 from chalicelib.contract import keys
@@ -21,8 +21,7 @@ from chalicelib.tokens import Claims
 _CACHE_MAX = 10_000
 
 
-@dataclass(frozen=True)
-class _State:
+class _State(NamedTuple):
     exists: bool
     active: bool
     token_version: int

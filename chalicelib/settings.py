@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.contract import api_version
 
@@ -120,8 +120,7 @@ TASK_LOST_SECONDS = 2 * WORKER_LEASE_SECONDS + 60  # free this long while a work
 SWEEP_RECHECK_SECONDS = float(os.environ.get("SWEEP_RECHECK_SECONDS", "900"))
 
 
-@dataclass(frozen=True)
-class Tier:
+class Tier(NamedTuple):
     """What a subscription tier gets each month and may do at once."""
 
     monthly_credits: int

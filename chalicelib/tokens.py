@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import jwt
 
@@ -13,8 +13,7 @@ from chalicelib import secrets, settings
 from chalicelib.errors import Unauthorized
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     """Who is calling: the user id and role the authorizer verified."""
 
     user_id: str
@@ -26,8 +25,7 @@ class Principal:
         return self.role == "ADMIN"
 
 
-@dataclass(frozen=True)
-class Claims:
+class Claims(NamedTuple):
     """What a verified access token says: who, in which session, at which token version."""
 
     user_id: str

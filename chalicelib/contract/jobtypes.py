@@ -8,8 +8,9 @@ them to users (`JobType.params`). The API validates what users send; each stage 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from chalicelib.contract.formats import MODEL_FORMATS
 from chalicelib.contract.params import InvalidParams, Param
@@ -142,24 +143,22 @@ STAGE_PARAMS: dict[str, dict[str, Param]] = {
 }
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(NamedTuple):
     """A stage of a job type: the worker serving it, where its input files come from, and fixed params."""
 
     name: str
     worker: str  # "gpu" | "blender"
-    inputs: dict[str, str] = field(default_factory=dict)  # role -> "input:<field>" | "<stage>:<role>"
-    fixed_params: dict = field(default_factory=dict)
+    inputs: Mapping[str, str] = MappingProxyType({})  # role -> "input:<field>" | "<stage>:<role>"
+    fixed_params: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class JobType:
+class JobType(NamedTuple):
     """A job type: its inputs, stages, the params users may set (name -> stages receiving it), and its base cost."""
 
     inputs: dict[str, tuple[str, ...]]  # input field -> accepted asset kinds ("text" for a prompt)
     stages: tuple[Stage, ...]
     cost: int
-    params: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    params: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     required_params: tuple[str, ...] = ()
     one_of_params: tuple[str, ...] = ()
 

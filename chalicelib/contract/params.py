@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class InvalidParams(ValueError):
@@ -18,8 +17,7 @@ def _number(value: float | None) -> str:
     return str(int(value)) if value is not None and float(value).is_integer() else str(value)
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """One accepted param: its type, bounds or choices, default, the stages that receive it, and what it does."""
 
     kind: str  # "int" | "float" | "bool" | "str" | "list" (of choices) | "ratios" (a short decreasing list of ratios)
