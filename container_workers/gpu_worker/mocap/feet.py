@@ -249,22 +249,21 @@ def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray) -> np.nd
     """Ankle positions (n, 3) through one contact that keep its lowest sole point still on the floor.
 
     The foot keeps its captured rotation, so it can roll from heel to toe; whichever sole point is lowest is the
-    pivot. The first pivot stays at its median place over the frames it is lowest; a new pivot is pinned where it
-    was when it takes over, so the ankle path stays continuous.
+    pivot. A new pivot is pinned where it was when it takes over, so the ankle path stays continuous; the whole
+    planted path is then placed, over the floor, at the median of where the captured foot was through the
+    contact (not where it touched down: the first frames are the least certain).
     """
     sole = np.einsum("tij,pj->tpi", rot, local)  # (n, 3 points, 3) relative to the ankle
     pivot = sole[..., 1].argmin(axis=1)
     n = len(pos)
     ankle = np.empty((n, 3))
-    changed = pivot != pivot[0]
-    first = int(np.argmax(changed)) if changed.any() else n  # frames of the first pivot
-    anchor = np.median(pos[:first] + sole[np.arange(first), pivot[:first]], axis=0)
-    anchor[1] = 0.0
+    anchor = np.zeros(3)
     for t in range(n):
         if t and pivot[t] != pivot[t - 1]:
             anchor = ankle[t - 1] + sole[t - 1, pivot[t]]  # where the new pivot was: it does not move
             anchor[1] = 0.0
         ankle[t] = anchor - sole[t, pivot[t]]
+    ankle[:, [0, 2]] += np.median(pos[:, [0, 2]] - ankle[:, [0, 2]], axis=0)
     ankle[:, 1] = np.maximum(ankle[:, 1], pos[:, 1])  # never pulled down: bending the knees to reach is worse
     return ankle
 

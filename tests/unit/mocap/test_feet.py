@@ -155,3 +155,20 @@ def test_fold_legs_bends_under_bent_knees_to_the_hip_height_the_image_measures()
     others = [j for j in range(len(skeleton.NAMES)) if j not in legs]
     np.testing.assert_allclose(G2[:, others], G[:, others], atol=1e-12)
     np.testing.assert_allclose(G2[:3], G[:3], atol=1e-12)
+
+
+def test_a_rolling_foot_is_planted_at_the_median_of_its_captured_place_through_the_contact():
+    T = 60
+    R = _standing(T, wobble_deg=0.0)
+    roll = np.linspace(25, -25, T)  # heel down first, then the ball, then the toes: the pivot changes
+    R[:, J["LeftFoot"]] = synthetic.rot("x", roll)
+    G = world_rotations(R)
+    drift = np.stack([np.linspace(0.0, 0.1, T), np.zeros(T), np.zeros(T)], 1)  # the capture slides 10 cm forwards
+    root = stand_on_floor(G, drift)
+    contacts = np.zeros((T, 2), dtype=bool)
+    contacts[:, 0] = True
+    G2, root2 = lock_feet(G, root, contacts, FPS)
+    before = forward_kinematics(G, root)[:, J["LeftFoot"]]
+    after = forward_kinematics(G2, root2)[:, J["LeftFoot"]]
+    np.testing.assert_allclose(np.median(after[:, [0, 2]] - before[:, [0, 2]], axis=0), 0.0, atol=0.005)
+    assert foot_slide(G2, root2, contacts) < 1e-6
