@@ -146,9 +146,12 @@ def run_stage(video: Path, params: dict, cache: Path, reuse: bool) -> Motion:
     return clean_motion(track, info.fps, info.width, info.height, settings)
 
 
-def raw_hands(video: Path) -> np.ndarray:
-    """MediaPipe Hands (video mode, two hands) on the full frame: world landmarks (T, 2, 21, 3), left then right."""
+def raw_hands(video: Path, cache: Path, reuse: bool) -> np.ndarray:
+    """MediaPipe Hands (video mode, two hands) on the full frame: world landmarks (T, 2, 21, 3), left then right (saved)."""
     import mediapipe as mp
+
+    if reuse and cache.exists():
+        return np.load(cache)
 
     out = []
     capture = cv2.VideoCapture(str(video))
@@ -164,13 +167,13 @@ def raw_hands(video: Path) -> np.ndarray:
                 frame[k] = [(p.x, p.y, p.z) for p in marks.landmark]
             out.append(frame)
     capture.release()
+    np.save(cache, np.array(out))
     return np.array(out)
 
 
-def finger_scores(video: Path, joints: np.ndarray, truth_all: np.ndarray) -> dict:
-    """Mean finger bend error (degrees) of raw full-frame MediaPipe Hands and of the stage, and hands seen."""
+def finger_scores(raw: np.ndarray, joints: np.ndarray, truth_all: np.ndarray) -> dict:
+    """Mean finger bend error (degrees) of raw full-frame MediaPipe Hands (`raw`) and of the stage, and hands seen."""
     want = metrics.finger_angles_skeleton(truth_all)
-    raw = raw_hands(video)
     raw_err = []
     for k in range(2):
         seen = ~np.isnan(raw[:, k]).any(axis=(1, 2))
@@ -242,7 +245,9 @@ def evaluate(name: str, clip: Clip, work: Path, fresh: bool, reuse: bool) -> dic
     truth_contact = (low < 0.03) & (speed < 0.3)
     height = float(truth_all[:, :, 1].max() - truth_all[:, :, 1].min())
     frames = len(joints)
-    fingers = finger_scores(video, joints, truth_all) if clip.params.get("hands") else None
+    fingers = None
+    if clip.params.get("hands"):
+        fingers = finger_scores(raw_hands(video, work / f"{name}.hands.npy", reuse and not fresh), joints, truth_all)
     return {
         "fingers": fingers,
         "clip": name,
