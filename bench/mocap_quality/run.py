@@ -1,10 +1,14 @@
 """Motion-capture quality against known motion: render clips of a textured figure, run the pose stage, compare.
 
-Run from the repo root: .venv/bin/python -m bench.mocap_quality.run [--clips walk,run,...] [--work DIR] [--fresh]
+Run from the repo root:
+.venv/bin/python -m bench.mocap_quality.run [--clips walk,run,...] [--work DIR] [--fresh] [--reuse-tracking]
 
 Each clip's truth is a motion from motions.py played by an avatar with fingers (figure.py), rendered by Blender
 (render.py, in its own process; cached in --work). Raw MediaPipe (Pose on the full frame, no clean-up) is scored
-on the same frames beside the stage's BVH joints. Prints a markdown table; writes results.json to --work.
+on the same frames beside the stage's joints. The stage runs as `pose` does: tracking (`track_video`), then
+clean-up (`clean_motion`); both MediaPipe passes are saved in --work, and --reuse-tracking reads them back so
+only the clean-up runs (for trying clean-up variants on the same renders). Prints a markdown table; writes
+results.json to --work.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import numpy as np
 
 from bench.mocap_quality import figure, metrics, motions
 from container_workers.common import skeleton
-from container_workers.gpu_worker.exchange.bvh import parse_bvh, write_bvh
-from container_workers.gpu_worker.mocap import feet, solve
+from container_workers.gpu_worker.exchange.bvh import write_bvh
+from container_workers.gpu_worker.mocap import feet
 from container_workers.gpu_worker.mocap.estimation import PoseEstimator
-from container_workers.gpu_worker.mocap.stage import pose
+from container_workers.gpu_worker.mocap.solve import forward_kinematics
+from container_workers.gpu_worker.mocap.stage import Motion, Track, clean_motion, parse_params, track_video
+from container_workers.gpu_worker.mocap.video import VideoReader
 
 ROOT = Path(__file__).resolve().parents[2]
 FPS = motions.FPS
@@ -68,7 +74,10 @@ def _passer_by_motion(offsets: np.ndarray, frames: int) -> tuple[np.ndarray, np.
 
 def render_clip(name: str, clip: Clip, work: Path, fresh: bool) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
     """(video, truth local rotations, truth Hips path, figure offsets); the video is rendered unless cached."""
-    video = work / f"{name}.mp4"
+    same = next(
+        n for n, c in CLIPS.items() if (c.motion, c.camera, c.passer_by) == (clip.motion, clip.camera, clip.passer_by)
+    )
+    video = work / f"{same}.mp4"  # clips that differ only in the stage's params share one render
     cached = work / "performer.offsets.npy"  # the figure's proportions: scoring a rendered clip needs no avatar
     if fresh or not video.exists() or not cached.exists():
         meshes, rig, offsets = figure.build_figure(*PERFORMER)
@@ -96,8 +105,10 @@ def render_clip(name: str, clip: Clip, work: Path, fresh: bool) -> tuple[Path, n
     return video, R, root, offsets
 
 
-def raw_mediapipe(video: Path) -> np.ndarray:
-    """MediaPipe Pose world landmarks per frame (T, 33, 3), skeleton axes, NaN where nobody was found."""
+def raw_mediapipe(video: Path, cache: Path, reuse: bool) -> np.ndarray:
+    """MediaPipe Pose world landmarks per frame (T, 33, 3), skeleton axes, NaN where nobody was found (saved in cache)."""
+    if reuse and cache.exists():
+        return np.load(cache)
     out = []
     capture = cv2.VideoCapture(str(video))
     with PoseEstimator() as estimator:
@@ -108,12 +119,39 @@ def raw_mediapipe(video: Path) -> np.ndarray:
             det = estimator.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             out.append(np.full((33, 3), np.nan) if det is None else det.world)
     capture.release()
+    np.save(cache, np.array(out))
     return np.array(out)
 
 
-def raw_hands(video: Path) -> np.ndarray:
-    """MediaPipe Hands (video mode, two hands) on the full frame: world landmarks (T, 2, 21, 3), left then right."""
+def run_stage(video: Path, params: dict, cache: Path, reuse: bool) -> Motion:
+    """The pose stage's cleaned motion: tracking (saved in cache, read back with reuse), then the clean-up."""
+    settings = parse_params(params)
+    with VideoReader(video) as reader:
+        info = reader.info
+        if reuse and cache.exists():
+            saved = np.load(cache)
+            track = Track(*(saved[k] for k in ("world", "image", "visibility", "detected")))
+            track.hand_world = saved.get("hand_world")
+        else:
+            track, _, _ = track_video(reader, cache.with_suffix(".preview.mp4"), settings, lambda pct, msg: None)
+            extra = {} if track.hand_world is None else {"hand_world": track.hand_world}
+            np.savez(
+                cache,
+                world=track.world,
+                image=track.image,
+                visibility=track.visibility,
+                detected=track.detected,
+                **extra,
+            )
+    return clean_motion(track, info.fps, info.width, info.height, settings)
+
+
+def raw_hands(video: Path, cache: Path, reuse: bool) -> np.ndarray:
+    """MediaPipe Hands (video mode, two hands) on the full frame: world landmarks (T, 2, 21, 3), left then right (saved)."""
     import mediapipe as mp
+
+    if reuse and cache.exists():
+        return np.load(cache)
 
     out = []
     capture = cv2.VideoCapture(str(video))
@@ -129,13 +167,13 @@ def raw_hands(video: Path) -> np.ndarray:
                 frame[k] = [(p.x, p.y, p.z) for p in marks.landmark]
             out.append(frame)
     capture.release()
+    np.save(cache, np.array(out))
     return np.array(out)
 
 
-def finger_scores(video: Path, joints: np.ndarray, truth_all: np.ndarray) -> dict:
-    """Mean finger bend error (degrees) of raw full-frame MediaPipe Hands and of the stage, and hands seen."""
+def finger_scores(raw: np.ndarray, joints: np.ndarray, truth_all: np.ndarray) -> dict:
+    """Mean finger bend error (degrees) of raw full-frame MediaPipe Hands (`raw`) and of the stage, and hands seen."""
     want = metrics.finger_angles_skeleton(truth_all)
-    raw = raw_hands(video)
     raw_err = []
     for k in range(2):
         seen = ~np.isnan(raw[:, k]).any(axis=(1, 2))
@@ -181,32 +219,25 @@ def score(points: np.ndarray, truth: np.ndarray, fps: float) -> dict:
     }
 
 
-def _contact_share(runs: list, frames: int) -> float:
-    return sum(b - a + 1 for a, b in runs) / frames
-
-
-def evaluate(name: str, clip: Clip, work: Path, fresh: bool) -> dict:
+def evaluate(name: str, clip: Clip, work: Path, fresh: bool, reuse: bool) -> dict:
     """Render (or reuse) one clip, run raw MediaPipe and the stage on it, and score both against the truth."""
     video, R, root, offsets = render_clip(name, clip, work, fresh)
     truth_all = motions.joint_positions(R, root, offsets)
     truth = truth_all[:, metrics.JOINT_INDEX]
-    raw = raw_mediapipe(video)
+    raw = raw_mediapipe(video, work / f"{name}.raw.npy", reuse and not fresh)
     detected = ~np.isnan(raw).any(axis=(1, 2))
-    out_dir = work / f"{name}.out"
     started = time.monotonic()
-    result = pose({"video": video}, clip.params, out_dir, lambda pct, msg: None)
+    motion = run_stage(video, clip.params, work / f"{name}.track.npz", reuse and not fresh)
     stage_seconds = time.monotonic() - started
-    landmarks = json.loads((out_dir / "landmarks.json").read_text())
-    joints = np.array(landmarks["cleaned"]["joints"])
+    joints = forward_kinematics(motion.world_rot, motion.root, motion.offsets)
     truth_jitter = metrics.jitter(truth, FPS)
     raw_score = score(_fill(raw)[:, metrics.LANDMARK_INDEX], truth, FPS)
     out_score = score(joints[:, metrics.JOINT_INDEX], truth, FPS)
     for s in (raw_score, out_score):
         s["jitterRatio"] = round(s.pop("jitter") / truth_jitter, 2)
-    bvh = parse_bvh(out_dir / "motion.bvh")
-    order = [bvh.names.index(n) for n in skeleton.NAMES]
-    G = solve.world_rotations(bvh.local_rotations()[:, order])
-    slide = metrics.support_slide(feet.sole_points(G, joints[:, : len(skeleton.NAMES)]), FPS)
+    body = len(skeleton.NAMES)
+    body_offsets = None if motion.offsets is None else motion.offsets[:body]
+    slide = metrics.support_slide(feet.sole_points(motion.world_rot[:, :body], joints[:, :body], body_offsets), FPS)
     soles = motions.sole_points(R, root, offsets)
     truth_slide = metrics.support_slide(soles, FPS)
     low = soles[..., 1].min(axis=2)
@@ -214,7 +245,9 @@ def evaluate(name: str, clip: Clip, work: Path, fresh: bool) -> dict:
     truth_contact = (low < 0.03) & (speed < 0.3)
     height = float(truth_all[:, :, 1].max() - truth_all[:, :, 1].min())
     frames = len(joints)
-    fingers = finger_scores(video, joints, truth_all) if clip.params.get("hands") else None
+    fingers = None
+    if clip.params.get("hands"):
+        fingers = finger_scores(raw_hands(video, work / f"{name}.hands.npy", reuse and not fresh), joints, truth_all)
     return {
         "fingers": fingers,
         "clip": name,
@@ -225,13 +258,11 @@ def evaluate(name: str, clip: Clip, work: Path, fresh: bool) -> dict:
             **out_score,
             "slideMedianCmS": round(100 * float(np.median(slide)), 1),
             "slideOver5": round(float((slide > metrics.SLIDE_LIMIT).mean()), 2),
-            "contactShare": [
-                round(_contact_share(landmarks["contacts"][f"{side}Foot"], frames), 2) for side in metrics.SIDES
-            ],
+            "contactShare": [round(float(motion.contacts[:, k].mean()), 2) for k in range(len(metrics.SIDES))],
             "rootJumps": metrics.root_jumps(joints[:, 0], max(height, 1.5)),
             "maxRootStepM": round(float(np.linalg.norm(np.diff(joints[:, 0], axis=0), axis=-1).max()), 3),
             "seconds": round(stage_seconds, 1),
-            "flaggedGaps": len(result.metadata["flaggedGaps"]),
+            "flaggedGaps": sum(g.flagged for g in motion.gaps),
         },
         "truth": {
             "slideMedianCmS": round(100 * float(np.median(truth_slide)), 1),
@@ -272,12 +303,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--work", default="/tmp/mocap_quality")
     parser.add_argument("--fresh", action="store_true", help="render the clips again")
+    parser.add_argument(
+        "--reuse-tracking", action="store_true", help="reuse the saved MediaPipe passes: run only the clean-up"
+    )
     args = parser.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for name in args.clips.split(","):
-        results.append(evaluate(name, CLIPS[name], work, args.fresh))
+        results.append(evaluate(name, CLIPS[name], work, args.fresh, args.reuse_tracking))
         print(json.dumps(results[-1]), file=sys.stderr)
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(table(results))

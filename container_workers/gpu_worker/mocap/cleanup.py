@@ -274,6 +274,27 @@ def pixels_per_metre(image_xy: np.ndarray, world: np.ndarray, visibility: np.nda
     return num / np.maximum(den, 1e-6)
 
 
+def screen_scale(
+    image_xy: np.ndarray, world: np.ndarray, visibility: np.ndarray, fps: float, smoothing: float
+) -> np.ndarray:
+    """Pixels per metre (T,) at the person: median-filtered, then smoothed heavily as a distance (1 / ppm)."""
+    ppm = pixels_per_metre(image_xy, world, visibility)
+    window = max(3, int(round(fps * 0.3)) | 1)
+    log_ppm = median_filter(np.log(ppm), size=window, mode="nearest")
+    distance = smooth(np.exp(-log_ppm)[:, None, None], fps, max(smoothing, 0.85), beta=0.0)[:, 0, 0]
+    return 1.0 / distance
+
+
+def hip_height(
+    image_xy: np.ndarray, world: np.ndarray, visibility: np.ndarray, fps: float, smoothing: float
+) -> np.ndarray:
+    """How high (T,) in metres the hip centre is over the lowest point of the feet (heels, toes) on screen."""
+    ppm = screen_scale(image_xy, world, visibility, fps, smoothing)
+    hip = image_xy[:, [LM["left_hip"], LM["right_hip"]], 1].mean(axis=1)
+    feet = image_xy[:, [LM[f"{s}_{p}"] for s in ("left", "right") for p in ("heel", "foot_index")], 1].max(axis=1)
+    return (feet - hip) / ppm
+
+
 def root_translation(
     image_xy: np.ndarray,
     world: np.ndarray,
@@ -290,12 +311,9 @@ def root_translation(
     scale (pixels per metre): X = (u - cx) / ppm and the distance d = focal / ppm with a pinhole camera
     whose field of view across the image's longer side is `fov_degrees`.
     """
-    ppm = pixels_per_metre(image_xy, world, visibility)
-    window = max(3, int(round(fps * 0.3)) | 1)
-    log_ppm = median_filter(np.log(ppm), size=window, mode="nearest")
     focal = 0.5 * max(width, height) / math.tan(math.radians(fov_degrees) / 2)
-    distance = smooth((focal / np.exp(log_ppm))[:, None, None], fps, max(smoothing, 0.85), beta=0.0)[:, 0, 0]
-    ppm = focal / distance
+    ppm = screen_scale(image_xy, world, visibility, fps, smoothing)
+    distance = focal / ppm
     hip = image_xy[:, [LM["left_hip"], LM["right_hip"]]].mean(axis=1)
     x = (hip[:, 0] - width / 2) / ppm
     y = (height / 2 - hip[:, 1]) / ppm  # the hips' height relative to the camera's

@@ -20,6 +20,10 @@ FIRST_PASS_SPEED = 2.0  # contact speeds are this much looser before the root pa
 FLOOR_PERCENTILE = 20  # the floor is the lowest sole's height in this percentile of frames
 FLIGHT_MARGIN = 0.12  # metres above that floor before a body counts as off the ground (a jump)
 BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
+FOLD_REFERENCE_PERCENTILE = 90  # frames where the legs are this straight, relative to the image, are taken as right
+FOLD_FEET_APART = (0.03, 0.06)  # metres: folds fade out as one foot rises this much over the other
+FOLD_KNEE_DEGREES = (20.0, 40.0)  # folds fade in as the straighter knee's captured flexion grows over this range
+FOLD_MARGIN = 0.03  # metres: the hips come down only by what the image says beyond this (noise bends no knee)
 
 
 def sole_local(offsets: np.ndarray | None = None) -> np.ndarray:
@@ -187,26 +191,79 @@ def _reach_drop(hip: np.ndarray, target: np.ndarray, reach: float) -> np.ndarray
     return np.maximum(0.0, -d[:, 1] - np.sqrt(reach**2 - across))
 
 
+def _ramp(x: np.ndarray, start: float, end: float) -> np.ndarray:
+    """0 below `start`, 1 above `end`, linear between."""
+    return np.clip((x - start) / (end - start), 0.0, 1.0)
+
+
+def _knee_flexion(pos: np.ndarray, side: str) -> np.ndarray:
+    """Knee flexion (T,) in degrees: 0 with the leg straight."""
+    thigh = pos[:, J[f"{side}Leg"]] - pos[:, J[f"{side}UpLeg"]]
+    shin = pos[:, J[f"{side}Foot"]] - pos[:, J[f"{side}Leg"]]
+    cos = np.sum(thigh * shin, axis=-1) / np.maximum(
+        np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shin, axis=-1), 1e-12
+    )
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def fold_legs(
+    G: np.ndarray, root: np.ndarray, measured: np.ndarray, fps: float, offsets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bend the legs where the hips stand higher over the feet than the image says (MediaPipe under-bends knees).
+
+    `measured` (T,) is the hips' height over the lowest point of the feet on screen, in the skeleton's metres. Its
+    ratio to the skeleton's own (hips over the lowest sole) is taken as right in the clip's straightest frames
+    (FOLD_REFERENCE_PERCENTILE), which cancels the scale's bias; where the ratio is lower, the hips come down by the
+    difference beyond FOLD_MARGIN and two-bone IK keeps both ankles where they were. Only with both feet down
+    (FOLD_FEET_APART) and both knees already bent (FOLD_KNEE_DEGREES): MediaPipe under-bends bent knees, it does
+    not straighten a crouch, while the image's hip height varies by several centimetres on its own (a foot turning
+    towards the camera sits lower on screen). Without these gates bench/mocap_quality's run knees were 5 degrees
+    and the standing wave's 9 degrees over-bent. Returns (G, root).
+    """
+    G, root = G.copy(), root.copy()
+    pos = forward_kinematics(G, root, offsets)
+    lowest = sole_points(G, pos, offsets)[..., 1].min(axis=2)  # (T, 2) per foot
+    standing = pos[:, J["Hips"], 1] - lowest.min(axis=1)
+    ratio = measured / np.maximum(standing, 1e-6)
+    ref = np.percentile(ratio, FOLD_REFERENCE_PERCENTILE)
+    drop = np.maximum(standing * (1.0 - np.minimum(ratio / ref, 1.0)) - FOLD_MARGIN, 0.0)
+    apart = np.abs(lowest[:, 0] - lowest[:, 1])
+    drop *= _ramp(FOLD_FEET_APART[1] - apart, 0.0, FOLD_FEET_APART[1] - FOLD_FEET_APART[0])
+    drop *= _ramp(np.min([_knee_flexion(pos, side) for side in SIDES], axis=0), *FOLD_KNEE_DEGREES)
+    drop = gaussian_filter1d(drop, max(1.0, 0.05 * fps), mode="nearest")
+    fold = drop > 1e-4
+    if not fold.any():
+        return G, root
+    root[:, 1] -= drop
+    bent = forward_kinematics(G, root, offsets)
+    thigh, shin = leg_lengths(offsets)
+    for side in SIDES:
+        up, leg, foot = J[f"{side}UpLeg"], J[f"{side}Leg"], J[f"{side}Foot"]
+        G[fold, up], G[fold, leg] = _two_bone_ik(
+            bent[fold, up], bent[fold, leg], pos[fold, foot], G[fold, up], thigh, shin
+        )
+    return G, root
+
+
 def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray) -> np.ndarray:
     """Ankle positions (n, 3) through one contact that keep its lowest sole point still on the floor.
 
     The foot keeps its captured rotation, so it can roll from heel to toe; whichever sole point is lowest is the
-    pivot. The first pivot stays at its median place over the frames it is lowest; a new pivot is pinned where it
-    was when it takes over, so the ankle path stays continuous.
+    pivot. A new pivot is pinned where it was when it takes over, so the ankle path stays continuous; the whole
+    planted path is then placed, over the floor, at the median of where the captured foot was through the
+    contact (not where it touched down: the first frames are the least certain).
     """
     sole = np.einsum("tij,pj->tpi", rot, local)  # (n, 3 points, 3) relative to the ankle
     pivot = sole[..., 1].argmin(axis=1)
     n = len(pos)
     ankle = np.empty((n, 3))
-    changed = pivot != pivot[0]
-    first = int(np.argmax(changed)) if changed.any() else n  # frames of the first pivot
-    anchor = np.median(pos[:first] + sole[np.arange(first), pivot[:first]], axis=0)
-    anchor[1] = 0.0
+    anchor = np.zeros(3)
     for t in range(n):
         if t and pivot[t] != pivot[t - 1]:
             anchor = ankle[t - 1] + sole[t - 1, pivot[t]]  # where the new pivot was: it does not move
             anchor[1] = 0.0
         ankle[t] = anchor - sole[t, pivot[t]]
+    ankle[:, [0, 2]] += np.median(pos[:, [0, 2]] - ankle[:, [0, 2]], axis=0)
     ankle[:, 1] = np.maximum(ankle[:, 1], pos[:, 1])  # never pulled down: bending the knees to reach is worse
     return ankle
 

@@ -32,6 +32,7 @@ from container_workers.gpu_worker.mocap.feet import (
     SIDES,
     detect_contacts,
     flight_lift,
+    fold_legs,
     foot_slide,
     lock_feet,
     runs,
@@ -337,6 +338,8 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     else:
         root = np.zeros((len(world), 3))
     lift = flight_lift(G, root, fps, offsets) if params.rootMotion else np.zeros(len(root))
+    height = cleanup.hip_height(image, world, vis, fps, params.smoothing) / (1.0 if own else scale)
+    G, root = fold_legs(G, root, height, fps, offsets)  # knees as bent as the image's hip height says
     root = stand_on_floor(G, root, offsets)
     air = np.stack([np.zeros_like(lift), lift, np.zeros_like(lift)], axis=1)  # jumps leave the floor
     contacts = np.zeros((len(world), 2), dtype=bool)

@@ -10,6 +10,7 @@ from container_workers.gpu_worker.mocap.feet import (
     SOLE_LOCAL,
     detect_contacts,
     flight_lift,
+    fold_legs,
     foot_slide,
     lock_feet,
     sole_points,
@@ -109,3 +110,65 @@ def test_a_foot_that_lands_on_its_planted_spot_keeps_its_captured_approach_and_l
     after = forward_kinematics(G2, root2)[:, J["LeftFoot"]]
     # The lock has nothing to correct, so the eased frames around it follow the captured foot, not the planted spot.
     np.testing.assert_allclose(after[:, [0, 2]], before[:, [0, 2]], atol=1e-6)
+
+
+def _squat(frames: int, depth_scale: float) -> np.ndarray:
+    """Local rotations of two squats, hips and knees bent `depth_scale` times as deep (0.8: an under-bent capture)."""
+    depth = depth_scale * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frames) / (2 * FPS)))
+    R = np.tile(np.eye(3), (frames, len(skeleton.NAMES), 1, 1))
+    for side in ("Left", "Right"):
+        R[:, J[f"{side}UpLeg"]] = synthetic.rot("x", -80 * depth)
+        R[:, J[f"{side}Leg"]] = synthetic.rot("x", 110 * depth)
+        R[:, J[f"{side}Foot"]] = synthetic.rot("x", -30 * depth)
+    return R
+
+
+def _knee_angles(G: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """Interior knee angles (T, 2) in degrees."""
+    pos = forward_kinematics(G, root)
+    out = []
+    for side in ("Left", "Right"):
+        u = pos[:, J[f"{side}UpLeg"]] - pos[:, J[f"{side}Leg"]]
+        v = pos[:, J[f"{side}Foot"]] - pos[:, J[f"{side}Leg"]]
+        cos = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+        out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return np.stack(out, axis=1)
+
+
+def test_fold_legs_bends_under_bent_knees_to_the_hip_height_the_image_measures():
+    T = 120
+    G_true = world_rotations(_squat(T, 1.0))
+    root_true = stand_on_floor(G_true, np.zeros((T, 3)))
+    soles = sole_points(G_true, forward_kinematics(G_true, root_true))
+    measured = root_true[:, 1] - soles[..., 1].min(axis=(1, 2))  # the hips over the feet, as the image shows them
+    G = world_rotations(_squat(T, 0.75))  # the capture under-bends hips and knees, so it stands too tall
+    root = stand_on_floor(G, np.zeros((T, 3)))
+    ankles = forward_kinematics(G, root)[:, [J["LeftFoot"], J["RightFoot"]]]
+    G2, root2 = fold_legs(G, root, measured, FPS)
+    want, before, after = _knee_angles(G_true, root_true), _knee_angles(G, root), _knee_angles(G2, root2)
+    deep = np.abs(want - 180).max(axis=1) > 60
+    assert np.abs(before - want)[deep].mean() > 20
+    assert np.abs(after - want)[deep].mean() < 8
+    # The feet stay where they were, the upper body keeps its rotations, and a standing pose is left alone.
+    np.testing.assert_allclose(forward_kinematics(G2, root2)[:, [J["LeftFoot"], J["RightFoot"]]], ankles, atol=1e-4)
+    legs = [J[f"{s}{n}"] for s in ("Left", "Right") for n in ("UpLeg", "Leg")]
+    others = [j for j in range(len(skeleton.NAMES)) if j not in legs]
+    np.testing.assert_allclose(G2[:, others], G[:, others], atol=1e-12)
+    np.testing.assert_allclose(G2[:3], G[:3], atol=1e-12)
+
+
+def test_a_rolling_foot_is_planted_at_the_median_of_its_captured_place_through_the_contact():
+    T = 60
+    R = _standing(T, wobble_deg=0.0)
+    roll = np.linspace(25, -25, T)  # heel down first, then the ball, then the toes: the pivot changes
+    R[:, J["LeftFoot"]] = synthetic.rot("x", roll)
+    G = world_rotations(R)
+    drift = np.stack([np.linspace(0.0, 0.1, T), np.zeros(T), np.zeros(T)], 1)  # the capture slides 10 cm forwards
+    root = stand_on_floor(G, drift)
+    contacts = np.zeros((T, 2), dtype=bool)
+    contacts[:, 0] = True
+    G2, root2 = lock_feet(G, root, contacts, FPS)
+    before = forward_kinematics(G, root)[:, J["LeftFoot"]]
+    after = forward_kinematics(G2, root2)[:, J["LeftFoot"]]
+    np.testing.assert_allclose(np.median(after[:, [0, 2]] - before[:, [0, 2]], axis=0), 0.0, atol=0.005)
+    assert foot_slide(G2, root2, contacts) < 1e-6
