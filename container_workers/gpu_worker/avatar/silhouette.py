@@ -3,10 +3,11 @@
 Vertices on the rendered outline move across the view, along their normal as seen on screen, to where the person's
 mask ends, or towards where the avatar's own outline resumes: a gap between a hanging arm and the torso that the mask
 fills (a loose suit) is closed by the torso, legs close it half each, and an arm never grows into it (carried back to
-the T-pose, that would hang a fin under the arm). How far the mask may pull is a girth fit per bone: the new outline must stay within a
-human girth (in loose clothes) of the vertex's bone axis, so a coat's back or a head of hair is reached wherever the
-bone is, while an object held in a hand, which lies further from any bone, pulls nothing. Every other vertex follows
-by diffusion over the mesh, so fronts and backs stay smooth. A few rounds re-render the outline in between.
+the T-pose, that would hang a fin under the arm). How far the mask may pull is a girth fit per bone: the new outline
+must stay within a human girth (in loose clothes) of the vertex's bone axis, so a coat's back or a head of hair is
+reached wherever the bone is, while an object held in a hand, which lies further from any bone, pulls nothing. Every
+other vertex follows by diffusion over the mesh, so fronts and backs stay smooth. A few rounds re-render the outline
+in between.
 """
 
 from __future__ import annotations
