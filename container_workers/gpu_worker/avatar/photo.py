@@ -63,7 +63,8 @@ def fit_person(
     posed = skinning.deform(rigged.vertices, matrices)
     camera = fit.fit_camera(posed_world[:, :3, 3], person, observation.reliable, observation.measured["pixelsPerMetre"])
     progress(58, "fitting the silhouette")
-    move = silhouette.fit(posed, rigged.faces, camera, person.mask, humanoid.spec.height)
+    axes = silhouette.bone_axes(posed, rigged.bones, rest_skeleton.names, rest_skeleton.parents, posed_world[:, :3, 3])
+    move = silhouette.fit(posed, rigged.faces, camera, person.mask, humanoid.spec.height, axes)
     rigged = rigged.moved(rigged.vertices + silhouette.to_rest(move, matrices))
     posed = posed + move
     turned = np.einsum("nij,nj->ni", matrices[:, :3, :3], rigged.normals)

@@ -164,15 +164,25 @@ def hopper(media) -> Path:
     return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
+@pytest.fixture(scope="session")
+def cameraman(media) -> Path:
+    """scikit-image's cameraman photo (a person seen from the side, bent over a camera) as an RGB PNG."""
+    from skimage import data
+
+    path = media / "cameraman.png"
+    cv2.imwrite(str(path), np.dstack([data.camera()] * 3))
+    return path
+
+
 PHOTO_SMALL = {"targetTriangles": 8000, "textureSize": 512}
 
 
 @pytest.fixture(scope="session")
-def photo_runs(drawn_person, astronaut, hopper, tmp_path_factory) -> dict[str, Run]:
-    """photo_avatar on the drawn person, the astronaut and Grace Hopper: {name: run}."""
+def photo_runs(drawn_person, astronaut, hopper, cameraman, tmp_path_factory) -> dict[str, Run]:
+    """photo_avatar on the drawn person, the astronaut, Grace Hopper and the cameraman: {name: run}."""
     from container_workers.gpu_worker.avatar.photo import photo_avatar
 
-    images = {"drawn": drawn_person[0], "astronaut": astronaut, "hopper": hopper}
+    images = {"drawn": drawn_person[0], "astronaut": astronaut, "hopper": hopper, "cameraman": cameraman}
     return {
         name: run(photo_avatar, {"image": image}, PHOTO_SMALL, tmp_path_factory.mktemp(f"photo-{name}"))
         for name, image in images.items()

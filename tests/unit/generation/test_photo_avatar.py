@@ -76,10 +76,11 @@ def test_the_rest_pose_is_the_shared_t_pose_and_the_posed_file_is_the_photos_pos
     assert {"LeftHandIndex1", "RightHandThumb2", "LeftHandPinky3"} <= used  # fingers are skinned to their bones
 
 
-@pytest.mark.parametrize("name", ["drawn", "hopper"])
-def test_the_posed_silhouette_lies_on_the_person(photo_runs, drawn_person, hopper, name):
+@pytest.mark.parametrize("name", ["drawn", "hopper", "cameraman"])
+def test_the_posed_silhouette_lies_on_the_person(photo_runs, drawn_person, hopper, cameraman, name):
+    """Also for a person seen from the side and bent over (the cameraman): the girth fit reaches his coat's back."""
     stage = photo_runs[name]
-    path = {"drawn": drawn_person[0], "hopper": hopper}[name]
+    path = {"drawn": drawn_person[0], "hopper": hopper, "cameraman": cameraman}[name]
     mask = person_mask(path)
     seen = posed_silhouette(stage, mask.shape)
     assert iou(seen, mask) >= 0.85
@@ -89,11 +90,12 @@ def test_the_posed_silhouette_lies_on_the_person(photo_runs, drawn_person, hoppe
 
 
 def test_a_held_object_is_not_body(photo_runs, astronaut):
-    """The astronaut holds her helmet, which the segmentation counts as person: the body alone covers less."""
+    """The astronaut holds her helmet, which the segmentation counts as person: it is scored as a miss, yet the body
+    alone (her suit's gaps between arms and torso closed) reaches the issue's 0.85."""
     stage = photo_runs["astronaut"]
     mask = person_mask(astronaut)
     score = iou(posed_silhouette(stage, mask.shape), mask)
-    assert score >= 0.75 and stage.result.metadata["silhouetteIoU"] == pytest.approx(score, abs=0.01)
+    assert score >= 0.85 and stage.result.metadata["silhouetteIoU"] == pytest.approx(score, abs=0.01)
 
 
 def test_the_torso_has_a_human_depth(photo_runs):
