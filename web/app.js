@@ -2,7 +2,7 @@
 import * as api from "./api.js";
 import { billingPage } from "./billing.js";
 import { h, formatBytes, formatTime } from "./dom.js";
-import { ACCEPT, describeFile } from "./files.js";
+import { ACCEPT, KINDS, describeFile } from "./files.js";
 import { formSpec, readForm } from "./jobforms.js";
 import { followJobs } from "./live.js";
 import { Viewer } from "./viewer.js";
@@ -230,7 +230,7 @@ function projectPage(root, projectId) {
 
   const fileInput = h("input", { id: "upload-file", type: "file", accept: ACCEPT, required: true });
   const kindSelect = h("select", { id: "upload-kind" }, h("option", { value: "" }, "guess from extension"),
-    ...["MODEL_3D", "ANIMATION", "IMAGE", "VIDEO"].map((kind) => h("option", { value: kind }, kind)));
+    ...KINDS.map((kind) => h("option", { value: kind }, kind)));
   const uploadBar = h("progress", { max: 1, value: 0, hidden: true, "data-testid": "upload-progress" });
   const uploadNote = h("span", { class: "muted small" });
   const uploadForm = h("form", { class: "upload", onsubmit: async (event) => {

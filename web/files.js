@@ -9,6 +9,9 @@ const TYPES = {
   bvh: ["ANIMATION", "application/octet-stream"],
 };
 
+/** The asset kinds a file may be uploaded as (the kind picker's choices). */
+export const KINDS = [...new Set(Object.values(TYPES).map(([kind]) => kind))];
+
 /** The accepted file extensions, for the file picker. */
 export const ACCEPT = Object.keys(TYPES).map((ext) => "." + ext).join(",");
 

@@ -128,9 +128,9 @@ def test_upload_types_agree_with_the_contract():
 
     exts = sorted({ext for kinds in formats.UPLOADS.values() for ext in kinds})
     script = (
-        "import { ACCEPT, describeFile } from './web/files.js';"
+        "import { ACCEPT, KINDS, describeFile } from './web/files.js';"
         f"const exts = {json.dumps(exts)};"
-        "console.log(JSON.stringify({accept: ACCEPT.split(','), files: exts.map((e) => describeFile('a.' + e, ''))}));"
+        "console.log(JSON.stringify({accept: ACCEPT.split(','), kinds: KINDS, files: exts.map((e) => describeFile('a.' + e, ''))}));"
     )
     run = subprocess.run(
         ["node", "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
@@ -138,6 +138,7 @@ def test_upload_types_agree_with_the_contract():
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout)
     assert sorted(ext.lstrip(".") for ext in got["accept"]) == exts
+    assert sorted(got["kinds"]) == sorted(formats.UPLOADS)  # the kind picker offers every kind, no other
     for ext, described in zip(exts, got["files"]):
         assert described["kind"] == formats.default_kind(ext), ext
         assert described["contentType"] in formats.UPLOADS[described["kind"]][ext], ext
