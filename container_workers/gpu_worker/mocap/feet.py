@@ -20,6 +20,9 @@ FIRST_PASS_SPEED = 2.0  # contact speeds are this much looser before the root pa
 FLOOR_PERCENTILE = 20  # the floor is the lowest sole's height in this percentile of frames
 FLIGHT_MARGIN = 0.12  # metres above that floor before a body counts as off the ground (a jump)
 BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
+STANCE_SECONDS = 1.5  # a contact longer than this, with both feet down, is a stance (standing, squatting):
+STANCE_DRIFT_SECONDS = 5.0  # its planted foot follows the captured foot's drift, smoothed over this long (sigma),
+STANCE_DRIFT_MARGIN = 0.01  # beyond this many metres (noise moves no planted foot)
 FOLD_REFERENCE_PERCENTILE = 90  # frames where the legs are this straight, relative to the image, are taken as right
 FOLD_FEET_APART = (0.03, 0.06)  # metres: folds fade out as one foot rises this much over the other
 FOLD_KNEE_DEGREES = (20.0, 40.0)  # folds fade in as the straighter knee's captured flexion grows over this range
@@ -245,13 +248,17 @@ def fold_legs(
     return G, root
 
 
-def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray) -> np.ndarray:
+def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray, stance: np.ndarray, fps: float) -> np.ndarray:
     """Ankle positions (n, 3) through one contact that keep its lowest sole point still on the floor.
 
     The foot keeps its captured rotation, so it can roll from heel to toe; whichever sole point is lowest is the
     pivot. A new pivot is pinned where it was when it takes over, so the ankle path stays continuous; the whole
     planted path is then placed, over the floor, at the median of where the captured foot was through the
-    contact (not where it touched down: the first frames are the least certain).
+    contact (not where it touched down: the first frames are the least certain). Through a long stance (contact
+    over STANCE_SECONDS; `stance` (n,) weighs the frames with both feet down) it follows the captured foot's slow
+    drift (STANCE_DRIFT_SECONDS) beyond STANCE_DRIFT_MARGIN: there the drift is the legs' own (a squat's feet move
+    centimetres in depth relative to the hips, in the image's estimate), and a foot pinned against it bends the
+    knee wrong (bench/mocap_quality's squat 67.5 -> 64.3 mm).
     """
     sole = np.einsum("tij,pj->tpi", rot, local)  # (n, 3 points, 3) relative to the ankle
     pivot = sole[..., 1].argmin(axis=1)
@@ -263,20 +270,33 @@ def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray) -> np.nd
             anchor = ankle[t - 1] + sole[t - 1, pivot[t]]  # where the new pivot was: it does not move
             anchor[1] = 0.0
         ankle[t] = anchor - sole[t, pivot[t]]
-    ankle[:, [0, 2]] += np.median(pos[:, [0, 2]] - ankle[:, [0, 2]], axis=0)
+    offset = pos[:, [0, 2]] - ankle[:, [0, 2]]
+    median = np.median(offset, axis=0)
+    ankle[:, [0, 2]] += median
+    if n > STANCE_SECONDS * fps:
+        drift = gaussian_filter1d(offset, STANCE_DRIFT_SECONDS * fps, axis=0, mode="nearest") - median
+        drift = np.sign(drift) * np.maximum(np.abs(drift) - STANCE_DRIFT_MARGIN, 0.0)
+        ankle[:, [0, 2]] += stance[:, None] * drift
     ankle[:, 1] = np.maximum(ankle[:, 1], pos[:, 1])  # never pulled down: bending the knees to reach is worse
     return ankle
 
 
 def _foot_targets(
-    G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: int, blend: int, local: np.ndarray
+    G: np.ndarray,
+    pos: np.ndarray,
+    contacts: np.ndarray,
+    foot: int,
+    blend: int,
+    local: np.ndarray,
+    stance: np.ndarray,
+    fps: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lock weight (T,) and ankle target (T, 3) of one foot over its contacts."""
+    """Lock weight (T,) and ankle target (T, 3) of one foot over its contacts (`stance`: both feet down, (T,))."""
     T = len(G)
     weight = np.zeros(T)
     target = pos[:, foot].copy()
     for a, b in runs(contacts):
-        planted = _planted_ankle(pos[a : b + 1, foot], G[a : b + 1, foot], local)
+        planted = _planted_ankle(pos[a : b + 1, foot], G[a : b + 1, foot], local, stance[a : b + 1], fps)
         ramp_in = np.arange(max(0, a - blend), a)
         ramp_out = np.arange(b + 1, min(T, b + 1 + blend))
         frames = np.concatenate([ramp_in, np.arange(a, b + 1), ramp_out])
@@ -318,7 +338,11 @@ def lock_feet(
     blend = max(1, int(round(BLEND_SECONDS * fps)))
     thigh, shin = leg_lengths(offsets)
     local = SOLE_LOCAL if offsets is None else sole_local(offsets)
-    locks = [_foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend, local) for k, side in enumerate(SIDES)]
+    stance = gaussian_filter1d(contacts.all(axis=1).astype(float), blend, mode="nearest")
+    locks = [
+        _foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend, local, stance, fps)
+        for k, side in enumerate(SIDES)
+    ]
     drop = np.zeros(len(G))
     for (weight, target), side in zip(locks, SIDES):
         need = _reach_drop(pos[:, J[f"{side}UpLeg"]], target, (thigh + shin) * (1 - 1e-4))
