@@ -10,8 +10,7 @@ from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kin
 
 SIDES = ("Left", "Right")
 CONTACT_HEIGHT = 0.04  # metres: a heel or sole front this close to the floor, and
-CONTACT_SPEED = 0.5  # metres per second: slower than this over the floor, goes down
-SUPPORT_SPEED = 0.7  # the lower foot (it carries the body) goes down below this speed
+CONTACT_SPEED = 0.7  # metres per second: slower than this over the floor, goes down
 RELEASE_HEIGHT = 0.06  # it comes up when higher than this, or
 RELEASE_SPEED = 0.7  # faster than this
 CONTACT_MIN_SECONDS = 0.1
@@ -103,9 +102,10 @@ def detect_contacts(
 ) -> np.ndarray:
     """Per frame and foot (T, 2): the heel or the front of the sole is down on the floor and not moving over it.
 
-    Each part goes down when it is lower than CONTACT_HEIGHT and slower than CONTACT_SPEED (SUPPORT_SPEED for the
-    lower foot, which carries the body and whose estimate wobbles more as the root moves), and comes up only when
-    it is higher than RELEASE_HEIGHT or faster than RELEASE_SPEED (hysteresis, so noise does not chop contacts).
+    Each part goes down when it is lower than CONTACT_HEIGHT and slower than CONTACT_SPEED (either foot: a planted
+    foot's estimate wobbles as the root moves; 0.5 m/s for the upper one cut bench/mocap_quality's planted feet short),
+    and comes up only when it is higher than RELEASE_HEIGHT or faster than RELEASE_SPEED (hysteresis, so noise does
+    not chop contacts).
     `speed_scale` multiplies both speeds (a first pass on a root path that is not yet consistent with the legs).
     """
     soles = sole_points(G, forward_kinematics(G, root, offsets), offsets)  # heel, ball, toe tip
@@ -117,12 +117,10 @@ def detect_contacts(
     else:
         speed = np.zeros(height.shape)
     contact = np.zeros((len(G), 2), dtype=bool)
-    support = height.min(axis=2).argmin(axis=1)  # the lower foot carries the body
     for k in range(2):
         for part in range(2):
             h, v = height[:, k, part], speed[:, k, part]
-            slow = v < np.where(support == k, SUPPORT_SPEED, CONTACT_SPEED) * speed_scale
-            on = (h < CONTACT_HEIGHT) & slow
+            on = (h < CONTACT_HEIGHT) & (v < CONTACT_SPEED * speed_scale)
             contact[:, k] |= _hysteresis(on, (h > RELEASE_HEIGHT) | (v > RELEASE_SPEED * speed_scale))
     min_frames = max(2, int(round(CONTACT_MIN_SECONDS * fps)))
     for k in range(2):

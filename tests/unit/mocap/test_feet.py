@@ -193,3 +193,15 @@ def test_a_long_stance_follows_the_captured_feet_slow_drift_and_a_single_planted
     short = both[:30]  # a 1 s contact: pinned
     G4, root4 = lock_feet(G[:30], root[:30], short, FPS)
     assert foot_slide(G4, root4, short) < 1e-6
+
+
+def test_both_feet_of_a_capture_slowing_to_0_6_m_per_s_on_the_floor_go_down():
+    T = 40
+    R = np.tile(np.eye(3), (T, len(skeleton.NAMES), 1, 1))
+    R[:, J["RightUpLeg"]] = synthetic.rot("z", np.full(T, 5.0))  # the right foot a few millimetres over the left
+    G = world_rotations(R)
+    speed = np.where(np.arange(T) < 10, 1.0, 0.6)  # m/s: sliding fast (up), then slower
+    root = stand_on_floor(G, np.stack([np.cumsum(speed) / FPS, np.zeros(T), np.zeros(T)], 1))
+    contacts = detect_contacts(G, root, FPS)
+    assert not contacts[:8].any()
+    assert contacts[15:].all()  # both: not only the lower foot
