@@ -60,6 +60,9 @@ VISIBLE = 0.5
 IMAGE_WEIGHT = 0.2  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
 BETA = 1.0  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
 D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive cutoff
+OUTLIER_WINDOW_SECONDS = 0.17  # `drop_outliers`' running median spans this long (5 frames at 30 fps)
+OUTLIER_MARGIN = 0.05  # metres a landmark may stray from that median, plus
+OUTLIER_SPEED_FACTOR = 0.5  # this share of the median's own motion per frame (fast limbs stray further)
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,21 @@ def depth_noise_ratio(points: np.ndarray) -> float:
     d2 = np.abs(np.diff(points, 2, axis=0))
     flat = float(np.median(d2[..., :2]))
     return float(np.median(d2[..., 2])) / flat if flat > 0 else 1.0
+
+
+def drop_outliers(points: np.ndarray, fps: float) -> np.ndarray:
+    """(T, N, 3) landmarks with each sample far from its running median replaced by that median (Hampel-style).
+
+    MediaPipe now and then puts a limb somewhere else for a few frames (the harness's wave: 200 mm PA-MPJPE frames
+    between 50 mm ones); a smoothing filter spreads such a jump over its neighbours, a median drops it. Far means
+    more than OUTLIER_MARGIN plus OUTLIER_SPEED_FACTOR times the median's own motion in that frame, so a fast limb
+    (a run's legs) keeps its real extremes.
+    """
+    window = max(3, int(round(OUTLIER_WINDOW_SECONDS * fps)) | 1)
+    median = median_filter(points, size=(window, 1, 1), mode="nearest")
+    step = np.linalg.norm(np.gradient(median, axis=0), axis=-1, keepdims=True)
+    far = np.linalg.norm(points - median, axis=-1, keepdims=True) > OUTLIER_MARGIN + OUTLIER_SPEED_FACTOR * step
+    return np.where(far, median, points)
 
 
 def smooth_world(points: np.ndarray, fps: float, smoothing: float) -> np.ndarray:

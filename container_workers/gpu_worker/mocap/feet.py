@@ -10,8 +10,7 @@ from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kin
 
 SIDES = ("Left", "Right")
 CONTACT_HEIGHT = 0.04  # metres: a heel or sole front this close to the floor, and
-CONTACT_SPEED = 0.5  # metres per second: slower than this over the floor, goes down
-SUPPORT_SPEED = 0.7  # the lower foot (it carries the body) goes down below this speed
+CONTACT_SPEED = 0.7  # metres per second: slower than this over the floor, goes down
 RELEASE_HEIGHT = 0.06  # it comes up when higher than this, or
 RELEASE_SPEED = 0.7  # faster than this
 CONTACT_MIN_SECONDS = 0.1
@@ -20,6 +19,9 @@ FIRST_PASS_SPEED = 2.0  # contact speeds are this much looser before the root pa
 FLOOR_PERCENTILE = 20  # the floor is the lowest sole's height in this percentile of frames
 FLIGHT_MARGIN = 0.12  # metres above that floor before a body counts as off the ground (a jump)
 BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
+STANCE_SECONDS = 1.5  # a contact longer than this, with both feet down, is a stance (standing, squatting):
+STANCE_DRIFT_SECONDS = 5.0  # its planted foot follows the captured foot's drift, smoothed over this long (sigma),
+STANCE_DRIFT_MARGIN = 0.01  # beyond this many metres (noise moves no planted foot)
 FOLD_REFERENCE_PERCENTILE = 90  # frames where the legs are this straight, relative to the image, are taken as right
 FOLD_FEET_APART = (0.03, 0.06)  # metres: folds fade out as one foot rises this much over the other
 FOLD_KNEE_DEGREES = (20.0, 40.0)  # folds fade in as the straighter knee's captured flexion grows over this range
@@ -100,9 +102,10 @@ def detect_contacts(
 ) -> np.ndarray:
     """Per frame and foot (T, 2): the heel or the front of the sole is down on the floor and not moving over it.
 
-    Each part goes down when it is lower than CONTACT_HEIGHT and slower than CONTACT_SPEED (SUPPORT_SPEED for the
-    lower foot, which carries the body and whose estimate wobbles more as the root moves), and comes up only when
-    it is higher than RELEASE_HEIGHT or faster than RELEASE_SPEED (hysteresis, so noise does not chop contacts).
+    Each part goes down when it is lower than CONTACT_HEIGHT and slower than CONTACT_SPEED (either foot: a planted
+    foot's estimate wobbles as the root moves; 0.5 m/s for the upper one cut bench/mocap_quality's planted feet short),
+    and comes up only when it is higher than RELEASE_HEIGHT or faster than RELEASE_SPEED (hysteresis, so noise does
+    not chop contacts).
     `speed_scale` multiplies both speeds (a first pass on a root path that is not yet consistent with the legs).
     """
     soles = sole_points(G, forward_kinematics(G, root, offsets), offsets)  # heel, ball, toe tip
@@ -114,12 +117,10 @@ def detect_contacts(
     else:
         speed = np.zeros(height.shape)
     contact = np.zeros((len(G), 2), dtype=bool)
-    support = height.min(axis=2).argmin(axis=1)  # the lower foot carries the body
     for k in range(2):
         for part in range(2):
             h, v = height[:, k, part], speed[:, k, part]
-            slow = v < np.where(support == k, SUPPORT_SPEED, CONTACT_SPEED) * speed_scale
-            on = (h < CONTACT_HEIGHT) & slow
+            on = (h < CONTACT_HEIGHT) & (v < CONTACT_SPEED * speed_scale)
             contact[:, k] |= _hysteresis(on, (h > RELEASE_HEIGHT) | (v > RELEASE_SPEED * speed_scale))
     min_frames = max(2, int(round(CONTACT_MIN_SECONDS * fps)))
     for k in range(2):
@@ -245,13 +246,17 @@ def fold_legs(
     return G, root
 
 
-def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray) -> np.ndarray:
+def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray, stance: np.ndarray, fps: float) -> np.ndarray:
     """Ankle positions (n, 3) through one contact that keep its lowest sole point still on the floor.
 
     The foot keeps its captured rotation, so it can roll from heel to toe; whichever sole point is lowest is the
     pivot. A new pivot is pinned where it was when it takes over, so the ankle path stays continuous; the whole
     planted path is then placed, over the floor, at the median of where the captured foot was through the
-    contact (not where it touched down: the first frames are the least certain).
+    contact (not where it touched down: the first frames are the least certain). Through a long stance (contact
+    over STANCE_SECONDS; `stance` (n,) weighs the frames with both feet down) it follows the captured foot's slow
+    drift (STANCE_DRIFT_SECONDS) beyond STANCE_DRIFT_MARGIN: there the drift is the legs' own (a squat's feet move
+    centimetres in depth relative to the hips, in the image's estimate), and a foot pinned against it bends the
+    knee wrong (bench/mocap_quality's squat 67.5 -> 64.3 mm).
     """
     sole = np.einsum("tij,pj->tpi", rot, local)  # (n, 3 points, 3) relative to the ankle
     pivot = sole[..., 1].argmin(axis=1)
@@ -263,20 +268,33 @@ def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray) -> np.nd
             anchor = ankle[t - 1] + sole[t - 1, pivot[t]]  # where the new pivot was: it does not move
             anchor[1] = 0.0
         ankle[t] = anchor - sole[t, pivot[t]]
-    ankle[:, [0, 2]] += np.median(pos[:, [0, 2]] - ankle[:, [0, 2]], axis=0)
+    offset = pos[:, [0, 2]] - ankle[:, [0, 2]]
+    median = np.median(offset, axis=0)
+    ankle[:, [0, 2]] += median
+    if n > STANCE_SECONDS * fps:
+        drift = gaussian_filter1d(offset, STANCE_DRIFT_SECONDS * fps, axis=0, mode="nearest") - median
+        drift = np.sign(drift) * np.maximum(np.abs(drift) - STANCE_DRIFT_MARGIN, 0.0)
+        ankle[:, [0, 2]] += stance[:, None] * drift
     ankle[:, 1] = np.maximum(ankle[:, 1], pos[:, 1])  # never pulled down: bending the knees to reach is worse
     return ankle
 
 
 def _foot_targets(
-    G: np.ndarray, pos: np.ndarray, contacts: np.ndarray, foot: int, blend: int, local: np.ndarray
+    G: np.ndarray,
+    pos: np.ndarray,
+    contacts: np.ndarray,
+    foot: int,
+    blend: int,
+    local: np.ndarray,
+    stance: np.ndarray,
+    fps: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lock weight (T,) and ankle target (T, 3) of one foot over its contacts."""
+    """Lock weight (T,) and ankle target (T, 3) of one foot over its contacts (`stance`: both feet down, (T,))."""
     T = len(G)
     weight = np.zeros(T)
     target = pos[:, foot].copy()
     for a, b in runs(contacts):
-        planted = _planted_ankle(pos[a : b + 1, foot], G[a : b + 1, foot], local)
+        planted = _planted_ankle(pos[a : b + 1, foot], G[a : b + 1, foot], local, stance[a : b + 1], fps)
         ramp_in = np.arange(max(0, a - blend), a)
         ramp_out = np.arange(b + 1, min(T, b + 1 + blend))
         frames = np.concatenate([ramp_in, np.arange(a, b + 1), ramp_out])
@@ -318,7 +336,11 @@ def lock_feet(
     blend = max(1, int(round(BLEND_SECONDS * fps)))
     thigh, shin = leg_lengths(offsets)
     local = SOLE_LOCAL if offsets is None else sole_local(offsets)
-    locks = [_foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend, local) for k, side in enumerate(SIDES)]
+    stance = gaussian_filter1d(contacts.all(axis=1).astype(float), blend, mode="nearest")
+    locks = [
+        _foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend, local, stance, fps)
+        for k, side in enumerate(SIDES)
+    ]
     drop = np.zeros(len(G))
     for (weight, target), side in zip(locks, SIDES):
         need = _reach_drop(pos[:, J[f"{side}UpLeg"]], target, (thigh + shin) * (1 - 1e-4))

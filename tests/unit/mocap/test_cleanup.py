@@ -120,3 +120,17 @@ def test_root_translation_follows_a_person_walking_in_front_of_a_pinhole_camera(
     )
     root = cleanup.root_translation(image, world, np.ones((T, 33)), width, height, fps, fov, smoothing=0.5)
     np.testing.assert_allclose(root[:, 1], np.linspace(0.0, 0.4, T), atol=0.03)
+
+
+def test_a_limb_put_elsewhere_for_two_frames_is_dropped_and_a_fast_swing_kept():
+    T, fps = 60, 30.0
+    t = np.arange(T) / fps
+    swing = 0.4 * np.sin(2 * np.pi * 1.5 * t)  # a running foot: 40 cm either way, up to 3.8 m/s
+    points = np.zeros((T, 2, 3))
+    points[:, 0, 0] = swing
+    points[:, 1, 1] = 0.05 * np.sin(2 * np.pi * 0.5 * t)  # a wrist moving slowly...
+    glitch = points.copy()
+    glitch[30:32, 1, 2] += 0.3  # ... put 30 cm away for two frames
+    out = cleanup.drop_outliers(glitch, fps)
+    np.testing.assert_allclose(out[:, 0], points[:, 0])  # the swing's extremes stay
+    assert np.abs(out[:, 1] - points[:, 1]).max() < 0.01
