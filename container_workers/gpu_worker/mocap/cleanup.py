@@ -259,6 +259,8 @@ def match_image(
     MediaPipe's 2D landmarks sit on the person better than its 3D ones, which misjudge depth (knees under-bent in
     a squat, wrists off). World axes are the camera's, so a bone's X and Y should be its on-screen vector in metres
     (pixels / `ppm`, Y flipped); its depth is what the bone's length leaves, with the sign of the 3D estimate.
+    The pelvis and spine (bones from the hip midpoint) keep the 3D estimate's depth instead: they lie near the image
+    plane, where the depth left by the length is ill-conditioned (it swings with every pixel) and its sign a guess.
     Bones whose ends are not both visible keep their 3D direction.
     """
     p = with_midpoints(points)
@@ -271,7 +273,11 @@ def match_image(
         flat = (xy[:, b] - xy[:, a]) * scale * [1.0, -1.0]
         flat_len = np.linalg.norm(flat, axis=-1, keepdims=True)
         flat = flat * np.minimum(1.0, lengths[k] / np.maximum(flat_len, 1e-9))
-        depth = np.sign(d3[:, 2:]) * np.sqrt(np.maximum(lengths[k] ** 2 - np.sum(flat**2, axis=-1, keepdims=True), 0))
+        if a == HIP_MID:
+            depth = d3[:, 2:]
+        else:
+            left = np.maximum(lengths[k] ** 2 - np.sum(flat**2, axis=-1, keepdims=True), 0)
+            depth = np.sign(d3[:, 2:]) * np.sqrt(left)
         norm = np.linalg.norm(d3, axis=-1, keepdims=True)
         fallback = lengths[k] * np.divide(d3, norm, out=np.zeros_like(d3), where=norm > 1e-9)
         bone = IMAGE_WEIGHT * np.concatenate([flat, depth], axis=-1) + (1 - IMAGE_WEIGHT) * fallback

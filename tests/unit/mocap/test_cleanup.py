@@ -134,3 +134,18 @@ def test_a_limb_put_elsewhere_for_two_frames_is_dropped_and_a_fast_swing_kept():
     out = cleanup.drop_outliers(glitch, fps)
     np.testing.assert_allclose(out[:, 0], points[:, 0])  # the swing's extremes stay
     assert np.abs(out[:, 1] - points[:, 1]).max() < 0.01
+
+
+def test_matching_the_image_keeps_an_upright_spine_and_level_pelvis_in_the_image_plane():
+    T, ppm = 60, 500.0
+    G, pos = synthetic.posed(np.tile(np.eye(3), (T, len(synthetic.J), 1, 1)))  # standing, facing the camera
+    truth = synthetic.landmarks_from_skeleton(G, pos)
+    rng = np.random.default_rng(7)
+    estimate = truth + np.concatenate([np.zeros((T, 33, 2)), rng.normal(0, 0.003, (T, 33, 1))], -1)  # depth noise
+    image = np.stack([320 + ppm * truth[..., 0], 240 - ppm * truth[..., 1]], -1) + rng.normal(0, 2.0, (T, 33, 2))
+    vis = np.ones((T, 33))
+    out = cleanup.match_image(estimate, image, vis, cleanup.median_bone_lengths(truth, vis), np.full(T, ppm))
+    mid = cleanup.with_midpoints(out)
+    # Pixel noise on bones lying in the image plane must not become depth (the length would leave 5-15 cm).
+    for joint in (cleanup.SHOULDER_MID, LM["left_hip"], LM["right_hip"]):
+        assert np.abs(mid[:, joint, 2]).max() < 0.01
