@@ -13,6 +13,8 @@ $(STAMP): requirements.txt requirements-dev.txt container_workers/gpu_worker/req
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	npm ci --no-audit --no-fund --silent
+	cp node_modules/@mediapipe/pose/pose_landmark_heavy.tflite \
+		"$$($(PY) -c 'from container_workers.gpu_worker.mocap.estimation import landmark_model_path as p; print(p("heavy"))')"
 	touch $(STAMP)
 
 setup: $(STAMP) ## create the environment and install everything

@@ -1,6 +1,7 @@
 """Benchmark of the mocap `pose` stage: its fps vs raw MediaPipe on the same frames, and RSS over a 2-minute 720p clip.
 
 Run from the repo root: .venv/bin/python bench/mocap/bench_pose.py [--fps-seconds 10] [--memory-seconds 120]
+[--model heavy] (raw MediaPipe and the stage both run that landmark model)
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def make_clip(path: Path, seconds: float) -> Path:
     return path
 
 
-def raw_mediapipe_seconds(video: Path) -> tuple[float, int]:
+def raw_mediapipe_seconds(video: Path, model: str) -> tuple[float, int]:
     """Seconds spent inside MediaPipe's Pose.process alone (decoding not counted) and the frame count."""
     import mediapipe as mp
 
-    pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False)
+    from container_workers.gpu_worker.mocap.estimation import COMPLEXITY
+
+    pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=COMPLEXITY[model], smooth_landmarks=False)
     cap = cv2.VideoCapture(str(video))
     spent, frames = 0.0, 0
     while True:
@@ -124,6 +127,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating raw/stage rounds; the best of each is kept")
     parser.add_argument("--hands", action="store_true", help="also time the stage with hands: true (one round)")
+    parser.add_argument("--model", default="full", choices=("full", "heavy"), help="the pose landmark model")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -135,9 +139,9 @@ def main() -> None:
         raw, stage, steady, cpu_raw, cpu_stage = [], [], [], [], []
         for r in range(args.rounds):
             c0 = os.times()
-            spent, frames = raw_mediapipe_seconds(short)
+            spent, frames = raw_mediapipe_seconds(short, args.model)
             c1 = os.times()
-            seconds, per_frame, meta = stage_seconds(short, tmp / f"stage{r}")
+            seconds, per_frame, meta = stage_seconds(short, tmp / f"stage{r}", {"poseModel": args.model})
             c2 = os.times()
             raw.append(spent)
             stage.append(seconds)
@@ -145,6 +149,7 @@ def main() -> None:
             cpu_raw.append((c1.user + c1.system - c0.user - c0.system) / frames)
             cpu_stage.append((c2.user + c2.system - c1.user - c1.system) / frames)
         best_raw = min(raw) / frames
+        print(f"pose model: {args.model}")
         print(f"load average (other processes share these {os.cpu_count()} cores): {os.getloadavg()[0]:.2f}")
         print(
             f"fps clip: {frames} frames {SIZE[0]}x{SIZE[1]}, detected {meta['detectedFrames']}, preview codec {meta['previewCodec']}"

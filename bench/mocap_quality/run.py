@@ -2,13 +2,14 @@
 
 Run from the repo root:
 .venv/bin/python -m bench.mocap_quality.run [--clips walk,run,...] [--work DIR] [--fresh] [--reuse-tracking]
+[--model heavy]
 
 Each clip's truth is a motion from motions.py played by an avatar with fingers (figure.py), rendered by Blender
 (render.py, in its own process; cached in --work). Raw MediaPipe (Pose on the full frame, no clean-up) is scored
 on the same frames beside the stage's joints. The stage runs as `pose` does: tracking (`track_video`), then
 clean-up (`clean_motion`); both MediaPipe passes are saved in --work, and --reuse-tracking reads them back so
-only the clean-up runs (for trying clean-up variants on the same renders). Prints a markdown table; writes
-results.json to --work.
+only the clean-up runs (for trying clean-up variants on the same renders). --model heavy runs MediaPipe's heavy landmark model, in raw
+MediaPipe and in the stage alike. Prints a markdown table; writes results.json to --work.
 """
 
 from __future__ import annotations
@@ -105,13 +106,13 @@ def render_clip(name: str, clip: Clip, work: Path, fresh: bool) -> tuple[Path, n
     return video, R, root, offsets
 
 
-def raw_mediapipe(video: Path, cache: Path, reuse: bool) -> np.ndarray:
+def raw_mediapipe(video: Path, cache: Path, reuse: bool, model: str) -> np.ndarray:
     """MediaPipe Pose world landmarks per frame (T, 33, 3), skeleton axes, NaN where nobody was found (saved in cache)."""
     if reuse and cache.exists():
         return np.load(cache)
     out = []
     capture = cv2.VideoCapture(str(video))
-    with PoseEstimator() as estimator:
+    with PoseEstimator(model=model) as estimator:
         while True:
             ok, bgr = capture.read()
             if not ok:
@@ -219,15 +220,16 @@ def score(points: np.ndarray, truth: np.ndarray, fps: float) -> dict:
     }
 
 
-def evaluate(name: str, clip: Clip, work: Path, fresh: bool, reuse: bool) -> dict:
-    """Render (or reuse) one clip, run raw MediaPipe and the stage on it, and score both against the truth."""
+def evaluate(name: str, clip: Clip, work: Path, fresh: bool, reuse: bool, model: str) -> dict:
+    """Render (or reuse) one clip, run raw MediaPipe and the stage on it with `model`, and score both against the truth."""
     video, R, root, offsets = render_clip(name, clip, work, fresh)
+    tag = "" if model == "full" else f".{model}"  # the MediaPipe passes are cached per model
     truth_all = motions.joint_positions(R, root, offsets)
     truth = truth_all[:, metrics.JOINT_INDEX]
-    raw = raw_mediapipe(video, work / f"{name}.raw.npy", reuse and not fresh)
+    raw = raw_mediapipe(video, work / f"{name}{tag}.raw.npy", reuse and not fresh, model)
     detected = ~np.isnan(raw).any(axis=(1, 2))
     started = time.monotonic()
-    motion = run_stage(video, clip.params, work / f"{name}.track.npz", reuse and not fresh)
+    motion = run_stage(video, {**clip.params, "poseModel": model}, work / f"{name}{tag}.track.npz", reuse and not fresh)
     stage_seconds = time.monotonic() - started
     joints = forward_kinematics(motion.world_rot, motion.root, motion.offsets)
     truth_jitter = metrics.jitter(truth, FPS)
@@ -303,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--work", default="/tmp/mocap_quality")
     parser.add_argument("--fresh", action="store_true", help="render the clips again")
+    parser.add_argument("--model", default="full", choices=("full", "heavy"), help="MediaPipe's pose landmark model")
     parser.add_argument(
         "--reuse-tracking", action="store_true", help="reuse the saved MediaPipe passes: run only the clean-up"
     )
@@ -311,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for name in args.clips.split(","):
-        results.append(evaluate(name, CLIPS[name], work, args.fresh, args.reuse_tracking))
+        results.append(evaluate(name, CLIPS[name], work, args.fresh, args.reuse_tracking, args.model))
         print(json.dumps(results[-1]), file=sys.stderr)
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(table(results))

@@ -25,6 +25,7 @@ SUBJECT_CHOICES = ("main", "all")
 COMPRESSIONS = ("meshopt", "draco", "none")
 AVATAR_POSES = ("T", "A")
 SKELETON_KINDS = ("standard", "performer")
+POSE_MODELS = ("full", "heavy")  # MediaPipe Pose's landmark models (its model_complexity 1 and 2)
 
 
 def _param(kind: str, doc: str, **spec: Any) -> Param:
@@ -63,6 +64,12 @@ STAGE_PARAMS: dict[str, dict[str, Param]] = {
             "bone lengths: the standard skeleton's, or the performer's own (measured over the clip)",
             default="standard",
             choices=SKELETON_KINDS,
+        ),
+        "poseModel": _param(
+            "str",
+            "pose model: full, or heavy (about 3x slower; arms, elbows and wrists closer to the truth)",
+            default="full",
+            choices=POSE_MODELS,
         ),
     },
     "reconstruct": {

@@ -1,8 +1,9 @@
-"""MediaPipe Pose (legacy solution, model shipped in the wheel): one person's landmarks per frame."""
+"""MediaPipe Pose (legacy solution; the full landmark model ships in the wheel, the heavy one in npm's @mediapipe/pose)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -77,19 +78,43 @@ class Detection:
     visibility: np.ndarray  # (33,) 0..1
 
 
+COMPLEXITY = {"full": 1, "heavy": 2}  # the landmark model -> MediaPipe Pose's model_complexity
+
+
+def landmark_model_path(model: str) -> Path:
+    """Where MediaPipe Pose loads the `model` ("full", "heavy") landmark network from: inside its package.
+
+    The wheel ships only the full model; `make setup` (and the GPU worker's image) copy the heavy one there from
+    the npm package @mediapipe/pose, since MediaPipe would otherwise try to download it at run time.
+    """
+    import mediapipe as mp
+
+    return Path(mp.__file__).parent / "modules" / "pose_landmark" / f"pose_landmark_{model}.tflite"
+
+
 class PoseEstimator:
-    """A video-mode MediaPipe Pose (model_complexity=1) that tracks one person across frames (`static`: per image)."""
+    """A video-mode MediaPipe Pose that tracks one person across frames (`static`: per image).
+
+    `model` is the landmark network: "full" (shipped with MediaPipe) or "heavy" (about 3x the compute).
+    """
 
     def __init__(
-        self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5, static: bool = False
+        self,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        static: bool = False,
+        model: str = "full",
     ):
         import mediapipe as mp
+
+        if not landmark_model_path(model).is_file():
+            raise RuntimeError(f"MediaPipe's {model} pose model is not installed at {landmark_model_path(model)}")
 
         # smooth_landmarks=False: the clean-up's One Euro filter is the only smoothing, so
         # `smoothing=0` really means raw landmarks and the two filters' lags do not add up.
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=static,
-            model_complexity=1,
+            model_complexity=COMPLEXITY[model],
             smooth_landmarks=False,
             enable_segmentation=False,
             min_detection_confidence=min_detection_confidence,

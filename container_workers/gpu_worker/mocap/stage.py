@@ -94,6 +94,7 @@ class PoseParams:
     performer: str = _SPEC["performer"].default
     hands: bool = _SPEC["hands"].default
     skeleton: str = _SPEC["skeleton"].default
+    poseModel: str = _SPEC["poseModel"].default
 
 
 def parse_params(params: dict | None) -> PoseParams:
@@ -242,7 +243,10 @@ def track_video(
     decoder.start()
     encoder.start()
     try:
-        with PoseEstimator() as estimator, HandEstimator() if params.hands else nullcontext() as hand_estimator:
+        with (
+            PoseEstimator(model=params.poseModel) as estimator,
+            HandEstimator() if params.hands else nullcontext() as hand_estimator,
+        ):
             performer = tracking.PerformerTracker(
                 estimator, info.width, info.height, info.fps, tracking.parse_choice(params.performer)
             )

@@ -199,6 +199,7 @@ def test_an_unreadable_or_missing_video_is_rejected(tmp_path):
         {"performer": "0.5,0.1,0.2,0.9"},
         {"hands": "yes"},
         {"skeleton": "mine"},
+        {"poseModel": "ultra"},
         ["smoothing"],
     ],
 )
@@ -221,8 +222,32 @@ def test_params_defaults_and_accepted_values():
         }
     ) == PoseParams(0.0, False, False, 2.0, 90.0, "largest", False, "standard")
     assert parse_params({"smoothing": None}).smoothing == PoseParams().smoothing
-    chosen = parse_params({"performer": "0.1,0.2,0.5,0.9", "hands": True, "skeleton": "performer"})
-    assert (chosen.performer, chosen.hands, chosen.skeleton) == ("0.1,0.2,0.5,0.9", True, "performer")
+    chosen = parse_params(
+        {"performer": "0.1,0.2,0.5,0.9", "hands": True, "skeleton": "performer", "poseModel": "heavy"}
+    )
+    assert (chosen.performer, chosen.hands, chosen.skeleton, chosen.poseModel) == (
+        "0.1,0.2,0.5,0.9",
+        True,
+        "performer",
+        "heavy",
+    )
+    assert PoseParams().poseModel == "full"
+
+
+def test_the_heavy_model_tracks_the_same_walk(walk_across, tmp_path):
+    run = run_stage(walk_across[0], tmp_path / "heavy", {"poseModel": "heavy"})
+    assert run.result.metadata["params"]["poseModel"] == "heavy"
+    assert run.result.metadata["detectedFrames"] >= 70
+    _, _, pos = _skeleton_from_bvh(run.workdir / "motion.bvh")
+    assert np.corrcoef(walk_across[1], pos[:, 0, 0])[0, 1] > 0.95
+
+
+def test_a_missing_heavy_model_fails_clearly(monkeypatch, tmp_path):
+    from container_workers.gpu_worker.mocap import estimation
+
+    monkeypatch.setattr(estimation, "landmark_model_path", lambda model: tmp_path / f"pose_landmark_{model}.tflite")
+    with pytest.raises(RuntimeError, match="heavy pose model is not installed"):
+        estimation.PoseEstimator(model="heavy")
 
 
 def test_performer_skeleton_and_hands_give_their_own_bones(walk_across, tmp_path):
