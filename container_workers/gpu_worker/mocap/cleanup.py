@@ -65,6 +65,104 @@ OUTLIER_MARGIN = 0.05  # metres a landmark may stray from that median, plus
 OUTLIER_SPEED_FACTOR = 0.5  # this share of the median's own motion per frame (fast limbs stray further)
 
 
+# Each landmark's mirror image (left_x <-> right_x; the nose and mouth corners keep their own), for label swaps.
+MIRROR = np.array(
+    [
+        LM[n.replace("left_", "right_")]
+        if n.startswith("left_")
+        else LM[n.replace("right_", "left_")]
+        if n.startswith("right_")
+        else i
+        for n, i in LM.items()
+    ]
+)
+SIDED = np.flatnonzero(np.arange(NUM_LANDMARKS) != MIRROR)
+MIRROR_DISTINCT = 0.05  # torso lengths by which a shape and its mirror image must differ to be told apart
+SWAP_GROUPS = (  # (landmarks whose 2D shape decides, landmarks relabelled, prior per relabelled frame)
+    (
+        np.array(
+            [
+                LM[f"{s}_{n}"]
+                for s in ("left", "right")
+                for n in ("shoulder", "hip", "eye_inner", "eye", "eye_outer", "ear")
+            ]
+        ),
+        SIDED,
+        0.005,
+    ),
+    *(
+        (limb, limb, 0.05)
+        for limb in (
+            np.array(
+                [LM[f"{s}_{n}"] for s in ("left", "right") for n in ("elbow", "wrist", "pinky", "index", "thumb")]
+            ),
+            np.array([LM[f"{s}_{n}"] for s in ("left", "right") for n in ("knee", "ankle", "heel", "foot_index")]),
+        )
+    ),
+)
+
+
+def _mirrored_frames(xy: np.ndarray, group: np.ndarray, scale: float, prior: float) -> np.ndarray:
+    """Which frames (T,) bool of `xy` (T, 33, 2) have `group`'s left and right labels swapped (a Viterbi path).
+
+    Two states per frame, as labelled or mirrored; a step between frames costs how far the group's shape (each
+    point relative to the group's centroid, so moving across the frame costs nothing) moves, in `scale` units;
+    being mirrored costs `prior` a frame, so labels are kept unless the motion says otherwise.
+    """
+    mirrored = MIRROR[group]
+    rel = xy - xy[:, group].mean(axis=1, keepdims=True)
+    keep = np.linalg.norm(rel[1:, group] - rel[:-1, group], axis=-1).mean(axis=1) / scale
+    flip = np.linalg.norm(rel[1:, mirrored] - rel[:-1, group], axis=-1).mean(axis=1) / scale
+    distinct = np.linalg.norm(rel[:, mirrored] - rel[:, group], axis=-1).mean(axis=1) / scale
+    cost = np.array([0.0, prior])
+    back = np.zeros((len(xy), 2), dtype=np.int8)
+    for t in range(1, len(xy)):
+        if distinct[t] < MIRROR_DISTINCT:  # the mirror image looks the same (a side view): no labelling changes here
+            step = np.array([[0.0, np.inf], [np.inf, 0.0]])
+        else:
+            step = np.array([[keep[t - 1], flip[t - 1]], [flip[t - 1], keep[t - 1]]])  # [from, to]
+        total = cost[:, None] + step
+        back[t] = total.argmin(axis=0)
+        cost = total.min(axis=0) + [0.0, prior]
+    state = np.zeros(len(xy), dtype=np.int8)
+    state[-1] = cost.argmin()
+    for t in range(len(xy) - 1, 0, -1):
+        state[t - 1] = back[t, state[t]]
+    return state == 1
+
+
+def unswap_sides(
+    image: np.ndarray, world: np.ndarray, visibility: np.ndarray, detected: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of a track's image (T, 33, 2), world (T, 33, 3) and visibility (T, 33) with left/right label swaps undone,
+    and which labels (T, 33) were mirrored.
+
+    MediaPipe now and then labels a person's left as their right for a few frames, in 2D and 3D alike (the
+    harness's wave: a third of its frames, with its arms up), and a swapped frame between true ones is a body
+    turned inside out: smoothing then averages both into a collapsed torso. A swap is a jump of the body's shape
+    that mirroring explains, so it is found over the detected frames by `_mirrored_frames`: first from the torso
+    and face, which mirrors the whole body (limbs cross in a stride; a torso does not), then per limb pair, which
+    mirrors only that pair (MediaPipe also swaps legs alone). A person who turns round is not a swap: their shape
+    changes smoothly through the turn.
+    """
+    image, world, visibility = image.copy(), world.copy(), visibility.copy()
+    frames = np.flatnonzero(detected)
+    if len(frames) < 2:
+        return image, world, visibility, np.zeros(visibility.shape, dtype=bool)
+    xy = image[frames]
+    torso = xy[:, [LM["left_shoulder"], LM["right_shoulder"]]].mean(axis=1) - xy[
+        :, [LM["left_hip"], LM["right_hip"]]
+    ].mean(axis=1)
+    scale = max(float(np.median(np.linalg.norm(torso, axis=-1))), 1e-6)
+    mirrored = np.zeros(visibility.shape, dtype=bool)
+    for decides, relabelled, prior in SWAP_GROUPS:
+        swapped = frames[_mirrored_frames(image[frames], decides, scale, prior)][:, None]
+        for values in (image, world, visibility, mirrored):
+            values[swapped, relabelled] = values[swapped, MIRROR[relabelled]]
+        mirrored[swapped, relabelled] = ~mirrored[swapped, relabelled]
+    return image, world, visibility, mirrored
+
+
 @dataclass(frozen=True)
 class Gap:
     """A run of frames without a detection, inclusive; `flagged` when longer than the allowed gap."""

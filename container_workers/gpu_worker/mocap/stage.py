@@ -310,11 +310,18 @@ class Motion:
 
 
 def clean_motion(track: Track, fps: float, width: int, height: int, params: PoseParams) -> Motion:
-    """Fill gaps, smooth, fix bone lengths, solve rotations, move the root, stand on the floor, lock the feet."""
+    """Undo label swaps, fill gaps, smooth, fix bone lengths, solve rotations, move the root, stand on the floor,
+    lock the feet."""
     max_gap = int(round(params.maxGapSeconds * fps))
-    world, status, gaps = cleanup.fill_gaps(track.world, track.detected, max_gap)
-    image, _, _ = cleanup.fill_gaps(track.image[..., :2], track.detected, max_gap)
-    vis, _, _ = cleanup.fill_gaps(track.visibility, track.detected, max_gap)
+    image, world, vis, mirrored = cleanup.unswap_sides(
+        track.image[..., :2], track.world, track.visibility, track.detected
+    )
+    hand_world = track.hand_world
+    if hand_world is not None:  # each hand's crop followed the wrist of its label: a mirrored wrist swaps them
+        hand_world = np.where(mirrored[:, LM["left_wrist"], None, None, None], hand_world[:, ::-1], hand_world)
+    world, status, gaps = cleanup.fill_gaps(world, track.detected, max_gap)
+    image, _, _ = cleanup.fill_gaps(image, track.detected, max_gap)
+    vis, _, _ = cleanup.fill_gaps(vis, track.detected, max_gap)
     lengths = cleanup.median_bone_lengths(world, vis)
     frame_ppm = cleanup.smooth(cleanup.pixels_per_metre(image, world, vis)[:, None, None], fps, 1.0, beta=0.0)[:, 0, 0]
     world = cleanup.match_image(world, image, vis, lengths, frame_ppm)
@@ -354,9 +361,9 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
         contacts = detect_contacts(G, root + air, fps, offsets=offsets)
         G, root = lock_feet(G, root, contacts, fps, offsets)
     root = root + air
-    if track.hand_world is not None:
-        G = np.concatenate([G, _finger_rotations(track.hand_world, G, fps, max_gap, params.smoothing)], axis=1)
-    if offsets is not None and track.hand_world is not None:  # fingers scale with the forearm
+    if hand_world is not None:
+        G = np.concatenate([G, _finger_rotations(hand_world, G, fps, max_gap, params.smoothing)], axis=1)
+    if offsets is not None and hand_world is not None:  # fingers scale with the forearm
         fingers = skeleton.offsets(hands=True)[len(skeleton.NAMES) :]
         hand = J_INDEX["LeftHand"]
         ratio = np.linalg.norm(offsets[hand]) / np.linalg.norm(skeleton.offsets()[hand])

@@ -149,3 +149,62 @@ def test_matching_the_image_keeps_an_upright_spine_and_level_pelvis_in_the_image
     # Pixel noise on bones lying in the image plane must not become depth (the length would leave 5-15 cm).
     for joint in (cleanup.SHOULDER_MID, LM["left_hip"], LM["right_hip"]):
         assert np.abs(mid[:, joint, 2]).max() < 0.01
+
+
+def _walking_track(T: int, heading_degrees, seed: int = 3):
+    """Landmarks of a person striding (legs and arms swinging) on the spot, turned by `heading_degrees` per frame,
+    and their image (orthographic, 300 px a metre, drifting right), visibility and detected flags."""
+    t = np.arange(T) / 30.0
+    R = np.tile(np.eye(3), (T, len(synthetic.J), 1, 1))
+    R[:, synthetic.J["Hips"]] = synthetic.rot("y", np.broadcast_to(heading_degrees, (T,)))
+    for side, sign in (("Left", 1), ("Right", -1)):
+        swing = 30 * sign * np.sin(2 * np.pi * t)
+        R[:, synthetic.J[f"{side}UpLeg"]] = synthetic.rot("x", -swing)
+        R[:, synthetic.J[f"{side}Arm"]] = synthetic.rot("x", swing) @ synthetic.rot("z", -sign * 70)
+    G, pos = synthetic.posed(R)
+    world = synthetic.landmarks_from_skeleton(G, pos)
+    rng = np.random.default_rng(seed)
+    image = np.stack([320 + 300 * world[..., 0] + 2 * np.arange(T)[:, None], 300 - 300 * world[..., 1]], -1)
+    image += rng.normal(0, 1.0, image.shape)
+    visibility = np.linspace(0.5, 1.0, 33)[None].repeat(T, 0)
+    return image, world, visibility, np.ones(T, dtype=bool)
+
+
+def _mirror(values: np.ndarray, frames, landmarks=None) -> np.ndarray:
+    out = values.copy()
+    sided = cleanup.SIDED if landmarks is None else landmarks
+    out[np.ix_(frames, sided)] = values[np.ix_(frames, cleanup.MIRROR[sided])]
+    return out
+
+
+def test_left_right_label_swaps_are_undone_in_image_world_and_visibility():
+    image, world, vis, detected = _walking_track(60, 10.0)
+    swapped = [3, 4, 5, 6, 7, 20, 41, 42]  # MediaPipe's whole-body swaps: a run, one frame, two
+    legs = [f"{s}_{n}" for s in ("left", "right") for n in ("knee", "ankle", "heel", "foot_index")]
+    bad = [_mirror(v, swapped) for v in (image, world, vis)]
+    bad = [_mirror(v, [30, 31], np.array([LM[n] for n in legs])) for v in bad]  # and the legs alone
+    *out, mirrored = cleanup.unswap_sides(*bad, detected)
+    for got, want in zip(out, (image, world, vis)):
+        np.testing.assert_array_equal(got, want)
+    assert mirrored[swapped][:, cleanup.SIDED].all() and mirrored[30:32, LM["left_knee"]].all()
+    assert mirrored.sum() == len(swapped) * len(cleanup.SIDED) + 2 * len(legs)
+
+
+def test_a_person_turning_round_or_striding_sideways_is_not_a_swap():
+    T = 60
+    for heading in (np.linspace(0, 180, T), 90.0):  # a turn to face away; a side view, legs crossing on screen
+        image, world, vis, detected = _walking_track(T, heading)
+        *out, mirrored = cleanup.unswap_sides(image, world, vis, detected)
+        for got, want in zip(out, (image, world, vis)):
+            np.testing.assert_array_equal(got, want)
+        assert not mirrored.any()
+
+
+def test_frames_without_a_person_are_left_out_of_the_swap_search():
+    image, world, vis, detected = _walking_track(40, 10.0)
+    detected[10:15] = False
+    image[10:15] = world[10:15] = np.nan
+    bad = [_mirror(v, [20, 21]) for v in (image, world, vis)]
+    out = cleanup.unswap_sides(*bad, detected)
+    np.testing.assert_array_equal(out[0][~detected], image[~detected])
+    np.testing.assert_array_equal(out[1][detected], world[detected])
