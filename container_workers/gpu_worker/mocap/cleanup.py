@@ -78,6 +78,7 @@ MIRROR = np.array(
 )
 SIDED = np.flatnonzero(np.arange(NUM_LANDMARKS) != MIRROR)
 MIRROR_DISTINCT = 0.05  # torso lengths by which a shape and its mirror image must differ to be told apart
+SWAP_TURN_DEGREES = 45.0  # a swap turns the 3D left-to-right direction round by more than this in a frame
 SWAP_GROUPS = (  # (landmarks whose 2D shape decides, landmarks relabelled, prior per relabelled frame)
     (
         np.array(
@@ -102,12 +103,14 @@ SWAP_GROUPS = (  # (landmarks whose 2D shape decides, landmarks relabelled, prio
 )
 
 
-def _mirrored_frames(xy: np.ndarray, group: np.ndarray, scale: float, prior: float) -> np.ndarray:
+def _mirrored_frames(xy: np.ndarray, group: np.ndarray, scale: float, prior: float, turned: np.ndarray) -> np.ndarray:
     """Which frames (T,) bool of `xy` (T, 33, 2) have `group`'s left and right labels swapped (a Viterbi path).
 
     Two states per frame, as labelled or mirrored; a step between frames costs how far the group's shape (each
     point relative to the group's centroid, so moving across the frame costs nothing) moves, in `scale` units;
-    being mirrored costs `prior` a frame, so labels are kept unless the motion says otherwise.
+    being mirrored costs `prior` a frame, so labels are kept unless the motion says otherwise. The labelling can
+    change only into frames whose shape differs from its mirror image and where `turned` (T-1,) says the 3D
+    estimate's left-to-right direction jumped (a swap turns it round; a person spinning turns it gradually).
     """
     mirrored = MIRROR[group]
     rel = xy - xy[:, group].mean(axis=1, keepdims=True)
@@ -117,7 +120,7 @@ def _mirrored_frames(xy: np.ndarray, group: np.ndarray, scale: float, prior: flo
     cost = np.array([0.0, prior])
     back = np.zeros((len(xy), 2), dtype=np.int8)
     for t in range(1, len(xy)):
-        if distinct[t] < MIRROR_DISTINCT:  # the mirror image looks the same (a side view): no labelling changes here
+        if distinct[t] < MIRROR_DISTINCT or not turned[t - 1]:  # a side view, or no jump: the labelling holds
             step = np.array([[0.0, np.inf], [np.inf, 0.0]])
         else:
             step = np.array([[keep[t - 1], flip[t - 1]], [flip[t - 1], keep[t - 1]]])  # [from, to]
@@ -156,7 +159,11 @@ def unswap_sides(
     scale = max(float(np.median(np.linalg.norm(torso, axis=-1))), 1e-6)
     mirrored = np.zeros(visibility.shape, dtype=bool)
     for decides, relabelled, prior in SWAP_GROUPS:
-        swapped = frames[_mirrored_frames(image[frames], decides, scale, prior)][:, None]
+        half = len(decides) // 2  # the group's left landmarks, then its right ones
+        across = world[frames][:, decides[:half]].mean(axis=1) - world[frames][:, decides[half:]].mean(axis=1)
+        heading = np.arctan2(across[:, 2], across[:, 0])
+        turned = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi) > np.radians(SWAP_TURN_DEGREES)
+        swapped = frames[_mirrored_frames(image[frames], decides, scale, prior, turned)][:, None]
         for values in (image, world, visibility, mirrored):
             values[swapped, relabelled] = values[swapped, MIRROR[relabelled]]
         mirrored[swapped, relabelled] = ~mirrored[swapped, relabelled]

@@ -190,9 +190,10 @@ def test_left_right_label_swaps_are_undone_in_image_world_and_visibility():
     assert mirrored.sum() == len(swapped) * len(cleanup.SIDED) + 2 * len(legs)
 
 
-def test_a_person_turning_round_or_striding_sideways_is_not_a_swap():
+def test_a_person_turning_round_spinning_or_striding_sideways_is_not_a_swap():
     T = 60
-    for heading in (np.linspace(0, 180, T), 90.0):  # a turn to face away; a side view, legs crossing on screen
+    spin = np.concatenate([np.zeros(20), np.linspace(0, 720, 20), np.full(20, 720.0)])  # two turns in 2/3 s
+    for heading in (np.linspace(0, 180, T), spin, 90.0):  # facing away; a pirouette; a side view, legs crossing
         image, world, vis, detected = _walking_track(T, heading)
         *out, mirrored = cleanup.unswap_sides(image, world, vis, detected)
         for got, want in zip(out, (image, world, vis)):
