@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d, uniform_filter1d
+from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
+from container_workers.gpu_worker.mocap.estimation import LM
 from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kinematics, leg_lengths, twist_cue
 
 SIDES = ("Left", "Right")
@@ -25,6 +27,8 @@ STANCE_DRIFT_MARGIN = 0.01  # beyond this many metres (noise moves no planted fo
 FOLD_REFERENCE_PERCENTILE = 90  # frames where the legs are this straight, relative to the image, are taken as right
 FOLD_FEET_APART = (0.03, 0.06)  # metres: folds fade out as one foot rises this much over the other
 FOLD_KNEE_DEGREES = (20.0, 40.0)  # folds fade in as the straighter knee's captured flexion grows over this range
+UNSEEN_VISIBILITY = (0.2, 0.5)  # a leg whose landmarks' mean visibility is below this range is not in the picture:
+UNSEEN_SECONDS = 0.2  # it stands straight under the hips instead (eased over this long, sigma)
 FOLD_MARGIN = 0.03  # metres: the hips come down only by what the image says beyond this (noise bends no knee)
 
 
@@ -205,6 +209,28 @@ def _knee_flexion(pos: np.ndarray, side: str) -> np.ndarray:
         np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shin, axis=-1), 1e-12
     )
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def stand_unseen_legs(G: np.ndarray, visibility: np.ndarray, fps: float) -> np.ndarray:
+    """World rotations (T, J, 3, 3) with each leg the image does not show straight under the hips (its rest pose).
+
+    MediaPipe always returns 33 landmarks, guessing those out of the picture: on a waist-up shot it invents bent,
+    wandering legs (bench/mocap_quality's `hands` clip: knees 47 degrees off). A leg whose knee, ankle, heel and toe
+    have a mean visibility under UNSEEN_VISIBILITY stands in the rest pose relative to the hips, blended in by that
+    visibility smoothed over UNSEEN_SECONDS, so a leg leaving the picture eases into the pose.
+    """
+    G = G.copy()
+    for side in SIDES:
+        s = side.lower()
+        seen = visibility[:, [LM[f"{s}_{n}"] for n in ("knee", "ankle", "heel", "foot_index")]].mean(axis=1)
+        weight = gaussian_filter1d(_ramp(seen, *UNSEEN_VISIBILITY), max(1.0, UNSEEN_SECONDS * fps), mode="nearest")
+        if weight.min() > 1.0 - 1e-3:
+            continue
+        hips = G[:, J["Hips"]]
+        for joint in (f"{side}UpLeg", f"{side}Leg", f"{side}Foot", f"{side}ToeBase"):
+            turn = Rotation.from_matrix(np.swapaxes(hips, 1, 2) @ G[:, J[joint]]).as_rotvec() * weight[:, None]
+            G[:, J[joint]] = hips @ Rotation.from_rotvec(turn).as_matrix()
+    return G
 
 
 def fold_legs(

@@ -37,6 +37,7 @@ from container_workers.gpu_worker.mocap.feet import (
     lock_feet,
     runs,
     stand_on_floor,
+    stand_unseen_legs,
     walk_root,
 )
 from container_workers.gpu_worker.mocap.hands import FINGER_LANDMARKS, HAND_POINTS, HandEstimator, finger_rotations
@@ -339,7 +340,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
             "shin": 0.5 * (named[(LM["left_knee"], LM["left_ankle"])] + named[(LM["right_knee"], LM["right_ankle"])]),
         }
     )
-    G = solve_world_rotations(world)
+    G = stand_unseen_legs(solve_world_rotations(world), vis, fps)
     own = params.skeleton == "performer"
     offsets = performer_offsets(named_lengths(lengths), scale) if own else None
     if params.rootMotion:  # in the standard skeleton's steps unless the skeleton is the performer's own

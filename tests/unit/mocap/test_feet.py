@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import synthetic
+from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
+from container_workers.gpu_worker.mocap.estimation import LM
 from container_workers.gpu_worker.mocap.feet import (
     SOLE_LOCAL,
     detect_contacts,
@@ -15,6 +17,7 @@ from container_workers.gpu_worker.mocap.feet import (
     lock_feet,
     sole_points,
     stand_on_floor,
+    stand_unseen_legs,
 )
 from container_workers.gpu_worker.mocap.solve import forward_kinematics, world_rotations
 
@@ -205,3 +208,27 @@ def test_both_feet_of_a_capture_slowing_to_0_6_m_per_s_on_the_floor_go_down():
     contacts = detect_contacts(G, root, FPS)
     assert not contacts[:8].any()
     assert contacts[15:].all()  # both: not only the lower foot
+
+
+def test_legs_out_of_the_picture_stand_under_the_hips_and_ease_in_and_out():
+    T, fps = 90, 30.0
+    G = world_rotations(synthetic.random_pose_locals(T, seed=5))
+    vis = np.ones((T, 33))
+    left = [LM[f"left_{n}"] for n in ("knee", "ankle", "heel", "foot_index")]
+    vis[:, [LM[f"right_{n}"] for n in ("knee", "ankle", "heel", "foot_index")]] = 0.02  # a waist-up shot's right leg
+    vis[30:60][:, left] = 0.05  # the left leg leaves the picture for a second
+    out = stand_unseen_legs(G, vis, fps)
+    legs = [J[f"{side}{part}"] for side in ("Left", "Right") for part in ("UpLeg", "Leg", "Foot", "ToeBase")]
+    others = [j for j in range(len(skeleton.NAMES)) if j not in legs]
+    np.testing.assert_allclose(out[:, others], G[:, others])
+    hips = G[:, [J["Hips"]]]
+    for part in ("UpLeg", "Leg", "Foot", "ToeBase"):
+        np.testing.assert_allclose(out[:, J[f"Right{part}"]], hips[:, 0], atol=1e-6)  # rest pose under the hips
+        turned = [
+            np.linalg.norm(Rotation.from_matrix(np.swapaxes(hips[40:50, 0], 1, 2) @ g).as_rotvec(), axis=-1)
+            for g in (out[40:50, J[f"Left{part}"]], G[40:50, J[f"Left{part}"]])
+        ]
+        assert (turned[0] <= 0.1 * turned[1] + 1e-9).all()  # away from the rest pose: a tenth of the capture's at most
+        np.testing.assert_allclose(out[:10, J[f"Left{part}"]], G[:10, J[f"Left{part}"]], atol=1e-3)
+    step = np.linalg.norm(np.diff(out[:, J["LeftLeg"]], axis=0), axis=(1, 2))
+    assert step[25:35].max() < 3 * np.linalg.norm(np.diff(G[:, J["LeftLeg"]], axis=0), axis=(1, 2)).max()
