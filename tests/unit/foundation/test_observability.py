@@ -54,7 +54,12 @@ def test_the_level_filters_records(capsys):
     logger = Logger("test-service-c")
     logger.debug("not shown at INFO")
     assert capsys.readouterr().out == ""
-    assert logging.getLogger("test-service-c").level == logging.INFO
+    logger.info("shown")
+    logger.warning("shown too")
+    assert [(line["level"], line["message"]) for line in _lines(capsys)] == [
+        ("INFO", "shown"),
+        ("WARNING", "shown too"),
+    ]
 
 
 def test_metrics_print_one_emf_document_with_repeated_values_as_a_list(capsys):
