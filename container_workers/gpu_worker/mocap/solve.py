@@ -16,6 +16,9 @@ X, Y, Z = np.eye(3)
 NOSE_REST = np.array([0.0, -0.35, 1.0])  # the nose is ~20 degrees below the ears' line when the head is level
 FALLBACK_WEIGHT = 0.2  # how strongly a bone's twist falls back to its parent's when its own cue is weak
 STRONG_CUE = 0.25  # a cue this long (e.g. sin of a 15-degree elbow bend) is used alone
+# MediaPipe's hip landmarks lie on the hips' outline on screen, outside the joints (bench/mocap_quality: 0.10-0.116 m
+# from the pelvis centre against the figure's 0.09): the joints are taken this far out, across the image (X, Y).
+HIP_JOINT_INSET = np.array([0.8, 0.8, 1.0])
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -50,8 +53,11 @@ def twist_cue(cue: np.ndarray | float, parent_rot: np.ndarray, rest_axis: np.nda
 
 
 def solve_world_rotations(landmarks: np.ndarray) -> np.ndarray:
-    """World rotations (T, J, 3, 3) of every joint so the skeleton's bones point along the (T, 33, 3) landmarks' bones."""
+    """World rotations (T, J, 3, 3) of every joint so the skeleton's bones point along the (T, 33, 3) landmarks' bones
+    (the hip landmarks first moved in to the hip joints, HIP_JOINT_INSET)."""
     p = with_midpoints(landmarks)
+    hips_at = [LM["left_hip"], LM["right_hip"]]  # to the hip joints
+    p[:, hips_at] = p[:, [HIP_MID]] + HIP_JOINT_INSET * (p[:, hips_at] - p[:, [HIP_MID]])
     T = len(p)
     G = np.empty((T, len(skeleton.NAMES), 3, 3))
     up = p[:, SHOULDER_MID] - p[:, HIP_MID]

@@ -7,7 +7,7 @@ from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
 from container_workers.gpu_worker.mocap.estimation import LM, NUM_LANDMARKS
-from container_workers.gpu_worker.mocap.solve import forward_kinematics, world_rotations
+from container_workers.gpu_worker.mocap.solve import HIP_JOINT_INSET, forward_kinematics, world_rotations
 
 J = skeleton.INDEX
 
@@ -39,8 +39,9 @@ def random_pose_locals(frames: int, seed: int = 0) -> np.ndarray:
     return R
 
 
-def landmarks_from_skeleton(G: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """The 33 MediaPipe landmarks (T, 33, 3) a posed skeleton would show, hip-centred like MediaPipe's world landmarks."""
+def landmarks_from_skeleton(G: np.ndarray, pos: np.ndarray, hips_on_outline: bool = True) -> np.ndarray:
+    """The 33 MediaPipe landmarks (T, 33, 3) a posed skeleton would show, hip-centred like MediaPipe's world landmarks
+    (the hip landmarks outside the joints across the image, as MediaPipe's are, unless not `hips_on_outline`)."""
     T = len(G)
     lm = np.zeros((T, NUM_LANDMARKS, 3))
 
@@ -65,6 +66,9 @@ def landmarks_from_skeleton(G: np.ndarray, pos: np.ndarray) -> np.ndarray:
             lm[:, LM[f"{s}_{name}"]] = at("Head", (sign * (0.015 + 0.015 * k), 0.08, 0.08))
         lm[:, LM[f"mouth_{s}"]] = at("Head", (sign * 0.025, 0.0, 0.09))
     lm[:, LM["nose"]] = at("Head", (0, 0.025, 0.10))  # 19 degrees below the ears, as the solver assumes
+    mid = 0.5 * (lm[:, LM["left_hip"]] + lm[:, LM["right_hip"]])
+    for s in ("left", "right") if hips_on_outline else ():  # as the solver assumes
+        lm[:, LM[f"{s}_hip"]] = mid + (lm[:, LM[f"{s}_hip"]] - mid) / HIP_JOINT_INSET
     hips = 0.5 * (lm[:, LM["left_hip"]] + lm[:, LM["right_hip"]])
     return lm - hips[:, None]
 
