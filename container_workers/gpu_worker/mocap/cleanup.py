@@ -65,17 +65,8 @@ OUTLIER_MARGIN = 0.05  # metres a landmark may stray from that median, plus
 OUTLIER_SPEED_FACTOR = 0.5  # this share of the median's own motion per frame (fast limbs stray further)
 
 
-# Each landmark's mirror image (left_x <-> right_x; the nose and mouth corners keep their own), for label swaps.
-MIRROR = np.array(
-    [
-        LM[n.replace("left_", "right_")]
-        if n.startswith("left_")
-        else LM[n.replace("right_", "left_")]
-        if n.startswith("right_")
-        else i
-        for n, i in LM.items()
-    ]
-)
+# Each landmark's mirror image (left <-> right, the mouth's corners too; the nose is its own), for label swaps.
+MIRROR = np.array([LM[n.replace("left", "@").replace("right", "left").replace("@", "right")] for n in LM])
 SIDED = np.flatnonzero(np.arange(NUM_LANDMARKS) != MIRROR)
 MIRROR_DISTINCT = 0.05  # torso lengths by which a shape and its mirror image must differ to be told apart
 SWAP_TURN_DEGREES = 45.0  # a swap turns the 3D left-to-right direction round by more than this in a frame
