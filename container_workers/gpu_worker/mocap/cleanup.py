@@ -94,7 +94,9 @@ SWAP_GROUPS = (  # (landmarks whose 2D shape decides, landmarks relabelled, prio
 )
 
 
-def _mirrored_frames(xy: np.ndarray, group: np.ndarray, scale: float, prior: float, turned: np.ndarray) -> np.ndarray:
+def _mirrored_frames(
+    xy: np.ndarray, group: np.ndarray, scale: float, prior: float, turned: np.ndarray, apart: np.ndarray
+) -> np.ndarray:
     """Which frames (T,) bool of `xy` (T, 33, 2) have `group`'s left and right labels swapped (a Viterbi path).
 
     Two states per frame, as labelled or mirrored; a step between frames costs how far the group's shape (each
@@ -102,6 +104,7 @@ def _mirrored_frames(xy: np.ndarray, group: np.ndarray, scale: float, prior: flo
     being mirrored costs `prior` a frame, so labels are kept unless the motion says otherwise. The labelling can
     change only into frames whose shape differs from its mirror image and where `turned` (T-1,) says the 3D
     estimate's left-to-right direction jumped (a swap turns it round; a person spinning turns it gradually).
+    Steps flagged `apart` (T-1,) cost nothing either way: the path may restart in either state.
     """
     mirrored = MIRROR[group]
     rel = xy - xy[:, group].mean(axis=1, keepdims=True)
@@ -111,7 +114,9 @@ def _mirrored_frames(xy: np.ndarray, group: np.ndarray, scale: float, prior: flo
     cost = np.array([0.0, prior])
     back = np.zeros((len(xy), 2), dtype=np.int8)
     for t in range(1, len(xy)):
-        if distinct[t] < MIRROR_DISTINCT or not turned[t - 1]:  # a side view, or no jump: the labelling holds
+        if apart[t - 1]:
+            step = np.zeros((2, 2))
+        elif distinct[t] < MIRROR_DISTINCT or not turned[t - 1]:  # a side view, or no jump: the labelling holds
             step = np.array([[0.0, np.inf], [np.inf, 0.0]])
         else:
             step = np.array([[keep[t - 1], flip[t - 1]], [flip[t - 1], keep[t - 1]]])  # [from, to]
@@ -126,7 +131,7 @@ def _mirrored_frames(xy: np.ndarray, group: np.ndarray, scale: float, prior: flo
 
 
 def unswap_sides(
-    image: np.ndarray, world: np.ndarray, visibility: np.ndarray, detected: np.ndarray
+    image: np.ndarray, world: np.ndarray, visibility: np.ndarray, detected: np.ndarray, max_gap: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Copies of a track's image (T, 33, 2), world (T, 33, 3) and visibility (T, 33) with left/right label swaps undone,
     and which labels (T, 33) were mirrored.
@@ -137,7 +142,8 @@ def unswap_sides(
     that mirroring explains, so it is found over the detected frames by `_mirrored_frames`: first from the torso
     and face, which mirrors the whole body (limbs cross in a stride; a torso does not), then per limb pair, which
     mirrors only that pair (MediaPipe also swaps legs alone). A person who turns round is not a swap: their shape
-    changes smoothly through the turn.
+    changes smoothly through the turn. Across a gap of more than `max_gap` frames nothing links the labels: the
+    person may come back turned round.
     """
     image, world, visibility = image.copy(), world.copy(), visibility.copy()
     frames = np.flatnonzero(detected)
@@ -149,12 +155,13 @@ def unswap_sides(
     ].mean(axis=1)
     scale = max(float(np.median(np.linalg.norm(torso, axis=-1))), 1e-6)
     mirrored = np.zeros(visibility.shape, dtype=bool)
+    apart = np.diff(frames) > max_gap + 1  # (T-1,) steps across a long gap
     for decides, relabelled, prior in SWAP_GROUPS:
         half = len(decides) // 2  # the group's left landmarks, then its right ones
         across = world[frames][:, decides[:half]].mean(axis=1) - world[frames][:, decides[half:]].mean(axis=1)
         heading = np.arctan2(across[:, 2], across[:, 0])
         turned = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi) > np.radians(SWAP_TURN_DEGREES)
-        swapped = frames[_mirrored_frames(image[frames], decides, scale, prior, turned)][:, None]
+        swapped = frames[_mirrored_frames(image[frames], decides, scale, prior, turned, apart)][:, None]
         for values in (image, world, visibility, mirrored):
             values[swapped, relabelled] = values[swapped, MIRROR[relabelled]]
         mirrored[swapped, relabelled] = ~mirrored[swapped, relabelled]

@@ -183,7 +183,7 @@ def test_left_right_label_swaps_are_undone_in_image_world_and_visibility():
     legs = [f"{s}_{n}" for s in ("left", "right") for n in ("knee", "ankle", "heel", "foot_index")]
     bad = [_mirror(v, swapped) for v in (image, world, vis)]
     bad = [_mirror(v, [30, 31], np.array([LM[n] for n in legs])) for v in bad]  # and the legs alone
-    *out, mirrored = cleanup.unswap_sides(*bad, detected)
+    *out, mirrored = cleanup.unswap_sides(*bad, detected, 15)
     for got, want in zip(out, (image, world, vis)):
         np.testing.assert_array_equal(got, want)
     assert mirrored[swapped][:, cleanup.SIDED].all() and mirrored[30:32, LM["left_knee"]].all()
@@ -195,7 +195,7 @@ def test_a_person_turning_round_spinning_or_striding_sideways_is_not_a_swap():
     spin = np.concatenate([np.zeros(20), np.linspace(0, 720, 20), np.full(20, 720.0)])  # two turns in 2/3 s
     for heading in (np.linspace(0, 180, T), spin, 90.0):  # facing away; a pirouette; a side view, legs crossing
         image, world, vis, detected = _walking_track(T, heading)
-        *out, mirrored = cleanup.unswap_sides(image, world, vis, detected)
+        *out, mirrored = cleanup.unswap_sides(image, world, vis, detected, 15)
         for got, want in zip(out, (image, world, vis)):
             np.testing.assert_array_equal(got, want)
         assert not mirrored.any()
@@ -206,6 +206,17 @@ def test_frames_without_a_person_are_left_out_of_the_swap_search():
     detected[10:15] = False
     image[10:15] = world[10:15] = np.nan
     bad = [_mirror(v, [20, 21]) for v in (image, world, vis)]
-    out = cleanup.unswap_sides(*bad, detected)
+    out = cleanup.unswap_sides(*bad, detected, 15)
     np.testing.assert_array_equal(out[0][~detected], image[~detected])
     np.testing.assert_array_equal(out[1][detected], world[detected])
+
+
+def test_a_person_who_comes_back_turned_round_after_a_long_gap_is_not_relabelled():
+    heading = np.concatenate([np.full(30, 10.0), np.full(30, 170.0)])  # left the picture, came back facing away
+    image, world, vis, detected = _walking_track(60, heading)
+    detected[20:40] = False  # 20 frames away, more than the 15 allowed
+    image[20:40] = world[20:40] = np.nan
+    *out, mirrored = cleanup.unswap_sides(image, world, vis, detected, 15)
+    assert not mirrored.any()
+    *_, linked = cleanup.unswap_sides(image, world, vis, detected, 30)  # linked across it, one side is mirrored
+    assert linked[:, cleanup.SIDED].any()
