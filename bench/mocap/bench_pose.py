@@ -120,6 +120,8 @@ def fmt(frames: int, seconds: list[float]) -> str:
 
 def main() -> None:
     """Run both measurements and print a summary."""
+    from chalicelib.contract.jobtypes import POSE_MODELS
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fps-seconds", type=float, default=10.0, help="length of the clip for the fps comparison")
     parser.add_argument(
@@ -127,7 +129,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating raw/stage rounds; the best of each is kept")
     parser.add_argument("--hands", action="store_true", help="also time the stage with hands: true (one round)")
-    parser.add_argument("--model", default="full", choices=("full", "heavy"), help="the pose landmark model")
+    parser.add_argument("--model", default="full", choices=POSE_MODELS, help="the pose landmark model")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:

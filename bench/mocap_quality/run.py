@@ -8,8 +8,9 @@ Each clip's truth is a motion from motions.py played by an avatar with fingers (
 (render.py, in its own process; cached in --work). Raw MediaPipe (Pose on the full frame, no clean-up) is scored
 on the same frames beside the stage's joints. The stage runs as `pose` does: tracking (`track_video`), then
 clean-up (`clean_motion`); both MediaPipe passes are saved in --work, and --reuse-tracking reads them back so
-only the clean-up runs (for trying clean-up variants on the same renders). --model heavy runs MediaPipe's heavy landmark model, in raw
-MediaPipe and in the stage alike. Prints a markdown table; writes results.json to --work.
+only the clean-up runs (for trying clean-up variants on the same renders). --model heavy runs MediaPipe's
+heavy landmark model, in raw MediaPipe and in the stage alike. Prints a markdown table; writes results.json to
+--work.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import cv2
 import numpy as np
 
 from bench.mocap_quality import figure, metrics, motions
+from chalicelib.contract.jobtypes import POSE_MODELS
 from container_workers.common import skeleton
 from container_workers.gpu_worker.exchange.bvh import write_bvh
 from container_workers.gpu_worker.mocap import feet
@@ -305,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--work", default="/tmp/mocap_quality")
     parser.add_argument("--fresh", action="store_true", help="render the clips again")
-    parser.add_argument("--model", default="full", choices=("full", "heavy"), help="MediaPipe's pose landmark model")
+    parser.add_argument("--model", default="full", choices=POSE_MODELS, help="MediaPipe's pose landmark model")
     parser.add_argument(
         "--reuse-tracking", action="store_true", help="reuse the saved MediaPipe passes: run only the clean-up"
     )

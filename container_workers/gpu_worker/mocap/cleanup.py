@@ -156,15 +156,16 @@ def unswap_sides(
     scale = max(float(np.median(np.linalg.norm(torso, axis=-1))), 1e-6)
     mirrored = np.zeros(visibility.shape, dtype=bool)
     apart = np.diff(frames) > max_gap + 1  # (T-1,) steps across a long gap
-    for decides, relabelled, prior in SWAP_GROUPS:
+    for decides, relabelled, prior in SWAP_GROUPS:  # each group sees the labels the groups before it left
+        seen = world[frames]
         half = len(decides) // 2  # the group's left landmarks, then its right ones
-        across = world[frames][:, decides[:half]].mean(axis=1) - world[frames][:, decides[half:]].mean(axis=1)
+        across = seen[:, decides[:half]].mean(axis=1) - seen[:, decides[half:]].mean(axis=1)
         heading = np.arctan2(across[:, 2], across[:, 0])
         turned = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi) > np.radians(SWAP_TURN_DEGREES)
         swapped = frames[_mirrored_frames(image[frames], decides, scale, prior, turned, apart)][:, None]
         for values in (image, world, visibility, mirrored):
             values[swapped, relabelled] = values[swapped, MIRROR[relabelled]]
-        mirrored[swapped, relabelled] = ~mirrored[swapped, relabelled]
+        mirrored[swapped, relabelled] = ~mirrored[swapped, relabelled]  # mirrored twice (body, then limb): not
     return image, world, visibility, mirrored
 
 
