@@ -169,6 +169,25 @@ def unswap_sides(
     return image, world, visibility, mirrored
 
 
+COLLAPSE_RATIO = 0.6  # a frame whose 3D hip (or shoulder) width is under this share of its clip median is collapsed
+COLLAPSE_GROUPS = (  # (the pair whose 3D distance is the width, the landmarks not to be trusted when it collapses)
+    (
+        (LM["left_hip"], LM["right_hip"]),
+        np.array([LM[f"{s}_{n}"] for s in ("left", "right") for n in ("hip", "knee", "ankle", "heel", "foot_index")]),
+    ),
+    (
+        (LM["left_shoulder"], LM["right_shoulder"]),
+        np.array(
+            [
+                LM[f"{s}_{n}"]
+                for s in ("left", "right")
+                for n in ("shoulder", "elbow", "wrist", "pinky", "index", "thumb")
+            ]
+        ),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Gap:
     """A run of frames without a detection, inclusive; `flagged` when longer than the allowed gap."""
@@ -216,6 +235,32 @@ def fill_gaps(values: np.ndarray, detected: np.ndarray, max_gap: int) -> tuple[n
             out[gap.start : after] = out[before] if before >= 0 else out[after]
             status[gap.start : after] = HELD
     return out, status, gaps
+
+
+def refill_collapsed(
+    world: np.ndarray, image: np.ndarray, detected: np.ndarray, max_gap: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Refill frames where MediaPipe collapsed the hips or the shoulders, as if the person were lost there.
+
+    Between two labellings it is unsure of, MediaPipe sometimes returns their average: left and right hips (or
+    shoulders) nearly on top of each other, in 3D and on screen, with the legs (or arms) crossed under them
+    (bench/mocap_quality's standing wave: 39 of 120 frames with the hips under 0.6 of their width). A 3D width
+    does not shrink when a person turns side on, and on the harness's walks, run, jump and squat it stays over
+    0.74 of the clip's median. Where it is under COLLAPSE_RATIO of that median, the group's landmarks (hips and
+    legs; shoulders and arms), in 3D and 2D, are filled from the frames around as `fill_gaps` fills a lost
+    person. Returns (world, image, frames refilled).
+    """
+    world, image = world.copy(), image.copy()
+    refilled = np.zeros(len(world), dtype=bool)
+    for (a, b), group in COLLAPSE_GROUPS:
+        width = np.linalg.norm(world[:, a] - world[:, b], axis=-1)
+        ok = detected & (width >= COLLAPSE_RATIO * np.median(width[detected]))
+        if not ok.any() or (ok == detected).all():
+            continue
+        world[:, group] = fill_gaps(world[:, group], ok, max_gap)[0]
+        image[:, group] = fill_gaps(image[:, group], ok, max_gap)[0]
+        refilled |= detected & ~ok
+    return world, image, int(refilled.sum())
 
 
 def one_euro_min_cutoff(smoothing: float) -> float | None:

@@ -307,11 +307,12 @@ class Motion:
     root: np.ndarray  # (T, 3) metres of the shared skeleton
     contacts: np.ndarray  # (T, 2)
     scale: float
+    collapsed: int  # detected frames whose hips or shoulders collapsed and were refilled
     offsets: np.ndarray | None = None  # the performer's rest offsets (J, 3) metres; None: the standard skeleton
 
 
 def clean_motion(track: Track, fps: float, width: int, height: int, params: PoseParams) -> Motion:
-    """Undo label swaps, fill gaps, smooth, fix bone lengths, solve rotations, move the root, stand on the floor,
+    """Undo label swaps, fill gaps and collapsed frames, smooth, fix bone lengths, solve rotations, move the root, stand on the floor,
     lock the feet."""
     max_gap = int(round(params.maxGapSeconds * fps))
     image, world, vis, mirrored = cleanup.unswap_sides(
@@ -323,6 +324,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     world, status, gaps = cleanup.fill_gaps(world, track.detected, max_gap)
     image, _, _ = cleanup.fill_gaps(image, track.detected, max_gap)
     vis, _, _ = cleanup.fill_gaps(vis, track.detected, max_gap)
+    world, image, collapsed = cleanup.refill_collapsed(world, image, track.detected, max_gap)
     lengths = cleanup.median_bone_lengths(world, vis)
     frame_ppm = cleanup.smooth(cleanup.pixels_per_metre(image, world, vis)[:, None, None], fps, 1.0, beta=0.0)[:, 0, 0]
     world = cleanup.match_image(world, image, vis, lengths, frame_ppm)
@@ -369,7 +371,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
         hand = J_INDEX["LeftHand"]
         ratio = np.linalg.norm(offsets[hand]) / np.linalg.norm(skeleton.offsets()[hand])
         offsets = np.concatenate([offsets, fingers * ratio])
-    return Motion(status, gaps, world, G, root, contacts, scale, offsets)
+    return Motion(status, gaps, world, G, root, contacts, scale, collapsed, offsets)
 
 
 def named_lengths(lengths: np.ndarray) -> dict[tuple[str, str], float]:
@@ -476,6 +478,7 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
         "detectedFrames": int(track.detected.sum()),
         "interpolatedFrames": int((motion.status == cleanup.INTERPOLATED).sum()),
         "heldFrames": int((motion.status == cleanup.HELD).sum()),
+        "collapsedFrames": motion.collapsed,
         "flaggedGaps": [
             {
                 "startFrame": g.start,

@@ -220,3 +220,42 @@ def test_a_person_who_comes_back_turned_round_after_a_long_gap_is_not_relabelled
     assert not mirrored.any()
     *_, linked = cleanup.unswap_sides(image, world, vis, detected, 30)  # linked across it, one side is mirrored
     assert linked[:, cleanup.SIDED].any()
+
+
+def _collapse(values: np.ndarray, frames, pair: tuple[str, str], amount: float = 0.8) -> np.ndarray:
+    """`values` with the two landmarks of `pair` pulled `amount` of the way together in `frames` (MediaPipe unsure)."""
+    out = values.copy()
+    a, b = LM[pair[0]], LM[pair[1]]
+    mid = 0.5 * (values[frames, a] + values[frames, b])
+    out[frames, a] += amount * (mid - values[frames, a])
+    out[frames, b] += amount * (mid - values[frames, b])
+    return out
+
+
+def test_frames_with_collapsed_hips_or_shoulders_are_refilled_from_the_frames_around():
+    image, world, _, detected = _walking_track(60, 10.0)
+    hips, shoulders = [20, 21, 22], [40]
+    bad_world = _collapse(
+        _collapse(world, hips, ("left_hip", "right_hip")), shoulders, ("left_shoulder", "right_shoulder")
+    )
+    bad_image = _collapse(
+        _collapse(image, hips, ("left_hip", "right_hip")), shoulders, ("left_shoulder", "right_shoulder")
+    )
+    got_world, got_image, refilled = cleanup.refill_collapsed(bad_world, bad_image, detected, 15)
+    assert refilled == 4
+    legs, arms = (group for _, group in cleanup.COLLAPSE_GROUPS)
+    w = (np.arange(1, 4) / 4)[:, None, None]  # linear between the frames either side, for the whole group
+    np.testing.assert_allclose(got_world[20:23][:, legs], (1 - w) * world[19][legs] + w * world[23][legs])
+    np.testing.assert_allclose(got_image[40][arms], 0.5 * (image[39][arms] + image[41][arms]))
+    others = np.setdiff1d(np.arange(33), legs)
+    np.testing.assert_array_equal(got_world[20:23][:, others], world[20:23][:, others])  # the rest is kept
+    keep = np.setdiff1d(np.arange(60), hips + shoulders)
+    np.testing.assert_array_equal(got_world[keep], world[keep])
+
+
+def test_a_person_turning_side_on_is_not_collapsed():
+    image, world, _, detected = _walking_track(60, np.linspace(0, 90, 60))  # the hips' width turns into depth
+    got_world, got_image, refilled = cleanup.refill_collapsed(world, image, detected, 15)
+    assert refilled == 0
+    np.testing.assert_array_equal(got_world, world)
+    np.testing.assert_array_equal(got_image, image)
