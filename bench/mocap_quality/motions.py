@@ -196,6 +196,34 @@ def jump(offsets: np.ndarray, seconds: float = 3.0) -> tuple[np.ndarray, np.ndar
     return R, plant(R, offsets, lift=0.35 * flight, travel=False)
 
 
+def backflip(offsets: np.ndarray, seconds: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """A tucked standing backflip seen from the side: crouch, arms swing up, a full turn backwards in 0.7 s, land."""
+    T = int(round(seconds * FPS))
+    t = np.arange(T) / FPS
+    up, down = 1.05, 1.75  # take-off and landing, seconds
+    air = np.clip((t - up) / (down - up), 0.0, 1.0)  # 0..1 through the flight
+    flying = (t > up) & (t < down)
+
+    def bump(centre, width):
+        return np.exp(-0.5 * ((t - centre) / width) ** 2)
+
+    crouch = bump(0.8, 0.15) + 0.7 * bump(2.0, 0.14)
+    tuck = np.where(flying, np.sin(np.pi * air) ** 2, 0.0)
+    pose = _base(T)
+    for side in ("Left", "Right"):
+        _legs(pose, side, 70 * crouch + 110 * tuck, 95 * crouch + 120 * tuck, -25 * crouch + 20 * tuck, spread=4)
+    turn = 360.0 * (3 * air**2 - 2 * air**3)  # eases in and out of the rotation
+    pose.set("Hips", ry(80), rx(30 * crouch - turn))
+    swing = -50 * crouch + 170 * bump(1.1, 0.15) + 60 * tuck
+    _arms(pose, 75, swing, swing, 20 + 60 * tuck, 20 + 60 * tuck)
+    R = pose.R
+    root = plant(R, offsets, travel=False)
+    a, b = int(np.searchsorted(t, up)), int(np.searchsorted(t, down))
+    hips = np.interp(t, [t[a - 1], t[b]], [root[a - 1, 1], root[b, 1]])  # the Hips' height at take-off and landing,
+    root[flying, 1] = hips[flying] + 0.5 * np.sin(np.pi * air[flying])  # 0.5 m over them at the top of the flight
+    return R, root
+
+
 def wave(offsets: np.ndarray, seconds: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     """Standing, both arms waving: the right overhead, the left out to the side and forward."""
     T = int(round(seconds * FPS))
@@ -243,6 +271,7 @@ MOTIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
     "walk": walk,
     "run": run,
     "jump": jump,
+    "backflip": backflip,
     "squat": squat,
     "wave": wave,
     "hands": hands,

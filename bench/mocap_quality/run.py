@@ -59,6 +59,7 @@ CLIPS: dict[str, Clip] = {
     "walk-own-skeleton": Clip("walk", params={"skeleton": "performer"}),
     "run": Clip("run"),
     "jump": Clip("jump"),
+    "backflip": Clip("backflip"),
     "squat": Clip("squat"),
     "wave": Clip("wave"),
     "hands": Clip("hands", UPPER_BODY, {"hands": True}),
