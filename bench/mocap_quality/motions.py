@@ -224,6 +224,24 @@ def backflip(offsets: np.ndarray, seconds: float = 3.0) -> tuple[np.ndarray, np.
     return R, root
 
 
+def turn(offsets: np.ndarray, seconds: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """Turning round once in 3 s on the left foot, arms out, the right knee lifting: front, side, back, front again."""
+    T = int(round(seconds * FPS))
+    t = np.arange(T) / FPS
+    s = np.clip((t - 0.5) / 3.0, 0.0, 1.0)
+    pose = _base(T)
+    lift = np.sin(np.pi * s) ** 2
+    _legs(pose, "Left", 0, 4, 0, spread=4)
+    _legs(pose, "Right", 45 * lift, 90 * lift, 0, spread=4)
+    _arms(pose, 45, 20 * lift, 20 * lift, 30, 30)
+    pose.set("Hips", ry(360.0 * (3 * s**2 - 2 * s**3)))
+    R = pose.R
+    root = plant(R, offsets, travel=False)
+    ball = joint_positions(R, np.zeros((T, 3)), offsets)[:, J["LeftToeBase"]]
+    root[:, [0, 2]] = ball[0, [0, 2]] - ball[:, [0, 2]]  # the left foot pivots on its ball, which stays put
+    return R, root
+
+
 def wave(offsets: np.ndarray, seconds: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     """Standing, both arms waving: the right overhead, the left out to the side and forward."""
     T = int(round(seconds * FPS))
@@ -272,6 +290,7 @@ MOTIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
     "run": run,
     "jump": jump,
     "backflip": backflip,
+    "turn": turn,
     "squat": squat,
     "wave": wave,
     "hands": hands,

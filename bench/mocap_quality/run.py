@@ -60,6 +60,7 @@ CLIPS: dict[str, Clip] = {
     "run": Clip("run"),
     "jump": Clip("jump"),
     "backflip": Clip("backflip"),
+    "turn": Clip("turn"),
     "squat": Clip("squat"),
     "wave": Clip("wave"),
     "hands": Clip("hands", UPPER_BODY, {"hands": True}),
