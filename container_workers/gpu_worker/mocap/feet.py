@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d, uniform_filter1d
 from scipy.spatial.transform import Rotation
@@ -24,6 +26,7 @@ BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
 STANCE_SECONDS = 1.5  # a contact longer than this, with both feet down, is a stance (standing, squatting):
 STANCE_DRIFT_SECONDS = 5.0  # its planted foot follows the captured foot's drift, smoothed over this long (sigma),
 STANCE_DRIFT_MARGIN = 0.01  # beyond this many metres (noise moves no planted foot)
+TURN_REPLANT_DEGREES = 45.0  # a planted foot turning about the vertical by more than this is planted anew (a pivot)
 STANCE_SMOOTH_SECONDS = 0.15  # through a stance the hips' path and the planted ankles are smoothed over this (sigma),
 STANCE_EDGE_SECONDS = 0.3  # fading out over this long before the stance ends (a take-off is not blurred)
 FOLD_REFERENCE_PERCENTILE = 90  # frames where the legs are this straight, relative to the image, are taken as right
@@ -307,6 +310,20 @@ def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray, stance: 
     return ankle
 
 
+def _turn_pieces(rot: np.ndarray, start: int) -> list[tuple[int, int]]:
+    """One contact (the foot's world rotations (n, 3, 3) from frame `start`) cut where the foot has turned about the
+    vertical by more than TURN_REPLANT_DEGREES since the piece began: inclusive frame ranges."""
+    across = rot[:, :, 0]  # the foot's left-right axis stays level as it rolls heel to toe, so its heading is the turn
+    yaw = np.unwrap(np.arctan2(across[:, 2], across[:, 0]))
+    limit = np.radians(TURN_REPLANT_DEGREES)
+    pieces, first = [], 0
+    for k in range(1, len(yaw)):
+        if abs(yaw[k] - yaw[first]) > limit:
+            pieces.append((start + first, start + k - 1))
+            first = k
+    return pieces + [(start + first, start + len(yaw) - 1)]
+
+
 def _foot_targets(
     G: np.ndarray,
     pos: np.ndarray,
@@ -321,7 +338,8 @@ def _foot_targets(
     T = len(G)
     weight = np.zeros(T)
     target = pos[:, foot].copy()
-    for a, b in runs(contacts):
+    pieces = [piece for a, b in runs(contacts) for piece in _turn_pieces(G[a : b + 1, foot], a)]
+    for a, b in pieces:
         planted = _planted_ankle(pos[a : b + 1, foot], G[a : b + 1, foot], local, stance[a : b + 1], fps)
         ramp_in = np.arange(max(0, a - blend), a)
         ramp_out = np.arange(b + 1, min(T, b + 1 + blend))
@@ -347,6 +365,11 @@ def _foot_targets(
             continue
         weight[frames] = w
         target[frames] = (1 - w[:, None]) * pos[frames, foot] + w[:, None] * spot
+    cuts = [a for (_, end), (a, _) in pairwise(pieces) if a == end + 1]  # a turning foot is planted anew:
+    if cuts:  # it steps to the next spot over half the lock's blend instead of jumping
+        step = 0.5 * blend
+        near = np.exp(-0.5 * ((np.arange(T)[:, None] - np.array(cuts)[None] + 0.5) / step) ** 2).max(axis=1)
+        target += near[:, None] * (gaussian_filter1d(target, step, axis=0, mode="nearest") - target)
     # Keep a blended foot's sole above the floor.
     lowest = np.einsum("tij,pj->tpi", G[:, foot], local)[..., 1].min(axis=1)
     target[:, 1] = np.where(weight > 0, np.maximum(target[:, 1], -lowest), target[:, 1])

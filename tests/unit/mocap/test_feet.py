@@ -219,6 +219,23 @@ def test_a_long_stance_smooths_the_hips_path_and_feet_and_a_short_contact_does_n
     assert shake(root3) > 0.8 * shake(root[:30])
 
 
+def test_a_foot_turning_on_the_spot_is_planted_anew_as_it_turns_and_one_that_does_not_turn_stays_pinned():
+    T = 60  # 2 s on both feet, the body turning 120 degrees: the captured feet swing round the hips
+    R = _standing(T, wobble_deg=0.0)
+    R[:, J["Hips"]] = synthetic.rot("y", np.linspace(0.0, 120.0, T))
+    G = world_rotations(R)
+    root = stand_on_floor(G, np.zeros((T, 3)))
+    both = np.ones((T, 2), dtype=bool)
+    G2, root2 = lock_feet(G, root, both, FPS)
+    feet = [J["LeftFoot"], J["RightFoot"]]
+    captured = forward_kinematics(G, root)[:, feet][..., [0, 2]]
+    locked = forward_kinematics(G2, root2)[:, feet][..., [0, 2]]
+    assert np.linalg.norm(locked - captured, axis=-1).max() < 0.05  # pinned at one spot: 8.7 cm off
+    still = world_rotations(_standing(T, wobble_deg=0.0))  # the same stance without the turn: one spot throughout
+    G4, root4 = lock_feet(still, stand_on_floor(still, np.zeros((T, 3))), both, FPS)
+    assert foot_slide(G4, root4, both) < 1e-6
+
+
 def test_both_feet_of_a_capture_slowing_to_0_6_m_per_s_on_the_floor_go_down():
     T = 40
     R = np.tile(np.eye(3), (T, len(skeleton.NAMES), 1, 1))
