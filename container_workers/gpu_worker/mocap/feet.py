@@ -368,7 +368,11 @@ def _foot_targets(
     cuts = [a for (_, end), (a, _) in pairwise(pieces) if a == end + 1]  # a turning foot is planted anew:
     if cuts:  # it steps to the next spot over half the lock's blend instead of jumping
         step = 0.5 * blend
-        near = np.exp(-0.5 * ((np.arange(T)[:, None] - np.array(cuts)[None] + 0.5) / step) ** 2).max(axis=1)
+        near = np.zeros(T)
+        reach = int(np.ceil(4 * step))
+        for cut in cuts:
+            frames = np.arange(max(0, cut - reach), min(T, cut + reach))
+            near[frames] = np.maximum(near[frames], np.exp(-0.5 * ((frames - cut + 0.5) / step) ** 2))
         target += near[:, None] * (gaussian_filter1d(target, step, axis=0, mode="nearest") - target)
     # Keep a blended foot's sole above the floor.
     lowest = np.einsum("tij,pj->tpi", G[:, foot], local)[..., 1].min(axis=1)
