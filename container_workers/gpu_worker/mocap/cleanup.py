@@ -314,6 +314,12 @@ class OnlineOneEuro:
         return self._y
 
 
+def reflect_ends(x: np.ndarray, pad: int) -> np.ndarray:
+    """(T, ...) `x` extended by `pad` (< T) frames at each end by point reflection, as `filtfilt` does: a filter
+    run over it does not pull the ends towards where it started, and a steady motion keeps its pace there."""
+    return np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2 : -pad - 2 : -1]])
+
+
 def smooth(x: np.ndarray, fps: float, smoothing: float, beta: float = BETA) -> np.ndarray:
     """Zero-lag One Euro smoothing of (T, N, D) points: the filter run forwards, then backwards.
 
@@ -324,8 +330,7 @@ def smooth(x: np.ndarray, fps: float, smoothing: float, beta: float = BETA) -> n
     if min_cutoff is None or len(x) < 2:
         return x.astype(np.float64, copy=True)
     pad = min(len(x) - 1, int(round(fps)))
-    padded = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2 : -pad - 2 : -1]])
-    forward = one_euro(padded, fps, min_cutoff, beta)
+    forward = one_euro(reflect_ends(x, pad), fps, min_cutoff, beta)
     return one_euro(forward[::-1], fps, min_cutoff, beta)[::-1][pad : pad + len(x)].copy()
 
 

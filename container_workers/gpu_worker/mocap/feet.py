@@ -9,6 +9,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d, uniform_filter1d
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
+from container_workers.gpu_worker.mocap.cleanup import reflect_ends
 from container_workers.gpu_worker.mocap.estimation import LM
 from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kinematics, leg_lengths, twist_cue
 
@@ -395,23 +396,11 @@ def _settled(contacts: np.ndarray, fps: float) -> np.ndarray:
 
 
 def _smooth_where(x: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """(T, ...) `x` moved towards its Gaussian-smoothed self (sigma frames) by `weight` (T,).
-
-    The ends are extended by point reflection first (as `filtfilt` does), so a steady motion keeps its pace there.
-    """
+    """(T, ...) `x` moved towards its Gaussian-smoothed self (sigma frames, ends reflected) by `weight` (T,)."""
     pad = min(len(x) - 1, int(np.ceil(3 * sigma)))
-    padded = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2 : -pad - 2 : -1]])
-    smooth = gaussian_filter1d(padded, sigma, axis=0, mode="nearest")[pad : pad + len(x)]
+    smooth = gaussian_filter1d(reflect_ends(x, pad), sigma, axis=0, mode="nearest")[pad : pad + len(x)]
     w = weight.reshape((-1,) + (1,) * (x.ndim - 1))
     return x + w * (smooth - x)
-
-
-def _nearest_rotations(m: np.ndarray) -> np.ndarray:
-    """The rotation matrices nearest to (..., 3, 3) matrices `m` (SVD projection)."""
-    u, _, vt = np.linalg.svd(m)
-    d = np.sign(np.linalg.det(u @ vt))
-    u[..., :, -1] *= d[..., None]
-    return u @ vt
 
 
 def lock_feet(
@@ -434,7 +423,8 @@ def lock_feet(
         root = _smooth_where(root, settled, sigma)
         for side in SIDES:
             for name in (f"{side}Foot", f"{side}ToeBase"):
-                G[:, J[name]] = _nearest_rotations(_smooth_where(G[:, J[name]], settled, sigma))
+                # Averaged matrices are not rotations; from_matrix takes the nearest one.
+                G[:, J[name]] = Rotation.from_matrix(_smooth_where(G[:, J[name]], settled, sigma)).as_matrix()
     pos = forward_kinematics(G, root, offsets)
     blend = max(1, int(round(BLEND_SECONDS * fps)))
     thigh, shin = leg_lengths(offsets)

@@ -312,8 +312,8 @@ class Motion:
 
 
 def clean_motion(track: Track, fps: float, width: int, height: int, params: PoseParams) -> Motion:
-    """Undo label swaps, fill gaps and collapsed frames, smooth, fix bone lengths, solve rotations, move the root, stand on the floor,
-    lock the feet."""
+    """Undo label swaps, fill gaps and collapsed frames, smooth, fix bone lengths, solve rotations, move the root,
+    stand on the floor, lock the feet."""
     max_gap = int(round(params.maxGapSeconds * fps))
     image, world, vis, mirrored = cleanup.unswap_sides(
         track.image[..., :2], track.world, track.visibility, track.detected, max_gap
