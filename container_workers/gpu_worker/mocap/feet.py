@@ -403,6 +403,14 @@ def _smooth_where(x: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray
     return x + w * (smooth - x)
 
 
+def _nearest_rotations(m: np.ndarray) -> np.ndarray:
+    """The rotation matrices nearest to (..., 3, 3) matrices `m` (SVD projection)."""
+    u, _, vt = np.linalg.svd(m)
+    d = np.sign(np.linalg.det(u @ vt))
+    u[..., :, -1] *= d[..., None]
+    return u @ vt
+
+
 def lock_feet(
     G: np.ndarray, root: np.ndarray, contacts: np.ndarray, fps: float, offsets: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -423,8 +431,7 @@ def lock_feet(
         root = _smooth_where(root, settled, sigma)
         for side in SIDES:
             for name in (f"{side}Foot", f"{side}ToeBase"):
-                # Averaged matrices are not rotations; from_matrix takes the nearest one.
-                G[:, J[name]] = Rotation.from_matrix(_smooth_where(G[:, J[name]], settled, sigma)).as_matrix()
+                G[:, J[name]] = _nearest_rotations(_smooth_where(G[:, J[name]], settled, sigma))
     pos = forward_kinematics(G, root, offsets)
     blend = max(1, int(round(BLEND_SECONDS * fps)))
     thigh, shin = leg_lengths(offsets)
