@@ -77,6 +77,14 @@ def _emulator_pid(stack) -> int:
     raise AssertionError("no emulator process")
 
 
+def _snapshotted(state: Path, text: str) -> bool:
+    """Whether the emulator's last snapshot in the state dir holds `text` (written whole: temporary file, rename)."""
+    try:
+        return text.encode() in (state / "emulator" / "state.pickle").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
 def moved(stack, *users: ApiUser) -> None:
     """Point users at a stack started again (on new ports), keeping their tokens."""
     for user in users:
@@ -135,8 +143,10 @@ def test_everything_survives_a_restart_and_a_kill_9(tmp_path):
         for user in (alice, bob, carol):
             assert state_of(user) == after_restart[user.id]
         dave = ApiUser(stack.api_url)
-        dave.project("dave's")
-        time.sleep(2)
+        project = dave.project("dave's")
+        # a kill -9 loses the writes since the last snapshot, whose period stretches with its cost on a loaded
+        # machine: wait until a snapshot holds dave's project rather than for a fixed time
+        assert eventually(lambda: _snapshotted(state, project), 60), "no snapshot took dave's project"
         os.kill(_emulator_pid(stack), signal.SIGKILL)  # kill -9 of the emulator: the supervisor stops the stack
         assert stack.process.wait(timeout=90) != 0
     finally:

@@ -194,13 +194,15 @@ def test_pagination_cursors_are_signed_and_a_forged_one_is_400(client):
     token = page["nextToken"]
     assert "." in token and call(client, "GET", f"/projects?limit=1&nextToken={token}", alice)[0] == 200
 
-    def move_on(key: dict) -> None:
-        key["gsi1sk"]["S"] = key["gsi1sk"]["S"][:-1] + "0"
+    def move_on(key: dict) -> None:  # another cursor: the last character changed (to a different one, always)
+        sort_key = key["gsi1sk"]["S"]
+        key["gsi1sk"]["S"] = sort_key[:-1] + ("1" if sort_key.endswith("0") else "0")
 
     def crafted(key: dict) -> None:
         key["gsi1sk"] = {"N": "1e999999"}
 
     payload, _, mac = token.partition(".")
+    assert _forge(token, move_on) != token
     for bad in (
         _forge(token, move_on),
         _forge(token, crafted),
