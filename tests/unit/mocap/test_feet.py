@@ -174,7 +174,7 @@ def test_a_rolling_foot_is_planted_at_the_median_of_its_captured_place_through_t
     before = forward_kinematics(G, root)[:, J["LeftFoot"]]
     after = forward_kinematics(G2, root2)[:, J["LeftFoot"]]
     np.testing.assert_allclose(np.median(after[:, [0, 2]] - before[:, [0, 2]], axis=0), 0.0, atol=0.005)
-    assert foot_slide(G2, root2, contacts) < 1e-6
+    assert foot_slide(G2, root2, contacts) < 1e-4  # the lowest point: the pivot hands over within PIVOT_TOLERANCE
 
 
 def test_a_long_stance_follows_the_captured_feet_slow_drift_and_a_single_planted_foot_does_not():
@@ -230,7 +230,8 @@ def test_a_foot_turning_on_the_spot_is_planted_anew_as_it_turns_and_one_that_doe
     feet = [J["LeftFoot"], J["RightFoot"]]
     captured = forward_kinematics(G, root)[:, feet][..., [0, 2]]
     locked = forward_kinematics(G2, root2)[:, feet][..., [0, 2]]
-    assert np.linalg.norm(locked - captured, axis=-1).max() < 0.05  # pinned at one spot: 8.7 cm off
+    off = np.linalg.norm(locked - captured, axis=-1)
+    assert off.mean() < 0.05 and off.max() < 0.10  # pinned at one spot: 12.5 cm off on average, 18.2 at most
     still = world_rotations(_standing(T, wobble_deg=0.0))  # the same stance without the turn: one spot throughout
     G4, root4 = lock_feet(still, stand_on_floor(still, np.zeros((T, 3))), both, FPS)
     assert foot_slide(G4, root4, both) < 1e-6
@@ -270,3 +271,19 @@ def test_legs_out_of_the_picture_stand_under_the_hips_and_ease_in_and_out():
         np.testing.assert_allclose(out[:10, J[f"Left{part}"]], G[:10, J[f"Left{part}"]], atol=1e-3)
     step = np.linalg.norm(np.diff(out[:, J["LeftLeg"]], axis=0), axis=(1, 2))
     assert step[25:35].max() < 3 * np.linalg.norm(np.diff(G[:, J["LeftLeg"]], axis=0), axis=(1, 2)).max()
+
+
+def test_a_flat_foot_turns_about_one_sole_point_however_closely_heel_and_ball_tie():
+    T = 30  # 1 s on the left foot, flat, turning 40 degrees (under TURN_REPLANT_DEGREES: one plant)
+    R = np.tile(np.eye(3), (T, len(skeleton.NAMES), 1, 1))
+    R[:, J["Hips"]] = synthetic.rot("y", np.linspace(0.0, 40.0, T))
+    R[:, J["LeftFoot"]] = synthetic.rot("x", 1e-7 * (-1.0) ** np.arange(T))  # heel, then ball, lowest by a hair
+    G = world_rotations(R)
+    root = stand_on_floor(G, np.zeros((T, 3)))
+    contacts = np.zeros((T, 2), dtype=bool)
+    contacts[:, 0] = True
+    G2, root2 = lock_feet(G, root, contacts, FPS)
+    sole = sole_points(G2, forward_kinematics(G2, root2))[:, 0]  # (T, heel/ball/toe, 3)
+    travel = np.linalg.norm(sole[:, :, [0, 2]] - sole[:1, :, [0, 2]], axis=-1).max(axis=0)
+    assert travel.min() < 1e-4  # one point stays put: the foot turns about it (it stepped between them: 3.0 cm)
+    assert sole[..., 1].min() > -1e-9  # and no point goes through the floor
