@@ -313,8 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse-tracking", action="store_true", help="reuse the saved MediaPipe passes: run only the clean-up"
     )
+    parser.add_argument("--fps", type=float, default=motions.FPS, help="render and score at this frame rate instead")
     args = parser.parse_args(argv)
     work = Path(args.work)
+    if args.fps != motions.FPS:  # the motions are sampled, and the clips rendered, at the module's rate
+        global FPS
+        motions.FPS = FPS = args.fps
+        work = work / f"fps{args.fps:g}"
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for name in args.clips.split(","):

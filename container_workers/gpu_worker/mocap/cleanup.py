@@ -59,6 +59,7 @@ BONE_TREE: tuple[tuple[int, int], ...] = (
 VISIBLE = 0.5
 IMAGE_WEIGHT = 0.2  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
 BETA = 1.0  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
+REFERENCE_FPS = 30.0  # the frame rate the smoothing settings were tuned at (the filter is made rate-independent)
 D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive cutoff
 OUTLIER_WINDOW_SECONDS = 0.17  # `drop_outliers`' running median spans this long (5 frames at 30 fps)
 OUTLIER_MARGIN = 0.05  # metres a landmark may stray from that median, plus
@@ -268,21 +269,26 @@ def one_euro_min_cutoff(smoothing: float) -> float | None:
     return None if smoothing <= 0 else 4.0 * (0.25 / 4.0) ** smoothing
 
 
+def _alpha(cutoff, fps: float):
+    """The One Euro filter's smoothing factor for a `cutoff` (Hz) at `fps`, the same per second at any frame rate.
+
+    The filter's own 1 / (1 + 1 / (2 pi cutoff Te)) is its value at REFERENCE_FPS, where its settings were tuned;
+    at another rate the share of the past kept per frame is that one's to the power REFERENCE_FPS / fps, so the
+    filter forgets at the same pace per second (with the formula as it stands, a 15 fps run smooths harder).
+    """
+    return 1.0 - (1.0 + 2.0 * math.pi * cutoff / REFERENCE_FPS) ** (-REFERENCE_FPS / fps)
+
+
 def one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float = D_CUTOFF) -> np.ndarray:
     """Causal One Euro filter (Casiez et al. 2012) over time of (T, N, D) points; speed is per point."""
-    te = 1.0 / fps
-
-    def alpha(cutoff):
-        return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * te))
-
     y = np.empty_like(x, dtype=np.float64)
     y[0] = x[0]
     dx_hat = np.zeros(x.shape[1:], dtype=np.float64)
-    a_d = alpha(d_cutoff)
+    a_d = _alpha(d_cutoff, fps)
     for t in range(1, len(x)):
         dx_hat = dx_hat + a_d * ((x[t] - y[t - 1]) * fps - dx_hat)
         speed = np.linalg.norm(dx_hat, axis=-1, keepdims=True)
-        a = alpha(min_cutoff + beta * speed)
+        a = _alpha(min_cutoff + beta * speed, fps)
         y[t] = y[t - 1] + a * (x[t] - y[t - 1])
     return y
 
@@ -305,11 +311,9 @@ class OnlineOneEuro:
         if self._y is None:
             self._y, self._dx = x.astype(np.float64), np.zeros(x.shape, dtype=np.float64)
             return self._y
-        te = 1.0 / self._fps
-        a_d = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * self._d_cutoff * te))
-        self._dx = self._dx + a_d * ((x - self._y) * self._fps - self._dx)
+        self._dx = self._dx + _alpha(self._d_cutoff, self._fps) * ((x - self._y) * self._fps - self._dx)
         cutoff = self._min_cutoff + self._beta * np.linalg.norm(self._dx, axis=-1, keepdims=True)
-        a = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * te))
+        a = _alpha(cutoff, self._fps)
         self._y = self._y + a * (x - self._y)
         return self._y
 

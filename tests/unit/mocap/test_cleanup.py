@@ -259,3 +259,12 @@ def test_a_person_turning_side_on_is_not_collapsed():
     assert refilled == 0
     np.testing.assert_array_equal(got_world, world)
     np.testing.assert_array_equal(got_image, image)
+
+
+def test_one_euro_forgets_at_the_same_pace_per_second_at_any_frame_rate():
+    step = {fps: np.concatenate([np.zeros(1), np.ones(int(fps))])[:, None, None] for fps in (15.0, 30.0, 60.0)}
+    out = {fps: cleanup.one_euro(x, fps, 4.0, 0.0)[:, 0, 0] for fps, x in step.items()}
+    np.testing.assert_allclose(
+        out[60.0][::2], out[30.0], atol=1e-12
+    )  # the 1/(1 + 1/(2 pi f Te)) rule: 0.05 apart (0.08 at 15)
+    np.testing.assert_allclose(out[15.0], out[30.0][::2], atol=1e-12)
