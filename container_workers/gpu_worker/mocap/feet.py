@@ -471,6 +471,8 @@ def lock_feet(
         drop = uniform_filter1d(maximum_filter1d(drop, width, mode="nearest"), width, mode="nearest")
         root[:, 1] -= drop
         pos = forward_kinematics(G, root, offsets)
+        for weight, target in locks:  # the captured share of a target comes down with the hips, as a free foot does
+            target[:, 1] -= (1 - weight) * drop  # (else a foot easing into its lock bent its knee by the drop at once)
     for (weight, target), side in zip(locks, SIDES):
         up, leg = J[f"{side}UpLeg"], J[f"{side}Leg"]
         moving = weight > 0

@@ -287,3 +287,29 @@ def test_a_flat_foot_turns_about_one_sole_point_however_closely_heel_and_ball_ti
     travel = np.linalg.norm(sole[:, :, [0, 2]] - sole[:1, :, [0, 2]], axis=-1).max(axis=0)
     assert travel.min() < 1e-4  # one point stays put: the foot turns about it (it stepped between them: 3.0 cm)
     assert sole[..., 1].min() > -1e-9  # and no point goes through the floor
+
+
+def _flexion(pos: np.ndarray, side: str) -> np.ndarray:
+    thigh = pos[:, J[f"{side}Leg"]] - pos[:, J[f"{side}UpLeg"]]
+    shin = pos[:, J[f"{side}Foot"]] - pos[:, J[f"{side}Leg"]]
+    cos = np.sum(thigh * shin, -1) / np.linalg.norm(thigh, axis=-1) / np.linalg.norm(shin, axis=-1)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def test_a_foot_easing_in_or_out_of_its_lock_while_the_hips_come_down_bends_its_knee_gradually():
+    T = 40  # knees bent 16 degrees, gliding forwards at 0.6 m/s past a planted right foot until it cannot reach
+    R = np.tile(np.eye(3), (T, len(skeleton.NAMES), 1, 1))
+    for side in ("Left", "Right"):
+        R[:, J[f"{side}UpLeg"]] = synthetic.rot("x", np.full(T, -8.0))
+        R[:, J[f"{side}Leg"]] = synthetic.rot("x", np.full(T, 16.0))
+        R[:, J[f"{side}Foot"]] = synthetic.rot("x", np.full(T, -8.0))
+    G = world_rotations(R)
+    root = stand_on_floor(G, np.stack([np.linspace(0.0, 0.8, T), np.zeros(T), np.zeros(T)], 1))
+    contacts = np.zeros((T, 2), dtype=bool)
+    contacts[:24, 1] = True
+    contacts[22:, 0] = True  # the left foot comes down as the hips come down for the right leg
+    G2, root2 = lock_feet(G, root, contacts, FPS)
+    pos = forward_kinematics(G2, root2)
+    left, right = _flexion(pos, "Left"), _flexion(pos, "Right")
+    assert np.abs(np.diff(left[15:23])).max() < 3.0  # easing in: it bent 8.4 degrees at once
+    assert right[24:].max() < 16.5  # easing out, never bent past the capture: it bent to 21.2
