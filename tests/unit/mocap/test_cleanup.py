@@ -268,3 +268,13 @@ def test_one_euro_forgets_at_the_same_pace_per_second_at_any_frame_rate():
         out[60.0][::2], out[30.0], atol=1e-12
     )  # the 1/(1 + 1/(2 pi f Te)) rule: 0.05 apart (0.08 at 15)
     np.testing.assert_allclose(out[15.0], out[30.0][::2], atol=1e-12)
+
+
+def test_one_euro_lets_the_same_noise_through_per_second_at_30_and_60_fps():
+    rng = np.random.default_rng(0)  # landmarks still but for noise of the same size in every frame, 20 s
+    left = {}
+    for fps in (30.0, 60.0):
+        x = rng.normal(0.0, 0.01, (int(20 * fps), 50, 3))
+        left[fps] = cleanup.one_euro(x, fps, 1.0, cleanup.BETA)[int(fps) :].std()
+    # The same cutoff in Hz passes half the noise power at twice the rate; beta unscaled for the rate opened it: 0.74.
+    assert abs(left[60.0] / left[30.0] - math.sqrt(0.5)) < 0.02
