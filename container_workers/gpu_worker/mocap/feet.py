@@ -23,6 +23,8 @@ WALK_DRIFT_SECONDS = 1.5  # the feet drive the root's steps; the image path corr
 FIRST_PASS_SPEED = 2.0  # contact speeds are this much looser before the root path agrees with the feet
 FLOOR_PERCENTILE = 20  # the floor is the lowest sole's height in this percentile of frames
 FLIGHT_MARGIN = 0.12  # metres above that floor before a body counts as off the ground (a jump)
+HEEL_SLACK_DEGREES = 10.0  # a planted leg may straighten this far past its captured knee bend before the heel rises
+HEEL_LIFT_MAX_DEGREES = 40.0  # the heel rises by at most this (then the hips come down for the rest)
 BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
 STANCE_SECONDS = 1.5  # a contact longer than this, with both feet down, is a stance (standing, squatting):
 STANCE_DRIFT_SECONDS = 5.0  # its planted foot follows the captured foot's drift, smoothed over this long (sigma),
@@ -399,6 +401,57 @@ def _foot_targets(
     return weight, target
 
 
+def _rotate_about(axis: np.ndarray, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Vectors v (..., 3) turned by theta (...) radians about unit axes (..., 3) (Rodrigues)."""
+    c, s_ = np.cos(theta)[..., None], np.sin(theta)[..., None]
+    return v * c + np.cross(axis, v) * s_ + axis * np.sum(axis * v, axis=-1, keepdims=True) * (1 - c)
+
+
+def _lift_heel(
+    rot: np.ndarray,
+    target: np.ndarray,
+    hip: np.ndarray,
+    flexion: np.ndarray,
+    frames: np.ndarray,
+    leg: tuple[float, float],
+    local: np.ndarray,
+    blend: int,
+) -> np.ndarray:
+    """A planted foot's world rotations (T, 3, 3) with its heel raised where the leg cannot reach; `target` (T, 3),
+    its ankle target, is moved with it in place.
+
+    In `frames`, where the target is further from the hip joint (`hip`) than the leg reaches with the captured knee
+    bend (`flexion`, degrees) less HEEL_SLACK_DEGREES, the foot rolls about its toe tip by the least
+    angle that brings the ankle within that reach, as a foot does at the end of a step. Otherwise the hips
+    came down until the leg reached at full stretch, and the knee snapped straight for a frame at each contact's end
+    (a knee at 10 degrees went to 1.6 and back). The angle is eased over the lock's blend so the heel rises smoothly.
+    """
+    thigh, shin = leg
+    bend = np.radians(np.maximum(flexion - HEEL_SLACK_DEGREES, 0.0))
+    reach = np.sqrt(thigh**2 + shin**2 + 2 * thigh * shin * np.cos(bend)) * (1 - 1e-4)
+    over = frames & (np.linalg.norm(target - hip, axis=-1) > reach)
+    if not over.any():
+        return rot
+    pivot = target + np.einsum("tij,j->ti", rot, local[2])  # the toe tip: heel and ball rise, nothing goes down
+    axis, lever = rot[:, :, 0], target - pivot  # the foot's left-right axis; ankle about the pivot
+    up = _rotate_about(axis, np.full(len(rot), 0.01), lever)[:, 1] > lever[:, 1]
+    sign = np.where(up, 1.0, -1.0)  # the way that raises the ankle (and the heel)
+    grid = np.radians(np.arange(0.0, HEEL_LIFT_MAX_DEGREES + 0.01, 0.25))
+    idx = np.flatnonzero(over)
+    ankles = pivot[idx, None] + _rotate_about(axis[idx, None], sign[idx, None] * grid, lever[idx, None])
+    fits = np.linalg.norm(ankles - hip[idx, None], axis=-1) <= reach[idx, None]
+    theta = np.zeros(len(rot))
+    theta[idx] = grid[np.where(fits.any(axis=1), fits.argmax(axis=1), len(grid) - 1)]
+    theta = np.maximum(theta, gaussian_filter1d(theta, max(1.0, blend / 2), mode="nearest"))
+    moved = theta > 0
+    angle = sign[moved] * theta[moved]
+    target[moved] = pivot[moved] + _rotate_about(axis[moved], angle, lever[moved])
+    out = rot.copy()
+    for column in range(3):
+        out[moved, :, column] = _rotate_about(axis[moved], angle, rot[moved, :, column])
+    return out
+
+
 def _settled(contacts: np.ndarray, fps: float) -> np.ndarray:
     """Weight (T,) of a long stance: 1 inside a both-feet contact over STANCE_SECONDS, eased to 0 over
     STANCE_EDGE_SECONDS towards the ends where a foot lifts (not at the clip's ends)."""
@@ -462,6 +515,22 @@ def lock_feet(
     if settled.any():  # the captured ankle's height, which the lock keeps when it is higher, is as noisy as the legs
         for _, target in locks:
             target[:, 1] = _smooth_where(target[:, 1], settled, sigma)
+    for k, side in enumerate(SIDES):  # a trailing foot the leg cannot reach rolls onto its ball (heel-off)
+        weight, target = locks[k]
+        trailing = np.zeros(len(G), dtype=bool)
+        for a, b in runs(contacts[:, k]):  # the second half of each contact and its ease out; not a long stance
+            trailing[(a + b + 1) // 2 : min(len(G), b + 1 + blend)] = True
+        foot = J[f"{side}Foot"]
+        G[:, foot] = _lift_heel(
+            G[:, foot],
+            target,
+            pos[:, J[f"{side}UpLeg"]],
+            _knee_flexion(pos, side),
+            trailing & (weight > 0) & (settled == 0),
+            (thigh, shin),
+            local,
+            blend,
+        )
     drop = np.zeros(len(G))
     for (weight, target), side in zip(locks, SIDES):
         need = _reach_drop(pos[:, J[f"{side}UpLeg"]], target, (thigh + shin) * (1 - 1e-4))

@@ -7,6 +7,7 @@ import synthetic
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
+from container_workers.gpu_worker.mocap import feet
 from container_workers.gpu_worker.mocap.estimation import LM
 from container_workers.gpu_worker.mocap.feet import (
     SOLE_LOCAL,
@@ -296,8 +297,9 @@ def _flexion(pos: np.ndarray, side: str) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
-def test_a_foot_easing_in_or_out_of_its_lock_while_the_hips_come_down_bends_its_knee_gradually():
-    T = 40  # knees bent 16 degrees, gliding forwards at 0.6 m/s past a planted right foot until it cannot reach
+def _gliding(T: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(G, root, contacts): knees bent 16 degrees, gliding forwards at 0.6 m/s past the right foot, planted for 24
+    frames, until the leg cannot reach it."""
     R = np.tile(np.eye(3), (T, len(skeleton.NAMES), 1, 1))
     for side in ("Left", "Right"):
         R[:, J[f"{side}UpLeg"]] = synthetic.rot("x", np.full(T, -8.0))
@@ -307,6 +309,24 @@ def test_a_foot_easing_in_or_out_of_its_lock_while_the_hips_come_down_bends_its_
     root = stand_on_floor(G, np.stack([np.linspace(0.0, 0.8, T), np.zeros(T), np.zeros(T)], 1))
     contacts = np.zeros((T, 2), dtype=bool)
     contacts[:24, 1] = True
+    return G, root, contacts
+
+
+def test_a_planted_foot_the_leg_cannot_reach_lifts_its_heel_instead_of_the_knee_snapping_straight():
+    G, root, contacts = _gliding()
+    G2, root2 = lock_feet(G, root, contacts, FPS)
+    pos = forward_kinematics(G2, root2)
+    right, sole = _flexion(pos, "Right"), sole_points(G2, pos)[:, 1]
+    assert right[12:24].min() > 16.0 - 10.0 - 0.5  # the captured bend less HEEL_SLACK_DEGREES: it snapped to 1.6
+    assert sole[23, 0, 1] > 0.03  # the heel up (2.7 cm, as it was when the foot came down)
+    toe = sole[:24, 2, [0, 2]]
+    assert np.linalg.norm(toe - toe[0], axis=-1).max() < 1e-3  # the toe tip stays put
+    np.testing.assert_allclose(root2[:24, 1], root[:24, 1], atol=1e-3)  # and the hips stay up
+
+
+def test_a_foot_easing_in_or_out_of_its_lock_while_the_hips_come_down_bends_its_knee_gradually(monkeypatch):
+    monkeypatch.setattr(feet, "HEEL_LIFT_MAX_DEGREES", 0.0)  # no heel-off: the hips come down for the right leg
+    G, root, contacts = _gliding()
     contacts[22:, 0] = True  # the left foot comes down as the hips come down for the right leg
     G2, root2 = lock_feet(G, root, contacts, FPS)
     pos = forward_kinematics(G2, root2)
