@@ -132,7 +132,12 @@ def _mirrored_frames(
 
 
 def unswap_sides(
-    image: np.ndarray, world: np.ndarray, visibility: np.ndarray, detected: np.ndarray, max_gap: int
+    image: np.ndarray,
+    world: np.ndarray,
+    visibility: np.ndarray,
+    detected: np.ndarray,
+    max_gap: int,
+    fps: float = REFERENCE_FPS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Copies of a track's image (T, 33, 2), world (T, 33, 3) and visibility (T, 33) with left/right label swaps undone,
     and which labels (T, 33) were mirrored.
@@ -144,7 +149,9 @@ def unswap_sides(
     and face, which mirrors the whole body (limbs cross in a stride; a torso does not), then per limb pair, which
     mirrors only that pair (MediaPipe also swaps legs alone). A person who turns round is not a swap: their shape
     changes smoothly through the turn. Across a gap of more than `max_gap` frames nothing links the labels: the
-    person may come back turned round.
+    person may come back turned round. The cost of a mirrored frame is per second (its value at REFERENCE_FPS),
+    as the motion between frames shrinks with the rate: per frame, at 60 fps it outweighed the label jumps of a
+    standing wave that MediaPipe turned round for 30 frames, and the path kept it turned (bench/mocap_quality).
     """
     image, world, visibility = image.copy(), world.copy(), visibility.copy()
     frames = np.flatnonzero(detected)
@@ -163,7 +170,8 @@ def unswap_sides(
         across = seen[:, decides[:half]].mean(axis=1) - seen[:, decides[half:]].mean(axis=1)
         heading = np.arctan2(across[:, 2], across[:, 0])
         turned = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi) > np.radians(SWAP_TURN_DEGREES)
-        swapped = frames[_mirrored_frames(image[frames], decides, scale, prior, turned, apart)][:, None]
+        per_frame = prior * REFERENCE_FPS / fps
+        swapped = frames[_mirrored_frames(image[frames], decides, scale, per_frame, turned, apart)][:, None]
         for values in (image, world, visibility, mirrored):
             values[swapped, relabelled] = values[swapped, MIRROR[relabelled]]
         mirrored[swapped, relabelled] = ~mirrored[swapped, relabelled]  # mirrored twice (body, then limb): not

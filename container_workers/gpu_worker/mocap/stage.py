@@ -316,7 +316,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     stand on the floor, lock the feet."""
     max_gap = int(round(params.maxGapSeconds * fps))
     image, world, vis, mirrored = cleanup.unswap_sides(
-        track.image[..., :2], track.world, track.visibility, track.detected, max_gap
+        track.image[..., :2], track.world, track.visibility, track.detected, max_gap, fps
     )
     hand_world = track.hand_world
     if hand_world is not None:  # each hand's crop followed the wrist of its label: a mirrored wrist swaps them

@@ -151,10 +151,10 @@ def test_matching_the_image_keeps_an_upright_spine_and_level_pelvis_in_the_image
         assert np.abs(mid[:, joint, 2]).max() < 0.01
 
 
-def _walking_track(T: int, heading_degrees, seed: int = 3):
+def _walking_track(T: int, heading_degrees, seed: int = 3, fps: float = 30.0):
     """Landmarks of a person striding (legs and arms swinging) on the spot, turned by `heading_degrees` per frame,
     and their image (orthographic, 300 px a metre, drifting right), visibility and detected flags."""
-    t = np.arange(T) / 30.0
+    t = np.arange(T) / fps
     R = np.tile(np.eye(3), (T, len(synthetic.J), 1, 1))
     R[:, synthetic.J["Hips"]] = synthetic.rot("y", np.broadcast_to(heading_degrees, (T,)))
     for side, sign in (("Left", 1), ("Right", -1)):
@@ -188,6 +188,16 @@ def test_left_right_label_swaps_are_undone_in_image_world_and_visibility():
         np.testing.assert_array_equal(got, want)
     assert mirrored[swapped][:, cleanup.SIDED].all() and mirrored[30:32, LM["left_knee"]].all()
     assert mirrored.sum() == len(swapped) * len(cleanup.SIDED) + 2 * len(legs)
+
+
+def test_a_long_whole_body_swap_is_undone_at_60_fps_as_at_30():
+    for fps in (30.0, 60.0):  # the same 2.5 s swapped out of 6: at 60 fps twice the frames, each moving half as much
+        T, start = int(6 * fps), int(2 * fps)  # (with a cost per mirrored frame, not per second, 60 fps kept it)
+        image, world, vis, detected = _walking_track(T, 10.0, fps=fps)
+        bad = [_mirror(v, list(range(start, start + int(2.5 * fps)))) for v in (image, world, vis)]
+        *out, mirrored = cleanup.unswap_sides(*bad, detected, 15, fps)
+        for got, want in zip(out, (image, world, vis)):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_a_person_turning_round_spinning_or_striding_sideways_is_not_a_swap():
