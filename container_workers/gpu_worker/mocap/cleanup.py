@@ -151,7 +151,7 @@ def unswap_sides(
     changes smoothly through the turn. Across a gap of more than `max_gap` frames nothing links the labels: the
     person may come back turned round. The cost of a mirrored frame is per second (its value at REFERENCE_FPS),
     as the motion between frames shrinks with the rate: per frame, at 60 fps it outweighed the label jumps of a
-    standing wave that MediaPipe turned round for 30 frames, and the path kept it turned (bench/mocap_quality).
+    standing wave that MediaPipe turned round for most of 0.8 s, and the path kept it turned (bench/mocap_quality).
     """
     image, world, visibility = image.copy(), world.copy(), visibility.copy()
     frames = np.flatnonzero(detected)

@@ -225,6 +225,12 @@ def _knee_flexion(pos: np.ndarray, side: str) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
+def _leg_reach(flexion: np.ndarray, leg: tuple[float, float]) -> np.ndarray:
+    """Hip-to-ankle distance (T,) of a leg with `leg` = (thigh, shin) lengths, its knee bent by `flexion` degrees."""
+    thigh, shin = leg
+    return np.sqrt(thigh**2 + shin**2 + 2 * thigh * shin * np.cos(np.radians(flexion)))
+
+
 def stand_unseen_legs(G: np.ndarray, visibility: np.ndarray, fps: float) -> np.ndarray:
     """World rotations (T, J, 3, 3) with each leg the image does not show straight under the hips (its rest pose).
 
@@ -431,9 +437,7 @@ def _lift_heel(
     came down until the leg reached at full stretch, and the knee snapped straight for a frame at each contact's end
     (a knee at 10 degrees went to 1.6 and back). The angle is eased over the lock's blend so the heel rises smoothly.
     """
-    thigh, shin = leg
-    bend = np.radians(np.maximum(flexion - HEEL_SLACK_DEGREES, 0.0))
-    reach = np.sqrt(thigh**2 + shin**2 + 2 * thigh * shin * np.cos(bend)) * (1 - 1e-4)
+    reach = _leg_reach(np.maximum(flexion - HEEL_SLACK_DEGREES, 0.0), leg) * (1 - 1e-4)
     over = frames & (np.linalg.norm(target - hip, axis=-1) > reach)
     if not over.any():
         return rot
@@ -457,8 +461,8 @@ def _lift_heel(
     return out
 
 
-def _straightened(pos: np.ndarray, side: str, weight: np.ndarray, fps: float) -> np.ndarray:
-    """The knee flexion (T,) in degrees a planted leg is given: its captured flexion f cut to
+def _straightened(flexion: np.ndarray, weight: np.ndarray, fps: float) -> np.ndarray:
+    """The knee flexion (T,) in degrees a planted leg is given: its captured `flexion` f cut to
     f (1 - STRAIGHTEN_SHARE w c exp(-(f / STRAIGHTEN_DEGREES)^2)), with w its lock's weight and c fading out as the
     knee bends or unbends faster than STRAIGHTEN_SPEEDS (a squat passing through).
 
@@ -466,27 +470,27 @@ def _straightened(pos: np.ndarray, side: str, weight: np.ndarray, fps: float) ->
     (bench/mocap_quality: planted knees 4-12 degrees bent in the truth were 13-30 in the stage's output, on every
     clip seen from the front). Bent knees (a squat, a crouch) keep their bend.
     """
-    flexion = _knee_flexion(pos, side)
     speed = np.abs(np.gradient(gaussian_filter1d(flexion, max(1.0, 0.05 * fps), mode="nearest"))) * fps
     calm = _ramp(-speed, -STRAIGHTEN_SPEEDS[1], -STRAIGHTEN_SPEEDS[0])
     return flexion * (1.0 - STRAIGHTEN_SHARE * weight * calm * np.exp(-((flexion / STRAIGHTEN_DEGREES) ** 2)))
 
 
 def _straighten_rise(
-    pos: np.ndarray, locks: list[tuple[np.ndarray, np.ndarray]], wants: list[np.ndarray], leg: tuple[float, float]
+    pos: np.ndarray,
+    locks: list[tuple[np.ndarray, np.ndarray]],
+    flexions: list[np.ndarray],
+    wants: list[np.ndarray],
+    leg: tuple[float, float],
 ) -> np.ndarray:
-    """How far (T,) the hips rise so that the planted legs straighten to the flexion they want (`wants`, degrees):
-    the least, over the planted legs, of how much higher the hip joint then reaches over its target. A leg easing
-    out of its lock allows RISE_EASE more per unit of weight lost, so the rise does not jump when a foot lifts."""
-    thigh, shin = leg
+    """How far (T,) the hips rise so that the planted legs straighten from their captured `flexions` to the ones they
+    want (`wants`, degrees): the least, over the planted legs, of how much higher the hip joint then reaches over its
+    target. A leg easing out of its lock allows RISE_EASE more per unit of weight lost, so the rise does not jump
+    when a foot lifts."""
     rise = np.full(len(pos), np.inf)
-    for (weight, target), want, side in zip(locks, wants, SIDES):
+    for (weight, target), flexion, want, side in zip(locks, flexions, wants, SIDES):
         d = pos[:, J[f"{side}UpLeg"]] - target
         across = d[:, 0] ** 2 + d[:, 2] ** 2
-        captured, wanted = (
-            np.sqrt(np.maximum(thigh**2 + shin**2 + 2 * thigh * shin * np.cos(np.radians(f)) - across, 0.0))
-            for f in (_knee_flexion(pos, side), want)
-        )
+        captured, wanted = (np.sqrt(np.maximum(_leg_reach(f, leg) ** 2 - across, 0.0)) for f in (flexion, want))
         need = wanted - np.maximum(captured, d[:, 1])  # never past the want, where the lock already stretches the leg
         rise = np.where(weight > 0, np.minimum(rise, need + (1 - weight) * RISE_EASE), rise)
     return np.where(np.isfinite(rise), np.maximum(rise, 0.0), 0.0)
@@ -559,6 +563,9 @@ def lock_feet(
     if settled.any():  # the captured ankle's height, which the lock keeps when it is higher, is as noisy as the legs
         for _, target in locks:
             target[:, 1] = _smooth_where(target[:, 1], settled, sigma)
+    flexions = [
+        _knee_flexion(pos, side) for side in SIDES
+    ]  # as captured: the heel-off and the straightening start there
     for k, side in enumerate(SIDES):  # a trailing foot the leg cannot reach rolls onto its ball (heel-off)
         weight, target = locks[k]
         trailing = np.zeros(len(G), dtype=bool)
@@ -569,14 +576,14 @@ def lock_feet(
             G[:, foot],
             target,
             pos[:, J[f"{side}UpLeg"]],
-            _knee_flexion(pos, side),
+            flexions[k],
             trailing & (weight > 0) & (settled == 0),
             (thigh, shin),
             local,
             blend,
         )
-    wants = [_straightened(pos, side, weight, fps) for (weight, _), side in zip(locks, SIDES)]
-    rise = _straighten_rise(pos, locks, wants, (thigh, shin))
+    wants = [_straightened(flexion, weight, fps) for (weight, _), flexion in zip(locks, flexions)]
+    rise = _straighten_rise(pos, locks, flexions, wants, (thigh, shin))
     width = max(1, int(round(RISE_SECONDS * fps))) | 1  # a moving minimum, then a moving average of the same width:
     rise = uniform_filter1d(minimum_filter1d(rise, width, mode="nearest"), width, mode="nearest")  # never over it
     if settled.any():
