@@ -57,7 +57,7 @@ BONE_TREE: tuple[tuple[int, int], ...] = (
 
 
 VISIBLE = 0.5
-IMAGE_WEIGHT = 0.2  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
+IMAGE_WEIGHT = 0.7  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
 BETA = 1.0  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
 REFERENCE_FPS = 30.0  # the frame rate the smoothing settings were tuned at (the filter is made rate-independent)
 D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive cutoff
@@ -435,10 +435,12 @@ def match_image(
 
     MediaPipe's 2D landmarks sit on the person better than its 3D ones, which misjudge depth (knees under-bent in
     a squat, wrists off). World axes are the camera's, so a bone's X and Y should be its on-screen vector in metres
-    (pixels / `ppm`, Y flipped); its depth is what the bone's length leaves, with the sign of the 3D estimate.
-    The pelvis and spine (bones from the hip midpoint) keep the 3D estimate's depth instead: they lie near the image
-    plane, where the depth left by the length is ill-conditioned (it swings with every pixel) and its sign a guess.
-    Bones whose ends are not both visible keep their 3D direction.
+    (pixels / `ppm`, Y flipped). Its depth d is what the bone's length L leaves, with the sign of the 3D estimate,
+    where that is well conditioned: d moves by f/d for each unit of error in the on-screen length f, so a bone near
+    the image plane (a shin seen from the front) would swing in depth with every pixel. The two depths are weighed by
+    their inverse variances under equal noise, d²/L² for the image's and f²/L² for the 3D estimate's. The pelvis and
+    spine (bones from the hip midpoint) keep the 3D estimate's depth: their sign too is a guess. Bones whose ends are
+    not both visible keep their 3D direction.
     """
     p = with_midpoints(points)
     xy = with_midpoints(np.concatenate([image_xy, np.zeros(image_xy.shape[:2] + (1,))], axis=-1))[..., :2]
@@ -450,13 +452,14 @@ def match_image(
         flat = (xy[:, b] - xy[:, a]) * scale * [1.0, -1.0]
         flat_len = np.linalg.norm(flat, axis=-1, keepdims=True)
         flat = flat * np.minimum(1.0, lengths[k] / np.maximum(flat_len, 1e-9))
+        norm = np.linalg.norm(d3, axis=-1, keepdims=True)
+        fallback = lengths[k] * np.divide(d3, norm, out=np.zeros_like(d3), where=norm > 1e-9)
         if a == HIP_MID:
             depth = d3[:, 2:]
         else:
             left = np.maximum(lengths[k] ** 2 - np.sum(flat**2, axis=-1, keepdims=True), 0)
-            depth = np.sign(d3[:, 2:]) * np.sqrt(left)
-        norm = np.linalg.norm(d3, axis=-1, keepdims=True)
-        fallback = lengths[k] * np.divide(d3, norm, out=np.zeros_like(d3), where=norm > 1e-9)
+            trust = left / lengths[k] ** 2
+            depth = trust * np.sign(d3[:, 2:]) * np.sqrt(left) + (1 - trust) * fallback[:, 2:]
         bone = IMAGE_WEIGHT * np.concatenate([flat, depth], axis=-1) + (1 - IMAGE_WEIGHT) * fallback
         bone *= lengths[k] / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-9)
         seen = (np.minimum(v[:, a], v[:, b]) >= VISIBLE)[:, None]

@@ -99,6 +99,16 @@ def flight_lift(G: np.ndarray, root: np.ndarray, fps: float, offsets: np.ndarray
     return lift
 
 
+def ground_flights(lift: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+    """`flight_lift`'s lift (T,) without the flights through which a foot stays in contact (T, 2): a planted foot
+    is on the floor, so the hips' rise there was a stretch, not a jump."""
+    out = lift.copy()
+    for a, b in runs(lift > 0):
+        if contacts[a : b + 1].all(axis=0).any():
+            out[a : b + 1] = 0.0
+    return out
+
+
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (start, end) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))

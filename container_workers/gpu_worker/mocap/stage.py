@@ -34,6 +34,7 @@ from container_workers.gpu_worker.mocap.feet import (
     flight_lift,
     fold_legs,
     foot_slide,
+    ground_flights,
     lock_feet,
     runs,
     stand_on_floor,
@@ -362,6 +363,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
             first = detect_contacts(G, root + air, fps, FIRST_PASS_SPEED, offsets)
             root = walk_root(G, root, first, fps, offsets)
         contacts = detect_contacts(G, root + air, fps, offsets=offsets)
+        air[:, 1] = ground_flights(lift, contacts)
         G, root = lock_feet(G, root, contacts, fps, offsets)
     root = root + air
     if hand_world is not None:

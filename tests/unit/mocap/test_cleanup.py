@@ -151,6 +151,29 @@ def test_matching_the_image_keeps_an_upright_spine_and_level_pelvis_in_the_image
         assert np.abs(mid[:, joint, 2]).max() < 0.01
 
 
+def test_matching_the_image_takes_depth_from_the_length_only_where_the_image_can_tell_it():
+    T, ppm = 30, 500.0
+    R = np.tile(np.eye(3), (T, len(synthetic.J), 1, 1))
+    R[:, synthetic.J["LeftUpLeg"]] = synthetic.rot("x", np.full(T, -70.0))  # the left thigh raised towards the camera
+    truth = synthetic.landmarks_from_skeleton(*synthetic.posed(R))
+    R[:, synthetic.J["LeftUpLeg"]] = synthetic.rot("x", np.full(T, -40.0))  # which the 3D estimate under-raises,
+    R[:, synthetic.J["RightUpLeg"]] = synthetic.rot("x", np.full(T, -3.0))  # and it tilts the standing leg by 3°
+    estimate = synthetic.landmarks_from_skeleton(*synthetic.posed(R))
+    # On screen everything is 6 % short of what `ppm` says (the scale is a per-frame estimate).
+    image = np.stack([320 + 0.94 * ppm * truth[..., 0], 240 - 0.94 * ppm * truth[..., 1]], -1)
+    vis = np.ones((T, 33))
+    out = cleanup.match_image(estimate, image, vis, cleanup.median_bone_lengths(truth, vis), np.full(T, ppm))
+    knee, ankle = LM["left_knee"], LM["left_ankle"]
+    # The raised thigh is foreshortened on screen, so its length tells its depth: the knee comes towards the truth.
+    assert (
+        np.abs(out[:, knee, 2] - truth[:, knee, 2]).max() < 0.5 * np.abs(estimate[:, knee, 2] - truth[:, knee, 2]).min()
+    )
+    # The standing shin lies in the image plane: 6 % short on screen, its length would leave 14 cm of depth.
+    shin = out[:, LM["right_ankle"], 2] - out[:, LM["right_knee"], 2]
+    assert np.abs(shin).max() < 0.04
+    assert np.abs((out[:, ankle] - out[:, knee])[:, 2] - (truth[:, ankle] - truth[:, knee])[:, 2]).max() < 0.05
+
+
 def _walking_track(T: int, heading_degrees, seed: int = 3, fps: float = 30.0):
     """Landmarks of a person striding (legs and arms swinging) on the spot, turned by `heading_degrees` per frame,
     and their image (orthographic, 300 px a metre, drifting right), visibility and detected flags."""

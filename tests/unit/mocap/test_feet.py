@@ -15,6 +15,7 @@ from container_workers.gpu_worker.mocap.feet import (
     flight_lift,
     fold_legs,
     foot_slide,
+    ground_flights,
     lock_feet,
     sole_points,
     stand_on_floor,
@@ -99,6 +100,11 @@ def test_a_jump_leaves_the_floor_but_noise_and_the_clip_ends_do_not():
     assert 0.2 < lift[45] < 0.4
     root[:20, 1] += 0.5  # high at the start: no take-off seen, so no flight
     assert flight_lift(G, root, FPS)[:20].max() == 0
+    contacts = np.ones((T, 2), dtype=bool)
+    contacts[38:53] = False  # both feet leave the floor
+    np.testing.assert_array_equal(ground_flights(lift, contacts), lift)
+    contacts[38:53, 0] = True  # one foot stays planted through it: the hips stretched, the body did not jump
+    assert ground_flights(lift, contacts).max() == 0
 
 
 def test_a_foot_that_lands_on_its_planted_spot_keeps_its_captured_approach_and_lift_off():
