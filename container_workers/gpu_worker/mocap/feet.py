@@ -241,19 +241,27 @@ def _leg_reach(flexion: np.ndarray, leg: tuple[float, float]) -> np.ndarray:
     return np.sqrt(thigh**2 + shin**2 + 2 * thigh * shin * np.cos(np.radians(flexion)))
 
 
-def stand_unseen_legs(G: np.ndarray, visibility: np.ndarray, fps: float) -> np.ndarray:
-    """World rotations (T, J, 3, 3) with each leg the image does not show straight under the hips (its rest pose).
+def stand_unseen_legs(
+    G: np.ndarray, visibility: np.ndarray, image_xy: np.ndarray, width: int, height: int, fps: float
+) -> np.ndarray:
+    """World rotations (T, J, 3, 3) with each leg out of the picture straight under the hips (its rest pose).
 
     MediaPipe always returns 33 landmarks, guessing those out of the picture: on a waist-up shot it invents bent,
     wandering legs (bench/mocap_quality's `hands` clip: knees 47 degrees off). A leg whose knee, ankle, heel and toe
-    have a mean visibility under UNSEEN_VISIBILITY stands in the rest pose relative to the hips, blended in by that
-    visibility smoothed over UNSEEN_SECONDS, so a leg leaving the picture eases into the pose.
+    have a mean visibility under UNSEEN_VISIBILITY and lie outside the `width` x `height` frame (`image_xy`, (T, 33,
+    2) pixels) stands in the rest pose relative to the hips, blended in by that visibility and the share of those
+    landmarks outside, smoothed over UNSEEN_SECONDS, so a leg leaving the picture eases into the pose. A leg hidden
+    inside the picture (behind the other, seen from the side) keeps its capture: standing the far leg of a squat
+    seen side on made it 73.9 -> 80.9 mm PA-MPJPE, worse than raw MediaPipe.
     """
     G = G.copy()
     for side in SIDES:
         s = side.lower()
-        seen = visibility[:, [LM[f"{s}_{n}"] for n in ("knee", "ankle", "heel", "foot_index")]].mean(axis=1)
-        weight = gaussian_filter1d(_ramp(seen, *UNSEEN_VISIBILITY), max(1.0, UNSEEN_SECONDS * fps), mode="nearest")
+        marks = [LM[f"{s}_{n}"] for n in ("knee", "ankle", "heel", "foot_index")]
+        seen = _ramp(visibility[:, marks].mean(axis=1), *UNSEEN_VISIBILITY)
+        x, y = image_xy[:, marks, 0], image_xy[:, marks, 1]
+        outside = 1.0 - ((x >= 0) & (x < width) & (y >= 0) & (y < height)).mean(axis=1)
+        weight = gaussian_filter1d(1.0 - (1.0 - seen) * outside, max(1.0, UNSEEN_SECONDS * fps), mode="nearest")
         if weight.min() > 1.0 - 1e-3:
             continue
         hips = G[:, J["Hips"]]

@@ -343,7 +343,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
             "shin": 0.5 * (named[(LM["left_knee"], LM["left_ankle"])] + named[(LM["right_knee"], LM["right_ankle"])]),
         }
     )
-    G = stand_unseen_legs(solve_world_rotations(world), vis, fps)
+    G = stand_unseen_legs(solve_world_rotations(world), vis, image, width, height, fps)
     own = params.skeleton == "performer"
     offsets = performer_offsets(named_lengths(lengths), scale) if own else None
     if params.rootMotion:  # in the standard skeleton's steps unless the skeleton is the performer's own

@@ -263,7 +263,10 @@ def test_legs_out_of_the_picture_stand_under_the_hips_and_ease_in_and_out():
     left = [LM[f"left_{n}"] for n in ("knee", "ankle", "heel", "foot_index")]
     vis[:, [LM[f"right_{n}"] for n in ("knee", "ankle", "heel", "foot_index")]] = 0.02  # a waist-up shot's right leg
     vis[30:60][:, left] = 0.05  # the left leg leaves the picture for a second
-    out = stand_unseen_legs(G, vis, fps)
+    image = np.full((T, 33, 2), 100.0)  # 2D landmarks in a 640x480 frame...
+    image[:, [LM[f"right_{n}"] for n in ("knee", "ankle", "heel", "foot_index")], 1] = 600.0  # ...but the legs below it
+    image[30:60][:, left, 1] = 600.0
+    out = stand_unseen_legs(G, vis, image, 640, 480, fps)
     legs = [J[f"{side}{part}"] for side in ("Left", "Right") for part in ("UpLeg", "Leg", "Foot", "ToeBase")]
     others = [j for j in range(len(skeleton.NAMES)) if j not in legs]
     np.testing.assert_allclose(out[:, others], G[:, others])
@@ -278,6 +281,15 @@ def test_legs_out_of_the_picture_stand_under_the_hips_and_ease_in_and_out():
         np.testing.assert_allclose(out[:10, J[f"Left{part}"]], G[:10, J[f"Left{part}"]], atol=1e-3)
     step = np.linalg.norm(np.diff(out[:, J["LeftLeg"]], axis=0), axis=(1, 2))
     assert step[25:35].max() < 3 * np.linalg.norm(np.diff(G[:, J["LeftLeg"]], axis=0), axis=(1, 2)).max()
+
+
+def test_a_leg_hidden_inside_the_picture_keeps_its_capture():
+    T, fps = 60, 30.0
+    G = world_rotations(synthetic.random_pose_locals(T, seed=6))
+    vis = np.ones((T, 33))
+    vis[:, [LM[f"left_{n}"] for n in ("knee", "ankle", "heel", "foot_index")]] = 0.05  # behind the other leg (side on)
+    out = stand_unseen_legs(G, vis, np.full((T, 33, 2), 200.0), 640, 480, fps)
+    np.testing.assert_allclose(out, G)
 
 
 def test_a_flat_foot_turns_about_one_sole_point_however_closely_heel_and_ball_tie():
