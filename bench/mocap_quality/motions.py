@@ -285,6 +285,30 @@ def hands(offsets: np.ndarray, seconds: float = 4.0) -> tuple[np.ndarray, np.nda
     return R, plant(R, offsets, travel=False)
 
 
+def turned(motion: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], yaw: float):
+    """`motion` with the whole body turned by `yaw` degrees about the vertical (its path too): another view of it."""
+    rot = ry(yaw)[0]
+
+    def view(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        R, root = motion(offsets)
+        R = R.copy()
+        R[:, J["Hips"]] = rot @ R[:, J["Hips"]]
+        return R, root @ rot.T
+
+    return view
+
+
+# The same motions seen from elsewhere: added after the clean-up was tuned on the ones below, to check it there.
+VIEWS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+    "walk-toward": lambda offsets: walk(offsets, heading=10.0),
+    "walk-side": lambda offsets: walk(offsets, heading=90.0),
+    "run-side": lambda offsets: run(offsets, heading=95.0),
+    "jump-angled": turned(jump, 50.0),
+    "squat-side": turned(squat, 60.0),
+    "wave-angled": turned(wave, -45.0),
+    "backflip-front": turned(backflip, -90.0),
+}
+
 MOTIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
     "walk": walk,
     "run": run,
@@ -294,4 +318,5 @@ MOTIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
     "squat": squat,
     "wave": wave,
     "hands": hands,
+    **VIEWS,
 }

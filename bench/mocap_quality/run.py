@@ -65,6 +65,7 @@ CLIPS: dict[str, Clip] = {
     "wave": Clip("wave"),
     "hands": Clip("hands", UPPER_BODY, {"hands": True}),
     "two-people": Clip("walk", passer_by=True),
+    **{view: Clip(view) for view in motions.VIEWS},
 }
 
 
