@@ -137,7 +137,7 @@ def run_stage(video: Path, params: dict, cache: Path, reuse: bool) -> Motion:
         if reuse and cache.exists():
             saved = np.load(cache)
             track = Track(*(saved[k] for k in ("world", "image", "visibility", "detected")))
-            track.hand_world = saved.get("hand_world")
+            track.hand_world, track.face = saved.get("hand_world"), saved.get("face")
         else:
             track, _, _ = track_video(reader, cache.with_suffix(".preview.mp4"), settings, lambda pct, msg: None)
             extra = {} if track.hand_world is None else {"hand_world": track.hand_world}
@@ -147,6 +147,7 @@ def run_stage(video: Path, params: dict, cache: Path, reuse: bool) -> Motion:
                 image=track.image,
                 visibility=track.visibility,
                 detected=track.detected,
+                face=track.face,
                 **extra,
             )
     return clean_motion(track, info.fps, info.width, info.height, settings)

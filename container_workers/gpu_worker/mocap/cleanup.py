@@ -71,6 +71,8 @@ MIRROR = np.array([LM[n.replace("left", "@").replace("right", "left").replace("@
 SIDED = np.flatnonzero(np.arange(NUM_LANDMARKS) != MIRROR)
 MIRROR_DISTINCT = 0.05  # torso lengths by which a shape and its mirror image must differ to be told apart
 SWAP_TURN_DEGREES = 45.0  # a swap turns the 3D left-to-right direction round by more than this in a frame
+FACE_COST = 1.0  # a frame labelled facing away where a frontal face was seen costs this (shape steps: 0.01-0.2)
+FACE_SIDE_ON = 0.1  # torso lengths: a group whose left and right are closer than this across the image is side on
 SWAP_GROUPS = (  # (landmarks whose 2D shape decides, landmarks relabelled, prior per relabelled frame)
     (
         np.array(
@@ -96,7 +98,13 @@ SWAP_GROUPS = (  # (landmarks whose 2D shape decides, landmarks relabelled, prio
 
 
 def _mirrored_frames(
-    xy: np.ndarray, group: np.ndarray, scale: float, prior: float, turned: np.ndarray, apart: np.ndarray
+    xy: np.ndarray,
+    group: np.ndarray,
+    scale: float,
+    prior: float,
+    turned: np.ndarray,
+    apart: np.ndarray,
+    face: np.ndarray | None = None,
 ) -> np.ndarray:
     """Which frames (T,) bool of `xy` (T, 33, 2) have `group`'s left and right labels swapped (a Viterbi path).
 
@@ -105,14 +113,22 @@ def _mirrored_frames(
     being mirrored costs `prior` a frame, so labels are kept unless the motion says otherwise. The labelling can
     change only into frames whose shape differs from its mirror image and where `turned` (T-1,) says the 3D
     estimate's left-to-right direction jumped (a swap turns it round; a person spinning turns it gradually).
-    Steps flagged `apart` (T-1,) cost nothing either way: the path may restart in either state.
+    Steps flagged `apart` (T-1,) cost nothing either way: the path may restart in either state. In frames where
+    `face` (T,) says a frontal face was seen, the state that puts the group's left on the image's left (a person
+    facing away) costs FACE_COST, unless the group is side on.
     """
     mirrored = MIRROR[group]
     rel = xy - xy[:, group].mean(axis=1, keepdims=True)
     keep = np.linalg.norm(rel[1:, group] - rel[:-1, group], axis=-1).mean(axis=1) / scale
     flip = np.linalg.norm(rel[1:, mirrored] - rel[:-1, group], axis=-1).mean(axis=1) / scale
     distinct = np.linalg.norm(rel[:, mirrored] - rel[:, group], axis=-1).mean(axis=1) / scale
-    cost = np.array([0.0, prior])
+    evidence = np.tile([0.0, prior], (len(xy), 1))  # per frame and state: as labelled, mirrored
+    if face is not None:
+        half = len(group) // 2
+        facing = (xy[:, group[:half], 0].mean(axis=1) - xy[:, group[half:], 0].mean(axis=1)) / scale
+        evidence[face & (facing < -FACE_SIDE_ON), 0] += FACE_COST  # as labelled, the person faces away
+        evidence[face & (facing > FACE_SIDE_ON), 1] += FACE_COST  # mirrored, they would
+    cost = evidence[0].copy()
     back = np.zeros((len(xy), 2), dtype=np.int8)
     for t in range(1, len(xy)):
         if apart[t - 1]:
@@ -123,7 +139,7 @@ def _mirrored_frames(
             step = np.array([[keep[t - 1], flip[t - 1]], [flip[t - 1], keep[t - 1]]])  # [from, to]
         total = cost[:, None] + step
         back[t] = total.argmin(axis=0)
-        cost = total.min(axis=0) + [0.0, prior]
+        cost = total.min(axis=0) + evidence[t]
     state = np.zeros(len(xy), dtype=np.int8)
     state[-1] = cost.argmin()
     for t in range(len(xy) - 1, 0, -1):
@@ -138,6 +154,7 @@ def unswap_sides(
     detected: np.ndarray,
     max_gap: int,
     fps: float = REFERENCE_FPS,
+    face: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Copies of a track's image (T, 33, 2), world (T, 33, 3) and visibility (T, 33) with left/right label swaps undone,
     and which labels (T, 33) were mirrored.
@@ -152,6 +169,7 @@ def unswap_sides(
     person may come back turned round. The cost of a mirrored frame is per second (its value at REFERENCE_FPS),
     as the motion between frames shrinks with the rate: per frame, at 60 fps it outweighed the label jumps of a
     standing wave that MediaPipe turned round for most of 0.8 s, and the path kept it turned (bench/mocap_quality).
+    Where `face` (T,) says a frontal face was seen (`facing.FaceCheck`), the whole body must face the camera.
     """
     image, world, visibility = image.copy(), world.copy(), visibility.copy()
     frames = np.flatnonzero(detected)
@@ -164,14 +182,15 @@ def unswap_sides(
     scale = max(float(np.median(np.linalg.norm(torso, axis=-1))), 1e-6)
     mirrored = np.zeros(visibility.shape, dtype=bool)
     apart = np.diff(frames) > max_gap + 1  # (T-1,) steps across a long gap
-    for decides, relabelled, prior in SWAP_GROUPS:  # each group sees the labels the groups before it left
+    for k, (decides, relabelled, prior) in enumerate(SWAP_GROUPS):  # each group sees the labels the ones before left
         seen = world[frames]
         half = len(decides) // 2  # the group's left landmarks, then its right ones
         across = seen[:, decides[:half]].mean(axis=1) - seen[:, decides[half:]].mean(axis=1)
         heading = np.arctan2(across[:, 2], across[:, 0])
         turned = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi) > np.radians(SWAP_TURN_DEGREES)
         per_frame = prior * REFERENCE_FPS / fps
-        swapped = frames[_mirrored_frames(image[frames], decides, scale, per_frame, turned, apart)][:, None]
+        seen_face = None if face is None or k > 0 else face[frames]  # a face decides the whole body only
+        swapped = frames[_mirrored_frames(image[frames], decides, scale, per_frame, turned, apart, seen_face)][:, None]
         for values in (image, world, visibility, mirrored):
             values[swapped, relabelled] = values[swapped, MIRROR[relabelled]]
         mirrored[swapped, relabelled] = ~mirrored[swapped, relabelled]  # mirrored twice (body, then limb): not

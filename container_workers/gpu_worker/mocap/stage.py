@@ -18,13 +18,14 @@ from chalicelib.contract.jobtypes import STAGE_PARAMS
 from container_workers.common import skeleton
 from container_workers.common.stage import BadInputError, Output, ProgressFn, StageResult, params_for
 from container_workers.gpu_worker.exchange.bvh import ROTATION_ORDER, write_bvh
-from container_workers.gpu_worker.mocap import cleanup, tracking
+from container_workers.gpu_worker.mocap import cleanup, facing, tracking
 from container_workers.gpu_worker.mocap.estimation import (
     BODY,
     LANDMARK_NAMES,
     LIMB_BONES,
     LM,
     NUM_LANDMARKS,
+    Detection,
     PoseEstimator,
 )
 from container_workers.gpu_worker.mocap.feet import (
@@ -121,6 +122,7 @@ class Track:
     visibility: np.ndarray  # (T, 33)
     detected: np.ndarray  # (T,) bool
     hand_world: np.ndarray | None = None  # (T, 2, 21, 3) left, right hand landmarks, metres, skeleton axes; NaN unseen
+    face: np.ndarray | None = None  # (T,) bool: a frontal face was found (checked only where the facing jumped)
 
 
 class _Worker(threading.Thread):
@@ -238,7 +240,9 @@ def track_video(
     encoder = _Worker(encode)
     preview_filter = cleanup.OnlineOneEuro(info.fps, cleanup.one_euro_min_cutoff(params.smoothing))
     half_height = info.height / 2  # the preview filters in half frame heights, roughly metres for a full-body shot
-    world, image, vis, detected, hand_world = [], [], [], [], []
+    world, image, vis, detected, hand_world, face = [], [], [], [], [], []
+    last: tuple[np.ndarray, Detection, float, bool] | None = None  # the last detection: frame, it, heading, checked
+    last_index = 0
     no_hands = np.full((2, HAND_POINTS, 3), np.nan)
     nan33 = np.full((NUM_LANDMARKS, 3), np.nan)
     last_pct = -1
@@ -248,6 +252,7 @@ def track_video(
         with (
             PoseEstimator(model=params.poseModel) as estimator,
             HandEstimator() if params.hands else nullcontext() as hand_estimator,
+            facing.FaceCheck() as faces,
         ):
             performer = tracking.PerformerTracker(
                 estimator, info.width, info.height, info.fps, tracking.parse_choice(params.performer)
@@ -260,6 +265,14 @@ def track_video(
                 world.append(nan33 if det is None else det.world)
                 image.append(nan33 if det is None else det.image)
                 vis.append(np.zeros(NUM_LANDMARKS) if det is None else det.visibility)
+                face.append(False)
+                if det is not None:  # where the pose's facing jumps, the face detector says which frame is right
+                    heading, checked = facing.shoulder_heading(det), False
+                    if last is not None and facing.turned(heading, last[2]):
+                        if not last[3]:
+                            face[last_index] = faces.frontal(last[0], last[1])
+                        face[-1], checked = faces.frontal(rgb, det), True
+                    last, last_index = (rgb, det, heading, checked), len(face) - 1
                 hand_points = None
                 if hand_estimator is not None:
                     found, hand_points = hand_estimator.detect(rgb, det) if det is not None else (no_hands, None)
@@ -293,7 +306,9 @@ def track_video(
     if not detected:
         raise BadInputError("UNREADABLE_VIDEO", "The video has no decodable frames.")
     hands = np.array(hand_world) if params.hands else None
-    track = Track(np.array(world), np.array(image), np.array(vis), np.array(detected), hands)
+    track = Track(
+        np.array(world), np.array(image), np.array(vis), np.array(detected), hands, np.array(face, dtype=bool)
+    )
     return track, writer.codec, performer.stats
 
 
@@ -317,7 +332,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     stand on the floor, lock the feet."""
     max_gap = int(round(params.maxGapSeconds * fps))
     image, world, vis, mirrored = cleanup.unswap_sides(
-        track.image[..., :2], track.world, track.visibility, track.detected, max_gap, fps
+        track.image[..., :2], track.world, track.visibility, track.detected, max_gap, fps, track.face
     )
     hand_world = track.hand_world
     if hand_world is not None:  # each hand's crop followed the wrist of its label: a mirrored wrist swaps them

@@ -223,6 +223,21 @@ def test_a_long_whole_body_swap_is_undone_at_60_fps_as_at_30():
             np.testing.assert_array_equal(got, want)
 
 
+def test_a_clip_mediapipe_saw_facing_away_throughout_is_turned_round_where_a_face_was_seen():
+    image, world, vis, detected = _walking_track(60, 10.0)
+    assert (image[:, LM["left_shoulder"], 0] > image[:, LM["right_shoulder"], 0]).all()  # facing the camera
+    bad = [_mirror(v, list(range(60))) for v in (image, world, vis)]  # labelled facing away, 2D and 3D alike
+    *_, mirrored = cleanup.unswap_sides(*bad, detected, 15)
+    assert not mirrored.any()  # nothing jumps: the motion alone cannot tell
+    face = np.zeros(60, dtype=bool)
+    face[[12, 40]] = True  # a frontal face seen in two frames
+    *out, mirrored = cleanup.unswap_sides(*bad, detected, 15, 30.0, face)
+    for got, want in zip(out, (image, world, vis)):
+        np.testing.assert_array_equal(got, want)
+    *_, mirrored = cleanup.unswap_sides(image, world, vis, detected, 15, 30.0, face)
+    assert not mirrored.any()  # labelled facing the camera, a face changes nothing
+
+
 def test_a_person_turning_round_spinning_or_striding_sideways_is_not_a_swap():
     T = 60
     spin = np.concatenate([np.zeros(20), np.linspace(0, 720, 20), np.full(20, 720.0)])  # two turns in 2/3 s
