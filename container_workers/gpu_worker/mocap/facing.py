@@ -55,9 +55,3 @@ class FaceCheck:
     def close(self) -> None:
         """Free the MediaPipe graph."""
         self._model.close()
-
-    def __enter__(self) -> FaceCheck:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -6,7 +6,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -252,7 +252,7 @@ def track_video(
         with (
             PoseEstimator(model=params.poseModel) as estimator,
             HandEstimator() if params.hands else nullcontext() as hand_estimator,
-            facing.FaceCheck() as faces,
+            closing(facing.FaceCheck()) as faces,
         ):
             performer = tracking.PerformerTracker(
                 estimator, info.width, info.height, info.fps, tracking.parse_choice(params.performer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import cv2
 import media
 import numpy as np
@@ -19,7 +21,7 @@ def test_a_frontal_face_is_found_in_the_head_crop_and_a_hidden_one_is_not():
     x0, y0 = det.image[facing.HEAD, :2].min(axis=0).astype(int) - 25
     x1, y1 = det.image[facing.HEAD, :2].max(axis=0).astype(int) + 25
     hidden[max(y0, 0) : y1, max(x0, 0) : x1] = 114  # the head painted out, as the back of a head shows no face
-    with facing.FaceCheck() as faces:
+    with closing(facing.FaceCheck()) as faces:
         assert faces.frontal(rgb, det)
         assert not faces.frontal(hidden, det)
 
