@@ -34,7 +34,8 @@ TURN_REPLANT_DEGREES = 45.0  # a planted foot turning about the vertical by more
 STANCE_SMOOTH_SECONDS = 0.15  # through a stance the hips' path and the planted ankles are smoothed over this (sigma),
 STANCE_EDGE_SECONDS = 0.3  # fading out over this long before the stance ends (a take-off is not blurred)
 FOLD_REFERENCE_PERCENTILE = 90  # frames where the legs are this straight, relative to the image, are taken as right
-FOLD_FEET_APART = (0.03, 0.06)  # metres: folds fade out as one foot rises this much over the other
+FOLD_FEET_APART = (0.03, 0.06)  # metres: folds fade out as one foot rises this much over the other,
+FOLD_STEP_SPEEDS = (0.3, 0.6)  # m/s: if that foot moves over the floor this fast (a step; held still, it is not)
 FOLD_KNEE_DEGREES = (20.0, 40.0)  # folds fade in as the straighter knee's captured flexion grows over this range
 UNSEEN_VISIBILITY = (0.2, 0.5)  # a leg whose landmarks' mean visibility is below this range is not in the picture:
 UNSEEN_SECONDS = 0.2  # it stands straight under the hips instead (eased over this long, sigma)
@@ -283,16 +284,21 @@ def fold_legs(
     (FOLD_FEET_APART) and both knees already bent (FOLD_KNEE_DEGREES): MediaPipe under-bends bent knees, it does
     not straighten a crouch, while the image's hip height varies by several centimetres on its own (a foot turning
     towards the camera sits lower on screen). Without these gates bench/mocap_quality's run knees were 5 degrees
-    and the standing wave's 9 degrees over-bent. Returns (G, root).
+    and the standing wave's 9 degrees over-bent. A foot held up but still over the floor (FOLD_STEP_SPEEDS) is not
+    a step: seen side on, a squat's far leg under-bent by 34 degrees held the near foot 14 cm up, and the gate kept
+    both knees under-bent (bench/mocap_quality's squat-side, knees 12.5 -> 7.3 degrees off). Returns (G, root).
     """
     G, root = G.copy(), root.copy()
     pos = forward_kinematics(G, root, offsets)
-    lowest = sole_points(G, pos, offsets)[..., 1].min(axis=2)  # (T, 2) per foot
+    soles = sole_points(G, pos, offsets)
+    lowest = soles[..., 1].min(axis=2)  # (T, 2) per foot
     standing = pos[:, J["Hips"], 1] - lowest.min(axis=1)
     ratio = measured / np.maximum(standing, 1e-6)
     ref = np.percentile(ratio, FOLD_REFERENCE_PERCENTILE)
     drop = np.maximum(standing * (1.0 - np.minimum(ratio / ref, 1.0)) - FOLD_MARGIN, 0.0)
-    apart = np.abs(lowest[:, 0] - lowest[:, 1])
+    speed = np.linalg.norm(np.gradient(soles.mean(axis=2)[..., [0, 2]], axis=0), axis=-1) * fps  # (T, 2) over the floor
+    raised = gaussian_filter1d(speed[np.arange(len(G)), lowest.argmax(axis=1)], max(1.0, 0.05 * fps), mode="nearest")
+    apart = np.abs(lowest[:, 0] - lowest[:, 1]) * _ramp(raised, *FOLD_STEP_SPEEDS)
     drop *= _ramp(FOLD_FEET_APART[1] - apart, 0.0, FOLD_FEET_APART[1] - FOLD_FEET_APART[0])
     drop *= _ramp(np.min([_knee_flexion(pos, side) for side in SIDES], axis=0), *FOLD_KNEE_DEGREES)
     drop = gaussian_filter1d(drop, max(1.0, 0.05 * fps), mode="nearest")

@@ -167,6 +167,25 @@ def test_fold_legs_bends_under_bent_knees_to_the_hip_height_the_image_measures()
     np.testing.assert_allclose(G2[:3], G[:3], atol=1e-12)
 
 
+def test_a_foot_held_still_above_the_other_does_not_stop_the_fold():
+    T = 120
+    G_true = world_rotations(_squat(T, 1.0))
+    root_true = stand_on_floor(G_true, np.zeros((T, 3)))
+    measured = root_true[:, 1] - sole_points(G_true, forward_kinematics(G_true, root_true))[..., 1].min(axis=(1, 2))
+    R = _squat(T, 0.75)
+    R[:, [J["LeftUpLeg"], J["LeftLeg"], J["LeftFoot"]]] = _squat(T, 0.5)[
+        :, [J["LeftUpLeg"], J["LeftLeg"], J["LeftFoot"]]
+    ]
+    G = world_rotations(R)  # the left leg under-bent more (seen side on, behind the other): it holds the right foot up
+    root = stand_on_floor(G, np.zeros((T, 3)))
+    lowest = sole_points(G, forward_kinematics(G, root))[..., 1].min(axis=2)
+    deep = np.abs(_knee_angles(G_true, root_true) - 180).max(axis=1) > 60
+    assert (lowest[deep, 1] - lowest[deep, 0]).max() > 0.1  # the right foot is up (the fold gate: 6 cm), but still
+    G2, root2 = fold_legs(G, root, measured, FPS)
+    want, before, after = _knee_angles(G_true, root_true), _knee_angles(G, root), _knee_angles(G2, root2)
+    assert np.abs(after - want)[deep].mean() < 0.6 * np.abs(before - want)[deep].mean()
+
+
 def test_a_rolling_foot_is_planted_at_the_median_of_its_captured_place_through_the_contact():
     T = 60
     R = _standing(T, wobble_deg=0.0)
