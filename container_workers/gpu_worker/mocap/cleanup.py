@@ -97,6 +97,11 @@ SWAP_GROUPS = (  # (landmarks whose 2D shape decides, landmarks relabelled, prio
 )
 
 
+def heading_change(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    """How far (radians, 0 to pi) heading `a` is turned from heading `b` about the vertical, across the +-pi seam."""
+    return np.abs((np.asarray(a) - b + np.pi) % (2 * np.pi) - np.pi)
+
+
 def _mirrored_frames(
     xy: np.ndarray,
     group: np.ndarray,
@@ -187,7 +192,7 @@ def unswap_sides(
         half = len(decides) // 2  # the group's left landmarks, then its right ones
         across = seen[:, decides[:half]].mean(axis=1) - seen[:, decides[half:]].mean(axis=1)
         heading = np.arctan2(across[:, 2], across[:, 0])
-        turned = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi) > np.radians(SWAP_TURN_DEGREES)
+        turned = heading_change(heading[1:], heading[:-1]) > np.radians(SWAP_TURN_DEGREES)
         per_frame = prior * REFERENCE_FPS / fps
         seen_face = None if face is None or k > 0 else face[frames]  # a face decides the whole body only
         swapped = frames[_mirrored_frames(image[frames], decides, scale, per_frame, turned, apart, seen_face)][:, None]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from container_workers.gpu_worker.mocap.cleanup import heading_change
 from container_workers.gpu_worker.mocap.estimation import LM, Detection
 
 FACE_SCORE = 0.8  # the face detector's score from which a face is frontal (a three-quarter back view scored 0.7)
@@ -28,7 +29,7 @@ def shoulder_heading(det: Detection) -> float:
 
 def turned(a: float, b: float) -> bool:
     """Whether two shoulder headings differ by more than JUMP_DEGREES."""
-    return abs((a - b + np.pi) % (2 * np.pi) - np.pi) > np.radians(JUMP_DEGREES)
+    return bool(heading_change(a, b) > np.radians(JUMP_DEGREES))
 
 
 class FaceCheck:
@@ -55,3 +56,33 @@ class FaceCheck:
     def close(self) -> None:
         """Free the MediaPipe graph."""
         self._model.close()
+
+
+class FlipWatch:
+    """Frame by frame: where the pose's facing jumps between two detections, the face check on both frames.
+
+    `face` (one bool a frame fed) says where a frontal face was seen; frames not checked are False.
+    """
+
+    def __init__(self) -> None:
+        self._check = FaceCheck()
+        self.face: list[bool] = []
+        self._last: tuple[int, np.ndarray, Detection, float] | None = None  # index, frame, detection, heading
+        self._checked = -1  # the last frame index checked
+
+    def add(self, rgb: np.ndarray, det: Detection | None) -> None:
+        """Take the next frame and its detection (None: nobody found)."""
+        self.face.append(False)
+        if det is None:
+            return
+        index, heading = len(self.face) - 1, shoulder_heading(det)
+        if self._last is not None and turned(heading, self._last[3]):
+            before, frame, last_det, _ = self._last
+            if self._checked != before:
+                self.face[before] = self._check.frontal(frame, last_det)
+            self.face[index], self._checked = self._check.frontal(rgb, det), index
+        self._last = (index, rgb, det, heading)
+
+    def close(self) -> None:
+        """Free the face detector."""
+        self._check.close()

@@ -25,7 +25,6 @@ from container_workers.gpu_worker.mocap.estimation import (
     LIMB_BONES,
     LM,
     NUM_LANDMARKS,
-    Detection,
     PoseEstimator,
 )
 from container_workers.gpu_worker.mocap.feet import (
@@ -240,9 +239,7 @@ def track_video(
     encoder = _Worker(encode)
     preview_filter = cleanup.OnlineOneEuro(info.fps, cleanup.one_euro_min_cutoff(params.smoothing))
     half_height = info.height / 2  # the preview filters in half frame heights, roughly metres for a full-body shot
-    world, image, vis, detected, hand_world, face = [], [], [], [], [], []
-    last: tuple[np.ndarray, Detection, float, bool] | None = None  # the last detection: frame, it, heading, checked
-    last_index = 0
+    world, image, vis, detected, hand_world = [], [], [], [], []
     no_hands = np.full((2, HAND_POINTS, 3), np.nan)
     nan33 = np.full((NUM_LANDMARKS, 3), np.nan)
     last_pct = -1
@@ -252,7 +249,7 @@ def track_video(
         with (
             PoseEstimator(model=params.poseModel) as estimator,
             HandEstimator() if params.hands else nullcontext() as hand_estimator,
-            closing(facing.FaceCheck()) as faces,
+            closing(facing.FlipWatch()) as flips,
         ):
             performer = tracking.PerformerTracker(
                 estimator, info.width, info.height, info.fps, tracking.parse_choice(params.performer)
@@ -265,14 +262,7 @@ def track_video(
                 world.append(nan33 if det is None else det.world)
                 image.append(nan33 if det is None else det.image)
                 vis.append(np.zeros(NUM_LANDMARKS) if det is None else det.visibility)
-                face.append(False)
-                if det is not None:  # where the pose's facing jumps, the face detector says which frame is right
-                    heading, checked = facing.shoulder_heading(det), False
-                    if last is not None and facing.turned(heading, last[2]):
-                        if not last[3]:
-                            face[last_index] = faces.frontal(last[0], last[1])
-                        face[-1], checked = faces.frontal(rgb, det), True
-                    last, last_index = (rgb, det, heading, checked), len(face) - 1
+                flips.add(rgb, det)  # where the pose's facing jumps, the face detector says which frame is right
                 hand_points = None
                 if hand_estimator is not None:
                     found, hand_points = hand_estimator.detect(rgb, det) if det is not None else (no_hands, None)
@@ -307,7 +297,7 @@ def track_video(
         raise BadInputError("UNREADABLE_VIDEO", "The video has no decodable frames.")
     hands = np.array(hand_world) if params.hands else None
     track = Track(
-        np.array(world), np.array(image), np.array(vis), np.array(detected), hands, np.array(face, dtype=bool)
+        np.array(world), np.array(image), np.array(vis), np.array(detected), hands, np.array(flips.face, dtype=bool)
     )
     return track, writer.codec, performer.stats
 

@@ -9,7 +9,7 @@ import media
 import numpy as np
 
 from container_workers.gpu_worker.mocap import facing
-from container_workers.gpu_worker.mocap.estimation import LM, PoseEstimator
+from container_workers.gpu_worker.mocap.estimation import LM, Detection, PoseEstimator
 
 
 def test_a_frontal_face_is_found_in_the_head_crop_and_a_hidden_one_is_not():
@@ -35,3 +35,14 @@ def test_a_facing_flip_is_a_jump_of_the_shoulder_line_and_a_turn_is_not():
     assert facing.turned(front, facing.shoulder_heading(det))  # the labels turned round in one frame
     assert not facing.turned(front, front + np.radians(40))  # a person spinning turns 36-40 degrees a frame
     assert facing.turned(np.radians(170), np.radians(-80))  # across the +-180 degree seam
+
+
+def test_the_watch_checks_both_frames_of_a_facing_jump_and_no_others():
+    rgb = cv2.cvtColor(media.astronaut_frame((320, 240), (160, 120), 200), cv2.COLOR_BGR2RGB)
+    with PoseEstimator(static=True) as pose:
+        det = pose.detect(rgb)
+    turned_round = Detection(world=det.world * [-1.0, 1.0, -1.0], image=det.image, visibility=det.visibility)
+    with closing(facing.FlipWatch()) as watch:
+        for frame in (det, det, None, turned_round, turned_round):  # a jump across the frame nobody was found in
+            watch.add(rgb, frame)
+    assert watch.face == [False, True, False, True, False]
