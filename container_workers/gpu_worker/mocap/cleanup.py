@@ -64,6 +64,7 @@ D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive 
 OUTLIER_WINDOW_SECONDS = 0.17  # `drop_outliers`' running median spans this long (5 frames at 30 fps)
 OUTLIER_MARGIN = 0.05  # metres a landmark may stray from that median, plus
 OUTLIER_SPEED_FACTOR = 0.5  # this share of the median's own motion per frame (fast limbs stray further)
+END_FIT_SECONDS = 0.27  # a clip's ends are reflected about a line fitted through this long of samples (8 at 30 fps)
 
 
 # Each landmark's mirror image (left <-> right, the mouth's corners too; the nose is its own), for label swaps.
@@ -361,10 +362,25 @@ class OnlineOneEuro:
         return self._y
 
 
-def reflect_ends(x: np.ndarray, pad: int) -> np.ndarray:
+def _end_value(x: np.ndarray, n: int) -> np.ndarray:
+    """Where a least-squares line through the first `n` samples of (T, ...) `x` puts frame 0."""
+    t = np.arange(n, dtype=float) - (n - 1) / 2
+    head = x[:n].astype(np.float64)
+    slope = np.tensordot(t, head - head.mean(axis=0), axes=(0, 0)) / np.sum(t**2)
+    return head.mean(axis=0) + slope * t[0]
+
+
+def reflect_ends(x: np.ndarray, pad: int, fps: float) -> np.ndarray:
     """(T, ...) `x` extended by `pad` (< T) frames at each end by point reflection, as `filtfilt` does: a filter
-    run over it does not pull the ends towards where it started, and a steady motion keeps its pace there."""
-    return np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2 : -pad - 2 : -1]])
+    run over it does not pull the ends towards where it started, and a steady motion keeps its pace there.
+
+    The pivot is where a line fitted through the first (last) END_FIT_SECONDS of samples puts the end, not the end
+    sample itself: reflected about one noisy sample, the whole pad is off by twice its error (MediaPipe's first
+    frame, found from the full picture rather than tracked, put the harness's hand-wave wrist 8 cm off in depth).
+    """
+    n = min(len(x), max(2, int(round(END_FIT_SECONDS * fps))))
+    start, end = _end_value(x, n), _end_value(x[::-1], n)
+    return np.concatenate([2 * start[None] - x[pad:0:-1], x, 2 * end[None] - x[-2 : -pad - 2 : -1]])
 
 
 def smooth(x: np.ndarray, fps: float, smoothing: float, beta: float = BETA) -> np.ndarray:
@@ -377,7 +393,7 @@ def smooth(x: np.ndarray, fps: float, smoothing: float, beta: float = BETA) -> n
     if min_cutoff is None or len(x) < 2:
         return x.astype(np.float64, copy=True)
     pad = min(len(x) - 1, int(round(fps)))
-    forward = one_euro(reflect_ends(x, pad), fps, min_cutoff, beta)
+    forward = one_euro(reflect_ends(x, pad, fps), fps, min_cutoff, beta)
     return one_euro(forward[::-1], fps, min_cutoff, beta)[::-1][pad : pad + len(x)].copy()
 
 

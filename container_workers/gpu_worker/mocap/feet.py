@@ -538,10 +538,11 @@ def _settled(contacts: np.ndarray, fps: float) -> np.ndarray:
     return weight
 
 
-def _smooth_where(x: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """(T, ...) `x` moved towards its Gaussian-smoothed self (sigma frames, ends reflected) by `weight` (T,)."""
+def _smooth_where(x: np.ndarray, weight: np.ndarray, fps: float) -> np.ndarray:
+    """(T, ...) `x` moved towards its Gaussian-smoothed self (STANCE_SMOOTH_SECONDS, ends reflected) by `weight` (T,)."""
+    sigma = STANCE_SMOOTH_SECONDS * fps
     pad = min(len(x) - 1, int(np.ceil(3 * sigma)))
-    smooth = gaussian_filter1d(reflect_ends(x, pad), sigma, axis=0, mode="nearest")[pad : pad + len(x)]
+    smooth = gaussian_filter1d(reflect_ends(x, pad, fps), sigma, axis=0, mode="nearest")[pad : pad + len(x)]
     w = weight.reshape((-1,) + (1,) * (x.ndim - 1))
     return x + w * (smooth - x)
 
@@ -573,12 +574,11 @@ def lock_feet(
     """
     G, root = G.copy(), root.copy()
     settled = _settled(contacts, fps)
-    sigma = STANCE_SMOOTH_SECONDS * fps
     if settled.any():  # the planted feet's rotations too, so their ankles, pinned by the sole, move smoothly
-        root = _smooth_where(root, settled, sigma)
+        root = _smooth_where(root, settled, fps)
         for side in SIDES:
             for name in (f"{side}Foot", f"{side}ToeBase"):
-                G[:, J[name]] = _nearest_rotations(_smooth_where(G[:, J[name]], settled, sigma))
+                G[:, J[name]] = _nearest_rotations(_smooth_where(G[:, J[name]], settled, fps))
     pos = forward_kinematics(G, root, offsets)
     blend = max(1, int(round(BLEND_SECONDS * fps)))
     thigh, shin = leg_lengths(offsets)
@@ -590,7 +590,7 @@ def lock_feet(
     ]
     if settled.any():  # the captured ankle's height, which the lock keeps when it is higher, is as noisy as the legs
         for _, target in locks:
-            target[:, 1] = _smooth_where(target[:, 1], settled, sigma)
+            target[:, 1] = _smooth_where(target[:, 1], settled, fps)
     flexions = [
         _knee_flexion(pos, side) for side in SIDES
     ]  # as captured: the heel-off and the straightening start there
@@ -615,7 +615,7 @@ def lock_feet(
     width = max(1, int(round(RISE_SECONDS * fps))) | 1  # a moving minimum, then a moving average of the same width:
     rise = uniform_filter1d(minimum_filter1d(rise, width, mode="nearest"), width, mode="nearest")  # never over it
     if settled.any():
-        rise = _smooth_where(rise, settled, sigma)
+        rise = _smooth_where(rise, settled, fps)
     if rise.any():  # near-straight planted legs straighten: the hips rise, a free foot's captured share with them
         root[:, 1] += rise
         pos = forward_kinematics(G, root, offsets)

@@ -86,6 +86,25 @@ def test_the_same_place_in_another_colour_is_someone_else(monkeypatch):
     assert tracker.detect(_frame((other, green))) is None
 
 
+def _arm_across(rgb: np.ndarray, det: Detection, share: float) -> np.ndarray:
+    """`rgb` with the first `share` of `det`'s torso, left to right, covered by a bare arm."""
+    x0, x1 = det.image[tracking.TORSO, 0].min(), det.image[tracking.TORSO, 0].max()
+    band = rgb[:, int(x0) : int(x0 + share * (x1 - x0))]
+    band[(band != 90).any(axis=-1)] = (220, 170, 130)
+    return rgb
+
+
+@pytest.mark.parametrize("fps, kept", [(30.0, False), (15.0, True)])
+def test_a_runner_half_covered_by_an_arm_is_kept_at_low_frame_rates(monkeypatch, fps, kept):
+    me = [_person(200 + 40 * t, 240, 250) for t in range(3)]  # 40 px a frame: a third of a torso off the guess
+    estimator = _Scripted([me[0][0], me[1][0], me[2][0]])
+    monkeypatch.setattr(tracking.PerformerTracker, "_enumerate", lambda self, rgb: [me[0][0]])
+    tracker = tracking.PerformerTracker(estimator, 640, 480, fps, "largest")
+    assert tracker.detect(_frame(me[0])) is not None and tracker.detect(_frame(me[1])) is not None
+    covered = _arm_across(_frame(me[2]), me[2][0], 0.4)  # looks 0.46 away from the reference
+    assert (tracker.detect(covered) is not None) is kept
+
+
 def _hand_landmarks(G: np.ndarray, side: str) -> np.ndarray:
     """MediaPipe Hands-style landmarks (T, 21, 3) of a posed skeleton with fingers (joints, then the tips)."""
     pos = forward_kinematics(G, np.zeros((len(G), 3)))
