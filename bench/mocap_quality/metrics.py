@@ -1,4 +1,4 @@
-"""Quality metrics against known motion: PA-MPJPE, joint angles, jitter, foot slide, contacts, identity jumps."""
+"""Quality metrics against known motion: PA-MPJPE, joint angles, lean, jitter, foot slide, contacts, identity jumps."""
 
 from __future__ import annotations
 
@@ -48,6 +48,18 @@ def hinge_angles(p: np.ndarray) -> dict[str, np.ndarray]:
         out[f"{side} elbow"] = _angle(p[:, n[f"{side}Arm"]], p[:, n[f"{side}ForeArm"]], p[:, n[f"{side}Hand"]])
         out[f"{side} knee"] = _angle(p[:, n[f"{side}UpLeg"]], p[:, n[f"{side}Leg"]], p[:, n[f"{side}Foot"]])
     return out
+
+
+def lean(p: np.ndarray, truth: np.ndarray) -> float:
+    """Mean angle (degrees) between the body axes (ankles' midpoint to shoulders' midpoint) of 12 limb points (T, 12, 3)
+    and the truth's, with no alignment: how far the whole body leans off the true vertical (which PA-MPJPE hides)."""
+
+    def axis(q: np.ndarray) -> np.ndarray:
+        top = q[:, [JOINTS.index("LeftArm"), JOINTS.index("RightArm")]].mean(axis=1)
+        v = top - q[:, [JOINTS.index("LeftFoot"), JOINTS.index("RightFoot")]].mean(axis=1)
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    return float(np.degrees(np.arccos(np.clip(np.sum(axis(p) * axis(truth), axis=-1), -1, 1))).mean())
 
 
 def jitter(p: np.ndarray, fps: float) -> float:

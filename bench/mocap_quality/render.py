@@ -1,7 +1,8 @@
 """Render animated figure GLBs to an MP4 with Blender's Workbench engine (textured, studio light, a tiled floor).
 
-Run in its own process: python -m bench.mocap_quality.render OUT.mp4 FPS FRAMES X,Y,Z FIGURE.glb [FIGURE.glb ...]
-The camera looks along -Z (glTF axes) from (X, Y, Z), with a horizontal field of view of FOV_DEGREES.
+Run in its own process: python -m bench.mocap_quality.render OUT.mp4 FPS FRAMES X,Y,Z,PITCH FIGURE.glb [...]
+The camera looks along -Z (glTF axes) from (X, Y, Z), tipped down by PITCH degrees, with a horizontal field of view
+of FOV_DEGREES.
 """
 
 from __future__ import annotations
@@ -39,22 +40,23 @@ def _floor() -> None:
         loop_uv.uv = (loop_uv.uv[0] * 8, loop_uv.uv[1] * 8)
 
 
-def main(out: Path, fps: float, frames: int, camera_at: tuple[float, float, float], figures: list[Path]) -> None:
-    """Import the figures, render `frames` frames seen from `camera_at` (glTF axes, metres) into an mp4v MP4."""
+def main(out: Path, fps: float, frames: int, camera: tuple[float, float, float, float], figures: list[Path]) -> None:
+    """Import the figures, render `frames` frames seen from `camera` (glTF x, y, z in metres, then the downward
+    pitch in degrees) into an mp4v MP4."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = int(round(fps)), 1.0  # before importing: keys land on frames at this rate
     for path in figures:
         bpy.ops.import_scene.gltf(filepath=str(path))
     _floor()
-    x, y, z = camera_at
-    camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
-    camera.location = (x, -z, y)  # glTF (x, y, z) -> Blender (x, -z, y)
-    camera.rotation_euler = (math.radians(90), 0.0, 0.0)
-    camera.data.sensor_fit = "HORIZONTAL"
-    camera.data.angle = math.radians(FOV_DEGREES)
-    scene.collection.objects.link(camera)
-    scene.camera = camera
+    x, y, z, pitch = camera
+    view = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
+    view.location = (x, -z, y)  # glTF (x, y, z) -> Blender (x, -z, y)
+    view.rotation_euler = (math.radians(90 - pitch), 0.0, 0.0)
+    view.data.sensor_fit = "HORIZONTAL"
+    view.data.angle = math.radians(FOV_DEGREES)
+    scene.collection.objects.link(view)
+    scene.camera = view
     scene.render.engine = "BLENDER_WORKBENCH"
     scene.display.shading.light = "STUDIO"
     scene.display.shading.color_type = "TEXTURE"
@@ -81,5 +83,5 @@ def main(out: Path, fps: float, frames: int, camera_at: tuple[float, float, floa
 
 
 if __name__ == "__main__":
-    at = tuple(float(v) for v in sys.argv[4].split(","))
-    main(Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), at, [Path(p) for p in sys.argv[5:]])
+    x, y, z, pitch = (float(v) for v in sys.argv[4].split(","))
+    main(Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), (x, y, z, pitch), [Path(p) for p in sys.argv[5:]])

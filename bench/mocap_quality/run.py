@@ -40,8 +40,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FPS = motions.FPS
 PERFORMER = ("a man in a red t-shirt, blue jeans and white sneakers, short black hair", 3)
 PASSER_BY = ("a woman in a green jacket, black trousers and brown boots, long blond hair", 11)
-FULL_BODY = (0.0, 1.0, 4.3)  # camera positions (glTF axes, metres)
-UPPER_BODY = (0.0, 1.4, 1.4)
+FULL_BODY = (0.0, 1.0, 4.3, 0.0)  # cameras: position (glTF axes, metres), then pitch (degrees down)
+UPPER_BODY = (0.0, 1.4, 1.4, 0.0)
+HIGH = (0.0, 1.7, 4.3, 10.0)  # at eye height, looking down at the hips
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Clip:
     """One rendered clip: the performer's motion, the camera, the stage params, and maybe a second person."""
 
     motion: str
-    camera: tuple[float, float, float] = FULL_BODY
+    camera: tuple[float, float, float, float] = FULL_BODY
     params: dict = field(default_factory=dict)
     passer_by: bool = False
 
@@ -66,6 +67,8 @@ CLIPS: dict[str, Clip] = {
     "hands": Clip("hands", UPPER_BODY, {"hands": True}),
     "two-people": Clip("walk", passer_by=True),
     **{view: Clip(view) for view in motions.VIEWS},
+    "jump-high": Clip("jump", HIGH),
+    "walk-toward-high": Clip("walk-toward", HIGH),
 }
 
 
@@ -206,7 +209,7 @@ def _fill(p: np.ndarray) -> np.ndarray:
 
 
 def score(points: np.ndarray, truth: np.ndarray, fps: float) -> dict:
-    """PA-MPJPE (mm) overall and per joint, elbow/knee angle error (degrees) and jitter of 12 limb points."""
+    """PA-MPJPE (mm) overall and per joint, elbow/knee angle error and lean (degrees) and jitter of 12 limb points."""
     err = metrics.pa_errors(points, truth)
     per_part = {
         metrics.PART_LABEL[part]: round(
@@ -222,6 +225,7 @@ def score(points: np.ndarray, truth: np.ndarray, fps: float) -> dict:
         "elbowDeg": round(np.mean([angle["Left elbow"], angle["Right elbow"]]), 1),
         "kneeDeg": round(np.mean([angle["Left knee"], angle["Right knee"]]), 1),
         "kneeBiasDeg": round(float(np.mean([(got[k] - want[k]).mean() for k in ("Left knee", "Right knee")])), 1),
+        "leanDeg": round(metrics.lean(points, truth), 1),
         "jitter": metrics.jitter(points, fps),
     }
 
@@ -286,9 +290,9 @@ def _fingers(f: dict | None) -> str:
 def table(results: list[dict]) -> str:
     """The markdown table of results (raw MediaPipe | stage) per clip."""
     head = (
-        "| clip | PA-MPJPE mm raw / stage | wrist mm | elbow ° err | knee ° err (bias) | jitter x truth "
+        "| clip | PA-MPJPE mm raw / stage | wrist mm | elbow ° err | knee ° err (bias) | lean ° | jitter x truth "
         "| support-foot slide cm/s median (>5 cm/s) | contact share L/R (truth) | root jumps | finger ° err raw / stage |\n"
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     )
     rows = []
     for r in results:
@@ -297,7 +301,7 @@ def table(results: list[dict]) -> str:
             f"| {r['clip']} | {a['paMpjpeMm']} / **{b['paMpjpeMm']}** "
             f"| {a['perJointMm']['wrist']} / {b['perJointMm']['wrist']} "
             f"| {a['elbowDeg']} / {b['elbowDeg']} | {a['kneeDeg']} ({a['kneeBiasDeg']:+}) / {b['kneeDeg']} "
-            f"({b['kneeBiasDeg']:+}) | {a['jitterRatio']} / {b['jitterRatio']} "
+            f"({b['kneeBiasDeg']:+}) | {a['leanDeg']} / {b['leanDeg']} | {a['jitterRatio']} / {b['jitterRatio']} "
             f"| {b['slideMedianCmS']} ({100 * b['slideOver5']:.0f} %) | {b['contactShare'][0]:.2f}/"
             f"{b['contactShare'][1]:.2f} ({t['contactShare'][0]:.2f}/{t['contactShare'][1]:.2f}) "
             f"| {b['rootJumps']} | {_fingers(r['fingers'])} |"
