@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter
+from scipy.ndimage import gaussian_filter1d, median_filter
 
 from container_workers.gpu_worker.mocap.estimation import LIMB_BONES, LM, NUM_LANDMARKS
 
@@ -64,6 +64,9 @@ D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive 
 OUTLIER_WINDOW_SECONDS = 0.17  # `drop_outliers`' running median spans this long (5 frames at 30 fps)
 OUTLIER_MARGIN = 0.05  # metres a landmark may stray from that median, plus
 OUTLIER_SPEED_FACTOR = 0.5  # this share of the median's own motion per frame (fast limbs stray further)
+LEVEL_STILL_SPEED = 0.3  # m/s: hips moving slower than this over the floor are a person on the spot, and `level`
+LEVEL_MIN_SECONDS = 0.5  # measures their lean over such frames (hips and ankles seen) if there are this many seconds;
+LEVEL_MAX_DEGREES = 15.0  # a lean over this is the person's own (sitting, leaning on something) and is kept
 END_FIT_SECONDS = 0.27  # a clip's ends are reflected about a line fitted through this long of samples (8 at 30 fps)
 
 
@@ -505,6 +508,37 @@ def match_image(
         seen = (np.minimum(v[:, a], v[:, b]) >= VISIBLE)[:, None]
         out[:, b] = out[:, a] + np.where(seen, bone, fallback)
     return out[:, :NUM_LANDMARKS]
+
+
+def level(world: np.ndarray, visibility: np.ndarray, path: np.ndarray, fps: float) -> tuple[np.ndarray, float]:
+    """(T, 33, 3) landmarks sheared in depth (Z += tan(a) Y) so that, over the frames where the person stays on the
+    spot with hips and ankles seen, the median direction from the ankles' midpoint to the hips' midpoint leans
+    neither towards nor away from the camera; and a, the lean taken out (degrees, + = towards the camera).
+
+    MediaPipe leans a person who faces towards or away from the camera 6-12° towards it, whatever the camera's own
+    pitch (bench/mocap_quality: the same lean with the camera level or tipped 10° down), and leaves the feet alone
+    (heel-to-toe directions and the two ankles' heights are as right as side on). Standing, jumping or squatting on
+    the spot, the hips are over the feet, so the lean is measured there and taken out by moving depth in proportion
+    to height, which keeps the feet as they are. A walk or a run leans into the motion: moving frames (`path`, the
+    hips' path in metres) do not count, and a clip that moves throughout keeps its lean. Nor is a lean over
+    LEVEL_MAX_DEGREES taken out: MediaPipe's was at most 11° on the harness, a seated person's hips are not over
+    their feet.
+    """
+    smooth_path = gaussian_filter1d(path[:, [0, 2]], max(1.0, 0.15 * fps), axis=0, mode="nearest")
+    speed = np.linalg.norm(np.gradient(smooth_path, axis=0), axis=-1) * fps
+    legs = [LM[f"{side}_{part}"] for side in ("left", "right") for part in ("hip", "ankle")]
+    still = (speed < LEVEL_STILL_SPEED) & (visibility[:, legs].min(axis=1) >= VISIBLE)
+    if still.sum() < LEVEL_MIN_SECONDS * fps:
+        return world, 0.0
+    axis = world[:, [LM["left_hip"], LM["right_hip"]]].mean(axis=1)
+    axis = axis - world[:, [LM["left_ankle"], LM["right_ankle"]]].mean(axis=1)
+    axis = np.median(axis[still] / np.linalg.norm(axis[still], axis=-1, keepdims=True), axis=0)
+    lean = math.atan2(axis[2], axis[1])
+    if abs(math.degrees(lean)) > LEVEL_MAX_DEGREES:
+        return world, 0.0
+    out = world.copy()
+    out[..., 2] -= math.tan(lean) * world[..., 1]
+    return out, math.degrees(lean)
 
 
 def pixels_per_metre(image_xy: np.ndarray, world: np.ndarray, visibility: np.ndarray) -> np.ndarray:

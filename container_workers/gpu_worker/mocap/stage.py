@@ -340,6 +340,9 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     image = cleanup.smooth(image / ppm, fps, params.smoothing) * ppm
     lengths = cleanup.median_bone_lengths(world, vis)
     world = cleanup.constrain_bone_lengths(world, lengths)
+    path = cleanup.root_translation(image, world, vis, width, height, fps, params.cameraFovDegrees, params.smoothing)
+    world, _ = cleanup.level(world, vis, path, fps)  # MediaPipe leans a person facing the camera towards it
+    world = cleanup.constrain_bone_lengths(world, lengths)
     named = dict(zip(cleanup.BONE_TREE, lengths))
     scale = performer_scale(
         {
@@ -352,9 +355,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     own = params.skeleton == "performer"
     offsets = performer_offsets(named_lengths(lengths), scale) if own else None
     if params.rootMotion:  # in the standard skeleton's steps unless the skeleton is the performer's own
-        root = cleanup.root_translation(
-            image, world, vis, width, height, fps, params.cameraFovDegrees, params.smoothing
-        ) / (1.0 if own else scale)
+        root = path / (1.0 if own else scale)
     else:
         root = np.zeros((len(world), 3))
     lift = flight_lift(G, root, fps, offsets) if params.rootMotion else np.zeros(len(root))

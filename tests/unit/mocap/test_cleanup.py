@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import synthetic
 
 from container_workers.gpu_worker.mocap import cleanup
@@ -213,6 +214,30 @@ def _mirror(values: np.ndarray, frames, landmarks=None) -> np.ndarray:
     sided = cleanup.SIDED if landmarks is None else landmarks
     out[np.ix_(frames, sided)] = values[np.ix_(frames, cleanup.MIRROR[sided])]
     return out
+
+
+def _standing(frames: int = 60) -> np.ndarray:
+    """Landmarks (T, 33, 3) of the shared skeleton standing at rest, hip-centred."""
+    G, pos = synthetic.posed(np.tile(np.eye(3), (frames, len(synthetic.J), 1, 1)))
+    return synthetic.landmarks_from_skeleton(G, pos)
+
+
+def test_mediapipes_lean_towards_the_camera_is_taken_out_where_the_person_stays_on_the_spot():
+    fps, upright = 30.0, _standing()
+    leaned = upright.copy()
+    leaned[..., 2] += math.tan(math.radians(9.0)) * upright[..., 1]  # the top towards the camera, the feet as they were
+    seen, still = np.ones(upright.shape[:2]), np.zeros((len(upright), 3))
+    out, lean = cleanup.level(leaned, seen, still, fps)
+    assert lean == pytest.approx(9.0, abs=0.1)
+    assert np.abs(out - upright).max() < 1e-9  # the feet keep their place and height
+    walking = np.stack([np.arange(len(upright)) * 1.4 / fps, np.zeros(len(upright)), np.zeros(len(upright))], 1)
+    assert cleanup.level(leaned, seen, walking, fps)[1] == 0.0  # a walk leans into its motion: kept
+    unseen = seen.copy()
+    unseen[:, [LM["left_ankle"], LM["right_ankle"]]] = 0.0  # a waist-up shot: the legs are guesses
+    assert cleanup.level(leaned, unseen, still, fps)[1] == 0.0
+    seated = upright.copy()
+    seated[..., 2] += math.tan(math.radians(30.0)) * upright[..., 1]  # hips far off the feet: the person's own
+    assert np.array_equal(cleanup.level(seated, seen, still, fps)[0], seated)
 
 
 def test_left_right_label_swaps_are_undone_in_image_world_and_visibility():
