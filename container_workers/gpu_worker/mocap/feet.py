@@ -41,8 +41,8 @@ UNSEEN_VISIBILITY = (0.2, 0.5)  # a leg whose landmarks' mean visibility is belo
 UNSEEN_SECONDS = 0.2  # it stands straight under the hips instead (eased over this long, sigma)
 FOLD_MARGIN = 0.03  # metres: the hips come down only by what the image says beyond this (noise bends no knee)
 STRAIGHTEN_SHARE = 0.8  # a planted knee's captured flexion f is cut by up to this share of it, fading out as
-STRAIGHTEN_DEGREES = 30.0  # exp(-(f / this)^2): MediaPipe bends near-straight standing legs, not bent ones,
-STRAIGHTEN_SPEEDS = (30.0, 80.0)  # and as the knee bends or unbends this fast (degrees per second: passing through)
+STRAIGHTEN_DEGREES = 40.0  # exp(-(f / this)^2): MediaPipe bends near-straight standing legs, not bent ones,
+STRAIGHTEN_SPEEDS = (60.0, 160.0)  # and as the knee bends or unbends this fast (degrees per second: passing through)
 RISE_SECONDS = 0.1  # the hips' rise for it is smoothed over this long (never above what a frame needs)
 RISE_EASE = 0.05  # metres: a leg easing out of its lock lets the hips rise this much more per unit of weight lost
 
