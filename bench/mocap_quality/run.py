@@ -52,7 +52,7 @@ class Clip:
     motion: str
     camera: tuple[float, float, float, float] = FULL_BODY
     params: dict = field(default_factory=dict)
-    passer_by: bool = False
+    passer_by: str = ""  # a second person: "across" (jogging across in front), "behind" (across behind), "beside"
 
 
 CLIPS: dict[str, Clip] = {
@@ -65,19 +65,25 @@ CLIPS: dict[str, Clip] = {
     "squat": Clip("squat"),
     "wave": Clip("wave"),
     "hands": Clip("hands", UPPER_BODY, {"hands": True}),
-    "two-people": Clip("walk", passer_by=True),
+    "two-people": Clip("walk", passer_by="across"),
     **{view: Clip(view) for view in motions.VIEWS},
     "jump-high": Clip("jump", HIGH),
     "walk-toward-high": Clip("walk-toward", HIGH),
+    "two-people-behind": Clip("walk", passer_by="behind"),
+    "jump-beside": Clip("jump", passer_by="beside"),
 }
 
 
-def _passer_by_motion(offsets: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """A second person jogging across the frame in front of the performer, entering after a second."""
+def _passer_by_motion(kind: str, offsets: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A second person: jogging across the frame 1.2 m in front of the performer ("across") or 1.5 m behind them
+    ("behind"), or waving 1.1 m to their right and 0.4 m further back ("beside")."""
+    if kind == "beside":
+        R, root = motions.wave(offsets, seconds=frames / FPS)
+        return R, root + np.array([-1.1, 0.0, -0.4])
     R, root = motions.run(offsets, heading=90.0, seconds=frames / FPS)
     root = root.copy()
     root[:, 0] = np.linspace(-4.5, 3.5, frames)
-    root[:, 2] = 1.2
+    root[:, 2] = 1.2 if kind == "across" else -1.5
     return R, root
 
 
@@ -98,7 +104,7 @@ def render_clip(name: str, clip: Clip, work: Path, fresh: bool) -> tuple[Path, n
         glbs = [figure.write_animated(work / f"{name}.glb", meshes, rig, R, root, FPS)]
         if clip.passer_by:
             meshes2, rig2, offsets2 = figure.build_figure(*PASSER_BY)
-            R2, root2 = _passer_by_motion(offsets2, len(R))
+            R2, root2 = _passer_by_motion(clip.passer_by, offsets2, len(R))
             glbs.append(figure.write_animated(work / f"{name}.passer-by.glb", meshes2, rig2, R2, root2, FPS))
         started = time.monotonic()
         subprocess.run(
