@@ -510,6 +510,11 @@ def match_image(
     return out[:, :NUM_LANDMARKS]
 
 
+def floor_speed(points: np.ndarray, fps: float) -> np.ndarray:
+    """Speed (T, ...) in m/s over the floor (X and Z) of points (T, ..., 3)."""
+    return np.linalg.norm(np.gradient(points[..., [0, 2]], axis=0), axis=-1) * fps
+
+
 def level(world: np.ndarray, visibility: np.ndarray, path: np.ndarray, fps: float) -> tuple[np.ndarray, float]:
     """(T, 33, 3) landmarks sheared in depth (Z += tan(a) Y) so that, over the frames where the person stays on the
     spot with hips and ankles seen, the median direction from the ankles' midpoint to the hips' midpoint leans
@@ -524,8 +529,7 @@ def level(world: np.ndarray, visibility: np.ndarray, path: np.ndarray, fps: floa
     LEVEL_MAX_DEGREES taken out: MediaPipe's was at most 11° on the harness, a seated person's hips are not over
     their feet.
     """
-    smooth_path = gaussian_filter1d(path[:, [0, 2]], max(1.0, 0.15 * fps), axis=0, mode="nearest")
-    speed = np.linalg.norm(np.gradient(smooth_path, axis=0), axis=-1) * fps
+    speed = floor_speed(gaussian_filter1d(path, max(1.0, 0.15 * fps), axis=0, mode="nearest"), fps)
     legs = [LM[f"{side}_{part}"] for side in ("left", "right") for part in ("hip", "ankle")]
     still = (speed < LEVEL_STILL_SPEED) & (visibility[:, legs].min(axis=1) >= VISIBLE)
     if still.sum() < LEVEL_MIN_SECONDS * fps:

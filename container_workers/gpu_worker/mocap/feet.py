@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d,
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.mocap.cleanup import reflect_ends
+from container_workers.gpu_worker.mocap.cleanup import floor_speed, reflect_ends
 from container_workers.gpu_worker.mocap.estimation import LM
 from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kinematics, leg_lengths, twist_cue
 
@@ -110,11 +110,6 @@ def ground_flights(lift: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _floor_speed(points: np.ndarray, fps: float) -> np.ndarray:
-    """Speed (T, ...) in m/s over the floor (X and Z) of points (T, ..., 3)."""
-    return np.linalg.norm(np.gradient(points[..., [0, 2]], axis=0), axis=-1) * fps
-
-
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (start, end) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -146,7 +141,7 @@ def detect_contacts(
     parts = np.stack([soles[:, :, 0], soles[:, :, 1:].mean(axis=2)], axis=2)  # heel, front: (T, 2, 2, 3)
     height = np.stack([soles[:, :, 0, 1], soles[:, :, 1:, 1].min(axis=2)], axis=2)
     if len(G) > 2:
-        speed = _floor_speed(uniform_filter1d(parts, 3, axis=0, mode="nearest"), fps)
+        speed = floor_speed(uniform_filter1d(parts, 3, axis=0, mode="nearest"), fps)
     else:
         speed = np.zeros(height.shape)
     contact = np.zeros((len(G), 2), dtype=bool)
@@ -300,7 +295,7 @@ def fold_legs(
     ratio = measured / np.maximum(standing, 1e-6)
     ref = np.percentile(ratio, FOLD_REFERENCE_PERCENTILE)
     drop = np.maximum(standing * (1.0 - np.minimum(ratio / ref, 1.0)) - FOLD_MARGIN, 0.0)
-    speed = _floor_speed(soles.mean(axis=2), fps)[np.arange(len(G)), lowest.argmax(axis=1)]  # the higher foot's
+    speed = floor_speed(soles.mean(axis=2), fps)[np.arange(len(G)), lowest.argmax(axis=1)]  # the higher foot's
     raised = gaussian_filter1d(speed, max(1.0, 0.05 * fps), mode="nearest")
     apart = np.abs(lowest[:, 0] - lowest[:, 1]) * _ramp(raised, *FOLD_STEP_SPEEDS)
     drop *= _ramp(FOLD_FEET_APART[1] - apart, 0.0, FOLD_FEET_APART[1] - FOLD_FEET_APART[0])
