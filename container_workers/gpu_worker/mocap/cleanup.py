@@ -516,7 +516,7 @@ def floor_speed(points: np.ndarray, fps: float) -> np.ndarray:
 
 
 def level(world: np.ndarray, visibility: np.ndarray, path: np.ndarray, fps: float) -> tuple[np.ndarray, float]:
-    """(T, 33, 3) landmarks sheared in depth (Z += tan(a) Y) so that, over the frames where the person stays on the
+    """(T, 33, 3) landmarks sheared in depth (Z -= tan(a) Y) so that, over the frames where the person stays on the
     spot with hips and ankles seen, the median direction from the ankles' midpoint to the hips' midpoint leans
     neither towards nor away from the camera; and a, the lean taken out (degrees, + = towards the camera).
 
