@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from container_workers.gpu_worker.mocap.cleanup import REFERENCE_FPS
 from container_workers.gpu_worker.mocap.estimation import LM, Detection, PoseEstimator
 
 GREY = 114
@@ -31,8 +32,8 @@ PREDICT_FRAMES = 3  # the performer's motion is extrapolated this many frames at
 SIZE_RATIO = 1.5  # nor may its torso length change by more than this factor from the performer's
 LOOK_DISTANCE = 0.4  # Bhattacharyya distance of torso colours above which it is someone else,
 LOOK_DISTANCE_IN_PLACE = 0.6  # or, for a detection within STILL torso lengths of where the performer should be
-STILL = 0.3  # (at STILL_FPS or more; below it, this much more per 1/STILL_FPS s between frames: at 15 fps a runner
-STILL_FPS = 30.0  # seen side-on strays 0.4-0.7 torso lengths from the straight-line guess and was refused)
+STILL = 0.3  # (at REFERENCE_FPS or more; below it, this much more per 1/REFERENCE_FPS s between frames: at 15 fps
+# a runner seen side-on strays 0.4-0.7 torso lengths from the straight-line guess and was refused)
 LOOK_UPDATE = 0.03  # how fast the reference look follows the performer (lighting changes)
 TORSO = [LM[n] for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
 KEY_POINTS = [LM[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip")] + [
@@ -190,7 +191,7 @@ class PerformerTracker:
         if look is None or self._look is None:
             return True
         # Where it should be, a turning performer may look different; off the prediction, it must look the same.
-        still = STILL * max(1.0, STILL_FPS / self._fps)
+        still = STILL * max(1.0, REFERENCE_FPS / self._fps)
         return look_distance(look, self._look) < (LOOK_DISTANCE if off > still else LOOK_DISTANCE_IN_PLACE)
 
     def _accept(self, det: Detection, look: np.ndarray | None) -> Detection:
