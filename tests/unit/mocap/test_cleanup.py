@@ -70,18 +70,52 @@ def test_depth_twice_as_noisy_is_filtered_harder_and_ends_about_as_jittery_as_x_
     truth = 0.05 * np.sin(2 * math.pi * 0.3 * t)[:, None, None] * np.ones((1, 4, 3))  # a slow move
     noise = np.random.default_rng(3).normal(0, 0.01, truth.shape) * [1.0, 1.0, 2.0]
     assert 1.7 < cleanup.depth_noise_ratio(truth + noise) < 2.3
-    plain = cleanup.smooth(truth + noise, fps, 0.5)
+    plain = cleanup.whittaker(cleanup.smooth(truth + noise, fps, 0.5), fps, cleanup.CEILING_HZ)
     world = cleanup.smooth_world(truth + noise, fps, 0.5)
     np.testing.assert_array_equal(world[..., :2], plain[..., :2])  # X and Y as before
 
     def jitter(p, axes):
         return np.abs(np.diff(p[..., axes], 2, axis=0)).mean()
 
-    assert jitter(world, 2) < 0.5 * jitter(plain, 2)
+    assert jitter(world, 2) < 0.7 * jitter(plain, 2)  # (0.6)
     assert jitter(world, 2) < 1.3 * jitter(world, [0, 1])
     assert np.sqrt(np.mean((world - truth)[30:-30, :, 2] ** 2)) < 0.01  # still on the move, not flattened
     even = truth + noise * [1.0, 1.0, 0.25]  # depth half as noisy: filtered like X and Y
-    np.testing.assert_array_equal(cleanup.smooth_world(even, fps, 0.5), cleanup.smooth(even, fps, 0.5))
+    np.testing.assert_array_equal(
+        cleanup.smooth_world(even, fps, 0.5), cleanup.whittaker(cleanup.smooth(even, fps, 0.5), fps, cleanup.CEILING_HZ)
+    )
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0])
+def test_the_ceiling_keeps_half_of_a_motion_at_its_cutoff_and_slower_ones_whole_at_any_rate(fps):
+    t = np.arange(int(4 * fps)) / fps
+    middle = slice(int(fps), -int(fps))
+
+    def kept(hz):
+        return np.abs(cleanup.whittaker(np.sin(2 * math.pi * hz * t)[:, None], fps, 4.0)[middle]).max()
+
+    assert kept(1.0) > 0.99 and 0.45 < kept(4.0) < 0.55 and kept(10.0) < 0.02
+    bend = np.linspace(-1.0, 1.0, 50)[:, None, None] ** 2 * np.ones((1, 2, 3))  # a quadratic passes, ends included
+    np.testing.assert_allclose(cleanup.whittaker(bend, fps, 4.0), bend, atol=1e-9)
+    assert np.array_equal(cleanup.whittaker(bend[:3], fps, 4.0), bend[:3])  # too short to smooth
+
+
+def test_a_fast_swing_comes_out_without_the_one_euro_ripple_and_its_noise():
+    fps = 30.0
+    t = np.arange(150) / fps
+    truth = 0.5 * np.sin(2 * math.pi * 1.5 * t)[:, None, None] * np.ones((1, 2, 3))  # an arm swinging to and fro
+    noisy = truth + np.random.default_rng(4).normal(0, 0.01, truth.shape)
+    inner = slice(15, -15)
+
+    def error(p):
+        return np.sqrt(np.mean((p - truth)[inner] ** 2))
+
+    one_euro = cleanup.smooth(noisy, fps, 0.5)
+    world = cleanup.smooth_world(noisy, fps, 0.5)
+    assert error(cleanup.smooth(truth, fps, 0.5)) > 0.02  # held at each turn, let go after: a ripple
+    assert error(cleanup.smooth_world(truth, fps, 0.5)) < 0.01
+    assert error(world) < 0.5 * error(one_euro) and error(world) < error(noisy)
+    assert np.abs(np.diff(world, 2, axis=0)).mean() < np.abs(np.diff(one_euro, 2, axis=0)).mean()
 
 
 def test_online_filter_matches_the_offline_forward_pass():
