@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -59,7 +60,7 @@ BONE_TREE: tuple[tuple[int, int], ...] = (
 
 VISIBLE = 0.5
 IMAGE_WEIGHT = 0.7  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
-BETA = 1.0  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
+BETA = 1.5  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
 REFERENCE_FPS = 30.0  # the frame rate the smoothing settings were tuned at (the filter is made rate-independent)
 D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive cutoff
 OUTLIER_WINDOW_SECONDS = 0.17  # `drop_outliers`' running median spans this long (5 frames at 30 fps)
@@ -69,9 +70,7 @@ LEVEL_STILL_SPEED = 0.3  # m/s: hips moving slower than this over the floor are 
 LEVEL_MIN_SECONDS = 0.5  # measures their lean over such frames (hips and ankles seen) if there are this many seconds;
 LEVEL_MAX_DEGREES = 15.0  # a lean over this is the person's own (sitting, leaning on something) and is kept
 END_FIT_SECONDS = 0.27  # a clip's ends are reflected about a line fitted through this long of samples (8 at 30 fps)
-CEILING_HZ = (
-    4.0  # after the One Euro filter, world landmarks keep half of any motion this fast, less of faster (`whittaker`)
-)
+CEILING_HZ = 3.5  # after the One Euro filter, world landmarks keep half of a motion this fast (`whittaker`)
 CEILING_ORDER = 3  # the order of the differences `whittaker` penalises there: a steeper cut than the One Euro's
 
 
@@ -305,6 +304,43 @@ def refill_collapsed(
     return world, image, int(refilled.sum())
 
 
+def spun_frames(world: np.ndarray, detected: np.ndarray, max_gap: int) -> np.ndarray:
+    """Detected frames (T,) where the body's 3D heading jumps away by over SWAP_TURN_DEGREES and, within `max_gap`
+    frames and with no jump between, jumps back to within that of where it was (`refill_spun`)."""
+    frames = np.flatnonzero(detected)
+    spun = np.zeros(len(world), dtype=bool)
+    if len(frames) < 3:
+        return spun
+    left, right = [LM["left_shoulder"], LM["left_hip"]], [LM["right_shoulder"], LM["right_hip"]]
+    across = world[frames][:, left].mean(axis=1) - world[frames][:, right].mean(axis=1)
+    heading = np.arctan2(across[:, 2], across[:, 0])
+    turn = np.radians(SWAP_TURN_DEGREES)
+    linked = np.diff(frames) <= max_gap + 1  # nothing links the heading across a long gap
+    jumps = np.flatnonzero((heading_change(heading[1:], heading[:-1]) > turn) & linked)
+    for out, back in itertools.pairwise(jumps):  # each jump and the next one
+        if frames[back] - frames[out] <= max_gap and heading_change(heading[back + 1], heading[out]) < turn:
+            spun[frames[out + 1 : back + 1]] = True
+    return spun
+
+
+def refill_spun(world: np.ndarray, detected: np.ndarray, max_gap: int) -> tuple[np.ndarray, int]:
+    """Refill frames where MediaPipe turned the whole body round and back, as if the person were lost there.
+
+    `unswap_sides` mends a turn that a left/right label swap explains. In a near side view MediaPipe also swaps the
+    two sides across the image but keeps their depths (bench/mocap_quality: a walk seen from the side with a second
+    person passing behind, 3 frames, 210-250 mm PA-MPJPE between 60 mm ones): swapped back, the labels are right but
+    the body faces 120° away. Nobody turns that far in a frame and back a few frames later, and a real spin does not
+    come back (two turns in two thirds of a second is 36° a frame), so frames between a jump of the heading and a jump
+    back to it within `max_gap` (`spun_frames`) are filled from the frames around. Returns (world, frames refilled).
+    """
+    spun = spun_frames(world, detected, max_gap)
+    if not spun.any():
+        return world, 0
+    world = world.copy()
+    world[spun] = fill_gaps(world, detected & ~spun, max_gap)[0][spun]
+    return world, int(spun.sum())
+
+
 def one_euro_min_cutoff(smoothing: float) -> float | None:
     """The One Euro filter's minimum cutoff (Hz) for a `smoothing` strength 0..1; None means no filtering."""
     return None if smoothing <= 0 else 4.0 * (0.25 / 4.0) ** smoothing
@@ -456,10 +492,11 @@ def smooth_world(points: np.ndarray, fps: float, smoothing: float) -> np.ndarray
     A first-order low-pass leaves noise variance proportional to its cutoff, so depth's minimum cutoff is divided
     by the squared noise ratio: after filtering, depth is about as noisy as X and Y. The One Euro filter's cutoff
     follows a landmark's speed, so a limb swinging to and fro is held at each turn (its speed falls to 0, the cutoff
-    to 1 Hz) and let go after it: a clean swing of 1.5 Hz comes out with a ripple at three times that rate (+-5 cm
-    on a +-0.5 m swing), and noise passes where the limb is fast. Most of a limb's own motion is well under 4 Hz,
-    so a steep zero-phase cut there takes both out (bench/mocap_quality: jitter over the truth's on the eye-height
-    jump 1.65x -> 1.32x, a walk with someone passing behind 1.72x -> 1.38x; the run's PA-MPJPE within 0.5 mm).
+    to 1 Hz) and let go after it: a clean swing of 1.5 Hz comes out with a ripple at three times that rate (+-3 cm
+    on a +-0.5 m swing), and noise passes where the limb is fast. Most of a limb's own motion is slower than 3.5 Hz,
+    so a steep zero-phase cut there takes both out, and BETA could then rise from 1 to 1.5, following fast moves
+    more closely (bench/mocap_quality, 19 clips: PA-MPJPE summed 1032.3 -> 1022.4 mm, knees 8.75° -> 8.34°, clips
+    over 1.5x the truth's jitter 7 -> 3; the eye-height jump 1.65x -> 1.35x, the backflip from the front 1.61x -> 1.27x).
     """
     out = smooth(points, fps, smoothing)
     if smoothing <= 0:

@@ -314,6 +314,7 @@ class Motion:
     contacts: np.ndarray  # (T, 2)
     scale: float
     collapsed: int  # detected frames whose hips or shoulders collapsed and were refilled
+    spun: int  # detected frames where MediaPipe turned the body round and back, refilled
     offsets: np.ndarray | None = None  # the performer's rest offsets (J, 3) metres; None: the standard skeleton
 
 
@@ -331,6 +332,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     image, _, _ = cleanup.fill_gaps(image, track.detected, max_gap)
     vis, _, _ = cleanup.fill_gaps(vis, track.detected, max_gap)
     world, image, collapsed = cleanup.refill_collapsed(world, image, track.detected, max_gap)
+    world, spun = cleanup.refill_spun(world, track.detected, max_gap)
     lengths = cleanup.median_bone_lengths(world, vis)
     frame_ppm = cleanup.smooth(cleanup.pixels_per_metre(image, world, vis)[:, None, None], fps, 1.0, beta=0.0)[:, 0, 0]
     world = cleanup.match_image(world, image, vis, lengths, frame_ppm)
@@ -379,7 +381,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
         hand = J_INDEX["LeftHand"]
         ratio = np.linalg.norm(offsets[hand]) / np.linalg.norm(skeleton.offsets()[hand])
         offsets = np.concatenate([offsets, fingers * ratio])
-    return Motion(status, gaps, world, G, root, contacts, scale, collapsed, offsets)
+    return Motion(status, gaps, world, G, root, contacts, scale, collapsed, spun, offsets)
 
 
 def named_lengths(lengths: np.ndarray) -> dict[tuple[str, str], float]:
@@ -487,6 +489,7 @@ def pose(inputs: dict[str, Path], params: dict, workdir: Path, progress: Progres
         "interpolatedFrames": int((motion.status == cleanup.INTERPOLATED).sum()),
         "heldFrames": int((motion.status == cleanup.HELD).sum()),
         "collapsedFrames": motion.collapsed,
+        "spunFrames": motion.spun,
         "flaggedGaps": [
             {
                 "startFrame": g.start,

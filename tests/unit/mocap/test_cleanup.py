@@ -344,6 +344,23 @@ def test_a_person_who_comes_back_turned_round_after_a_long_gap_is_not_relabelled
     assert linked[:, cleanup.SIDED].any()
 
 
+def test_a_body_mediapipe_turned_round_for_a_few_frames_and_back_is_refilled_from_the_frames_around():
+    image, world, vis, detected = _walking_track(60, 60.0)  # three-quarters side on
+    bad = world.copy()
+    bad[20:23, :, 2] *= -1  # depth mirrored: the labels are right, the body faces 120 degrees away
+    assert np.flatnonzero(cleanup.spun_frames(bad, detected, 15)).tolist() == [20, 21, 22]
+    fixed, count = cleanup.refill_spun(bad, detected, 15)
+    assert count == 3
+    np.testing.assert_array_equal(np.delete(fixed, [20, 21, 22], axis=0), np.delete(world, [20, 21, 22], axis=0))
+    assert np.abs(fixed[20:23] - world[20:23]).max() < 0.1 * np.abs(bad[20:23] - world[20:23]).max()
+    for frames in (slice(20, None), slice(20, 40)):  # turned for good, or for longer than a gap may last
+        turned = world.copy()
+        turned[frames, :, 2] *= -1
+        assert cleanup.refill_spun(turned, detected, 15)[1] == 0
+    spin = np.concatenate([np.zeros(20), np.linspace(0, 720, 20), np.full(20, 720.0)])  # two turns in 2/3 s
+    assert cleanup.refill_spun(_walking_track(60, spin)[1], detected, 15)[1] == 0
+
+
 def _collapse(values: np.ndarray, frames, pair: tuple[str, str], amount: float = 0.8) -> np.ndarray:
     """`values` with the two landmarks of `pair` pulled `amount` of the way together in `frames` (MediaPipe unsure)."""
     out = values.copy()

@@ -39,7 +39,7 @@ def test_outputs_and_metadata(walk_run):
     assert meta["durationSeconds"] == pytest.approx(2.5)
     assert meta["detectedFrames"] >= 70 and meta["flaggedGaps"] == []
     assert meta["detectedFrames"] + meta["interpolatedFrames"] + meta["heldFrames"] == 75
-    assert 0 <= meta["collapsedFrames"] <= meta["detectedFrames"]
+    assert 0 <= meta["collapsedFrames"] <= meta["detectedFrames"] and 0 <= meta["spunFrames"] <= meta["detectedFrames"]
     assert 0 < meta["meanConfidence"] <= 1
     assert meta["previewCodec"] == "h264"
     json.dumps(meta)
