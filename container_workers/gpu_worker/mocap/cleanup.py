@@ -1,4 +1,4 @@
-"""Landmark clean-up: label swaps, gap filling, One Euro smoothing, constant bone lengths, levelling, root motion from 2D."""
+"""Landmark clean-up: label swaps, refills, One Euro smoothing under a ceiling, bone lengths, levelling, root from 2D."""
 
 from __future__ import annotations
 
