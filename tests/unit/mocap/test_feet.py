@@ -382,8 +382,8 @@ def test_near_straight_planted_legs_straighten_and_bent_or_bending_ones_keep_the
     pos = forward_kinematics(G2, root2)
     for side in ("Left", "Right"):
         flexion = _flexion(pos, side)
-        assert flexion.min() > 5.0 and flexion.max() < 10.5  # 20 * (1 - 0.8 exp(-(20 / 40)^2)) = 7.5
-    assert root2[:, 1].min() > root[:, 1].max() + 0.005  # the hips rose (by 9.5 mm)
+        assert flexion.min() > 2.5 and flexion.max() < 7.0  # 20 * (1 - exp(-(20 / 40)^2)) = 4.4
+    assert root2[:, 1].min() > root[:, 1].max() + 0.01  # the hips rose (by 12 mm)
     assert foot_slide(G2, root2, contacts) < 1e-3
     assert sole_points(G2, pos)[..., 1].min() > -1e-6  # and the feet stayed on the floor
     # Two squats on planted feet: the knees bend to 110 degrees and back within a second, passing 20-40 degrees fast.
