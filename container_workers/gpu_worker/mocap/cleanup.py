@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy.linalg import solveh_banded
@@ -105,6 +105,11 @@ SWAP_GROUPS = (  # (landmarks whose 2D shape decides, landmarks relabelled, prio
 )
 
 
+def heading(across: np.ndarray) -> np.ndarray:
+    """The direction (radians, about the vertical) of left-to-right vectors (..., 3) in camera axes."""
+    return np.arctan2(across[..., 2], across[..., 0])
+
+
 def heading_change(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """How far (radians, 0 to pi) heading `a` is turned from heading `b` about the vertical, across the +-pi seam."""
     return np.abs((np.asarray(a) - b + np.pi) % (2 * np.pi) - np.pi)
@@ -198,9 +203,8 @@ def unswap_sides(
     for k, (decides, relabelled, prior) in enumerate(SWAP_GROUPS):  # each group sees the labels the ones before left
         seen = world[frames]
         half = len(decides) // 2  # the group's left landmarks, then its right ones
-        across = seen[:, decides[:half]].mean(axis=1) - seen[:, decides[half:]].mean(axis=1)
-        heading = np.arctan2(across[:, 2], across[:, 0])
-        turned = heading_change(heading[1:], heading[:-1]) > np.radians(SWAP_TURN_DEGREES)
+        facing = heading(seen[:, decides[:half]].mean(axis=1) - seen[:, decides[half:]].mean(axis=1))
+        turned = heading_change(facing[1:], facing[:-1]) > np.radians(SWAP_TURN_DEGREES)
         per_frame = prior * REFERENCE_FPS / fps
         seen_face = None if face is None or k > 0 else face[frames]  # a face decides the whole body only
         swapped = frames[_mirrored_frames(image[frames], decides, scale, per_frame, turned, apart, seen_face)][:, None]
@@ -312,13 +316,12 @@ def spun_frames(world: np.ndarray, detected: np.ndarray, max_gap: int) -> np.nda
     if len(frames) < 3:
         return spun
     left, right = [LM["left_shoulder"], LM["left_hip"]], [LM["right_shoulder"], LM["right_hip"]]
-    across = world[frames][:, left].mean(axis=1) - world[frames][:, right].mean(axis=1)
-    heading = np.arctan2(across[:, 2], across[:, 0])
+    facing = heading(world[frames][:, left].mean(axis=1) - world[frames][:, right].mean(axis=1))
     turn = np.radians(SWAP_TURN_DEGREES)
     linked = np.diff(frames) <= max_gap + 1  # nothing links the heading across a long gap
-    jumps = np.flatnonzero((heading_change(heading[1:], heading[:-1]) > turn) & linked)
-    for out, back in itertools.pairwise(jumps):  # each jump and the next one
-        if frames[back] - frames[out] <= max_gap and heading_change(heading[back + 1], heading[out]) < turn:
+    jumps = np.flatnonzero((heading_change(facing[1:], facing[:-1]) > turn) & linked)
+    for out, back in pairwise(jumps):  # each jump and the next one
+        if frames[back] - frames[out] <= max_gap and heading_change(facing[back + 1], facing[out]) < turn:
             spun[frames[out + 1 : back + 1]] = True
     return spun
 
@@ -496,7 +499,8 @@ def smooth_world(points: np.ndarray, fps: float, smoothing: float) -> np.ndarray
     on a +-0.5 m swing), and noise passes where the limb is fast. Most of a limb's own motion is slower than 3.5 Hz,
     so a steep zero-phase cut there takes both out, and BETA could then rise from 1 to 1.5, following fast moves
     more closely (bench/mocap_quality, 19 clips: PA-MPJPE summed 1032.3 -> 1022.4 mm, knees 8.75° -> 8.34°, clips
-    over 1.5x the truth's jitter 7 -> 3; the eye-height jump 1.65x -> 1.35x, the backflip from the front 1.61x -> 1.27x).
+    over 1.5x the truth's jitter 7 -> 3; the eye-height jump 1.65x -> 1.35x, the backflip from the front 1.61x ->
+    1.27x).
     """
     out = smooth(points, fps, smoothing)
     if smoothing <= 0:

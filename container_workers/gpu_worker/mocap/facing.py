@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from container_workers.gpu_worker.mocap.cleanup import heading_change
+from container_workers.gpu_worker.mocap.cleanup import heading, heading_change
 from container_workers.gpu_worker.mocap.estimation import LM, Detection
 
 FACE_SCORE = 0.8  # the face detector's score from which a face is frontal (a three-quarter back view scored 0.7)
@@ -23,8 +23,7 @@ HEAD = [LM[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"
 
 def shoulder_heading(det: Detection) -> float:
     """The direction (radians, about the vertical) of the left-to-right shoulder line in the 3D estimate."""
-    across = det.world[LM["left_shoulder"]] - det.world[LM["right_shoulder"]]
-    return float(np.arctan2(across[2], across[0]))
+    return float(heading(det.world[LM["left_shoulder"]] - det.world[LM["right_shoulder"]]))
 
 
 def turned(a: float, b: float) -> bool:
@@ -75,13 +74,13 @@ class FlipWatch:
         self.face.append(False)
         if det is None:
             return
-        index, heading = len(self.face) - 1, shoulder_heading(det)
-        if self._last is not None and turned(heading, self._last[3]):
+        index, facing = len(self.face) - 1, shoulder_heading(det)
+        if self._last is not None and turned(facing, self._last[3]):
             before, frame, last_det, _ = self._last
             if self._checked != before:
                 self.face[before] = self._check.frontal(frame, last_det)
             self.face[index], self._checked = self._check.frontal(rgb, det), index
-        self._last = (index, rgb, det, heading)
+        self._last = (index, rgb, det, facing)
 
     def close(self) -> None:
         """Free the face detector."""

@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d,
 from scipy.spatial.transform import Rotation
 
 from container_workers.common import skeleton
-from container_workers.gpu_worker.mocap.cleanup import floor_speed, reflect_ends
+from container_workers.gpu_worker.mocap.cleanup import floor_speed, heading, reflect_ends
 from container_workers.gpu_worker.mocap.estimation import LM
 from container_workers.gpu_worker.mocap.solve import J, X, Y, align, forward_kinematics, leg_lengths, twist_cue
 
@@ -368,8 +368,9 @@ def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray, stance: 
 def _turn_pieces(rot: np.ndarray, start: int) -> list[tuple[int, int]]:
     """One contact (the foot's world rotations (n, 3, 3) from frame `start`) cut where the foot has turned about the
     vertical by more than TURN_REPLANT_DEGREES since the piece began: inclusive frame ranges."""
-    across = rot[:, :, 0]  # the foot's left-right axis stays level as it rolls heel to toe, so its heading is the turn
-    yaw = np.unwrap(np.arctan2(across[:, 2], across[:, 0]))
+    yaw = np.unwrap(
+        heading(rot[:, :, 0])
+    )  # the foot's left-right axis stays level as it rolls: its heading is the turn
     limit = np.radians(TURN_REPLANT_DEGREES)
     pieces, first = [], 0
     for k in range(1, len(yaw)):
