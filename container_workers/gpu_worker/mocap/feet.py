@@ -368,9 +368,8 @@ def _planted_ankle(pos: np.ndarray, rot: np.ndarray, local: np.ndarray, stance: 
 def _turn_pieces(rot: np.ndarray, start: int) -> list[tuple[int, int]]:
     """One contact (the foot's world rotations (n, 3, 3) from frame `start`) cut where the foot has turned about the
     vertical by more than TURN_REPLANT_DEGREES since the piece began: inclusive frame ranges."""
-    yaw = np.unwrap(
-        heading(rot[:, :, 0])
-    )  # the foot's left-right axis stays level as it rolls: its heading is the turn
+    # the foot's left-right axis stays level as it rolls heel to toe, so its heading is the turn
+    yaw = np.unwrap(heading(rot[:, :, 0]))
     limit = np.radians(TURN_REPLANT_DEGREES)
     pieces, first = [], 0
     for k in range(1, len(yaw)):
