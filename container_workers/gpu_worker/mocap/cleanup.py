@@ -60,6 +60,9 @@ BONE_TREE: tuple[tuple[int, int], ...] = (
 
 VISIBLE = 0.5
 IMAGE_WEIGHT = 0.7  # how far `match_image` moves each bone from its 3D estimate towards the 2D landmarks
+ARM_ENDS = frozenset(LM[f"{s}_{n}"] for s in ("left", "right") for n in ("elbow", "wrist"))  # the arm bones' ends
+ARM_LENGTH_PERCENTILE = 90  # `match_image` takes an arm bone's length as its on-screen length in this share of frames
+ARM_DEPTH_SECONDS = 0.27  # and bounds its depth by what that length leaves on screen, smoothed over this long (sigma)
 BETA = 1.5  # One Euro speed coefficient (Hz per metre/second): fast moves are followed, slow jitter is removed
 REFERENCE_FPS = 30.0  # the frame rate the smoothing settings were tuned at (the filter is made rate-independent)
 D_CUTOFF = 3.0  # Hz, the cutoff of the speed estimate that drives the adaptive cutoff
@@ -543,8 +546,15 @@ def constrain_bone_lengths(points: np.ndarray, lengths: np.ndarray) -> np.ndarra
     return out[:, :NUM_LANDMARKS]
 
 
+def _on_screen_length(flat_length: np.ndarray, seen: np.ndarray, length: float) -> float:
+    """An arm bone's length (metres) from its on-screen lengths (T,): their ARM_LENGTH_PERCENTILE where seen, or
+    `length` (the 3D estimate's) if it is seen in fewer than 5 frames."""
+    on_screen = float(np.percentile(flat_length[seen], ARM_LENGTH_PERCENTILE)) if seen.sum() >= 5 else 0.0
+    return on_screen if on_screen > 1e-3 else length
+
+
 def match_image(
-    points: np.ndarray, image_xy: np.ndarray, visibility: np.ndarray, lengths: np.ndarray, ppm: np.ndarray
+    points: np.ndarray, image_xy: np.ndarray, visibility: np.ndarray, lengths: np.ndarray, ppm: np.ndarray, fps: float
 ) -> np.ndarray:
     """(T, 33, 3) landmarks rebuilt bone by bone (BONE_TREE, fixed `lengths`) to agree with the 2D landmarks.
 
@@ -556,6 +566,12 @@ def match_image(
     their inverse variances under equal noise, d²/L² for the image's and f²/L² for the 3D estimate's. The pelvis and
     spine (bones from the hip midpoint) keep the 3D estimate's depth: their sign too is a guess. Bones whose ends are
     not both visible keep their 3D direction.
+
+    Arms are measured on screen instead (bench/mocap_quality): MediaPipe's 3D upper arm is 5-10 % shorter than the
+    image shows and its forearm longer, and it tips near-straight forearms 20° towards the camera, so elbows read
+    bent. An arm bone's length is its on-screen length where it lies nearest the image plane (ARM_LENGTH_PERCENTILE),
+    and its depth is at most what that length leaves on screen, smoothed over ARM_DEPTH_SECONDS (the bound moves by
+    f/d per unit of f too).
     """
     p = with_midpoints(points)
     xy = with_midpoints(np.concatenate([image_xy, np.zeros(image_xy.shape[:2] + (1,))], axis=-1))[..., :2]
@@ -563,22 +579,26 @@ def match_image(
     out = p.copy()
     scale = 1.0 / ppm[:, None]
     for k, (a, b) in enumerate(BONE_TREE):
+        seen = np.minimum(v[:, a], v[:, b]) >= VISIBLE
         d3 = p[:, b] - p[:, a]
         flat = (xy[:, b] - xy[:, a]) * scale * [1.0, -1.0]
         flat_len = np.linalg.norm(flat, axis=-1, keepdims=True)
-        flat = flat * np.minimum(1.0, lengths[k] / np.maximum(flat_len, 1e-9))
+        length = _on_screen_length(flat_len[:, 0], seen, lengths[k]) if b in ARM_ENDS else lengths[k]
+        flat = flat * np.minimum(1.0, length / np.maximum(flat_len, 1e-9))
         norm = np.linalg.norm(d3, axis=-1, keepdims=True)
-        fallback = lengths[k] * np.divide(d3, norm, out=np.zeros_like(d3), where=norm > 1e-9)
+        fallback = length * np.divide(d3, norm, out=np.zeros_like(d3), where=norm > 1e-9)
         if a == HIP_MID:
             depth = d3[:, 2:]
         else:
-            left = np.maximum(lengths[k] ** 2 - np.sum(flat**2, axis=-1, keepdims=True), 0)
-            trust = left / lengths[k] ** 2
+            left = np.maximum(length**2 - np.sum(flat**2, axis=-1, keepdims=True), 0)
+            trust = left / length**2
             depth = trust * np.sign(d3[:, 2:]) * np.sqrt(left) + (1 - trust) * fallback[:, 2:]
+            if b in ARM_ENDS:
+                bound = gaussian_filter1d(np.sqrt(left), ARM_DEPTH_SECONDS * fps, axis=0, mode="nearest")
+                depth = np.sign(depth) * np.minimum(np.abs(depth), bound)
         bone = IMAGE_WEIGHT * np.concatenate([flat, depth], axis=-1) + (1 - IMAGE_WEIGHT) * fallback
-        bone *= lengths[k] / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-9)
-        seen = (np.minimum(v[:, a], v[:, b]) >= VISIBLE)[:, None]
-        out[:, b] = out[:, a] + np.where(seen, bone, fallback)
+        bone *= length / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-9)
+        out[:, b] = out[:, a] + np.where(seen[:, None], bone, fallback)
     return out[:, :NUM_LANDMARKS]
 
 

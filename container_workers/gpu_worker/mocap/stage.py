@@ -335,7 +335,7 @@ def clean_motion(track: Track, fps: float, width: int, height: int, params: Pose
     world, spun = cleanup.refill_spun(world, track.detected, max_gap)
     lengths = cleanup.median_bone_lengths(world, vis)
     frame_ppm = cleanup.smooth(cleanup.pixels_per_metre(image, world, vis)[:, None, None], fps, 1.0, beta=0.0)[:, 0, 0]
-    world = cleanup.match_image(world, image, vis, lengths, frame_ppm)
+    world = cleanup.match_image(world, image, vis, lengths, frame_ppm, fps)
     world = cleanup.smooth_world(cleanup.drop_outliers(world, fps), fps, params.smoothing)
     # 2D smoothing in metres at the person's depth, so the filter behaves as it does on world landmarks.
     ppm = float(np.median(cleanup.pixels_per_metre(image, world, vis)))

@@ -194,7 +194,7 @@ def test_matching_the_image_keeps_an_upright_spine_and_level_pelvis_in_the_image
     estimate = truth + np.concatenate([np.zeros((T, 33, 2)), rng.normal(0, 0.003, (T, 33, 1))], -1)  # depth noise
     image = np.stack([320 + ppm * truth[..., 0], 240 - ppm * truth[..., 1]], -1) + rng.normal(0, 2.0, (T, 33, 2))
     vis = np.ones((T, 33))
-    out = cleanup.match_image(estimate, image, vis, cleanup.median_bone_lengths(truth, vis), np.full(T, ppm))
+    out = cleanup.match_image(estimate, image, vis, cleanup.median_bone_lengths(truth, vis), np.full(T, ppm), 30.0)
     mid = cleanup.with_midpoints(out)
     # Pixel noise on bones lying in the image plane must not become depth (the length would leave 5-15 cm).
     for joint in (cleanup.SHOULDER_MID, LM["left_hip"], LM["right_hip"]):
@@ -212,7 +212,7 @@ def test_matching_the_image_takes_depth_from_the_length_only_where_the_image_can
     # On screen everything is 6 % short of what `ppm` says (the scale is a per-frame estimate).
     image = np.stack([320 + 0.94 * ppm * truth[..., 0], 240 - 0.94 * ppm * truth[..., 1]], -1)
     vis = np.ones((T, 33))
-    out = cleanup.match_image(estimate, image, vis, cleanup.median_bone_lengths(truth, vis), np.full(T, ppm))
+    out = cleanup.match_image(estimate, image, vis, cleanup.median_bone_lengths(truth, vis), np.full(T, ppm), 30.0)
     knee, ankle = LM["left_knee"], LM["left_ankle"]
     # The raised thigh is foreshortened on screen, so its length tells its depth: the knee comes towards the truth.
     assert (
@@ -417,3 +417,61 @@ def test_one_euro_lets_the_same_noise_through_per_second_at_30_and_60_fps():
         left[fps] = cleanup.one_euro(x, fps, 1.0, cleanup.BETA)[int(fps) :].std()
     # The same cutoff in Hz passes half the noise power at twice the rate; beta unscaled for the rate opened it: 0.74.
     assert abs(left[60.0] / left[30.0] - math.sqrt(0.5)) < 0.02
+
+
+def _arm_clip(bend_degrees: np.ndarray, ppm: float = 500.0, seed: int = 5):
+    """A T-posed person whose left forearm bends towards the camera by `bend_degrees` (T,): landmarks and image."""
+    T = len(bend_degrees)
+    G, pos = synthetic.posed(np.tile(np.eye(3), (T, len(synthetic.J), 1, 1)))
+    truth = synthetic.landmarks_from_skeleton(G, pos)
+    elbow, wrist = LM["left_elbow"], LM["left_wrist"]
+    forearm = np.linalg.norm(truth[0, wrist] - truth[0, elbow])
+    out = np.radians(bend_degrees)
+    along = (truth[0, wrist] - truth[0, elbow]) / forearm
+    truth[:, wrist] = truth[:, elbow] + forearm * (np.cos(out)[:, None] * along + np.sin(out)[:, None] * [0, 0, 1])
+    rng = np.random.default_rng(seed)
+    image = np.stack([320 + ppm * truth[..., 0], 240 - ppm * truth[..., 1]], -1) + rng.normal(0, 1.0, (T, 33, 2))
+    return truth, image, np.full(T, ppm)
+
+
+def _elbow_flexion(points: np.ndarray) -> np.ndarray:
+    """The left elbow's flexion (T,) in degrees: 0 for a straight arm."""
+    upper = points[:, LM["left_elbow"]] - points[:, LM["left_shoulder"]]
+    fore = points[:, LM["left_wrist"]] - points[:, LM["left_elbow"]]
+    cos = np.sum(upper * fore, -1) / np.linalg.norm(upper, axis=-1) / np.linalg.norm(fore, axis=-1)
+    return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+
+
+def test_matching_the_image_straightens_a_straight_arm_that_the_3d_estimate_bends_towards_the_camera():
+    T = 60
+    truth, image, ppm = _arm_clip(np.zeros(T))
+    vis = np.ones((T, 33))
+    # MediaPipe's 3D arm: the elbow 8 % nearer the shoulder, the forearm that much longer and tipped 20° at the camera.
+    estimate, _, _ = _arm_clip(np.full(T, 20.0))
+    shoulder, elbow, wrist = (LM[f"left_{n}"] for n in ("shoulder", "elbow", "wrist"))
+    shift = 0.08 * (estimate[:, elbow] - estimate[:, shoulder])
+    estimate[:, elbow] -= shift
+    estimate[:, wrist] += 0.08 * (estimate[:, wrist] - estimate[:, elbow]) / 1.08
+    lengths = cleanup.median_bone_lengths(estimate, vis)
+    assert _elbow_flexion(estimate).mean() > 15.0
+    out = cleanup.match_image(estimate, image, vis, lengths, ppm, 30.0)
+    # A pixel of noise leaves a forearm lying in the image plane 4 cm of depth (10°); the 3D lengths made it 22°.
+    assert _elbow_flexion(out).mean() < 12.5
+    # The arm takes its lengths from the screen: its upper arm and forearm split as in the picture.
+    upper = np.linalg.norm(out[:, elbow] - out[:, shoulder], axis=-1)
+    fore = np.linalg.norm(out[:, wrist] - out[:, elbow], axis=-1)
+    true_ratio = np.linalg.norm(truth[0, elbow] - truth[0, shoulder]) / np.linalg.norm(
+        truth[0, wrist] - truth[0, elbow]
+    )
+    np.testing.assert_allclose(upper / fore, true_ratio, rtol=0.03)
+
+
+def test_matching_the_image_keeps_a_forearm_that_really_bends_towards_the_camera():
+    T = 90
+    # Straight for the first 15 % of the clip, then curling 60° towards the camera and held there.
+    bend = 60.0 * np.clip((np.linspace(0, 1, T) - 0.15) / 0.2, 0, 1)
+    truth, image, ppm = _arm_clip(bend)
+    vis = np.ones((T, 33))
+    out = cleanup.match_image(truth, image, vis, cleanup.median_bone_lengths(truth, vis), ppm, 30.0)
+    bent = bend > 30
+    np.testing.assert_allclose(_elbow_flexion(out)[bent], bend[bent], atol=6.0)
