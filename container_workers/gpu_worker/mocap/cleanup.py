@@ -319,7 +319,8 @@ def spun_frames(world: np.ndarray, detected: np.ndarray, max_gap: int) -> np.nda
     if len(frames) < 3:
         return spun
     left, right = [LM["left_shoulder"], LM["left_hip"]], [LM["right_shoulder"], LM["right_hip"]]
-    facing = heading(world[frames][:, left].mean(axis=1) - world[frames][:, right].mean(axis=1))
+    seen = world[frames]
+    facing = heading(seen[:, left].mean(axis=1) - seen[:, right].mean(axis=1))
     turn = np.radians(SWAP_TURN_DEGREES)
     linked = np.diff(frames) <= max_gap + 1  # nothing links the heading across a long gap
     jumps = np.flatnonzero((heading_change(facing[1:], facing[:-1]) > turn) & linked)
@@ -591,10 +592,10 @@ def match_image(
             depth = d3[:, 2:]
         else:
             left = np.maximum(length**2 - np.sum(flat**2, axis=-1, keepdims=True), 0)
-            trust = left / length**2
-            depth = trust * np.sign(d3[:, 2:]) * np.sqrt(left) + (1 - trust) * fallback[:, 2:]
+            image_depth, trust = np.sqrt(left), left / length**2
+            depth = trust * np.sign(d3[:, 2:]) * image_depth + (1 - trust) * fallback[:, 2:]
             if b in ARM_ENDS:
-                bound = gaussian_filter1d(np.sqrt(left), ARM_DEPTH_SECONDS * fps, axis=0, mode="nearest")
+                bound = gaussian_filter1d(image_depth, ARM_DEPTH_SECONDS * fps, axis=0, mode="nearest")
                 depth = np.sign(depth) * np.minimum(np.abs(depth), bound)
         bone = IMAGE_WEIGHT * np.concatenate([flat, depth], axis=-1) + (1 - IMAGE_WEIGHT) * fallback
         bone *= length / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-9)
