@@ -1,4 +1,5 @@
-"""Quality metrics against known motion: PA-MPJPE, joint angles, lean, jitter, foot slide, contacts, identity jumps."""
+"""Quality metrics against known motion: PA-MPJPE, joint angles, lean, jitter, root path, foot slide, contacts,
+identity jumps."""
 
 from __future__ import annotations
 
@@ -86,6 +87,14 @@ def support_slide(soles: np.ndarray, fps: float) -> np.ndarray:
 def root_jumps(root: np.ndarray, height: float) -> int:
     """Frames where the root moves more than `height` metres (a body height) from the frame before."""
     return int((np.linalg.norm(np.diff(root, axis=0), axis=-1) > height).sum())
+
+
+def path_error(points: np.ndarray, truth: np.ndarray) -> float:
+    """Mean distance (metres) between the hip centre's path and the truth's, both from where they start (12 limb
+    points (T, 12, 3) each, no alignment): how far the body's travel strays, which hip-centred scores hide."""
+    hips = [JOINTS.index("LeftUpLeg"), JOINTS.index("RightUpLeg")]
+    got, want = points[:, hips].mean(axis=1), truth[:, hips].mean(axis=1)
+    return float(np.linalg.norm((got - got[0]) - (want - want[0]), axis=-1).mean())
 
 
 def finger_angles_skeleton(pos: np.ndarray) -> np.ndarray:

@@ -277,6 +277,7 @@ def evaluate(name: str, clip: Clip, work: Path, fresh: bool, reuse: bool, model:
             "slideMedianCmS": round(100 * float(np.median(slide)), 1),
             "slideOver5": round(float((slide > metrics.SLIDE_LIMIT).mean()), 2),
             "contactShare": [round(float(motion.contacts[:, k].mean()), 2) for k in range(len(metrics.SIDES))],
+            "pathErrCm": round(100 * metrics.path_error(joints[:, metrics.JOINT_INDEX], truth), 1),
             "rootJumps": metrics.root_jumps(joints[:, 0], max(height, 1.5)),
             "maxRootStepM": round(float(np.linalg.norm(np.diff(joints[:, 0], axis=0), axis=-1).max()), 3),
             "seconds": round(stage_seconds, 1),
@@ -297,8 +298,9 @@ def table(results: list[dict]) -> str:
     """The markdown table of results (raw MediaPipe | stage) per clip."""
     head = (
         "| clip | PA-MPJPE mm raw / stage | wrist mm | elbow ° err | knee ° err (bias) | lean ° | jitter x truth "
-        "| support-foot slide cm/s median (>5 cm/s) | contact share L/R (truth) | root jumps | finger ° err raw / stage |\n"
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| support-foot slide cm/s median (>5 cm/s) | contact share L/R (truth) | root path err cm | root jumps "
+        "| finger ° err raw / stage |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     )
     rows = []
     for r in results:
@@ -310,7 +312,7 @@ def table(results: list[dict]) -> str:
             f"({b['kneeBiasDeg']:+}) | {a['leanDeg']} / {b['leanDeg']} | {a['jitterRatio']} / {b['jitterRatio']} "
             f"| {b['slideMedianCmS']} ({100 * b['slideOver5']:.0f} %) | {b['contactShare'][0]:.2f}/"
             f"{b['contactShare'][1]:.2f} ({t['contactShare'][0]:.2f}/{t['contactShare'][1]:.2f}) "
-            f"| {b['rootJumps']} | {_fingers(r['fingers'])} |"
+            f"| {b['pathErrCm']} | {b['rootJumps']} | {_fingers(r['fingers'])} |"
         )
     return "\n".join([head, *rows])
 

@@ -26,6 +26,7 @@ FLIGHT_MARGIN = 0.12  # metres above that floor before a body counts as off the 
 HEEL_SLACK_DEGREES = 10.0  # a planted leg may straighten this far past its captured knee bend before the heel rises
 HEEL_LIFT_MAX_DEGREES = 40.0  # the heel rises by at most this (then the hips come down for the rest)
 BLEND_SECONDS = 0.1  # ease in/out of a lock over this long, outside the contact
+SWING_CARRY_SECONDS = 1.0  # a swing no longer than this carries the lock's correction from one contact to the next
 STANCE_SECONDS = 1.5  # a contact longer than this, with both feet down, is a stance (standing, squatting):
 STANCE_DRIFT_SECONDS = 5.0  # its planted foot follows the captured foot's drift, smoothed over this long (sigma),
 STANCE_DRIFT_MARGIN = 0.01  # beyond this many metres (noise moves no planted foot)
@@ -383,13 +384,14 @@ def _foot_targets(
     G: np.ndarray,
     pos: np.ndarray,
     contacts: np.ndarray,
-    foot: int,
+    side: str,
     blend: int,
     local: np.ndarray,
     stance: np.ndarray,
     fps: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lock weight (T,) and ankle target (T, 3) of one foot over its contacts (`stance`: both feet down, (T,))."""
+    foot = J[f"{side}Foot"]
     T = len(G)
     weight = np.zeros(T)
     target = pos[:, foot].copy()
@@ -420,6 +422,7 @@ def _foot_targets(
             continue
         weight[frames] = w
         target[frames] = (1 - w[:, None]) * pos[frames, foot] + w[:, None] * spot
+    _carry_through_swings(pieces, weight, target, pos, foot, J[f"{side}UpLeg"], fps)
     cuts = [a for (_, end), (a, _) in pairwise(pieces) if a == end + 1]  # a turning foot is planted anew:
     if cuts:  # it steps to the next spot over half the lock's blend instead of jumping
         step = 0.5 * blend
@@ -433,6 +436,40 @@ def _foot_targets(
     lowest = np.einsum("tij,pj->tpi", G[:, foot], local)[..., 1].min(axis=1)
     target[:, 1] = np.where(weight > 0, np.maximum(target[:, 1], -lowest), target[:, 1])
     return weight, target
+
+
+def _carry_through_swings(
+    pieces: list[tuple[int, int]],
+    weight: np.ndarray,
+    target: np.ndarray,
+    pos: np.ndarray,
+    foot: int,
+    hip: int,
+    fps: float,
+) -> None:
+    """Between two contacts (`pieces`) at most SWING_CARRY_SECONDS apart, the swinging foot's correction (target minus
+    captured ankle) goes smoothly from the one the last contact ended with to the one the next begins with, instead of
+    fading out and back in over the lock's blend; `weight` and `target` (T,), (T, 3) are changed in place.
+
+    A planted foot's spot is the median of where the captured foot was through the contact, so a captured stride
+    shorter than the body's travel leaves it behind at the end of each contact and ahead at the start of the next:
+    faded over the blend alone, that difference swung the leg in a few frames. The swinging leg is turned about its
+    hip joint towards the corrected spot and keeps its captured reach, so the knee keeps its captured bend; inside the
+    blend it is mixed with the lock's own target by the lock's weight. Swing frames get a weight of 1e-6: the leg IK
+    runs there, while the weight-driven straightening and hip drop for planted legs do not count them.
+    (bench/mocap_quality: PA-MPJPE summed over 19 clips 1006.2 -> 1003.6 mm, knees 7.90 -> 7.79 degrees.)
+    """
+    for (_, end), (start, _) in pairwise(pieces):
+        if start - end - 1 <= 0 or start - end - 1 > SWING_CARRY_SECONDS * fps:
+            continue
+        frames = np.arange(end + 1, start)
+        s = _smoothstep((frames - end) / (start - end))[:, None]
+        spot = pos[frames, foot] + (1 - s) * (target[end] - pos[end, foot]) + s * (target[start] - pos[start, foot])
+        leg, reach = spot - pos[frames, hip], np.linalg.norm(pos[frames, foot] - pos[frames, hip], axis=-1)
+        turned = pos[frames, hip] + (reach / np.maximum(np.linalg.norm(leg, axis=-1), 1e-9))[:, None] * leg
+        w = weight[frames, None]
+        target[frames] = w * target[frames] + (1 - w) * turned
+        weight[frames] = np.maximum(weight[frames], 1e-6)
 
 
 def _rotate_about(axis: np.ndarray, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -581,10 +618,7 @@ def lock_feet(
     thigh, shin = leg_lengths(offsets)
     local = SOLE_LOCAL if offsets is None else sole_local(offsets)
     stance = gaussian_filter1d(contacts.all(axis=1).astype(float), blend, mode="nearest")
-    locks = [
-        _foot_targets(G, pos, contacts[:, k], J[f"{side}Foot"], blend, local, stance, fps)
-        for k, side in enumerate(SIDES)
-    ]
+    locks = [_foot_targets(G, pos, contacts[:, k], side, blend, local, stance, fps) for k, side in enumerate(SIDES)]
     if settled.any():  # the captured ankle's height, which the lock keeps when it is higher, is as noisy as the legs
         for _, target in locks:
             target[:, 1] = _smooth_where(target[:, 1], settled, fps)

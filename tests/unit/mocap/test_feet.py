@@ -122,6 +122,34 @@ def test_a_foot_that_lands_on_its_planted_spot_keeps_its_captured_approach_and_l
     np.testing.assert_allclose(after[:, [0, 2]], before[:, [0, 2]], atol=1e-6)
 
 
+def test_a_swinging_foot_carries_its_lock_correction_from_one_contact_to_the_next(monkeypatch):
+    T = 90
+    R = _standing(T, wobble_deg=0.0)
+    swing = np.arange(35, 50)
+    phase = np.sin(np.pi * (swing - 34) / 16)
+    R[swing, J["LeftUpLeg"]] = synthetic.rot("x", -10 - 30 * phase)
+    R[swing, J["LeftLeg"]] = synthetic.rot("x", 20 + 40 * phase)
+    G = world_rotations(R)
+    t = np.arange(T) / FPS
+    # The body travels 0.3 m/s while the captured foot stays under the hips: a captured stride too short, so each
+    # planted spot is behind the captured foot when its contact ends and ahead of it when the next one begins.
+    root = stand_on_floor(G, np.stack([np.zeros(T), np.zeros(T), 0.3 * t], 1))
+    contacts = np.zeros((T, 2), dtype=bool)
+    contacts[:35, 0] = contacts[50:, 0] = True
+
+    def swung(carry: float) -> tuple[np.ndarray, np.ndarray]:
+        monkeypatch.setattr(feet, "SWING_CARRY_SECONDS", carry)
+        G2, root2 = lock_feet(G, root, contacts, FPS)
+        return forward_kinematics(G2, root2)[:, J["LeftFoot"]], _knee_angles(G2, root2)[:, 0]
+
+    (carried, knee), (faded, _) = swung(1.0), swung(0.0)
+    captured = forward_kinematics(G, root)[:, J["LeftFoot"]]
+    rate = lambda ankle: np.abs(np.diff(ankle[34:51, 2] - captured[34:51, 2])).max()  # noqa: E731
+    assert rate(carried) < 0.6 * rate(faded)  # the correction changes over the whole swing, not the lock's blend
+    np.testing.assert_allclose(carried[[34, 50], 2], faded[[34, 50], 2], atol=1e-9)  # the contacts are as before
+    np.testing.assert_allclose(knee[39:46], _knee_angles(G, root)[39:46, 0], atol=0.5)  # the swing keeps its bend
+
+
 def _squat(frames: int, depth_scale: float) -> np.ndarray:
     """Local rotations of two squats, hips and knees bent `depth_scale` times as deep (0.8: an under-bent capture)."""
     depth = depth_scale * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frames) / (2 * FPS)))
