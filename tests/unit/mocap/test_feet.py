@@ -150,6 +150,26 @@ def test_a_swinging_foot_carries_its_lock_correction_from_one_contact_to_the_nex
     np.testing.assert_allclose(knee[39:46], _knee_angles(G, root)[39:46, 0], atol=0.5)  # the swing keeps its bend
 
 
+def test_the_walked_path_keeps_the_body_travel_the_captured_steps_fall_short_of():
+    T = 120
+    G = world_rotations(_standing(T, wobble_deg=0.0))
+    t = np.arange(T) / FPS
+    root = stand_on_floor(G, np.stack([0.2 * t, np.zeros(T), 1.0 * t], 1))  # 4 m in 4 s on the image's path
+    contacts = np.ones((T, 2), dtype=bool)  # the captured feet never move under the hips: steps of nothing
+    walked = feet.walk_root(G, root, contacts, FPS)
+    np.testing.assert_allclose(walked, root, atol=1e-6)  # the image's path, to the clip's last frame
+
+
+def test_the_knee_bends_forwards_about_its_hinge_whichever_side_of_the_leg_the_captured_knee_is_on():
+    thigh, shin = 0.45, 0.42
+    hip, target = np.zeros((2, 3)), np.array([[0.0, -0.85, 0.0]] * 2)  # a little nearer than the leg reaches
+    knee = np.array([[0.0, -0.45, -0.01], [0.0, -0.45, 0.01]])  # near straight, just behind or in front of the line
+    up, leg = feet._two_bone_ik(hip, knee, target, np.tile(np.eye(3), (2, 1, 1)), thigh, shin)
+    new_knee = hip + thigh * up @ np.array([0.0, -1.0, 0.0])
+    assert (new_knee[:, 2] > 0.05).all()  # both in front: the knee never bends backwards
+    np.testing.assert_allclose(new_knee + shin * leg @ np.array([0.0, -1.0, 0.0]), target, atol=1e-9)
+
+
 def _squat(frames: int, depth_scale: float) -> np.ndarray:
     """Local rotations of two squats, hips and knees bent `depth_scale` times as deep (0.8: an under-bent capture)."""
     depth = depth_scale * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frames) / (2 * FPS)))
