@@ -174,8 +174,8 @@ def walk_root(
     MediaPipe's legs sweep too little in depth, so the feet's steps fall short of the body's travel (walking
     towards the camera, 2.39 m of the 3.13 walked), and a Gaussian of the difference lags a drift that grows all
     clip long: over a few seconds the path kept 76-86 % of the travel. A local line follows it to the clip's ends
-    (bench/mocap_quality: the root path's error over the walks and runs 29.6 -> 15.8 cm mean); the planted feet then make the
-    stance legs sweep the rest.
+    (bench/mocap_quality: the root path's error over the walks and runs 29.6 -> 15.8 cm mean); the planted feet then
+    make the stance legs sweep the rest.
     """
     if len(G) < 3:
         return root.copy()
@@ -492,7 +492,7 @@ def _carry_through_swings(
     (bench/mocap_quality: PA-MPJPE summed over 19 clips 1006.2 -> 1003.6 mm, knees 7.90 -> 7.79 degrees.)
     """
     for (_, end), (start, _) in pairwise(pieces):
-        if start - end - 1 <= 0 or start - end - 1 > SWING_CARRY_SECONDS * fps:
+        if not 0 < start - end - 1 <= SWING_CARRY_SECONDS * fps:  # touching pieces (a turning foot) or a long flight
             continue
         frames = np.arange(end + 1, start)
         s = _smoothstep((frames - end) / (start - end))[:, None]
